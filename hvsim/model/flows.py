@@ -1,0 +1,296 @@
+"""Flow-level bandwidth sharing: one mechanism for every byte that moves.
+
+A transfer (``Flow``) crosses a route of ``BandwidthResource``s — a volume's read
+side, network link directions, a DPM pool's write side. Concurrent flows share
+each resource max-min fair; a flow's rate is its bottleneck share. Rates change
+only when a flow starts or ends, and then only for the flows connected to it
+through shared resources (its component).
+
+Cost per start/end: progressive filling over the component with a heap of
+resource fair shares, O(E log R) for E (flow, resource) pairs in the component,
+so linear, not quadratic, in the number of concurrent flows. Completion uses one
+pending SimPy timeout for the whole network (the earliest finish) kept valid by
+a version counter; stale heap entries are skipped.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Sequence
+
+import simpy
+
+# Remaining bytes below this are treated as done (float round-off on long runs).
+_EPS_BYTES = 1e-3
+
+
+class BandwidthResource:
+    """A shared capacity in bytes per second, with light accounting."""
+
+    __slots__ = (
+        "name",
+        "kind",
+        "capacity_bps",
+        "flows",
+        "index",
+        "bytes_total",
+        "busy_s",
+        "bottleneck_s",
+        "_busy_since",
+        "_rem",
+        "_n",
+    )
+
+    def __init__(self, name: str, kind: str, capacity_bps: float, index: int):
+        if not capacity_bps > 0:
+            raise ValueError(f"resource {name}: capacity must be positive")
+        self.name = name
+        self.kind = kind
+        self.capacity_bps = float(capacity_bps)
+        self.flows: dict[int, Flow] = {}
+        self.index = index
+        self.bytes_total = 0.0
+        self.busy_s = 0.0
+        self.bottleneck_s = 0.0
+        self._busy_since: float | None = None
+        self._rem = 0.0
+        self._n = 0
+
+    @property
+    def load_bps(self) -> float:
+        return sum(f.rate for f in self.flows.values())
+
+    def __repr__(self) -> str:
+        return f"BandwidthResource({self.name!r}, {self.capacity_bps:g} B/s)"
+
+
+class Flow:
+    __slots__ = (
+        "id",
+        "route",
+        "size",
+        "remaining",
+        "rate",
+        "cap_bps",
+        "updated",
+        "version",
+        "done",
+        "started",
+        "bottleneck",
+    )
+
+    def __init__(self, fid: int, route: tuple[BandwidthResource, ...], size: float, cap, now, done):
+        self.id = fid
+        self.route = route
+        self.size = size
+        self.remaining = size
+        self.rate = 0.0
+        self.cap_bps = cap
+        self.updated = now
+        self.version = 0
+        self.done: simpy.Event = done
+        self.started = now
+        self.bottleneck: BandwidthResource | None = None
+
+
+class FlowNetwork:
+    """All bandwidth resources of one simulation and the flows crossing them."""
+
+    def __init__(self, env: simpy.Environment):
+        self.env = env
+        self.resources: dict[str, BandwidthResource] = {}
+        self._ids = itertools.count()
+        self._heap: list[tuple[float, int, int, Flow]] = []
+        self._timer_version = 0
+        self._timer_at: float | None = None
+        self.active = 0
+        self.started_flows = 0
+        self.finished_flows = 0
+        self.bytes_started = 0.0
+        self.bytes_delivered = 0.0
+
+    def add_resource(self, name: str, kind: str, capacity_bps: float) -> BandwidthResource:
+        if name in self.resources:
+            raise ValueError(f"duplicate bandwidth resource {name}")
+        res = BandwidthResource(name, kind, capacity_bps, len(self.resources))
+        self.resources[name] = res
+        return res
+
+    # -- public API -----------------------------------------------------------
+    def transfer(
+        self,
+        nbytes: float,
+        route: Sequence[BandwidthResource],
+        cap_bps: float | None = None,
+    ) -> simpy.Event:
+        """Start moving ``nbytes`` along ``route``; the returned event fires when done."""
+        done = self.env.event()
+        if nbytes <= 0:
+            done.succeed(0.0)
+            return done
+        if not route and cap_bps is None:
+            raise ValueError("a transfer needs a route or a rate cap")
+        now = self.env.now
+        flow = Flow(next(self._ids), tuple(route), float(nbytes), cap_bps, now, done)
+        self.active += 1
+        self.started_flows += 1
+        self.bytes_started += flow.size
+        for res in flow.route:
+            if not res.flows:
+                res._busy_since = now
+            res.flows[flow.id] = flow
+        self._reallocate(flow.route, extra=(flow,))
+        return done
+
+    # -- mechanism ------------------------------------------------------------
+    def _settle(self, flow: Flow, now: float) -> None:
+        dt = now - flow.updated
+        if dt > 0:
+            moved = flow.rate * dt
+            flow.remaining -= moved
+            for res in flow.route:
+                res.bytes_total += moved
+            if flow.bottleneck is not None:
+                flow.bottleneck.bottleneck_s += dt
+        flow.updated = now
+
+    def _component(
+        self, seeds: Sequence[BandwidthResource], extra: Sequence[Flow]
+    ) -> tuple[list[BandwidthResource], list[Flow]]:
+        res_seen: dict[int, BandwidthResource] = {}
+        flows: dict[int, Flow] = {f.id: f for f in extra}
+        stack = list(seeds)
+        for f in extra:
+            stack.extend(f.route)
+        while stack:
+            res = stack.pop()
+            if res.index in res_seen:
+                continue
+            res_seen[res.index] = res
+            for f in res.flows.values():
+                if f.id not in flows:
+                    flows[f.id] = f
+                    stack.extend(r for r in f.route if r.index not in res_seen)
+        return list(res_seen.values()), list(flows.values())
+
+    def _reallocate(self, seeds: Sequence[BandwidthResource], extra: Sequence[Flow] = ()) -> None:
+        """Max-min fair rates for every flow connected to ``seeds`` (progressive filling)."""
+        now = self.env.now
+        resources, flows = self._component(seeds, extra)
+        for f in flows:
+            self._settle(f, now)
+        for res in resources:
+            res._rem = res.capacity_bps
+            res._n = len(res.flows)
+        heap: list[tuple[float, int, int, object]] = []
+        for res in resources:
+            if res._n:
+                heap.append((res._rem / res._n, 0, res.index, res))
+        # A flow's own cap acts as a private resource shared by one flow.
+        for f in flows:
+            if f.cap_bps is not None:
+                heap.append((f.cap_bps, 1, f.id, f))
+        heapq.heapify(heap)
+        frozen: set[int] = set()
+        new_rate: dict[int, float] = {}
+        bottleneck: dict[int, BandwidthResource | None] = {}
+        while heap:
+            share, tag, _, obj = heapq.heappop(heap)
+            if tag == 1:  # a flow's private cap
+                f = obj  # type: ignore[assignment]
+                if f.id in frozen:
+                    continue
+                members = [f]
+                bott = None
+            else:
+                res = obj  # type: ignore[assignment]
+                if res._n == 0 or abs(share - res._rem / res._n) > 1e-9 * max(share, 1.0):
+                    continue  # stale entry
+                members = [f for f in res.flows.values() if f.id not in frozen]
+                bott = res
+            for f in members:
+                frozen.add(f.id)
+                rate = max(share, 0.0)
+                new_rate[f.id] = rate
+                bottleneck[f.id] = bott
+                for r in f.route:
+                    r._rem -= rate
+                    r._n -= 1
+                    if r._n > 0 and r is not bott:
+                        heapq.heappush(heap, (max(r._rem, 0.0) / r._n, 0, r.index, r))
+        for f in flows:
+            rate = new_rate[f.id]
+            f.bottleneck = bottleneck[f.id]
+            if rate != f.rate or f in extra:
+                f.rate = rate
+                f.version += 1
+                if rate > 0:
+                    finish = now + f.remaining / rate
+                    heapq.heappush(self._heap, (finish, f.id, f.version, f))
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        heap = self._heap
+        while heap and heap[0][2] != heap[0][3].version:
+            heapq.heappop(heap)
+        if not heap:
+            self._timer_at = None
+            return
+        at = heap[0][0]
+        if self._timer_at is not None and self._timer_at <= at:
+            return  # the pending timer fires first and re-arms
+        self._timer_version += 1
+        self._timer_at = at
+        version = self._timer_version
+        timer = self.env.timeout(max(at - self.env.now, 0.0))
+        timer.callbacks.append(lambda _ev, v=version: self._on_timer(v))
+
+    def _on_timer(self, version: int) -> None:
+        if version != self._timer_version:
+            return
+        self._timer_at = None
+        now = self.env.now
+        heap = self._heap
+        finished: list[Flow] = []
+        while heap:
+            at, _, ver, f = heap[0]
+            if ver != f.version:
+                heapq.heappop(heap)
+                continue
+            if at > now and (at - now) * f.rate > _EPS_BYTES:
+                break
+            heapq.heappop(heap)
+            finished.append(f)
+        seeds: list[BandwidthResource] = []
+        for f in finished:
+            self._settle(f, now)
+            # Credit the float residue so bytes sent equal bytes received.
+            for res in f.route:
+                res.bytes_total += f.remaining
+                del res.flows[f.id]
+                if not res.flows and res._busy_since is not None:
+                    res.busy_s += now - res._busy_since
+                    res._busy_since = None
+            f.remaining = 0.0
+            f.version += 1
+            self.active -= 1
+            self.finished_flows += 1
+            self.bytes_delivered += f.size
+            seeds.extend(f.route)
+        if seeds:
+            self._reallocate(seeds)
+        else:
+            self._arm_timer()
+        for f in finished:
+            f.done.succeed(now - f.started)
+
+    def close_accounting(self) -> None:
+        """Settle running flows and busy periods at the end of a run."""
+        now = self.env.now
+        for res in self.resources.values():
+            for f in res.flows.values():
+                self._settle(f, now)
+            if res._busy_since is not None:
+                res.busy_s += now - res._busy_since
+                res._busy_since = None

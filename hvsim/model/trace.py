@@ -1,0 +1,60 @@
+"""A light trace: processes append plain tuples; results.py makes tables at the end."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class JobRecord(NamedTuple):
+    job_id: int
+    kind: str
+    vm: str
+    protection_group: str
+    host: str
+    storage: str
+    dpm_server: str
+    method: str
+    attempt: int
+    scheduled_s: float
+    window_end_s: float
+    queued_s: float
+    start_s: float
+    end_s: float
+    bytes: float
+    outcome: str
+    failure_reason: str
+    offline_reason: str
+
+
+class DowntimeRecord(NamedTuple):
+    vm: str
+    job_id: int
+    start_s: float
+    end_s: float
+    seconds: float
+    save_s: float
+    snapshot_s: float
+    resume_s: float
+    offline_reason: str
+
+
+class RedirectedIoRecord(NamedTuple):
+    csv: str
+    vm: str
+    job_id: int
+    start_s: float
+    end_s: float
+
+
+class Trace:
+    __slots__ = ("jobs", "downtime", "redirected_io", "_next_job")
+
+    def __init__(self) -> None:
+        self.jobs: list[JobRecord] = []
+        self.downtime: list[DowntimeRecord] = []
+        self.redirected_io: list[RedirectedIoRecord] = []
+        self._next_job = 0
+
+    def new_job_id(self) -> int:
+        self._next_job += 1
+        return self._next_job

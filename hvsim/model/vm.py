@@ -1,0 +1,66 @@
+"""Virtual machines as the simulation sees them, and whether DPM can back one up online."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hvsim.model.infrastructure import HyperVHost, Volume
+from hvsim.scenario.schema import GUESTS_WITH_VSS
+
+# The seven requirements for an online backup ("Backup Using Child Partition
+# Snapshot"), in the seed article's order; the first one that fails is the
+# reason the VM is backed up in saved state (facts §4).
+REQUIREMENTS = (
+    ("backup_integration_service", "Backup integration service is off"),
+    ("guest_supports_vss", "guest OS does not support VSS"),
+    ("no_dynamic_disks", "dynamic disks in the guest"),
+    ("ntfs_only", "a volume is not NTFS"),
+    ("running", "VM is not running"),
+    ("vss_storage_unmodified", "VSS storage assignment modified"),
+    ("cluster_group_online", "cluster resource group offline"),
+)
+
+
+@dataclass(slots=True, eq=False)
+class VirtualMachine:
+    name: str
+    group: str
+    host: HyperVHost
+    volume: Volume
+    memory_bytes: float
+    used_bytes: float
+    daily_change: float  # fraction of used bytes per day, weighted over disks
+    guest_os: str
+    backup_integration_service: bool
+    dynamic_disks: bool
+    file_systems: tuple[str, ...]
+    running: bool
+    vss_storage_assignment_modified: bool
+    cluster_group_online: bool
+    writers: tuple[str, ...]
+    rng: np.random.Generator
+    method: str = "online"
+    offline_reason: str = ""
+    last_recovery_point_s: float | None = None
+
+    def failed_requirement(self) -> str | None:
+        """The first of the seven online-backup requirements this VM fails, or None."""
+        checks = {
+            "backup_integration_service": self.backup_integration_service,
+            "guest_supports_vss": self.guest_os in GUESTS_WITH_VSS,
+            "no_dynamic_disks": not self.dynamic_disks,
+            "ntfs_only": all(fs == "NTFS" for fs in self.file_systems),
+            "running": self.running,
+            "vss_storage_unmodified": not self.vss_storage_assignment_modified,
+            "cluster_group_online": self.cluster_group_online or self.host.cluster is None,
+        }
+        for key, reason in REQUIREMENTS:
+            if not checks[key]:
+                return reason
+        return None
+
+    def changed_bytes_since(self, t0: float, now: float) -> float:
+        """Bytes changed since ``t0`` at the daily rate, at most the used bytes."""
+        return min(self.used_bytes, self.used_bytes * self.daily_change * (now - t0) / 86400.0)

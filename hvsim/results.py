@@ -1,0 +1,183 @@
+"""Trace -> pandas tables -> KPIs. Notebooks and the CLI share this one path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hvsim.engine import World
+from hvsim.model.trace import DowntimeRecord, JobRecord, RedirectedIoRecord
+
+JOB_COLUMNS = list(JobRecord._fields)
+
+
+@dataclass
+class Results:
+    """Tables of one run. Times are seconds from the start (``*_s``) and calendar
+    datetimes (``queued``, ``start``, ``end``)."""
+
+    scenario: str
+    seed: int
+    horizon_days: float
+    start_date: dt.date
+    jobs: pd.DataFrame
+    downtime: pd.DataFrame
+    redirected_io: pd.DataFrame
+    vms: pd.DataFrame
+    resources: pd.DataFrame
+    counters: dict[str, float] = field(default_factory=dict)
+    storage: dict[str, float] = field(default_factory=dict)
+
+    def kpis(self) -> dict[str, Any]:
+        return compute_kpis(self)
+
+
+def _with_datetimes(df: pd.DataFrame, start: dt.date, cols: dict[str, str]) -> pd.DataFrame:
+    origin = pd.Timestamp(start)
+    for src, dst in cols.items():
+        df[dst] = origin + pd.to_timedelta(df[src], unit="s")
+    return df
+
+
+def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) -> Results:
+    trace = world.trace
+    jobs = pd.DataFrame.from_records(trace.jobs, columns=JOB_COLUMNS)
+    jobs = jobs.sort_values("job_id", kind="stable").reset_index(drop=True)
+    jobs["wait_s"] = jobs["start_s"] - jobs["queued_s"]
+    jobs["duration_s"] = jobs["end_s"] - jobs["start_s"]
+    jobs = _with_datetimes(jobs, start_date, {"queued_s": "queued", "start_s": "start",
+                                              "end_s": "end"})
+    downtime = pd.DataFrame.from_records(trace.downtime, columns=list(DowntimeRecord._fields))
+    downtime = _with_datetimes(downtime, start_date, {"start_s": "start", "end_s": "end"})
+    redirected = pd.DataFrame.from_records(
+        trace.redirected_io, columns=list(RedirectedIoRecord._fields)
+    )
+    redirected["seconds"] = redirected["end_s"] - redirected["start_s"]
+    redirected = _with_datetimes(redirected, start_date, {"start_s": "start", "end_s": "end"})
+    vms = pd.DataFrame(
+        {
+            "vm": [v.name for v in world.vms],
+            "protection_group": [v.group for v in world.vms],
+            "host": [v.host.name for v in world.vms],
+            "storage": [v.volume.name for v in world.vms],
+            "guest_os": [v.guest_os for v in world.vms],
+            "memory_bytes": [v.memory_bytes for v in world.vms],
+            "used_bytes": [v.used_bytes for v in world.vms],
+            "daily_change": [v.daily_change for v in world.vms],
+            "method": [v.method for v in world.vms],
+            "offline_reason": [v.offline_reason for v in world.vms],
+        }
+    )
+    resources = pd.DataFrame(
+        {
+            "resource": [r.name for r in world.flows.resources.values()],
+            "kind": [r.kind for r in world.flows.resources.values()],
+            "capacity_bps": [r.capacity_bps for r in world.flows.resources.values()],
+            "bytes": [r.bytes_total for r in world.flows.resources.values()],
+            "busy_s": [r.busy_s for r in world.flows.resources.values()],
+            "bottleneck_flow_s": [r.bottleneck_s for r in world.flows.resources.values()],
+        }
+    )
+    storage = {
+        "pool_peak_bytes": sum(d.pool_peak_bytes for d in world.dpm_servers.values()),
+        "replica_bytes": sum(d.replica_bytes for d in world.dpm_servers.values()),
+        "recovery_point_bytes": sum(
+            d.used_bytes(world.env.now) - d.replica_bytes for d in world.dpm_servers.values()
+        ),
+    }
+    counters = {
+        "flows_started": world.flows.started_flows,
+        "flows_finished": world.flows.finished_flows,
+        "bytes_sent": world.flows.bytes_started,
+        "bytes_received": world.flows.bytes_delivered,
+        "snapshots_alive": world.vss.alive,
+        "end_s": world.env.now,
+    }
+    return Results(
+        scenario_name, seed, world.horizon_s / 86400.0, start_date, jobs, downtime, redirected,
+        vms, resources, counters, storage,
+    )
+
+
+def _r(x: float, nd: int = 3) -> float:
+    """Round for kpis.json: stable text across platforms, no -0.0 or NaN."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return 0.0
+    v = round(float(x), nd)
+    return 0.0 if v == 0 else v
+
+
+def compute_kpis(res: Results) -> dict[str, Any]:
+    jobs = res.jobs
+    ran = jobs[jobs["outcome"] != "skipped"]
+    succeeded = ran[ran["outcome"] == "succeeded"]
+    # Window compliance: share of scheduled occurrences whose recovery point was
+    # created (by any attempt) before the end of that night's backup window.
+    occ = jobs.groupby(["vm", "scheduled_s"], sort=True)
+    ok = (jobs["outcome"] == "succeeded") & (jobs["end_s"] <= jobs["window_end_s"])
+    in_window = ok.groupby([jobs["vm"], jobs["scheduled_s"]]).any()
+    compliance = float(in_window.mean()) if occ.ngroups else 0.0
+    down = res.downtime["seconds"].to_numpy(dtype=float)
+    downtime = {
+        "vms_offline": int((res.vms["method"] == "offline").sum()),
+        "total_s": _r(down.sum()),
+        "per_backup_p50_s": _r(np.percentile(down, 50)) if down.size else 0.0,
+        "per_backup_p95_s": _r(np.percentile(down, 95)) if down.size else 0.0,
+        "per_backup_max_s": _r(down.max()) if down.size else 0.0,
+    }
+    busiest = res.resources.sort_values(["bottleneck_flow_s", "resource"], ascending=[False, True])
+    total_bott = float(res.resources["bottleneck_flow_s"].sum())
+    bottleneck = {
+        row.resource: _r(row.bottleneck_flow_s / total_bott, 4)
+        for row in busiest.head(5).itertuples()
+        if row.bottleneck_flow_s > 0
+    }
+    return {
+        "scenario": res.scenario,
+        "seed": res.seed,
+        "horizon_days": _r(res.horizon_days),
+        "scan": {},
+        "backups": {
+            "jobs": int(len(ran)),
+            "succeeded": int(len(succeeded)),
+            "failed": int((ran["outcome"] == "failed").sum()),
+            "skipped": int((jobs["outcome"] == "skipped").sum()),
+            "online": int((ran["method"] == "online").sum()),
+            "offline": int((ran["method"] == "offline").sum()),
+            "window_compliance": _r(compliance, 4),
+            "bytes": _r(succeeded["bytes"].sum(), 0),
+            "mean_wait_s": _r(ran["wait_s"].mean()) if len(ran) else 0.0,
+            "makespan_p50_s": _r(_nightly_makespans(ran).median()) if len(ran) else 0.0,
+            "makespan_max_s": _r(_nightly_makespans(ran).max()) if len(ran) else 0.0,
+        },
+        "downtime": downtime,
+        "redirected_io": {
+            "intervals": int(len(res.redirected_io)),
+            "total_s": _r(res.redirected_io["seconds"].sum()),
+        },
+        "consistency_checks": {"count": 0, "total_s": 0.0, "bytes_read": 0.0},
+        "migrations": {"live": 0, "shared_nothing": 0, "storage": 0, "protection_breaks": 0},
+        "rpo": {"target_s": 0.0, "violations": 0, "worst_gap_s": 0.0},
+        "storage": {k: _r(v, 0) for k, v in res.storage.items()},
+        "bottleneck": bottleneck,
+    }
+
+
+def _nightly_makespans(ran: pd.DataFrame) -> pd.Series:
+    """Per scheduled time: from the schedule to the last job of that batch ending."""
+    first = ran[ran["attempt"] == 1]
+    if first.empty:
+        return pd.Series([0.0])
+    return first.groupby("scheduled_s")["end_s"].max() - first.groupby("scheduled_s")[
+        "scheduled_s"
+    ].first()
+
+
+def kpis_json(kpis: dict[str, Any]) -> str:
+    return json.dumps(kpis, indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,294 @@
+"""Constants or distributions for scenario fields, drawn per VM from seeded streams.
+
+A field that takes a distribution accepts either a constant (``"100 GiB"``,
+``0.03``, ``true``) or a mapping with ``dist`` and its parameters:
+
+- ``{dist: fixed, value: X}``
+- ``{dist: uniform, low: A, high: B}``
+- ``{dist: normal, mean: M, sd: S}`` (draws below the field's minimum are clipped to it)
+- ``{dist: lognormal, median: M, sigma: S}`` (``sigma`` is the shape of ln X)
+- ``{dist: triangular, low: A, mode: C, high: B}``
+- ``{dist: choice, values: [..], weights: [..]}`` (weights optional, normalised)
+
+Parameters carry the field's unit (``"20 GiB"``). ``choice`` also works for
+categorical fields (guest OS, on/off switches).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BeforeValidator, WithJsonSchema
+
+from hvsim.scenario.units import parse_quantity
+
+PARAMS: dict[str, tuple[str, ...]] = {
+    "fixed": ("value",),
+    "uniform": ("low", "high"),
+    "normal": ("mean", "sd"),
+    "lognormal": ("median", "sigma"),
+    "triangular": ("low", "mode", "high"),
+    "choice": ("values", "weights"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Dist:
+    """A validated distribution of a numeric or categorical field, in base units."""
+
+    kind: str
+    params: tuple[Any, ...]
+    floor: float | None = None
+
+    @property
+    def is_constant(self) -> bool:
+        return self.kind == "fixed" or (self.kind == "choice" and len(self.params[0]) == 1)
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        k, p = self.kind, self.params
+        if k == "fixed":
+            return p[0]
+        if k == "choice":
+            values, weights = p
+            if len(values) == 1:
+                return values[0]
+            return values[int(rng.choice(len(values), p=weights))]
+        if k == "uniform":
+            x = rng.uniform(p[0], p[1])
+        elif k == "normal":
+            x = rng.normal(p[0], p[1])
+        elif k == "lognormal":
+            x = p[0] * float(np.exp(rng.normal(0.0, p[1])))
+        else:  # triangular
+            x = p[1] if p[0] == p[2] else rng.triangular(p[0], p[1], p[2])
+        x = float(x)
+        if self.floor is not None and x < self.floor:
+            x = self.floor
+        return x
+
+    def mean(self) -> Any:
+        """Expected value (numeric kinds); used by scans and reports, not by draws."""
+        k, p = self.kind, self.params
+        if k == "fixed":
+            return p[0]
+        if k == "choice":
+            return float(np.dot(p[0], p[1]))
+        if k == "uniform":
+            return (p[0] + p[1]) / 2
+        if k == "normal":
+            return p[0]
+        if k == "lognormal":
+            return p[0] * float(np.exp(p[1] ** 2 / 2))
+        return (p[0] + p[1] + p[2]) / 3
+
+
+def _check_number(x: float, name: str, minimum: float, exclusive: bool, maximum: float | None):
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be a finite number")
+    if exclusive and x <= minimum:
+        raise ValueError(f"{name} must be greater than {minimum:g}")
+    if not exclusive and x < minimum:
+        raise ValueError(f"{name} must be at least {minimum:g}")
+    if maximum is not None and x > maximum:
+        raise ValueError(f"{name} must be at most {maximum:g}")
+
+
+def _validator(kind: str, minimum: float, exclusive: bool, maximum: float | None):
+    """Build a before-validator for a numeric field of ``kind`` that may be a distribution."""
+
+    def convert(x: object, name: str) -> float:
+        if kind == "fraction":
+            if isinstance(x, str) and x.strip().endswith("%"):
+                v = float(x.strip()[:-1]) / 100.0
+            elif isinstance(x, int | float) and not isinstance(x, bool):
+                v = float(x)
+            else:
+                raise ValueError("expected a fraction such as 0.03 or '3 %'")
+        elif kind == "count":
+            if isinstance(x, bool) or not isinstance(x, int | float):
+                raise ValueError("expected a number")
+            v = float(x)
+        else:
+            v = parse_quantity(x, kind)
+        _check_number(v, name, minimum, exclusive, maximum)
+        return v
+
+    def validate(value: object) -> Dist:
+        if isinstance(value, Dist):
+            return value
+        if not isinstance(value, dict):
+            return Dist("fixed", (convert(value, "value"),))
+        return _from_mapping(value, convert, minimum, exclusive)
+
+    return validate
+
+
+def _from_mapping(value: dict, convert, minimum: float, exclusive: bool) -> Dist:
+    kind = value.get("dist")
+    if kind not in PARAMS:
+        raise ValueError(f"'dist' must be one of {', '.join(PARAMS)}")
+    allowed = set(PARAMS[kind]) | {"dist"}
+    unknown = sorted(set(value) - allowed, key=str)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(map(str, unknown))} for dist {kind}")
+    required = [n for n in PARAMS[kind] if n != "weights"]
+    missing = [n for n in required if n not in value]
+    if missing:
+        raise ValueError(f"dist {kind} needs {', '.join(missing)}")
+    floor = minimum if not exclusive else None
+    if kind == "choice":
+        values = value["values"]
+        if not isinstance(values, list) or not values:
+            raise ValueError("choice needs a non-empty list 'values'")
+        conv = tuple(convert(v, "each value") for v in values)
+        return Dist("choice", (conv, _weights(value.get("weights"), len(conv))))
+    if kind == "fixed":
+        return Dist("fixed", (convert(value["value"], "value"),))
+    if kind == "uniform":
+        low, high = convert(value["low"], "low"), convert(value["high"], "high")
+        if high < low:
+            raise ValueError("uniform needs low <= high")
+        return Dist("uniform", (low, high))
+    if kind == "triangular":
+        low, mode, high = (convert(value[n], n) for n in ("low", "mode", "high"))
+        if not low <= mode <= high:
+            raise ValueError("triangular needs low <= mode <= high")
+        return Dist("triangular", (low, mode, high))
+    if kind == "normal":
+        mean = convert(value["mean"], "mean")
+        sd = _shape(value["sd"], "sd", convert)
+        # A normal can draw below the minimum: such draws are clipped to a small
+        # positive floor (or the minimum itself), never passed on as nonsense.
+        return Dist("normal", (mean, sd), floor if floor is not None else max(mean * 1e-3, 1e-9))
+    median = convert(value["median"], "median")
+    sigma = value["sigma"]
+    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0 <= sigma <= 10:
+        raise ValueError("lognormal 'sigma' (shape of ln X) must be a number from 0 to 10")
+    return Dist("lognormal", (median, float(sigma)))
+
+
+def _shape(x: object, name: str, convert) -> float:
+    # A spread carries the unit of its mean but may be zero.
+    try:
+        return convert(x, name)
+    except ValueError as exc:
+        if isinstance(x, int | float) and not isinstance(x, bool) and x == 0:
+            return 0.0
+        if isinstance(x, str) and x.strip().split(" ")[0] in ("0", "0.0"):
+            return 0.0
+        raise exc
+
+
+def _weights(weights: object, n: int) -> tuple[float, ...]:
+    if weights is None:
+        return tuple([1.0 / n] * n)
+    if not isinstance(weights, list) or len(weights) != n:
+        raise ValueError(f"'weights' must be a list of {n} numbers, one per value")
+    if any(isinstance(w, bool) or not isinstance(w, int | float) or w < 0 for w in weights):
+        raise ValueError("'weights' must be numbers >= 0")
+    total = float(sum(weights))
+    if total <= 0:
+        raise ValueError("'weights' must not all be zero")
+    return tuple(float(w) / total for w in weights)
+
+
+def _categorical_validator(allowed: tuple[Any, ...], type_name: str):
+    def convert(x: object) -> Any:
+        if type_name == "boolean":
+            if not isinstance(x, bool):
+                raise ValueError("expected true or false")
+            return x
+        if x not in allowed:
+            raise ValueError(f"expected one of {', '.join(map(str, allowed))}")
+        return x
+
+    def validate(value: object) -> Dist:
+        if isinstance(value, Dist):
+            return value
+        if not isinstance(value, dict):
+            return Dist("fixed", (convert(value),))
+        if value.get("dist") != "choice":
+            raise ValueError("a categorical field takes a value or {dist: choice, values: [..]}")
+        unknown = sorted(set(value) - {"dist", "values", "weights"}, key=str)
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(map(str, unknown))} for dist choice")
+        values = value.get("values")
+        if not isinstance(values, list) or not values:
+            raise ValueError("choice needs a non-empty list 'values'")
+        conv = tuple(convert(v) for v in values)
+        return Dist("choice", (conv, _weights(value.get("weights"), len(conv))))
+
+    return validate
+
+
+def _dist_schema(kind: str, description: str) -> dict:
+    scalar = (
+        {"anyOf": [{"type": "number"}, {"type": "string"}]}
+        if kind not in ("count",)
+        else {"type": "number"}
+    )
+    forms = [scalar]
+    for name, params in PARAMS.items():
+        props: dict[str, Any] = {"dist": {"const": name}}
+        for p in params:
+            if p in ("values", "weights"):
+                props[p] = {"type": "array", "items": scalar if p == "values" else {"type": "number"}}
+            elif p == "sigma":
+                props[p] = {"type": "number", "minimum": 0}
+            else:
+                props[p] = scalar
+        forms.append(
+            {
+                "type": "object",
+                "properties": props,
+                "required": ["dist", *[p for p in params if p != "weights"]],
+                "additionalProperties": False,
+            }
+        )
+    return {"anyOf": forms, "description": description}
+
+
+def DistOf(
+    kind: str, *, minimum: float = 0.0, exclusive: bool = True, maximum: float | None = None
+) -> Any:
+    """Annotated type: a field of ``kind`` (size, rate, duration, fraction, count)
+    given as a constant or a distribution, with values above ``minimum``."""
+    return Annotated[
+        Dist,
+        BeforeValidator(_validator(kind, minimum, exclusive, maximum)),
+        WithJsonSchema(_dist_schema(kind, f"{kind}: a constant or a distribution")),
+    ]
+
+
+def CategoryOf(allowed: tuple[Any, ...], type_name: str = "string") -> Any:
+    """Annotated type: a categorical field given as a value or a weighted choice."""
+    if type_name == "boolean":
+        scalar: dict = {"type": "boolean"}
+    else:
+        scalar = {"enum": list(allowed)}
+    schema = {
+        "anyOf": [
+            scalar,
+            {
+                "type": "object",
+                "properties": {
+                    "dist": {"const": "choice"},
+                    "values": {"type": "array", "items": scalar},
+                    "weights": {"type": "array", "items": {"type": "number"}},
+                },
+                "required": ["dist", "values"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+    return Annotated[
+        Dist,
+        BeforeValidator(_categorical_validator(allowed, type_name)),
+        WithJsonSchema(schema),
+    ]
+
+
+def fixed(value: Any) -> Dist:
+    return Dist("fixed", (value,))

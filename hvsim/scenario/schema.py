@@ -1,0 +1,420 @@
+"""The scenario format: pydantic models whose field descriptions are the reference.
+
+Every field's description says its unit, its default and where the default comes
+from: a section of ``shared/domain/facts.md`` (cited as ``facts §N``) or the word
+*assumption*. The README's scenario reference and ``hvsim schema`` are generated
+from these models, so they cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+from hvsim.scenario.distributions import CategoryOf, DistOf, fixed
+from hvsim.scenario.units import parse_clock, parse_quantity
+
+
+def _quantity(kind: str, example: str):
+    def convert(value: object) -> float:
+        v = parse_quantity(value, kind)
+        if not v > 0:
+            raise ValueError(f"{kind} must be greater than zero")
+        if v != v or v == float("inf"):
+            raise ValueError(f"{kind} must be finite")
+        return v
+
+    return Annotated[
+        float,
+        BeforeValidator(convert),
+        WithJsonSchema(
+            {"anyOf": [{"type": "number"}, {"type": "string"}], "description": f"e.g. {example}"}
+        ),
+    ]
+
+
+Size = _quantity("size", "'100 GiB'")
+Rate = _quantity("rate", "'1 Gbps' or '500 MB/s'")
+Duration = _quantity("duration", "'30 s'")
+
+
+def _duration_or_zero(value: object) -> float:
+    v = parse_quantity(value, "duration")
+    if v < 0 or v != v:
+        raise ValueError("duration must not be negative")
+    return v
+
+
+DurationOrZero = Annotated[
+    float,
+    BeforeValidator(_duration_or_zero),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "description": "'0 s'"}),
+]
+Clock = Annotated[
+    float,
+    BeforeValidator(parse_clock),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,2}:\d{2}$", "description": "HH:MM"}),
+]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-{}:*?\[\]]+$")]
+
+HostOs = Literal["2008R2", "2012", "2012R2"]
+GUEST_OS = (
+    "windows2000",
+    "windows2003",
+    "windows2008",
+    "windows2008r2",
+    "windows2012",
+    "windows2012r2",
+    "linux",
+)
+GUESTS_WITH_VSS = frozenset(GUEST_OS) - {"windows2000", "linux"}
+FILE_SYSTEMS = ("NTFS", "ReFS", "FAT32", "exFAT", "ext4", "xfs")
+MAX_VMS = 100_000
+MAX_HORIZON_DAYS = 3660
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Storage(Strict):
+    """Storage behind VMs: a CSV, a host's local volume, or an SMB share's volume."""
+
+    capacity: Size = Field(description="Capacity, bytes (e.g. '4 TiB'). Required.")
+    read: Rate = Field(description="Sequential read throughput shared by all readers. Required.")
+    write: Rate = Field(description="Write throughput shared by all writers. Required.")
+    vss_provider: Literal["software", "hardware"] = Field(
+        "software",
+        description=(
+            "VSS provider that takes host-level snapshots. Default software: the system "
+            "provider that every host has; a hardware provider needs the SAN's (facts §3)."
+        ),
+    )
+
+
+class CsvVolume(Storage):
+    name: Name
+    serialize_backups: bool | None = Field(
+        None,
+        description=(
+            "One backup at a time on this CSV (DataSourceGroups.xml, facts §2). Default: on for a "
+            "software provider on a Windows Server 2008 R2 cluster, as DPM requires there "
+            "(facts §2, §3); off otherwise."
+        ),
+    )
+
+
+class ClusterNode(Strict):
+    name: Name
+    dpm_agent: bool = Field(True, description="DPM protection agent installed. Default true.")
+
+
+class Cluster(Strict):
+    name: Name
+    os: HostOs = Field(description="Windows Server version of the nodes: 2008R2, 2012 or 2012R2.")
+    nodes: int | list[Name | ClusterNode] = Field(
+        description="Node count (names '<cluster>-n1'...) or a list of node names or objects."
+    )
+    csvs: list[CsvVolume] = Field(min_length=1, description="Cluster Shared Volumes.")
+    max_parallel_backups_per_node: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description=(
+            "Registry MaxAllowedParallelBackups 'Microsoft Hyper-V' on each node. Default 1 on "
+            "a 2008 R2 cluster with any software-provider CSV (facts §2, ff634192), otherwise 3 "
+            "(assumption: no published default, facts §2)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _nodes(self) -> Cluster:
+        if isinstance(self.nodes, int) and not 1 <= self.nodes <= 64:
+            raise ValueError("nodes must be between 1 and 64 (facts §1: WS2012 maximum)")
+        if isinstance(self.nodes, list) and not self.nodes:
+            raise ValueError("nodes must name at least one node")
+        return self
+
+    def node_list(self) -> list[ClusterNode]:
+        if isinstance(self.nodes, int):
+            return [ClusterNode(name=f"{self.name}-n{i}") for i in range(1, self.nodes + 1)]
+        return [n if isinstance(n, ClusterNode) else ClusterNode(name=n) for n in self.nodes]
+
+
+class StandaloneHost(Strict):
+    name: Name
+    os: HostOs = Field(description="Windows Server version: 2008R2, 2012 or 2012R2.")
+    storage: Storage = Field(description="The host's local storage for VMs.")
+    dpm_agent: bool = Field(True, description="DPM protection agent installed. Default true.")
+    max_parallel_backups: int = Field(
+        3, ge=1, le=64, description="MaxAllowedParallelBackups. Default 3 (assumption, facts §2)."
+    )
+
+
+class FileServer(Strict):
+    name: Name
+    dpm_agent: bool = Field(True, description="DPM agent installed on this file server.")
+
+
+class SmbShare(Storage):
+    name: Name
+    file_servers: list[Name] = Field(min_length=1, description="File servers serving the share.")
+    file_server_vss_agent: bool = Field(
+        True, description="File Server VSS Agent Service enabled (seed article). Default true."
+    )
+
+
+class Link(Strict):
+    between: tuple[Name, Name] = Field(description="The two endpoints: hosts, nodes, switches...")
+    bandwidth: Rate = Field(description="Bandwidth in each direction (full duplex), e.g. 10 Gbps.")
+
+
+class Pool(Strict):
+    capacity: Size = Field(description="DPM storage pool capacity.")
+    write: Rate = Field(description="Storage pool write throughput shared by all jobs.")
+
+
+class DpmServer(Strict):
+    name: Name
+    version: Literal["2012", "2012SP1", "2012R2"]
+    update_rollup: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description=(
+            "Update rollup of DPM 2012 R2. UR3 or later protecting Windows Server 2012 R2 "
+            "hosts keeps VMs running (facts §4). Default 0 (assumption: no rollup)."
+        ),
+    )
+    pool: Pool
+    max_parallel_jobs: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description=(
+            "Jobs this DPM server runs at once. Default 8 (assumption; the only published DPM "
+            "task-controller default is 8 for online backups, facts §1)."
+        ),
+    )
+    auto_rerun_delay: Duration = Field(
+        3600.0, description="Delay before a failed job is re-run. Default 60 min (facts §1)."
+    )
+    auto_rerun_attempts: int = Field(
+        1, ge=0, le=10, description="Re-runs of a failed job. Default 1 (facts §1)."
+    )
+
+
+class BackupWindow(Strict):
+    start: Clock = Field(72000.0, description="Window start, HH:MM. Default 20:00 (assumption).")
+    end: Clock = Field(21600.0, description="Window end, HH:MM (next day if before start). 06:00.")
+
+
+SYNC_CHOICES_MIN = (15, 30, 45, 60, 120, 240, 360, 720, 1440)
+
+
+class ProtectionGroup(Strict):
+    name: Name
+    dpm_server: Name
+    members: list[Name] = Field(
+        min_length=1, description="VM names or glob patterns ('web-*'). Each must match a VM."
+    )
+    express_full_times: list[Clock] = Field(
+        default_factory=lambda: [79200.0],
+        min_length=1,
+        description=(
+            "Times of day of express full backups (Hyper-V recovery points come only from "
+            "express fulls, facts §1). Default 22:00 (facts §1, vendor default daily 22:00)."
+        ),
+    )
+    sync_frequency: Duration = Field(
+        900.0,
+        description=(
+            "Synchronisation frequency, one of 15, 30, 45, 60, 120, 240, 360, 720, 1440 min. "
+            "Default 15 min (facts §1). Hyper-V has no incremental sync, so it creates no jobs."
+        ),
+    )
+    retention_days: int = Field(
+        5, ge=1, le=448, description="Disk retention range, days. Default 5 (facts §1, RR = 5)."
+    )
+    backup_window: BackupWindow = Field(default_factory=BackupWindow)
+    initial_replica: Literal["network", "removable_media"] = Field(
+        "network",
+        description="How the initial replica is created. Default network (seed article).",
+    )
+
+    @model_validator(mode="after")
+    def _sync(self) -> ProtectionGroup:
+        if round(self.sync_frequency / 60) not in SYNC_CHOICES_MIN or self.sync_frequency % 60:
+            raise ValueError(
+                "sync_frequency must be one of 15, 30, 45, 60, 120, 240, 360, 720, 1440 min"
+            )
+        return self
+
+
+class Disk(Strict):
+    size: DistOf("size") = Field(
+        default_factory=lambda: fixed(100e9),
+        description="Virtual disk size. Default 100 GB (facts §1: average protected VM).",
+    )
+    used: DistOf("size") | None = Field(
+        None, description="Bytes in use (at most size). Default: the whole size (assumption)."
+    )
+    daily_change: DistOf("fraction", minimum=0.0, exclusive=False, maximum=1.0) = Field(
+        default_factory=lambda: fixed(0.03),
+        description="Fraction of used bytes changed per day. Default 3 % (facts §1).",
+    )
+
+
+class VmSpec(Strict):
+    """One VM, or with ``count`` many VMs from a template (name pattern with ``{i}``)."""
+
+    name: Name = Field(description="VM name; with count > 1 a pattern such as 'app-{i:03d}'.")
+    count: int = Field(1, ge=1, description=f"How many VMs this entry makes (at most {MAX_VMS}).")
+    first_index: int = Field(1, ge=0, description="First value of {i}. Default 1.")
+    cluster: Name | None = Field(None, description="Cluster of the VM (with csv).")
+    csv: Name | None = Field(None, description="CSV of that cluster holding the VM's disks.")
+    node: Name | None = Field(None, description="Owner node. Default: spread round-robin.")
+    host: Name | None = Field(None, description="Standalone host (local storage).")
+    share: Name | None = Field(None, description="SMB 3.0 share holding the VM's files.")
+    smb_host: Name | None = Field(
+        None, description="For a VM on a share: the standalone host or node running it."
+    )
+    memory: DistOf("size") = Field(
+        default_factory=lambda: fixed(4 * 2**30),
+        description="Memory assigned (saved to disk on save state, facts §4). Default 4 GiB "
+        "(assumption).",
+    )
+    disks: list[Disk] = Field(default_factory=lambda: [Disk()], min_length=1, max_length=64)
+    guest_os: CategoryOf(GUEST_OS) = Field(
+        default_factory=lambda: fixed("windows2012"),
+        description="Guest OS. Windows 2003 or later supports VSS (seed article).",
+    )
+    backup_integration_service: CategoryOf((True, False), "boolean") = Field(
+        default_factory=lambda: fixed(True), description="Backup integration service on."
+    )
+    dynamic_disks: CategoryOf((True, False), "boolean") = Field(
+        default_factory=lambda: fixed(False), description="Dynamic disks inside the guest."
+    )
+    file_systems: list[Literal[FILE_SYSTEMS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["NTFS"],
+        min_length=1,
+        description="File systems of the guest's volumes. Online backup needs all NTFS.",
+    )
+    running: CategoryOf((True, False), "boolean") = Field(
+        default_factory=lambda: fixed(True), description="VM running at backup time."
+    )
+    vss_storage_assignment_modified: CategoryOf((True, False), "boolean") = Field(
+        default_factory=lambda: fixed(False),
+        description="Shadow storage of a volume assigned elsewhere (seed article).",
+    )
+    cluster_group_online: CategoryOf((True, False), "boolean") = Field(
+        default_factory=lambda: fixed(True), description="Cluster resource group online."
+    )
+    vss_writers: list[Name] = Field(
+        default_factory=lambda: ["system"],
+        description="In-guest VSS writers (keys of vss.writers). Default [system].",
+    )
+
+    @model_validator(mode="after")
+    def _placement(self) -> VmSpec:
+        places = [p for p in ("csv", "host", "share") if getattr(self, p) is not None]
+        if len(places) != 1:
+            raise ValueError("give exactly one placement: cluster + csv, host, or share")
+        if self.csv is not None and self.cluster is None:
+            raise ValueError("a VM on a csv needs its cluster")
+        if self.share is not None and self.smb_host is None:
+            raise ValueError("a VM on a share needs smb_host, the host running it")
+        if self.count > 1 and not re.search(r"\{i(:[^}]*)?\}", self.name):
+            raise ValueError("with count > 1 the name must contain {i}, e.g. 'app-{i:03d}'")
+        if self.count > MAX_VMS:
+            raise ValueError(f"count must be at most {MAX_VMS}")
+        return self
+
+    def names(self) -> list[str]:
+        if self.count == 1 and "{i" not in self.name:
+            return [self.name]
+        return [self.name.format(i=i) for i in range(self.first_index, self.first_index + self.count)]
+
+
+def _default_writers() -> dict[str, WriterSpec]:
+    # Medians: assumption (no published per-writer timing); spreads chosen so a few
+    # attempts in a thousand pass the 10 s flush window (facts §8).
+    return {
+        "system": WriterSpec(flush_time={"dist": "lognormal", "median": "1 s", "sigma": 0.5}),
+        "sql": WriterSpec(flush_time={"dist": "lognormal", "median": "2 s", "sigma": 0.6}),
+        "exchange": WriterSpec(flush_time={"dist": "lognormal", "median": "3 s", "sigma": 0.6}),
+        "sharepoint": WriterSpec(flush_time={"dist": "lognormal", "median": "3 s", "sigma": 0.6}),
+    }
+
+
+class WriterSpec(Strict):
+    flush_time: DistOf("duration", minimum=0.0, exclusive=False) = Field(
+        description="Time for the writer to freeze and flush, drawn per backup attempt."
+    )
+
+
+class Vss(Strict):
+    flush_window: Duration = Field(
+        10.0, description="Freeze/flush window; longer fails the attempt. 10 s (facts §8)."
+    )
+    writers: dict[Name, WriterSpec] = Field(
+        default_factory=_default_writers,
+        description="Writer kinds and flush times. Defaults for system, sql, exchange, "
+        "sharepoint: lognormal, medians 1/2/3/3 s (assumption).",
+    )
+    snapshot_time_software: Duration = Field(
+        5.0,
+        description="Host snapshot creation with the software provider, incl. auto-recovery "
+        "mount. 5 s (assumption within the 10 s commit limit, facts §8).",
+    )
+    snapshot_time_hardware: Duration = Field(
+        1.0, description="Host snapshot creation with a hardware provider. 1 s (facts §8)."
+    )
+    release_time: DurationOrZero = Field(
+        1.0, description="Snapshot release/deletion. 1 s (assumption)."
+    )
+
+    @model_validator(mode="after")
+    def _merge_defaults(self) -> Vss:
+        merged = _default_writers()
+        merged.update(self.writers)
+        object.__setattr__(self, "writers", merged)
+        return self
+
+
+class SavedState(Strict):
+    save_overhead: DurationOrZero = Field(
+        2.0, description="Fixed cost of saving a VM beyond writing memory. 2 s (assumption)."
+    )
+    resume_overhead: DurationOrZero = Field(
+        2.0, description="Fixed cost of resuming beyond reading memory. 2 s (assumption)."
+    )
+
+
+class Scenario(Strict):
+    name: Name = Field(description="Scenario name, used for the report folder.")
+    description: str = Field("", description="The design question this scenario answers.")
+    start_date: dt.date = Field(
+        dt.date(2026, 1, 5), description="First simulated day (00:00). Default 2026-01-05."
+    )
+    horizon_days: float = Field(
+        7.0, gt=0, le=MAX_HORIZON_DAYS, description="Simulated days. Default 7 (issue text)."
+    )
+    clusters: list[Cluster] = Field(default_factory=list)
+    hosts: list[StandaloneHost] = Field(default_factory=list)
+    file_servers: list[FileServer] = Field(default_factory=list)
+    smb_shares: list[SmbShare] = Field(default_factory=list)
+    switches: list[Name] = Field(default_factory=list, description="Network switch names.")
+    links: list[Link] = Field(default_factory=list)
+    dpm_servers: list[DpmServer] = Field(min_length=1)
+    protection_groups: list[ProtectionGroup] = Field(min_length=1)
+    vms: list[VmSpec] = Field(min_length=1)
+    vss: Vss = Field(default_factory=Vss)
+    saved_state: SavedState = Field(default_factory=SavedState)
+
+
+def json_schema() -> dict[str, Any]:
+    return Scenario.model_json_schema()
