@@ -64,11 +64,15 @@ def build_world(scenario: Scenario, seed: int) -> World:
             if serialize is None:
                 serialize = c.os == "2008R2" and v.vss_provider == "software"
             volumes[name] = Volume(
-                name, "csv",
+                name,
+                "csv",
                 flows.add_resource(f"{name}:read", "storage", v.read),
                 flows.add_resource(f"{name}:write", "storage", v.write),
-                v.vss_provider, c.os, v.capacity,
-                simpy.Resource(env, capacity=1) if serialize else None, cluster=c.name,
+                v.vss_provider,
+                c.os,
+                v.capacity,
+                simpy.Resource(env, capacity=1) if serialize else None,
+                cluster=c.name,
             )
     for h in scenario.hosts:
         hosts[h.name] = HyperVHost(
@@ -76,18 +80,25 @@ def build_world(scenario: Scenario, seed: int) -> World:
         )
         name = f"{h.name}/local"
         volumes[name] = Volume(
-            name, "local",
+            name,
+            "local",
             flows.add_resource(f"{name}:read", "storage", h.storage.read),
             flows.add_resource(f"{name}:write", "storage", h.storage.write),
-            h.storage.vss_provider, h.os, h.storage.capacity,
+            h.storage.vss_provider,
+            h.os,
+            h.storage.capacity,
         )
     for sh in scenario.smb_shares:
         volumes[sh.name] = Volume(
-            sh.name, "smb",
+            sh.name,
+            "smb",
             flows.add_resource(f"{sh.name}:read", "storage", sh.read),
             flows.add_resource(f"{sh.name}:write", "storage", sh.write),
-            sh.vss_provider, "2012", sh.capacity,
-            file_servers=tuple(sh.file_servers), file_server_vss_agent=sh.file_server_vss_agent,
+            sh.vss_provider,
+            "2012",
+            sh.capacity,
+            file_servers=tuple(sh.file_servers),
+            file_server_vss_agent=sh.file_server_vss_agent,
         )
     for i, link in enumerate(scenario.links):
         network.add_link(link.between[0], link.between[1], link.bandwidth, i)
@@ -95,16 +106,24 @@ def build_world(scenario: Scenario, seed: int) -> World:
     dpm_servers: dict[str, DpmServerState] = {}
     for d in scenario.dpm_servers:
         dpm_servers[d.name] = DpmServerState(
-            d.name, d.version, d.update_rollup,
+            d.name,
+            d.version,
+            d.update_rollup,
             flows.add_resource(f"{d.name}:pool-write", "pool", d.pool.write),
-            d.pool.capacity, simpy.Resource(env, capacity=d.max_parallel_jobs),
-            d.auto_rerun_delay, d.auto_rerun_attempts,
+            d.pool.capacity,
+            simpy.Resource(env, capacity=d.max_parallel_jobs),
+            d.auto_rerun_delay,
+            d.auto_rerun_attempts,
         )
 
     plans = {
         g.name: ProtectionGroupPlan(
-            g.name, dpm_servers[g.dpm_server], tuple(sorted(g.express_full_times)),
-            g.retention_days, g.backup_window.start, g.backup_window.end,
+            g.name,
+            dpm_servers[g.dpm_server],
+            tuple(sorted(g.express_full_times)),
+            g.retention_days,
+            g.backup_window.start,
+            g.backup_window.end,
             g.initial_replica == "network",
         )
         for g in scenario.protection_groups
@@ -131,9 +150,15 @@ def build_world(scenario: Scenario, seed: int) -> World:
         trace,
     )
     jobs = BackupJobs(
-        env, flows, network, vss,
-        SavedStateSettings(scenario.saved_state.save_overhead, scenario.saved_state.resume_overhead),
-        trace, horizon_s,
+        env,
+        flows,
+        network,
+        vss,
+        SavedStateSettings(
+            scenario.saved_state.save_overhead, scenario.saved_state.resume_overhead
+        ),
+        trace,
+        horizon_s,
     )
     for vm in vms:
         dpm = plans[vm.group].dpm if vm.group else None
@@ -144,8 +169,9 @@ def build_world(scenario: Scenario, seed: int) -> World:
             vm.method, vm.offline_reason = "online", ""
         elif reason is not None:
             vm.method, vm.offline_reason = "offline", reason
-    return World(env, flows, network, hosts, volumes, dpm_servers, vms, plans, vss, jobs, trace,
-                 horizon_s)
+    return World(
+        env, flows, network, hosts, volumes, dpm_servers, vms, plans, vss, jobs, trace, horizon_s
+    )
 
 
 def _group_membership(scenario: Scenario) -> dict[str, str]:
@@ -154,16 +180,24 @@ def _group_membership(scenario: Scenario) -> dict[str, str]:
     group_of: dict[str, str] = {}
     for g in scenario.protection_groups:
         for m in g.members:
-            matched = fnmatch.filter(names, m) if any(ch in m for ch in "*?[") else (
-                [m] if m in name_set else [])
+            matched = (
+                fnmatch.filter(names, m)
+                if any(ch in m for ch in "*?[")
+                else ([m] if m in name_set else [])
+            )
             for n in matched:
                 group_of.setdefault(n, g.name)
     return group_of
 
 
 def _expand_vm(
-    scenario: Scenario, spec: VmSpec, name: str, seed: int, hosts: dict[str, HyperVHost],
-    volumes: dict[str, Volume], round_robin: dict[str, int],
+    scenario: Scenario,
+    spec: VmSpec,
+    name: str,
+    seed: int,
+    hosts: dict[str, HyperVHost],
+    volumes: dict[str, Volume],
+    round_robin: dict[str, int],
 ) -> VirtualMachine:
     rng = stream(seed, f"vm-attributes:{name}")
     if spec.csv is not None:
@@ -209,7 +243,9 @@ def _expand_vm(
     )
 
 
-def run_world(world: World) -> None:
+def run_world(world: World, progress=None) -> None:
+    if progress is not None:
+        world.env.process(_report_progress(world, progress))
     procs = [
         world.env.process(world.jobs.protect(vm, world.plans[vm.group]))
         for vm in world.vms
@@ -220,3 +256,11 @@ def run_world(world: World) -> None:
     if procs:
         world.env.run(until=world.env.all_of(procs))
     world.flows.close_accounting()
+
+
+def _report_progress(world: World, progress):
+    day = 0
+    while day * 86400.0 < world.horizon_s:
+        yield world.env.timeout(86400.0)
+        day += 1
+        progress(min(day, world.horizon_s / 86400.0))

@@ -51,8 +51,9 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
     jobs = jobs.sort_values("job_id", kind="stable").reset_index(drop=True)
     jobs["wait_s"] = jobs["start_s"] - jobs["queued_s"]
     jobs["duration_s"] = jobs["end_s"] - jobs["start_s"]
-    jobs = _with_datetimes(jobs, start_date, {"queued_s": "queued", "start_s": "start",
-                                              "end_s": "end"})
+    jobs = _with_datetimes(
+        jobs, start_date, {"queued_s": "queued", "start_s": "start", "end_s": "end"}
+    )
     downtime = pd.DataFrame.from_records(trace.downtime, columns=list(DowntimeRecord._fields))
     downtime = _with_datetimes(downtime, start_date, {"start_s": "start", "end_s": "end"})
     redirected = pd.DataFrame.from_records(
@@ -100,8 +101,17 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         "end_s": world.env.now,
     }
     return Results(
-        scenario_name, seed, world.horizon_s / 86400.0, start_date, jobs, downtime, redirected,
-        vms, resources, counters, storage,
+        scenario_name,
+        seed,
+        world.horizon_s / 86400.0,
+        start_date,
+        jobs,
+        downtime,
+        redirected,
+        vms,
+        resources,
+        counters,
+        storage,
     )
 
 
@@ -174,9 +184,10 @@ def _nightly_makespans(ran: pd.DataFrame) -> pd.Series:
     first = ran[ran["attempt"] == 1]
     if first.empty:
         return pd.Series([0.0])
-    return first.groupby("scheduled_s")["end_s"].max() - first.groupby("scheduled_s")[
-        "scheduled_s"
-    ].first()
+    return (
+        first.groupby("scheduled_s")["end_s"].max()
+        - first.groupby("scheduled_s")["scheduled_s"].first()
+    )
 
 
 def kpis_json(kpis: dict[str, Any]) -> str:

@@ -104,14 +104,33 @@ class BackupJobs:
     def _record_skipped(self, vm: VirtualMachine, plan: ProtectionGroupPlan, at: float) -> None:
         self.trace.jobs.append(
             JobRecord(
-                self.trace.new_job_id(), "express_full", vm.name, plan.name, vm.host.name,
-                vm.volume.name, plan.dpm.name, vm.method, 0, at, plan.window_end_for(at), at, at,
-                at, 0.0, "skipped", "previous job of this VM still running", vm.offline_reason,
+                self.trace.new_job_id(),
+                "express_full",
+                vm.name,
+                plan.name,
+                vm.host.name,
+                vm.volume.name,
+                plan.dpm.name,
+                vm.method,
+                0,
+                at,
+                plan.window_end_for(at),
+                at,
+                at,
+                at,
+                0.0,
+                "skipped",
+                "previous job of this VM still running",
+                vm.offline_reason,
             )
         )
 
     def run_job(
-        self, vm: VirtualMachine, plan: ProtectionGroupPlan, kind: str, attempt: int,
+        self,
+        vm: VirtualMachine,
+        plan: ProtectionGroupPlan,
+        kind: str,
+        attempt: int,
         scheduled: float,
     ) -> Generator[simpy.Event, object, bool]:
         env, dpm, volume = self.env, plan.dpm, vm.volume
@@ -164,9 +183,24 @@ class BackupJobs:
                 volume.serializer.release(serial)  # type: ignore[union-attr]
         self.trace.jobs.append(
             JobRecord(
-                job_id, kind, vm.name, plan.name, vm.host.name, volume.name, dpm.name, vm.method,
-                attempt, scheduled, plan.window_end_for(scheduled), queued, start, env.now,
-                nbytes if outcome == "succeeded" else 0.0, outcome, reason, vm.offline_reason,
+                job_id,
+                kind,
+                vm.name,
+                plan.name,
+                vm.host.name,
+                volume.name,
+                dpm.name,
+                vm.method,
+                attempt,
+                scheduled,
+                plan.window_end_for(scheduled),
+                queued,
+                start,
+                env.now,
+                nbytes if outcome == "succeeded" else 0.0,
+                outcome,
+                reason,
+                vm.offline_reason,
             )
         )
         return outcome == "succeeded"
@@ -195,8 +229,15 @@ class BackupJobs:
         up_at = env.now
         self.trace.downtime.append(
             DowntimeRecord(
-                vm.name, job_id, down_from, up_at, up_at - down_from, saved_at - down_from,
-                snapped_at - saved_at, up_at - snapped_at, vm.offline_reason,
+                vm.name,
+                job_id,
+                down_from,
+                up_at,
+                up_at - down_from,
+                saved_at - down_from,
+                snapped_at - saved_at,
+                up_at - snapped_at,
+                vm.offline_reason,
             )
         )
         return snap

@@ -93,7 +93,10 @@ class VssCoordinator:
         if snap.redirect_from_s is not None:
             self.trace.redirected_io.append(
                 RedirectedIoRecord(
-                    snap.vm.volume.name, snap.vm.name, snap.job_id, snap.redirect_from_s,
+                    snap.vm.volume.name,
+                    snap.vm.name,
+                    snap.job_id,
+                    snap.redirect_from_s,
                     self.env.now,
                 )
             )

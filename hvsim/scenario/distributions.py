@@ -234,7 +234,10 @@ def _dist_schema(kind: str, description: str) -> dict:
         props: dict[str, Any] = {"dist": {"const": name}}
         for p in params:
             if p in ("values", "weights"):
-                props[p] = {"type": "array", "items": scalar if p == "values" else {"type": "number"}}
+                props[p] = {
+                    "type": "array",
+                    "items": scalar if p == "values" else {"type": "number"},
+                }
             elif p == "sigma":
                 props[p] = {"type": "number", "minimum": 0}
             else:

@@ -119,8 +119,9 @@ def check_references(s: Scenario) -> list[str]:
     nodes = {n.name: c.name for c in s.clusters for n in c.node_list()}
 
     endpoint_names: list[tuple[str, str]] = []
-    endpoint_names += [(f"clusters[{i}].nodes", n.name) for i, c in enumerate(s.clusters)
-                       for n in c.node_list()]
+    endpoint_names += [
+        (f"clusters[{i}].nodes", n.name) for i, c in enumerate(s.clusters) for n in c.node_list()
+    ]
     endpoint_names += [(f"hosts[{i}].name", h.name) for i, h in enumerate(s.hosts)]
     endpoint_names += [(f"file_servers[{i}].name", f.name) for i, f in enumerate(s.file_servers)]
     endpoint_names += [(f"switches[{i}]", n) for i, n in enumerate(s.switches)]
@@ -128,8 +129,10 @@ def check_references(s: Scenario) -> list[str]:
     dup("network endpoint", endpoint_names)
     dup("cluster", [(f"clusters[{i}].name", c.name) for i, c in enumerate(s.clusters)])
     dup("share", [(f"smb_shares[{i}].name", sh.name) for i, sh in enumerate(s.smb_shares)])
-    dup("protection group",
-        [(f"protection_groups[{i}].name", g.name) for i, g in enumerate(s.protection_groups)])
+    dup(
+        "protection group",
+        [(f"protection_groups[{i}].name", g.name) for i, g in enumerate(s.protection_groups)],
+    )
     for i, c in enumerate(s.clusters):
         dup("CSV", [(f"clusters[{i}].csvs[{j}].name", v.name) for j, v in enumerate(c.csvs)])
 
@@ -163,31 +166,38 @@ def check_references(s: Scenario) -> list[str]:
                 problems.append(f"{p}.smb_host: unknown host or node ({v.smb_host!r})")
         for j, w in enumerate(v.vss_writers):
             if w not in s.vss.writers:
-                problems.append(f"{p}.vss_writers[{j}]: unknown writer, add it under vss.writers "
-                                f"({w!r})")
+                problems.append(
+                    f"{p}.vss_writers[{j}]: unknown writer, add it under vss.writers ({w!r})"
+                )
         vm_names += [(f"{p}.name", n) for n in v.names()]
         for d, disk in enumerate(v.disks):
             if disk.used is not None and disk.used.is_constant and disk.size.is_constant:
                 if disk.used.sample(None) > disk.size.sample(None):  # type: ignore[arg-type]
-                    problems.append(f"{p}.disks[{d}].used: larger than the disk's size "
-                                    f"({disk.used.params[0]:g} bytes)")
+                    problems.append(
+                        f"{p}.disks[{d}].used: larger than the disk's size "
+                        f"({disk.used.params[0]:g} bytes)"
+                    )
     dup("VM", vm_names)
 
     all_vms = [n for _, n in vm_names]
     covered: set[str] = set()
     for i, g in enumerate(s.protection_groups):
         if g.dpm_server not in dpms:
-            problems.append(f"protection_groups[{i}].dpm_server: unknown DPM server "
-                            f"({g.dpm_server!r})")
+            problems.append(
+                f"protection_groups[{i}].dpm_server: unknown DPM server ({g.dpm_server!r})"
+            )
         for j, m in enumerate(g.members):
-            matched = fnmatch.filter(all_vms, m) if _is_pattern(m) else ([m] if m in
-                                                                          set(all_vms) else [])
+            matched = (
+                fnmatch.filter(all_vms, m) if _is_pattern(m) else ([m] if m in set(all_vms) else [])
+            )
             if not matched:
                 problems.append(f"protection_groups[{i}].members[{j}]: names no VM ({m!r})")
             for name in matched:
                 if name in covered:
-                    problems.append(f"protection_groups[{i}].members[{j}]: VM {name} is already "
-                                    f"in another protection group ({m!r})")
+                    problems.append(
+                        f"protection_groups[{i}].members[{j}]: VM {name} is already "
+                        f"in another protection group ({m!r})"
+                    )
                     break
             covered.update(matched)
 
@@ -207,11 +217,14 @@ def _check_network(s: Scenario, nodes: dict[str, str]) -> list[str]:
     for i, link in enumerate(s.links):
         for j, end in enumerate(link.between):
             if end not in known:
-                problems.append(f"links[{i}].between[{j}]: unknown endpoint, declare it as a host, "
-                                f"node, file server, switch or DPM server ({end!r})")
+                problems.append(
+                    f"links[{i}].between[{j}]: unknown endpoint, declare it as a host, "
+                    f"node, file server, switch or DPM server ({end!r})"
+                )
         if link.between[0] == link.between[1]:
-            problems.append(f"links[{i}].between: a link joins two different endpoints "
-                            f"({list(link.between)!r})")
+            problems.append(
+                f"links[{i}].between: a link joins two different endpoints ({list(link.between)!r})"
+            )
         graph.add_edge(*link.between)
     if problems:
         return problems
@@ -219,8 +232,9 @@ def _check_network(s: Scenario, nodes: dict[str, str]) -> list[str]:
     dpm_of_vm = _dpm_sources(s, nodes)
     for source, dpm in sorted(dpm_of_vm):
         if source not in graph or dpm not in graph or not nx.has_path(graph, source, dpm):
-            problems.append(f"links: no network route from {source} to DPM server {dpm} "
-                            f"({source!r})")
+            problems.append(
+                f"links: no network route from {source} to DPM server {dpm} ({source!r})"
+            )
     return problems
 
 
@@ -234,9 +248,12 @@ def _dpm_sources(s: Scenario, nodes: dict[str, str]) -> set[tuple[str, str]]:
     clusters = {c.name: c for c in s.clusters}
     pairs: set[tuple[str, str]] = set()
     for g in s.protection_groups:
-        specs = {id(names_to_spec[n]): names_to_spec[n] for m in g.members
-                 for n in (fnmatch.filter(list(names_to_spec), m) if _is_pattern(m) else [m])
-                 if n in names_to_spec}
+        specs = {
+            id(names_to_spec[n]): names_to_spec[n]
+            for m in g.members
+            for n in (fnmatch.filter(list(names_to_spec), m) if _is_pattern(m) else [m])
+            if n in names_to_spec
+        }
         for v in specs.values():
             if v.host is not None:
                 pairs.add((v.host, g.dpm_server))

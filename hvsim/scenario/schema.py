@@ -336,7 +336,9 @@ class VmSpec(Strict):
     def names(self) -> list[str]:
         if self.count == 1 and "{i" not in self.name:
             return [self.name]
-        return [self.name.format(i=i) for i in range(self.first_index, self.first_index + self.count)]
+        return [
+            self.name.format(i=i) for i in range(self.first_index, self.first_index + self.count)
+        ]
 
 
 def _default_writers() -> dict[str, WriterSpec]:

@@ -1,0 +1,124 @@
+"""Plain-text outputs of a run: the console table and summary.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from hvsim.results import Results
+
+
+def _fmt_bytes(x: float) -> str:
+    for unit, f in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if abs(x) >= f:
+            return f"{x / f:.2f} {unit}"
+    return f"{x:.0f} B"
+
+
+def _fmt_s(x: float) -> str:
+    if x >= 3600:
+        return f"{x / 3600:.2f} h"
+    if x >= 60:
+        return f"{x / 60:.1f} min"
+    return f"{x:.1f} s"
+
+
+def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
+    b, d, s = k["backups"], k["downtime"], k["storage"]
+    rows = [
+        (
+            "backup jobs (succeeded / failed / skipped)",
+            f"{b['jobs']} ({b['succeeded']} / {b['failed']} / {b['skipped']})",
+        ),
+        ("jobs online / offline (saved state)", f"{b['online']} / {b['offline']}"),
+        ("backup window compliance", f"{b['window_compliance']:.1%}"),
+        (
+            "nightly makespan p50 / max",
+            f"{_fmt_s(b['makespan_p50_s'])} / {_fmt_s(b['makespan_max_s'])}",
+        ),
+        ("mean wait for job slots", _fmt_s(b["mean_wait_s"])),
+        ("bytes transferred", _fmt_bytes(b["bytes"])),
+        ("VMs backed up offline", str(d["vms_offline"])),
+        ("saved-state downtime total", _fmt_s(d["total_s"])),
+        (
+            "downtime per backup p50 / p95 / max",
+            f"{d['per_backup_p50_s']:.1f} / {d['per_backup_p95_s']:.1f} / "
+            f"{d['per_backup_max_s']:.1f} s",
+        ),
+        (
+            "CSV redirected I/O",
+            f"{k['redirected_io']['intervals']} intervals, {_fmt_s(k['redirected_io']['total_s'])}",
+        ),
+        ("DPM pool peak", _fmt_bytes(s["pool_peak_bytes"])),
+        (
+            "replica / recovery points",
+            f"{_fmt_bytes(s['replica_bytes'])} / {_fmt_bytes(s['recovery_point_bytes'])}",
+        ),
+    ]
+    if k.get("bottleneck"):
+        top, share = next(iter(k["bottleneck"].items()))
+        rows.append(("main transfer bottleneck", f"{top} ({share:.0%} of flow time)"))
+    return rows
+
+
+def console_table(k: dict[str, Any]) -> str:
+    rows = kpi_rows(k)
+    width = max(len(r[0]) for r in rows)
+    head = f"hvsim: {k['scenario']} (seed {k['seed']}, {k['horizon_days']:g} days)"
+    return "\n".join([head, "-" * len(head)] + [f"{a:<{width}}  {b}" for a, b in rows])
+
+
+def summary_markdown(res: Results, k: dict[str, Any], description: str = "") -> str:
+    lines = [f"# hvsim summary: {k['scenario']}", ""]
+    if description:
+        lines += [description.strip(), ""]
+    lines += [
+        f"Seed {k['seed']}, {k['horizon_days']:g} simulated days from "
+        f"{res.start_date.isoformat()}.",
+        "",
+        "| KPI | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {a} | {b} |" for a, b in kpi_rows(k)]
+    offline = res.vms[res.vms["method"] == "offline"]
+    lines += ["", "## VMs backed up offline (saved state)", ""]
+    if offline.empty:
+        lines.append("None: every protected VM meets the seven online requirements.")
+    else:
+        per_vm = res.downtime.groupby("vm")["seconds"].agg(["count", "sum", "max"])
+        lines += [
+            "| VM | reason | backups with downtime | downtime total s | max s |",
+            "|---|---|---|---|---|",
+        ]
+        for row in offline.itertuples():
+            c, t, m = per_vm.loc[row.vm] if row.vm in per_vm.index else (0, 0.0, 0.0)
+            lines.append(f"| {row.vm} | {row.offline_reason} | {int(c)} | {t:.1f} | {m:.1f} |")
+    failed = res.jobs[res.jobs["outcome"] == "failed"]
+    lines += ["", "## Failed attempts", ""]
+    if failed.empty:
+        lines.append("None.")
+    else:
+        reasons = failed.groupby("failure_reason").size().sort_values(ascending=False)
+        lines += ["| reason | attempts |", "|---|---|"]
+        lines += [f"| {r} | {n} |" for r, n in reasons.items()]
+    lines += [
+        "",
+        "## Busiest resources",
+        "",
+        "| resource | kind | bytes | busy | share of flow time as bottleneck |",
+        "|---|---|---|---|---|",
+    ]
+    total = float(res.resources["bottleneck_flow_s"].sum()) or 1.0
+    top = res.resources.sort_values(["busy_s", "resource"], ascending=[False, True]).head(8)
+    for r in top.itertuples():
+        lines.append(
+            f"| {r.resource} | {r.kind} | {_fmt_bytes(r.bytes)} | {_fmt_s(r.busy_s)} | "
+            f"{r.bottleneck_flow_s / total:.1%} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def table_csv(df: pd.DataFrame) -> str:
+    """CSV text with fixed float formatting, identical in every process."""
+    return df.to_csv(index=False, float_format="%.6f", lineterminator="\n")
