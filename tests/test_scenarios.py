@@ -1,0 +1,112 @@
+"""The example scenarios: they load, run, keep their pinned KPIs, and are deterministic."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hvsim
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+CONTRACT_KEYS = [
+    "scenario", "seed", "horizon_days", "scan", "backups", "downtime", "consistency_checks",
+    "migrations", "rpo", "storage",
+]
+
+# Pinned from seed 1. A model change that moves them must say why in its commit.
+PINNED = {
+    "small-lab": {
+        ("backups", "jobs"): 140,
+        ("backups", "succeeded"): 140,
+        ("backups", "offline"): 28,
+        ("backups", "window_compliance"): 1.0,
+        ("downtime", "vms_offline"): 4,
+        ("downtime", "total_s"): 560.295,
+        ("downtime", "per_backup_max_s"): 40.131,
+        ("storage", "replica_bytes"): 723807713534.0,
+    },
+    "csv-8node-400vm": {
+        ("backups", "jobs"): 2819,
+        ("backups", "succeeded"): 2800,
+        ("backups", "failed"): 19,
+        ("backups", "offline"): 441,
+        ("backups", "window_compliance"): 0.9721,
+        ("backups", "makespan_max_s"): 35206.909,
+        ("downtime", "vms_offline"): 63,
+        ("downtime", "total_s"): 10967.936,
+        ("redirected_io", "intervals"): 2800,
+        ("storage", "replica_bytes"): 28257251588873.0,
+    },
+}
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_example_scenario_runs_and_kpis_have_the_contract_keys(path):
+    res = hvsim.simulate(hvsim.load_scenario(path), seed=1)
+    k = res.kpis()
+    assert set(CONTRACT_KEYS) <= set(k)
+    assert set(k["backups"]) >= {"jobs", "succeeded", "failed", "online", "offline",
+                                 "window_compliance"}
+    assert set(k["downtime"]) >= {"vms_offline", "total_s", "per_backup_p50_s",
+                                  "per_backup_p95_s", "per_backup_max_s"}
+    assert set(k["storage"]) >= {"pool_peak_bytes", "replica_bytes", "recovery_point_bytes"}
+    assert k["backups"]["jobs"] > 0
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_example_scenario_kpis_are_pinned(name):
+    k = hvsim.simulate(hvsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml"), seed=1).kpis()
+    for (section, key), expected in PINNED[name].items():
+        assert k[section][key] == pytest.approx(expected, rel=1e-9), (section, key)
+
+
+def test_small_lab_offline_vms_are_exactly_the_four_that_fail_a_requirement():
+    res = hvsim.simulate(hvsim.load_scenario(ROOT / "scenarios" / "small-lab.yaml"), seed=1)
+    offline = res.vms[res.vms["method"] == "offline"].set_index("vm")["offline_reason"]
+    assert offline.to_dict() == {
+        "legacy-linux": "Backup integration service is off",
+        "legacy-win2000": "guest OS does not support VSS",
+        "legacy-dynamic": "dynamic disks in the guest",
+        "legacy-stopped": "VM is not running",
+    }
+
+
+def _run_cli(out: Path, hashseed: str) -> None:
+    env = dict(os.environ, PYTHONHASHSEED=hashseed)
+    subprocess.run(
+        [sys.executable, "-m", "hvsim.cli", "run", str(ROOT / "scenarios" / "small-lab.yaml"),
+         "--out", str(out), "--seed", "7"],
+        check=True, env=env, capture_output=True, cwd=ROOT,
+    )
+
+
+def test_same_scenario_and_seed_give_byte_identical_outputs_in_two_processes(tmp_path):
+    _run_cli(tmp_path / "a", "1")
+    _run_cli(tmp_path / "b", "12345")
+    for name in ("kpis.json", "jobs.csv", "downtime.csv", "summary.md"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert json.loads((tmp_path / "a" / "kpis.json").read_text())["seed"] == 7
+
+
+def test_a_different_seed_gives_different_draws():
+    s = hvsim.load_scenario(ROOT / "scenarios" / "csv-8node-400vm.yaml")
+    a = hvsim.simulate(s, seed=1).vms["used_bytes"].sum()
+    b = hvsim.simulate(s, seed=2).vms["used_bytes"].sum()
+    assert a != b
+
+
+def test_adding_a_vm_does_not_change_the_other_vms_draws():
+    s = hvsim.load_scenario(ROOT / "scenarios" / "small-lab.yaml")
+    doc = s.model_dump(mode="python")
+    before = hvsim.simulate(s, seed=3).vms.set_index("vm")["used_bytes"]
+    bigger = s.model_copy(update={"vms": [s.vms[0].model_copy(update={"count": 17}),
+                                          *s.vms[1:]]})
+    after = hvsim.simulate(bigger, seed=3).vms.set_index("vm")["used_bytes"]
+    assert doc["vms"][0]["count"] == 16
+    assert after.loc[before.index].equals(before)
