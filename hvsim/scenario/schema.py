@@ -179,7 +179,7 @@ class Pool(Strict):
 
 class DpmServer(Strict):
     name: Name
-    version: Literal["2012", "2012SP1", "2012R2"]
+    version: Literal["2012", "2012SP1", "2012R2"] = Field(description="DPM version.")
     update_rollup: int = Field(
         0,
         ge=0,
@@ -189,7 +189,7 @@ class DpmServer(Strict):
             "hosts keeps VMs running (facts §4). Default 0 (assumption: no rollup)."
         ),
     )
-    pool: Pool
+    pool: Pool = Field(description="The DPM storage pool.")
     max_parallel_jobs: int = Field(
         8,
         ge=1,
@@ -217,7 +217,7 @@ SYNC_CHOICES_MIN = (15, 30, 45, 60, 120, 240, 360, 720, 1440)
 
 class ProtectionGroup(Strict):
     name: Name
-    dpm_server: Name
+    dpm_server: Name = Field(description="DPM server protecting this group.")
     members: list[Name] = Field(
         min_length=1, description="VM names or glob patterns ('web-*'). Each must match a VM."
     )
@@ -239,7 +239,9 @@ class ProtectionGroup(Strict):
     retention_days: int = Field(
         5, ge=1, le=448, description="Disk retention range, days. Default 5 (facts §1, RR = 5)."
     )
-    backup_window: BackupWindow = Field(default_factory=BackupWindow)
+    backup_window: BackupWindow = Field(
+        default_factory=BackupWindow, description="Nightly window jobs should finish in."
+    )
     initial_replica: Literal["network", "removable_media"] = Field(
         "network",
         description="How the initial replica is created. Default network (seed article).",
@@ -287,7 +289,12 @@ class VmSpec(Strict):
         description="Memory assigned (saved to disk on save state, facts §4). Default 4 GiB "
         "(assumption).",
     )
-    disks: list[Disk] = Field(default_factory=lambda: [Disk()], min_length=1, max_length=64)
+    disks: list[Disk] = Field(
+        default_factory=lambda: [Disk()],
+        min_length=1,
+        max_length=64,
+        description="Virtual disks (1 to 64).",
+    )
     guest_os: CategoryOf(GUEST_OS) = Field(
         default_factory=lambda: fixed("windows2012"),
         description="Guest OS. Windows 2003 or later supports VSS (seed article).",
@@ -405,17 +412,28 @@ class Scenario(Strict):
     horizon_days: float = Field(
         7.0, gt=0, le=MAX_HORIZON_DAYS, description="Simulated days. Default 7 (issue text)."
     )
-    clusters: list[Cluster] = Field(default_factory=list)
-    hosts: list[StandaloneHost] = Field(default_factory=list)
-    file_servers: list[FileServer] = Field(default_factory=list)
-    smb_shares: list[SmbShare] = Field(default_factory=list)
+    clusters: list[Cluster] = Field(default_factory=list, description="Failover clusters.")
+    hosts: list[StandaloneHost] = Field(
+        default_factory=list, description="Standalone Hyper-V hosts with local storage."
+    )
+    file_servers: list[FileServer] = Field(
+        default_factory=list, description="File servers serving SMB 3.0 shares."
+    )
+    smb_shares: list[SmbShare] = Field(default_factory=list, description="SMB 3.0 shares.")
     switches: list[Name] = Field(default_factory=list, description="Network switch names.")
-    links: list[Link] = Field(default_factory=list)
-    dpm_servers: list[DpmServer] = Field(min_length=1)
-    protection_groups: list[ProtectionGroup] = Field(min_length=1)
-    vms: list[VmSpec] = Field(min_length=1)
-    vss: Vss = Field(default_factory=Vss)
-    saved_state: SavedState = Field(default_factory=SavedState)
+    links: list[Link] = Field(
+        default_factory=list,
+        description="Network links; every machine DPM reads from needs a route to it.",
+    )
+    dpm_servers: list[DpmServer] = Field(min_length=1, description="DPM servers.")
+    protection_groups: list[ProtectionGroup] = Field(
+        min_length=1, description="Protection groups (a VM belongs to at most one)."
+    )
+    vms: list[VmSpec] = Field(min_length=1, description="VMs, one by one or in bulk.")
+    vss: Vss = Field(default_factory=Vss, description="VSS writer and snapshot timings.")
+    saved_state: SavedState = Field(
+        default_factory=SavedState, description="Offline (saved-state) backup overheads."
+    )
 
 
 def json_schema() -> dict[str, Any]:
