@@ -122,6 +122,7 @@ def _validator(kind: str, minimum: float, exclusive: bool, maximum: float | None
             return Dist("fixed", (convert(value, "value"),))
         return _from_mapping(value, convert, minimum, exclusive)
 
+    validate.kind = kind  # type: ignore[attr-defined]  # read by the scenario reference
     return validate
 
 
@@ -220,6 +221,7 @@ def _categorical_validator(allowed: tuple[Any, ...], type_name: str):
         conv = tuple(convert(v) for v in values)
         return Dist("choice", (conv, _weights(value.get("weights"), len(conv))))
 
+    validate.kind = type_name  # type: ignore[attr-defined]  # read by the scenario reference
     return validate
 
 
