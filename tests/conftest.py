@@ -40,7 +40,11 @@ def base_scenario(**overrides: Any) -> dict[str, Any]:
             {"between": ["dpm1", "sw"], "bandwidth": "10 Gbps"},
         ],
         "dpm_servers": [
-            {"name": "dpm1", "version": "2012SP1", "pool": {"capacity": "100 TB", "write": "1 GB/s"}}
+            {
+                "name": "dpm1",
+                "version": "2012SP1",
+                "pool": {"capacity": "100 TB", "write": "1 GB/s"},
+            }
         ],
         "protection_groups": [{"name": "pg", "dpm_server": "dpm1", "members": ["*"]}],
         "vms": [{"name": "vm1", "cluster": "c1", "csv": "csv1"}],

@@ -13,8 +13,9 @@ INSTANT_WRITERS = {"flush_window": "10 s", "writers": {"system": {"flush_time": 
 
 def _overlaps(intervals: list[tuple[float, float]]) -> int:
     """Largest number of intervals open at one instant (touching ends do not overlap)."""
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
-                    key=lambda x: (x[0], x[1]))
+    events = sorted(
+        [(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1])
+    )
     best = cur = 0
     for _, d in events:
         cur += d
@@ -27,8 +28,15 @@ def test_16_gib_vm_saved_and_resumed_at_500_mb_s_is_down_save_plus_snapshot_plus
     # snapshot (hardware provider) = 1 s
     # resume = 34.359738368 s + 2 s overhead          -> total 73.719476736 s
     doc = base_scenario(
-        vms=[{"name": "old", "cluster": "c1", "csv": "csv1", "memory": "16 GiB",
-              "guest_os": "windows2000"}]
+        vms=[
+            {
+                "name": "old",
+                "cluster": "c1",
+                "csv": "csv1",
+                "memory": "16 GiB",
+                "guest_os": "windows2000",
+            }
+        ]
     )
     res = run(doc)
     assert len(res.downtime) == 1
@@ -74,8 +82,18 @@ def test_each_of_the_seven_requirements_alone_makes_a_vm_offline_with_that_reaso
 
 
 def test_first_failing_requirement_is_the_recorded_reason():
-    doc = base_scenario(vms=[{"name": "v", "cluster": "c1", "csv": "csv1", "guest_os": "linux",
-                              "backup_integration_service": False, "running": False}])
+    doc = base_scenario(
+        vms=[
+            {
+                "name": "v",
+                "cluster": "c1",
+                "csv": "csv1",
+                "guest_os": "linux",
+                "backup_integration_service": False,
+                "running": False,
+            }
+        ]
+    )
     assert run(doc).vms.loc[0, "offline_reason"] == "Backup integration service is off"
 
 
@@ -117,8 +135,9 @@ def test_hardware_provider_on_2008r2_csv_lets_snapshots_overlap():
 
 
 def test_parallel_backups_per_host_never_exceed_the_registry_limit():
-    doc = base_scenario(vms=[{"name": "v{i}", "count": 10, "cluster": "c1", "csv": "csv1",
-                              "node": "c1-n1"}])
+    doc = base_scenario(
+        vms=[{"name": "v{i}", "count": 10, "cluster": "c1", "csv": "csv1", "node": "c1-n1"}]
+    )
     doc["clusters"][0]["max_parallel_backups_per_node"] = 2
     res = run(doc)
     assert _overlaps(list(zip(res.jobs["start_s"], res.jobs["end_s"], strict=True))) == 2
@@ -135,8 +154,14 @@ def test_initial_replica_over_a_saturated_1_gbps_link_takes_used_bytes_over_band
     # used 50 GB over the 1 Gbps DPM link (1.25e8 B/s; CSV 500 MB/s and pool 1 GB/s
     # are faster): 400 s; + snapshot 1 s + release 1 s, writers flush instantly.
     doc = base_scenario(
-        vms=[{"name": "v", "cluster": "c1", "csv": "csv1",
-              "disks": [{"size": "100 GB", "used": "50 GB"}]}],
+        vms=[
+            {
+                "name": "v",
+                "cluster": "c1",
+                "csv": "csv1",
+                "disks": [{"size": "100 GB", "used": "50 GB"}],
+            }
+        ],
         vss=INSTANT_WRITERS,
     )
     doc["links"][2]["bandwidth"] = "1 Gbps"
@@ -150,8 +175,14 @@ def test_express_full_moves_the_bytes_changed_since_the_last_recovery_point():
     # 50 GB used, 4 %/day: one day between 22:00 runs -> 2 GB.
     doc = base_scenario(
         horizon_days=2,
-        vms=[{"name": "v", "cluster": "c1", "csv": "csv1",
-              "disks": [{"size": "100 GB", "used": "50 GB", "daily_change": "4 %"}]}],
+        vms=[
+            {
+                "name": "v",
+                "cluster": "c1",
+                "csv": "csv1",
+                "disks": [{"size": "100 GB", "used": "50 GB", "daily_change": "4 %"}],
+            }
+        ],
         vss=INSTANT_WRITERS,
     )
     jobs = run(doc).jobs
@@ -162,8 +193,14 @@ def test_express_full_moves_the_bytes_changed_since_the_last_recovery_point():
 def test_removable_media_skips_the_network_initial_replica():
     # Replica seeded at time 0; the 22:00 job carries 22 h of change: 50 GB x 4 % x 22/24.
     doc = base_scenario(
-        vms=[{"name": "v", "cluster": "c1", "csv": "csv1",
-              "disks": [{"size": "100 GB", "used": "50 GB", "daily_change": "4 %"}]}],
+        vms=[
+            {
+                "name": "v",
+                "cluster": "c1",
+                "csv": "csv1",
+                "disks": [{"size": "100 GB", "used": "50 GB", "daily_change": "4 %"}],
+            }
+        ],
     )
     doc["protection_groups"][0]["initial_replica"] = "removable_media"
     res = run(doc)
@@ -187,8 +224,16 @@ def test_writer_past_the_flush_window_fails_the_job_and_the_rerun_comes_60_min_l
 
 
 def test_a_full_pool_fails_the_job_with_that_reason():
-    doc = base_scenario(vms=[{"name": "v", "cluster": "c1", "csv": "csv1",
-                              "disks": [{"size": "100 GB", "used": "50 GB"}]}])
+    doc = base_scenario(
+        vms=[
+            {
+                "name": "v",
+                "cluster": "c1",
+                "csv": "csv1",
+                "disks": [{"size": "100 GB", "used": "50 GB"}],
+            }
+        ]
+    )
     doc["dpm_servers"][0]["pool"]["capacity"] = "10 GB"
     jobs = run(doc).jobs
     assert set(jobs["failure_reason"]) == {"DPM storage pool full"}
@@ -208,8 +253,9 @@ def test_every_job_row_has_start_after_queue_and_end_after_start():
 def test_more_link_bandwidth_never_lengthens_the_night():
     makespans = []
     for gbps in (1, 2, 10):
-        doc = base_scenario(vms=[{"name": "v{i}", "count": 8, "cluster": "c1", "csv": "csv1"}],
-                            vss=INSTANT_WRITERS)
+        doc = base_scenario(
+            vms=[{"name": "v{i}", "count": 8, "cluster": "c1", "csv": "csv1"}], vss=INSTANT_WRITERS
+        )
         doc["links"][2]["bandwidth"] = f"{gbps} Gbps"
         makespans.append(run(doc).kpis()["backups"]["makespan_max_s"])
     assert all(a >= b for a, b in itertools.pairwise(makespans))

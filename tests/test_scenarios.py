@@ -15,8 +15,16 @@ import hvsim
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 CONTRACT_KEYS = [
-    "scenario", "seed", "horizon_days", "scan", "backups", "downtime", "consistency_checks",
-    "migrations", "rpo", "storage",
+    "scenario",
+    "seed",
+    "horizon_days",
+    "scan",
+    "backups",
+    "downtime",
+    "consistency_checks",
+    "migrations",
+    "rpo",
+    "storage",
 ]
 
 # Pinned from seed 1. A model change that moves them must say why in its commit.
@@ -51,10 +59,21 @@ def test_example_scenario_runs_and_kpis_have_the_contract_keys(path):
     res = hvsim.simulate(hvsim.load_scenario(path), seed=1)
     k = res.kpis()
     assert set(CONTRACT_KEYS) <= set(k)
-    assert set(k["backups"]) >= {"jobs", "succeeded", "failed", "online", "offline",
-                                 "window_compliance"}
-    assert set(k["downtime"]) >= {"vms_offline", "total_s", "per_backup_p50_s",
-                                  "per_backup_p95_s", "per_backup_max_s"}
+    assert set(k["backups"]) >= {
+        "jobs",
+        "succeeded",
+        "failed",
+        "online",
+        "offline",
+        "window_compliance",
+    }
+    assert set(k["downtime"]) >= {
+        "vms_offline",
+        "total_s",
+        "per_backup_p50_s",
+        "per_backup_p95_s",
+        "per_backup_max_s",
+    }
     assert set(k["storage"]) >= {"pool_peak_bytes", "replica_bytes", "recovery_point_bytes"}
     assert k["backups"]["jobs"] > 0
 
@@ -80,9 +99,21 @@ def test_small_lab_offline_vms_are_exactly_the_four_that_fail_a_requirement():
 def _run_cli(out: Path, hashseed: str) -> None:
     env = dict(os.environ, PYTHONHASHSEED=hashseed)
     subprocess.run(
-        [sys.executable, "-m", "hvsim.cli", "run", str(ROOT / "scenarios" / "small-lab.yaml"),
-         "--out", str(out), "--seed", "7"],
-        check=True, env=env, capture_output=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "hvsim.cli",
+            "run",
+            str(ROOT / "scenarios" / "small-lab.yaml"),
+            "--out",
+            str(out),
+            "--seed",
+            "7",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        cwd=ROOT,
     )
 
 
@@ -105,8 +136,7 @@ def test_adding_a_vm_does_not_change_the_other_vms_draws():
     s = hvsim.load_scenario(ROOT / "scenarios" / "small-lab.yaml")
     doc = s.model_dump(mode="python")
     before = hvsim.simulate(s, seed=3).vms.set_index("vm")["used_bytes"]
-    bigger = s.model_copy(update={"vms": [s.vms[0].model_copy(update={"count": 17}),
-                                          *s.vms[1:]]})
+    bigger = s.model_copy(update={"vms": [s.vms[0].model_copy(update={"count": 17}), *s.vms[1:]]})
     after = hvsim.simulate(bigger, seed=3).vms.set_index("vm")["used_bytes"]
     assert doc["vms"][0]["count"] == 16
     assert after.loc[before.index].equals(before)
