@@ -120,5 +120,9 @@ def summary_markdown(res: Results, k: dict[str, Any], description: str = "") -> 
 
 
 def table_csv(df: pd.DataFrame) -> str:
-    """CSV text with fixed float formatting, identical in every process."""
-    return df.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    """CSV text with fixed float and datetime formatting, identical in every process."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23)
+    return out.to_csv(index=False, float_format="%.6f", lineterminator="\n")
