@@ -78,6 +78,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 2,4,8 ({text!r})") from None
+    if not values or any(v < 1 or v > 100_000 for v in values):
+        raise argparse.ArgumentTypeError(f"expected integers from 1 to 100000 ({text!r})")
+    return values
+
+
+def cmd_scan_table(args: argparse.Namespace) -> int:
+    from hvsim.report.summary import table_csv
+    from hvsim.scan_table import pivot_for_print, scan_table
+
+    scenario, problems = _load(args.scenario)
+    if problems:
+        return _print_problems(problems)
+    if not scenario.clusters:
+        return _print_problems([f"{args.scenario}: clusters: the scenario has no cluster"])
+    try:
+        table = scan_table(scenario, args.nodes, args.vms, args.cluster)
+    except ValueError as exc:
+        return _print_problems([f"{args.scenario}: clusters: {exc}"])
+    out = Path(args.out) if args.out else Path("reports") / scenario.name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scan-table.csv").write_text(table_csv(table), encoding="utf-8")
+    c = table["cluster"].iloc[0]
+    print(f"Protection scan duration, cluster shaped like {c} ({table['csvs'].iloc[0]} CSVs)")
+    print(pivot_for_print(table).to_string(float_format=lambda x: f"{x:.2f}"))
+    print(f"\nwrote {out / 'scan-table.csv'}")
+    return 0
+
+
 def _progress_printer(horizon_days: float):
     def show(day: float) -> None:
         print(f"\rsimulated day {day:.0f}/{horizon_days:g}", end="", file=sys.stderr, flush=True)
@@ -101,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a scenario file; exit 2 on problems")
     val.add_argument("scenario")
     val.set_defaults(func=cmd_validate)
+    tab = sub.add_parser(
+        "scan-table", help="scan durations across cluster sizes, serialized and parallel"
+    )
+    tab.add_argument("scenario")
+    tab.add_argument("--nodes", type=_int_list, default=[2, 4, 8, 16], help="e.g. 2,4,8,16")
+    tab.add_argument("--vms", type=_int_list, default=[100, 400, 1000], help="e.g. 100,400")
+    tab.add_argument("--cluster", help="cluster to shape the table on (default the first)")
+    tab.add_argument("--out", help="output folder (default reports/<scenario name>)")
+    tab.set_defaults(func=cmd_scan_table)
     sch = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     sch.set_defaults(func=cmd_schema)
     return p

@@ -13,6 +13,7 @@ import simpy
 from hvsim.model.dpm import BackupJobs, ProtectionGroupPlan, SavedStateSettings
 from hvsim.model.flows import FlowNetwork
 from hvsim.model.infrastructure import DpmServerState, HyperVHost, Network, Volume
+from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts, scan_mode_serialized
 from hvsim.model.trace import Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, VssSettings
@@ -38,6 +39,9 @@ class World:
     plans: dict[str, ProtectionGroupPlan]
     vss: VssCoordinator
     jobs: BackupJobs
+    scanner: ProtectionScanner
+    scan_targets: list[ClusterScanTarget]
+    discovery_at_s: float | None
     trace: Trace
     horizon_s: float
 
@@ -169,9 +173,65 @@ def build_world(scenario: Scenario, seed: int) -> World:
             vm.method, vm.offline_reason = "online", ""
         elif reason is not None:
             vm.method, vm.offline_reason = "offline", reason
-    return World(
-        env, flows, network, hosts, volumes, dpm_servers, vms, plans, vss, jobs, trace, horizon_s
+    sc = scenario.scan
+    scanner = ProtectionScanner(
+        env,
+        ScanCosts(
+            sc.per_vm_query, sc.per_writer_metadata, sc.per_node_overhead, sc.per_csv_coordination
+        ),
+        trace.scans,
     )
+    targets = build_scan_targets(scenario, env, hosts, volumes, vms, plans)
+    return World(
+        env,
+        flows,
+        network,
+        hosts,
+        volumes,
+        dpm_servers,
+        vms,
+        plans,
+        vss,
+        jobs,
+        scanner,
+        targets,
+        sc.discovery_time,
+        trace,
+        horizon_s,
+    )
+
+
+def build_scan_targets(
+    scenario: Scenario,
+    env: simpy.Environment,
+    hosts: dict[str, HyperVHost],
+    volumes: dict[str, Volume],
+    vms: list[VirtualMachine],
+    plans: dict[str, ProtectionGroupPlan],
+) -> list[ClusterScanTarget]:
+    """One scan target per cluster that holds a protected VM, scanned by that VM's DPM."""
+    targets = []
+    for c in scenario.clusters:
+        members = [vm for vm in vms if vm.host.cluster == c.name]
+        protected = [vm for vm in members if vm.group]
+        if not protected:
+            continue
+        dpm = plans[protected[0].group].dpm
+        serialized = c.scan_serialized
+        if serialized is None:
+            serialized = scan_mode_serialized(c.os, dpm.version)
+        nodes = [hosts[n.name] for n in c.node_list()]
+        csvs = [volumes[f"{c.name}/{v.name}"] for v in c.csvs]
+        t = ClusterScanTarget(c.name, dpm.name, serialized, nodes, csvs)
+        for vm in members:
+            t.vms_by_node.setdefault(vm.host.name, []).append(vm)
+            if vm.volume.kind == "csv":
+                t.vms_by_csv.setdefault(vm.volume.name, []).append(vm)
+            else:
+                t.off_csv_by_node.setdefault(vm.host.name, []).append(vm)
+        t.csv_locks = {v.name: simpy.Resource(env, capacity=1) for v in csvs}
+        targets.append(t)
+    return targets
 
 
 def _group_membership(scenario: Scenario) -> dict[str, str]:
@@ -240,13 +300,19 @@ def _expand_vm(
         cluster_group_online=spec.cluster_group_online.sample(rng),
         writers=tuple(spec.vss_writers),
         rng=stream(seed, f"vm-jobs:{name}"),
+        # Drawn last so that adding this field left the earlier draws unchanged.
+        io_rate_bps=spec.io_rate.sample(rng),
     )
 
 
 def run_world(world: World, progress=None) -> None:
     if progress is not None:
         world.env.process(_report_progress(world, progress))
-    procs = [
+    scans = [
+        world.env.process(world.scanner.schedule(target, world.horizon_s, world.discovery_at_s))
+        for target in world.scan_targets
+    ]
+    procs = scans + [
         world.env.process(world.jobs.protect(vm, world.plans[vm.group]))
         for vm in world.vms
         if vm.group

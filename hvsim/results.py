@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from hvsim.engine import World
-from hvsim.model.trace import DowntimeRecord, JobRecord, RedirectedIoRecord
+from hvsim.model.trace import DowntimeRecord, JobRecord, RedirectedIoRecord, ScanRecord
 
 JOB_COLUMNS = list(JobRecord._fields)
 
@@ -31,6 +31,7 @@ class Results:
     redirected_io: pd.DataFrame
     vms: pd.DataFrame
     resources: pd.DataFrame
+    scans: pd.DataFrame
     counters: dict[str, float] = field(default_factory=dict)
     storage: dict[str, float] = field(default_factory=dict)
 
@@ -61,6 +62,9 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
     )
     redirected["seconds"] = redirected["end_s"] - redirected["start_s"]
     redirected = _with_datetimes(redirected, start_date, {"start_s": "start", "end_s": "end"})
+    scans = pd.DataFrame.from_records(trace.scans, columns=list(ScanRecord._fields))
+    scans["duration_s"] = scans["end_s"] - scans["start_s"]
+    scans = _with_datetimes(scans, start_date, {"start_s": "start", "end_s": "end"})
     vms = pd.DataFrame(
         {
             "vm": [v.name for v in world.vms],
@@ -101,17 +105,18 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         "end_s": world.env.now,
     }
     return Results(
-        scenario_name,
-        seed,
-        world.horizon_s / 86400.0,
-        start_date,
-        jobs,
-        downtime,
-        redirected,
-        vms,
-        resources,
-        counters,
-        storage,
+        scenario=scenario_name,
+        seed=seed,
+        horizon_days=world.horizon_s / 86400.0,
+        start_date=start_date,
+        jobs=jobs,
+        downtime=downtime,
+        redirected_io=redirected,
+        vms=vms,
+        resources=resources,
+        scans=scans,
+        counters=counters,
+        storage=storage,
     )
 
 
@@ -152,7 +157,7 @@ def compute_kpis(res: Results) -> dict[str, Any]:
         "scenario": res.scenario,
         "seed": res.seed,
         "horizon_days": _r(res.horizon_days),
-        "scan": {},
+        "scan": _scan_kpis(res.scans),
         "backups": {
             "jobs": int(len(ran)),
             "succeeded": int(len(succeeded)),
@@ -177,6 +182,22 @@ def compute_kpis(res: Results) -> dict[str, Any]:
         "storage": {k: _r(v, 0) for k, v in res.storage.items()},
         "bottleneck": bottleneck,
     }
+
+
+def _scan_kpis(scans: pd.DataFrame) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for cluster, rows in scans.groupby("cluster", sort=True):
+        initial = rows[rows["kind"] == "initial"].iloc[0]
+        disc = rows.loc[rows["kind"] == "discovery", "duration_s"]
+        out[str(cluster)] = {
+            "duration_s": _r(initial["duration_s"]),
+            "mode": initial["mode"],
+            "vms_found": int(initial["vms_found"]),
+            "vms_missed": int(initial["vms_missed"]),
+            "discovery_scans": int(disc.size),
+            "discovery_mean_s": _r(disc.mean()) if disc.size else 0.0,
+        }
+    return out
 
 
 def _nightly_makespans(ran: pd.DataFrame) -> pd.Series:

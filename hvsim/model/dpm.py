@@ -141,6 +141,8 @@ class BackupJobs:
         nbytes = 0.0
         reason = ""
         try:
+            if not vm.host.dpm_agent:
+                raise JobFailed(f"no DPM agent on host {vm.host.name}")
             # Slots one after another in a fixed order (CSV group, host, DPM server):
             # a job holds nothing while it queues for the first, so jobs never deadlock.
             if volume.serializer is not None:

@@ -46,10 +46,23 @@ class RedirectedIoRecord(NamedTuple):
     end_s: float
 
 
+class ScanRecord(NamedTuple):
+    cluster: str
+    kind: str  # initial | discovery
+    dpm_server: str
+    mode: str  # serialized | parallel
+    start_s: float
+    end_s: float
+    vms_found: int
+    vms_missed: int
+    missed_reason: str
+
+
 class Trace:
-    __slots__ = ("jobs", "downtime", "redirected_io", "_next_job")
+    __slots__ = ("jobs", "downtime", "redirected_io", "scans", "_next_job")
 
     def __init__(self) -> None:
+        self.scans: list[ScanRecord] = []
         self.jobs: list[JobRecord] = []
         self.downtime: list[DowntimeRecord] = []
         self.redirected_io: list[RedirectedIoRecord] = []

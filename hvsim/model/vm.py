@@ -30,6 +30,7 @@ class VirtualMachine:
     host: HyperVHost
     volume: Volume
     memory_bytes: float
+    io_rate_bps: float
     used_bytes: float
     daily_change: float  # fraction of used bytes per day, weighted over disks
     guest_os: str

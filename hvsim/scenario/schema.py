@@ -130,6 +130,22 @@ class Cluster(Strict):
         ),
     )
 
+    scan_serialized: bool | None = Field(
+        None,
+        description=(
+            "Protection scans enumerate each CSV one node at a time. Default: on unless the "
+            "nodes run Windows Server 2012 or later and DPM is 2012 SP1 or later (seed "
+            "article: serialization no longer needed there)."
+        ),
+    )
+    cluster_network: Rate = Field(
+        1e9 / 8,
+        description=(
+            "Each node's cluster (CSV) network, carrying redirected I/O to the CSV's "
+            "coordinator node. Default 1 Gbps (assumption)."
+        ),
+    )
+
     @model_validator(mode="after")
     def _nodes(self) -> Cluster:
         if isinstance(self.nodes, int) and not 1 <= self.nodes <= 64:
@@ -289,6 +305,11 @@ class VmSpec(Strict):
         description="Memory assigned (saved to disk on save state, facts §4). Default 4 GiB "
         "(assumption).",
     )
+    io_rate: DistOf("rate", minimum=0.0, exclusive=False) = Field(
+        default_factory=lambda: fixed(2e6),
+        description="The VM's own storage I/O (read + write), which goes over the cluster "
+        "network while its CSV is redirected. Default 2 MB/s (assumption).",
+    )
     disks: list[Disk] = Field(
         default_factory=lambda: [Disk()],
         min_length=1,
@@ -403,6 +424,36 @@ class SavedState(Strict):
     )
 
 
+class ScanSettings(Strict):
+    """Costs of protection scans. Calibration (facts §6: 'hours' for 8 nodes x 400
+    VMs on CSVs, serialized; target 2-4 h): with these defaults the serialized scan of
+    8 nodes, 4 CSVs, 400 VMs with one writer each takes 8 x (20 + 100 x 9) s + 30 s
+    = 2.05 h, and the Windows Server 2012 / DPM 2012 SP1 scan (nodes in parallel, each
+    its own 50 VMs) 30 + 50 x 9 s = 8 min."""
+
+    per_vm_query: Duration = Field(
+        8.0,
+        description="Querying one VM on one node. 8 s (calibrated to facts §6 'hours', "
+        "see scan section).",
+    )
+    per_writer_metadata: DurationOrZero = Field(
+        1.0, description="Reading one VSS writer's metadata of a VM. 1 s (calibrated, facts §6)."
+    )
+    per_node_overhead: DurationOrZero = Field(
+        30.0, description="Fixed cost of asking one node's agent. 30 s (assumption)."
+    )
+    per_csv_coordination: DurationOrZero = Field(
+        20.0,
+        description="Moving a CSV's ownership to the querying node (serialized mode). "
+        "20 s (assumption).",
+    )
+    discovery_time: Clock | None = Field(
+        0.0,
+        description="Time of DPM's daily discovery scan of each cluster (once a day, facts "
+        "§1); null disables it. Default 00:00 (assumption, as the daily DPM jobs of facts §6).",
+    )
+
+
 class Scenario(Strict):
     name: Name = Field(description="Scenario name, used for the report folder.")
     description: str = Field("", description="The design question this scenario answers.")
@@ -433,6 +484,9 @@ class Scenario(Strict):
     vss: Vss = Field(default_factory=Vss, description="VSS writer and snapshot timings.")
     saved_state: SavedState = Field(
         default_factory=SavedState, description="Offline (saved-state) backup overheads."
+    )
+    scan: ScanSettings = Field(
+        default_factory=ScanSettings, description="Protection scan costs and schedule."
     )
 
 
