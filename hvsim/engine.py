@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from hvsim.invariants import check_world
 from hvsim.model.dpm import BackupJobs, ProtectionGroupPlan, SavedStateSettings
 from hvsim.model.flows import FlowNetwork
 from hvsim.model.infrastructure import DpmServerState, HyperVHost, Network, Volume
@@ -322,6 +323,7 @@ def run_world(world: World, progress=None) -> None:
     if procs:
         world.env.run(until=world.env.all_of(procs))
     world.flows.close_accounting()
+    check_world(world)
 
 
 def _report_progress(world: World, progress):

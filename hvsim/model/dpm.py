@@ -78,6 +78,7 @@ class BackupJobs:
         self.saved_state = saved_state
         self.trace = trace
         self.horizon_s = horizon_s
+        self.running = 0  # jobs queued or running; zero at the end of a run
 
     def protect(self, vm: VirtualMachine, plan: ProtectionGroupPlan) -> Generator:
         """The VM's life under protection: every scheduled express full, with re-runs."""
@@ -136,6 +137,7 @@ class BackupJobs:
         env, dpm, volume = self.env, plan.dpm, vm.volume
         job_id = self.trace.new_job_id()
         queued = env.now
+        self.running += 1
         serial = host_slot = dpm_slot = None
         start = queued
         nbytes = 0.0
@@ -183,6 +185,7 @@ class BackupJobs:
                 vm.host.backup_slots.release(host_slot)
             if serial is not None:
                 volume.serializer.release(serial)  # type: ignore[union-attr]
+        self.running -= 1
         self.trace.jobs.append(
             JobRecord(
                 job_id,

@@ -56,6 +56,14 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
             f"{_fmt_bytes(s['replica_bytes'])} / {_fmt_bytes(s['recovery_point_bytes'])}",
         ),
     ]
+    for cluster, scan in k.get("scan", {}).items():
+        rows.append(
+            (
+                f"protection scan of {cluster} ({scan['mode']})",
+                f"{_fmt_s(scan['duration_s'])}, {scan['vms_found']} VMs found, "
+                f"{scan['vms_missed']} missed",
+            )
+        )
     if k.get("bottleneck"):
         top, share = next(iter(k["bottleneck"].items()))
         rows.append(("main transfer bottleneck", f"{top} ({share:.0%} of flow time)"))

@@ -1,0 +1,67 @@
+"""Invariants checked at the end of every run. A violation is a bug in the
+simulator, not bad input: it fails the run loudly, naming the invariant."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hvsim.engine import World
+
+_REL = 1e-9
+
+
+class InvariantViolation(AssertionError):
+    def __init__(self, name: str, detail: str):
+        super().__init__(f"invariant '{name}' violated: {detail}")
+        self.name = name
+
+
+def check_world(world: World) -> None:
+    """Raise InvariantViolation for the first broken invariant of a finished run."""
+    jobs = world.jobs
+    if jobs.running:
+        raise InvariantViolation("every started job ended", f"{jobs.running} still running")
+    flows = world.flows
+    if flows.active:
+        raise InvariantViolation("every transfer ended", f"{flows.active} flows still active")
+    sent, received = flows.bytes_started, flows.bytes_delivered
+    if abs(sent - received) > _REL * max(sent, 1.0):
+        raise InvariantViolation("bytes sent equal bytes received", f"{sent!r} != {received!r}")
+    for res in flows.resources.values():
+        # Bytes moved can never exceed what the capacity allows over its busy time.
+        limit = res.capacity_bps * res.busy_s
+        if res.bytes_total > limit * (1 + 1e-6) + 1.0:
+            raise InvariantViolation(
+                "no resource above its capacity",
+                f"{res.name} moved {res.bytes_total:.0f} B in {res.busy_s:.3f} busy s "
+                f"at {res.capacity_bps:.0f} B/s",
+            )
+    if world.vss.alive or any(v.snapshots_alive for v in world.volumes.values()):
+        left = {v.name: v.snapshots_alive for v in world.volumes.values() if v.snapshots_alive}
+        raise InvariantViolation("no snapshot left behind", f"{world.vss.alive} alive: {left}")
+    for dpm in world.dpm_servers.values():
+        used = dpm.used_bytes(world.env.now)
+        if dpm.replica_bytes < 0 or dpm.recovery_point_bytes < -1.0 or used < -1.0:
+            raise InvariantViolation(
+                "no negative storage",
+                f"{dpm.name}: replica {dpm.replica_bytes}, recovery points "
+                f"{dpm.recovery_point_bytes}",
+            )
+        if dpm.pool_peak_bytes > dpm.pool_capacity_bytes * (1 + _REL):
+            raise InvariantViolation(
+                "pool within capacity", f"{dpm.name}: peak {dpm.pool_peak_bytes:.0f} B"
+            )
+    offline = {vm.name for vm in world.vms if vm.method == "offline"}
+    for rec in world.trace.downtime:
+        if rec.vm not in offline:
+            raise InvariantViolation(
+                "downtime only for offline VMs", f"{rec.vm} is backed up online"
+            )
+        if rec.seconds < 0:
+            raise InvariantViolation("downtime not negative", f"{rec.vm}: {rec.seconds}")
+    for rec in world.trace.jobs:
+        if not rec.queued_s <= rec.start_s <= rec.end_s:
+            raise InvariantViolation(
+                "jobs queue, start and end in order", f"job {rec.job_id}: {rec}"
+            )

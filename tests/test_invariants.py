@@ -1,0 +1,64 @@
+"""Invariants hold on every run, and a broken one fails loudly with its name."""
+
+from __future__ import annotations
+
+import pytest
+
+from hvsim.engine import build_world, run_world
+from hvsim.invariants import InvariantViolation, check_world
+from hvsim.scenario.loader import scenario_from_dict
+from tests.conftest import base_scenario
+
+
+def _world(**kw):
+    doc = base_scenario(
+        vms=[
+            {"name": "v{i}", "count": 4, "cluster": "c1", "csv": "csv1"},
+            {"name": "old", "cluster": "c1", "csv": "csv1", "guest_os": "windows2000"},
+        ],
+        **kw,
+    )
+    world = build_world(scenario_from_dict(doc), 1)
+    run_world(world)
+    return world
+
+
+def test_a_clean_run_passes_every_invariant():
+    check_world(_world(horizon_days=2))
+
+
+def test_a_snapshot_left_behind_is_reported_by_name():
+    world = _world()
+    world.vss.alive += 1
+    with pytest.raises(InvariantViolation, match="no snapshot left behind"):
+        check_world(world)
+
+
+def test_downtime_of_an_online_vm_is_reported_by_name():
+    world = _world()
+    for vm in world.vms:
+        vm.method = "online"
+    with pytest.raises(InvariantViolation, match="downtime only for offline VMs"):
+        check_world(world)
+
+
+def test_bytes_lost_in_transit_are_reported_by_name():
+    world = _world()
+    world.flows.bytes_delivered -= 1e6
+    with pytest.raises(InvariantViolation, match="bytes sent equal bytes received"):
+        check_world(world)
+
+
+def test_a_resource_moving_more_than_its_capacity_is_reported_by_name():
+    world = _world()
+    res = next(iter(world.flows.resources.values()))
+    res.bytes_total = res.capacity_bps * res.busy_s * 2 + 10
+    with pytest.raises(InvariantViolation, match="no resource above its capacity"):
+        check_world(world)
+
+
+def test_a_job_still_running_is_reported_by_name():
+    world = _world()
+    world.jobs.running = 1
+    with pytest.raises(InvariantViolation, match="every started job ended"):
+        check_world(world)
