@@ -5,7 +5,7 @@ A field that takes a distribution accepts either a constant (``"100 GiB"``,
 
 - ``{dist: fixed, value: X}``
 - ``{dist: uniform, low: A, high: B}``
-- ``{dist: normal, mean: M, sd: S}`` (draws below the field's minimum are clipped to it)
+- ``{dist: normal, mean: M, sd: S}`` (draws outside the field's bounds are clipped to them)
 - ``{dist: lognormal, median: M, sigma: S}`` (``sigma`` is the shape of ln X)
 - ``{dist: triangular, low: A, mode: C, high: B}``
 - ``{dist: choice, values: [..], weights: [..]}`` (weights optional, normalised)
@@ -41,6 +41,7 @@ class Dist:
     kind: str
     params: tuple[Any, ...]
     floor: float | None = None
+    ceiling: float | None = None
 
     @property
     def is_constant(self) -> bool:
@@ -66,6 +67,8 @@ class Dist:
         x = float(x)
         if self.floor is not None and x < self.floor:
             x = self.floor
+        if self.ceiling is not None and x > self.ceiling:
+            x = self.ceiling
         return x
 
     def mean(self) -> Any:
@@ -95,40 +98,62 @@ def _check_number(x: float, name: str, minimum: float, exclusive: bool, maximum:
         raise ValueError(f"{name} must be at most {maximum:g}")
 
 
+_FIELD_NAMES = {"fraction": "fraction", "count": "number"}
+
+
 def _validator(kind: str, minimum: float, exclusive: bool, maximum: float | None):
     """Build a before-validator for a numeric field of ``kind`` that may be a distribution."""
 
-    def convert(x: object, name: str) -> float:
+    def convert(x: object, name: str, spread: bool = False) -> float:
         if kind == "fraction":
-            if isinstance(x, str) and x.strip().endswith("%"):
-                v = float(x.strip()[:-1]) / 100.0
-            elif isinstance(x, int | float) and not isinstance(x, bool):
-                v = float(x)
-            else:
-                raise ValueError("expected a fraction such as 0.03 or '3 %'")
+            v = _fraction(x)
         elif kind == "count":
             if isinstance(x, bool) or not isinstance(x, int | float):
                 raise ValueError("expected a number")
-            v = float(x)
+            v = _finite_float(x, name)
         else:
             v = parse_quantity(x, kind)
-        _check_number(v, name, minimum, exclusive, maximum)
+        if spread:
+            # A spread carries the unit of its field but may be zero.
+            _check_number(v, name, 0.0, False, None)
+        else:
+            _check_number(v, name, minimum, exclusive, maximum)
         return v
 
     def validate(value: object) -> Dist:
         if isinstance(value, Dist):
             return value
         if not isinstance(value, dict):
-            return Dist("fixed", (convert(value, "value"),))
-        return _from_mapping(value, convert, minimum, exclusive)
+            return Dist("fixed", (convert(value, _FIELD_NAMES.get(kind, kind)),))
+        return _from_mapping(value, convert, minimum, exclusive, maximum)
 
-    validate.kind = kind  # type: ignore[attr-defined]  # read by the scenario reference
     return validate
 
 
-def _from_mapping(value: dict, convert, minimum: float, exclusive: bool) -> Dist:
+def _finite_float(x: int | float, name: str) -> float:
+    try:
+        return float(x)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number") from None
+
+
+def _fraction(x: object) -> float:
+    if isinstance(x, str) and x.strip().endswith("%"):
+        number = x.strip()[:-1].strip()
+        try:
+            return float(number) / 100.0
+        except ValueError:
+            raise ValueError("expected a fraction such as 0.03 or '3 %'") from None
+    if isinstance(x, int | float) and not isinstance(x, bool):
+        return _finite_float(x, "fraction")
+    raise ValueError("expected a fraction such as 0.03 or '3 %'")
+
+
+def _from_mapping(
+    value: dict, convert, minimum: float, exclusive: bool, maximum: float | None
+) -> Dist:
     kind = value.get("dist")
-    if kind not in PARAMS:
+    if not isinstance(kind, str) or kind not in PARAMS:
         raise ValueError(f"'dist' must be one of {', '.join(PARAMS)}")
     allowed = set(PARAMS[kind]) | {"dist"}
     unknown = sorted(set(value) - allowed, key=str)
@@ -159,27 +184,17 @@ def _from_mapping(value: dict, convert, minimum: float, exclusive: bool) -> Dist
         return Dist("triangular", (low, mode, high))
     if kind == "normal":
         mean = convert(value["mean"], "mean")
-        sd = _shape(value["sd"], "sd", convert)
-        # A normal can draw below the minimum: such draws are clipped to a small
-        # positive floor (or the minimum itself), never passed on as nonsense.
-        return Dist("normal", (mean, sd), floor if floor is not None else max(mean * 1e-3, 1e-9))
+        sd = convert(value["sd"], "sd", spread=True)
+        # A normal can draw outside the field's bounds: such draws are clipped to a
+        # small positive floor (or the minimum itself) and to the maximum, never
+        # passed on as nonsense.
+        low = floor if floor is not None else max(mean * 1e-3, 1e-9)
+        return Dist("normal", (mean, sd), low, maximum)
     median = convert(value["median"], "median")
     sigma = value["sigma"]
     if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0 <= sigma <= 10:
         raise ValueError("lognormal 'sigma' (shape of ln X) must be a number from 0 to 10")
-    return Dist("lognormal", (median, float(sigma)))
-
-
-def _shape(x: object, name: str, convert) -> float:
-    # A spread carries the unit of its mean but may be zero.
-    try:
-        return convert(x, name)
-    except ValueError as exc:
-        if isinstance(x, int | float) and not isinstance(x, bool) and x == 0:
-            return 0.0
-        if isinstance(x, str) and x.strip().split(" ")[0] in ("0", "0.0"):
-            return 0.0
-        raise exc
+    return Dist("lognormal", (median, float(sigma)), None, maximum)
 
 
 def _weights(weights: object, n: int) -> tuple[float, ...]:
@@ -187,12 +202,21 @@ def _weights(weights: object, n: int) -> tuple[float, ...]:
         return tuple([1.0 / n] * n)
     if not isinstance(weights, list) or len(weights) != n:
         raise ValueError(f"'weights' must be a list of {n} numbers, one per value")
-    if any(isinstance(w, bool) or not isinstance(w, int | float) or w < 0 for w in weights):
+    if any(isinstance(w, bool) or not isinstance(w, int | float) for w in weights):
         raise ValueError("'weights' must be numbers >= 0")
-    total = float(sum(weights))
+    try:
+        ws = [float(w) for w in weights]
+    except OverflowError:
+        raise ValueError("'weights' must be finite numbers >= 0") from None
+    if not all(np.isfinite(w) and w >= 0 for w in ws):
+        raise ValueError("'weights' must be finite numbers >= 0")
+    total = sum(ws)
     if total <= 0:
         raise ValueError("'weights' must not all be zero")
-    return tuple(float(w) / total for w in weights)
+    if not np.isfinite(total):  # huge weights: scale them to at most 1 first
+        ws = [w / max(ws) for w in ws]
+        total = sum(ws)
+    return tuple(w / total for w in ws)
 
 
 def _categorical_validator(allowed: tuple[Any, ...], type_name: str):

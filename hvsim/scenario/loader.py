@@ -6,6 +6,9 @@ Every problem becomes one line ``file: path.to.field: what is wrong (given value
 from __future__ import annotations
 
 import fnmatch
+import re
+import reprlib
+import string
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,10 +17,14 @@ import networkx as nx
 import yaml
 from pydantic import ValidationError
 
-from hvsim.scenario.schema import MAX_VMS, Scenario
+from hvsim.scenario.schema import MAX_VMS, Scenario, VmSpec
 
 MAX_FILE_BYTES = 5_000_000
 MAX_ALIASES = 1_000
+# Values a document may gain by expanding its aliases. A billion-laughs document has
+# few aliases but expands exponentially, so the composed graph is measured before
+# anything (constructor, pydantic, error messages) walks it as a tree.
+MAX_ALIAS_EXPANSION = 100_000
 
 
 class ScenarioError(Exception):
@@ -29,7 +36,8 @@ class ScenarioError(Exception):
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe loader that refuses alias bombs (billion laughs) before expanding them."""
+    """Safe loader that refuses alias bombs (billion laughs) before expanding them,
+    and duplicate keys in a mapping (the first value would be silently lost)."""
 
     def compose_node(self, parent, index):  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
@@ -42,20 +50,125 @@ class _Loader(yaml.SafeLoader):
                 )
         return super().compose_node(parent, index)
 
+    def compose_document(self):  # type: ignore[override]
+        node = super().compose_document()
+        _check_expansion(node)
+        return node
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # '<<' merges may be overridden on purpose
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:
+                    continue  # unhashable: the base class reports it
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"duplicate key {key!r}",
+                        key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_expansion(root: yaml.Node | None) -> None:
+    """Refuse a composed document whose aliases expand it by more than
+    MAX_ALIAS_EXPANSION values, or that contains itself (a recursive alias)."""
+    if root is None:
+        return
+    size: dict[int, int] = {}
+    distinct = 0
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            if size[key] - distinct > MAX_ALIAS_EXPANSION:
+                raise yaml.YAMLError(
+                    f"aliases expand the document by more than {MAX_ALIAS_EXPANSION} values "
+                    f"(line {node.start_mark.line + 1}); refusing a document that expands "
+                    "without bound"
+                )
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise yaml.YAMLError(
+                f"recursive alias (line {node.start_mark.line + 1}): a value contains itself"
+            )
+        distinct += 1
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_.\-{}:*?\[\]]+$")
+
 
 def _render_path(loc: Iterable[Any]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
+        elif isinstance(part, str) and _SIMPLE_KEY.match(part):
+            out += ("." if out else "") + part
+        else:  # a key with spaces, newlines or odd characters: show it quoted
+            out += ("." if out else "") + repr(part)
     return out or "(top level)"
 
 
+class _Repr(reprlib.Repr):
+    def repr_dict(self, x: dict, level: int) -> str:  # keep the file's key order
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [
+            f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+            for k, v in list(x.items())[: self.maxdict]
+        ]
+        more = ", ..." if len(x) > self.maxdict else ""
+        return "{" + ", ".join(items) + more + "}"
+
+
+_REPR = _Repr()
+_REPR.maxlevel = 4
+_REPR.maxdict = 6
+_REPR.maxlist = 10
+_REPR.maxtuple = 10
+_REPR.maxset = 6
+_REPR.maxstring = 78
+_REPR.maxother = 78
+_REPR.maxlong = 40
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    # reprlib bounds the work: a given value may be huge (a 100,000-item list).
+    text = _REPR.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _one_line(text: str) -> str:
+    """Keep the one-line-per-problem promise whatever the message holds."""
+    return " ".join(text.splitlines())
 
 
 def parse_yaml(text: str, source: str) -> Any:
@@ -66,9 +179,13 @@ def parse_yaml(text: str, source: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        raise ScenarioError([f"{source}: (yaml): {where}: {exc.problem or exc}"]) from None
+        context = ""
+        if exc.context and exc.context_mark and mark and exc.context_mark.line != mark.line:
+            context = f" ({exc.context} at line {exc.context_mark.line + 1})"
+        message = f"{source}: (yaml): {where}: {exc.problem or exc}{context}"
+        raise ScenarioError([_one_line(message)]) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError([f"{source}: (yaml): {exc}"]) from None
+        raise ScenarioError([_one_line(f"{source}: (yaml): {exc}")]) from None
 
 
 def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
@@ -82,9 +199,9 @@ def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
         for err in exc.errors(include_url=False):
             msg = err["msg"].removeprefix("Value error, ")
             given = "" if err["type"] == "missing" else f" ({_short(err.get('input'))})"
-            lines.append(f"{source}: {_render_path(err['loc'])}: {msg}{given}")
+            lines.append(_one_line(f"{source}: {_render_path(err['loc'])}: {msg}{given}"))
         raise ScenarioError(lines) from None
-    problems = [f"{source}: {p}" for p in check_references(scenario)]
+    problems = [_one_line(f"{source}: {p}") for p in check_references(scenario)]
     if problems:
         raise ScenarioError(problems)
     return scenario
@@ -146,15 +263,28 @@ def check_references(s: Scenario) -> list[str]:
         problems.append(f"vms: more than {MAX_VMS} VMs in all ({total})")
         return problems
 
+    csv_cluster = {x.name: c.name for c in s.clusters for x in c.csvs}
+    names_of: list[list[str]] = []
+    names_failed = False
     vm_names: list[tuple[str, str]] = []
     for i, v in enumerate(s.vms):
         p = f"vms[{i}]"
+        try:
+            names_of.append(_expand_names(v))
+        except ValueError as exc:
+            problems.append(f"{p}.name: {exc} ({v.name!r})")
+            names_of.append([])
+            names_failed = True
         if v.csv is not None:
             c = clusters.get(v.cluster or "")
             if c is None:
                 problems.append(f"{p}.cluster: unknown cluster ({v.cluster!r})")
             elif v.csv not in {x.name for x in c.csvs}:
-                problems.append(f"{p}.csv: no CSV of that name in cluster {c.name} ({v.csv!r})")
+                elsewhere = csv_cluster.get(v.csv)
+                where = f"; it belongs to cluster {elsewhere}" if elsewhere else ""
+                problems.append(
+                    f"{p}.csv: no CSV of that name in cluster {c.name}{where} ({v.csv!r})"
+                )
             if v.node is not None and nodes.get(v.node) != v.cluster:
                 problems.append(f"{p}.node: not a node of cluster {v.cluster} ({v.node!r})")
         if v.host is not None and v.host not in hosts:
@@ -169,7 +299,7 @@ def check_references(s: Scenario) -> list[str]:
                 problems.append(
                     f"{p}.vss_writers[{j}]: unknown writer, add it under vss.writers ({w!r})"
                 )
-        vm_names += [(f"{p}.name", n) for n in v.names()]
+        vm_names += [(f"{p}.name", n) for n in names_of[i]]
         for d, disk in enumerate(v.disks):
             if disk.used is not None and disk.used.is_constant and disk.size.is_constant:
                 if disk.used.sample(None) > disk.size.sample(None):  # type: ignore[arg-type]
@@ -180,6 +310,7 @@ def check_references(s: Scenario) -> list[str]:
     dup("VM", vm_names)
 
     all_vms = [n for _, n in vm_names]
+    all_vm_set = set(all_vms)
     covered: set[str] = set()
     for i, g in enumerate(s.protection_groups):
         if g.dpm_server not in dpms:
@@ -188,9 +319,9 @@ def check_references(s: Scenario) -> list[str]:
             )
         for j, m in enumerate(g.members):
             matched = (
-                fnmatch.filter(all_vms, m) if _is_pattern(m) else ([m] if m in set(all_vms) else [])
+                fnmatch.filter(all_vms, m) if _is_pattern(m) else ([m] if m in all_vm_set else [])
             )
-            if not matched:
+            if not matched and not names_failed:  # else the name problem says it all
                 problems.append(f"protection_groups[{i}].members[{j}]: names no VM ({m!r})")
             for name in matched:
                 if name in covered:
@@ -201,15 +332,44 @@ def check_references(s: Scenario) -> list[str]:
                     break
             covered.update(matched)
 
-    problems += _check_network(s, nodes)
+    problems += _check_network(s, nodes, names_of)
     return problems
+
+
+_VM_NAME = re.compile(r"^[A-Za-z0-9_.\-:*?\[\]]{1,200}$")
+
+
+def _expand_names(v: VmSpec) -> list[str]:
+    """The VM names of one entry; ValueError if its pattern cannot make valid names."""
+    if v.count == 1 and "{i" not in v.name:
+        return v.names()
+    bad = "the name pattern takes only {i} or {i:FORMAT}, e.g. 'app-{i:03d}'"
+    try:
+        fields = list(string.Formatter().parse(v.name))
+    except ValueError:
+        raise ValueError(bad) from None
+    for _, field, spec, conversion in fields:
+        if field is None:
+            continue
+        if field != "i" or conversion is not None:
+            raise ValueError(bad)
+        if any(len(run) > 3 for run in re.findall(r"\d+", spec or "")):
+            raise ValueError("the name pattern asks for a field wider than 999 characters")
+    try:
+        names = v.names()
+    except (ValueError, LookupError, AttributeError, TypeError) as exc:
+        raise ValueError(f"cannot expand the name pattern ({exc})") from None
+    for n in names:
+        if not _VM_NAME.match(n):
+            raise ValueError(f"the name pattern makes an invalid VM name {n!r}")
+    return names
 
 
 def _is_pattern(name: str) -> bool:
     return any(ch in name for ch in "*?[")
 
 
-def _check_network(s: Scenario, nodes: dict[str, str]) -> list[str]:
+def _check_network(s: Scenario, nodes: dict[str, str], names_of: list[list[str]]) -> list[str]:
     problems: list[str] = []
     graph = nx.Graph()
     known = set(nodes) | {h.name for h in s.hosts} | {f.name for f in s.file_servers}
@@ -228,9 +388,14 @@ def _check_network(s: Scenario, nodes: dict[str, str]) -> list[str]:
         graph.add_edge(*link.between)
     if problems:
         return problems
-    # Every machine a DPM server must read from needs a route to it.
-    dpm_of_vm = _dpm_sources(s, nodes)
+    # Every machine a DPM server must read from needs a route to it. Unknown machines
+    # and DPM servers are reported where they are named, not again here.
+    machines = set(nodes) | {h.name for h in s.hosts} | {f.name for f in s.file_servers}
+    dpms = {d.name for d in s.dpm_servers}
+    dpm_of_vm = _dpm_sources(s, names_of)
     for source, dpm in sorted(dpm_of_vm):
+        if source not in machines or dpm not in dpms:
+            continue
         if source not in graph or dpm not in graph or not nx.has_path(graph, source, dpm):
             problems.append(
                 f"links: no network route from {source} to DPM server {dpm} ({source!r})"
@@ -238,11 +403,11 @@ def _check_network(s: Scenario, nodes: dict[str, str]) -> list[str]:
     return problems
 
 
-def _dpm_sources(s: Scenario, nodes: dict[str, str]) -> set[tuple[str, str]]:
+def _dpm_sources(s: Scenario, names_of: list[list[str]]) -> set[tuple[str, str]]:
     """(machine, DPM server) pairs that backup traffic must cross."""
     names_to_spec = {}
-    for v in s.vms:
-        for n in v.names():
+    for v, names in zip(s.vms, names_of, strict=True):
+        for n in names:
             names_to_spec[n] = v
     shares = {sh.name: sh for sh in s.smb_shares}
     clusters = {c.name: c for c in s.clusters}

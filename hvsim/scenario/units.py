@@ -29,25 +29,64 @@ SIZE_UNITS: dict[str, float] = {
     "pib": 2.0**50,
 }
 
-# Rates: bytes per second (``MB/s``) or bits per second (``Gbps``, ``Mbit/s``).
-RATE_UNITS: dict[str, float] = {
+# Rates: bytes per second (``MB/s``, upper-case B) or bits per second (``Gbps``,
+# ``Mbit/s``). Case matters here only: ``Mb/s`` or ``Gb/s`` could mean either, so
+# they are refused rather than guessed (a factor of 8).
+_PREFIXES: dict[str, float] = {
     "": 1.0,
-    "b/s": 1.0,
-    "kb/s": 1e3,
-    "mb/s": 1e6,
-    "gb/s": 1e9,
-    "tb/s": 1e12,
-    "kib/s": 2.0**10,
-    "mib/s": 2.0**20,
-    "gib/s": 2.0**30,
+    "k": 1e3,
+    "m": 1e6,
+    "g": 1e9,
+    "t": 1e12,
+    "ki": 2.0**10,
+    "mi": 2.0**20,
+    "gi": 2.0**30,
+    "ti": 2.0**40,
+}
+_DECIMAL = ("", "k", "m", "g", "t")
+# The spellings listed in error messages; _rate_factor also takes other cases
+# where they cannot be misread (``gbps``, ``KB/s``, ``GBit/s``).
+RATE_UNITS: dict[str, float] = {
+    "B/s": 1.0,
+    "kB/s": 1e3,
+    "MB/s": 1e6,
+    "GB/s": 1e9,
+    "TB/s": 1e12,
+    "KiB/s": 2.0**10,
+    "MiB/s": 2.0**20,
+    "GiB/s": 2.0**30,
+    "TiB/s": 2.0**40,
     "bps": 1 / 8,
     "kbps": 1e3 / 8,
-    "mbps": 1e6 / 8,
-    "gbps": 1e9 / 8,
+    "Mbps": 1e6 / 8,
+    "Gbps": 1e9 / 8,
+    "Tbps": 1e12 / 8,
     "kbit/s": 1e3 / 8,
-    "mbit/s": 1e6 / 8,
-    "gbit/s": 1e9 / 8,
+    "Mbit/s": 1e6 / 8,
+    "Gbit/s": 1e9 / 8,
+    "Tbit/s": 1e12 / 8,
 }
+
+
+def _rate_factor(unit: str) -> float | None:
+    """Bytes per second in one ``unit``; None if unknown. Raises on ambiguous units."""
+    if unit == "":
+        return 1.0
+    low = unit.lower()
+    if low.endswith("bit/s") and low[:-5] in _DECIMAL:
+        return _PREFIXES[low[:-5]] / 8
+    if unit.endswith("bps") and low[:-3] in _DECIMAL:
+        return _PREFIXES[low[:-3]] / 8
+    if unit.endswith("B/s") and low[:-3] in _PREFIXES:
+        return _PREFIXES[low[:-3]]
+    if unit.endswith("b/s") and low[:-3] in _PREFIXES:
+        prefix = unit[:-3]
+        bits = "" if prefix.endswith("i") else f" or '{prefix}bps' for bits"
+        raise ValueError(
+            f"ambiguous rate unit '{unit}': write '{prefix}B/s' for bytes{bits} per second"
+        )
+    return None
+
 
 DURATION_UNITS: dict[str, float] = {
     "": 1.0,
@@ -71,35 +110,47 @@ def parse_quantity(value: object, kind: str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a {kind} such as {KIND_EXAMPLES[kind]}")
     if isinstance(value, int | float):
-        return float(value)
+        return _to_float(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a {kind} such as {KIND_EXAMPLES[kind]}")
     match = _PATTERN.match(value)
     if not match:
         raise ValueError(f"expected a {kind} such as {KIND_EXAMPLES[kind]}")
     number, unit = float(match.group(1)), match.group(2)
-    if kind == "rate" and unit == "B/s":
-        unit = "b/s"
-    factor = KIND_UNITS[kind].get(unit.lower())
-    # Case matters for bits versus bytes only in rates: 'Mb/s' is ambiguous, so
-    # only the spelled-out forms above are accepted.
+    if kind == "rate":
+        factor = _rate_factor(unit)
+    else:
+        factor = KIND_UNITS[kind].get(unit.lower())
     if factor is None:
-        known = ", ".join(sorted(k for k in KIND_UNITS[kind] if k))
+        known = ", ".join(k for k in KIND_UNITS[kind] if k)
         raise ValueError(f"unknown {kind} unit '{unit}' (known: {known})")
     return number * factor
+
+
+def _to_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError("number too large") from None
 
 
 def parse_clock(value: object) -> float:
     """``'22:00'`` -> seconds after midnight. Times run 00:00 to 23:59."""
     if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads an unquoted 22:00 as the sexagesimal integer 1320.
+        # YAML 1.1 reads an unquoted 22:00 as the sexagesimal integer 1320 (minutes).
+        # It cannot yield less than 60 (1:00), so a smaller number is a bare number
+        # such as 22 meant as 22:00: refuse it rather than read it as 00:22.
+        if 0 <= value < 60:
+            raise ValueError("a bare number is not a time of day; write HH:MM such as '22:00'")
         hours, minutes = divmod(value, 60)
+        shown = f"{hours}:{minutes:02d}" if hours < 1000 else f"{value} minutes"
     elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,2}:\d{2}\s*", value):
         hours, minutes = (int(p) for p in value.strip().split(":"))
+        shown = value.strip()
     else:
         raise ValueError("expected a time of day HH:MM between 00:00 and 23:59")
     if not (0 <= hours <= 23 and 0 <= minutes <= 59):
-        raise ValueError("time of day must lie between 00:00 and 23:59")
+        raise ValueError(f"time of day must lie between 00:00 and 23:59, not {shown}")
     return hours * 3600.0 + minutes * 60.0
 
 
