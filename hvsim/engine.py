@@ -63,6 +63,13 @@ def build_world(scenario: Scenario, seed: int) -> World:
             hosts[n.name] = HyperVHost(
                 n.name, c.os, c.name, n.dpm_agent, simpy.Resource(env, capacity=per_node)
             )
+        cluster_net = {
+            n.name: (
+                flows.add_resource(f"clusternet:{n.name}->{c.name}", "network", c.cluster_network),
+                flows.add_resource(f"clusternet:{c.name}->{n.name}", "network", c.cluster_network),
+            )
+            for n in c.node_list()
+        }
         for v in c.csvs:
             name = f"{c.name}/{v.name}"
             serialize = v.serialize_backups
@@ -78,6 +85,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
                 v.capacity,
                 simpy.Resource(env, capacity=1) if serialize else None,
                 cluster=c.name,
+                cluster_net=cluster_net,
             )
     for h in scenario.hosts:
         hosts[h.name] = HyperVHost(
@@ -142,6 +150,8 @@ def build_world(scenario: Scenario, seed: int) -> World:
             vm = _expand_vm(scenario, spec, name, seed, hosts, volumes, round_robin)
             vm.group = group_of.get(name, "")
             vms.append(vm)
+            demand = vm.volume.io_demand_by_node
+            demand[vm.host.name] = demand.get(vm.host.name, 0.0) + vm.io_rate_bps
 
     vss = VssCoordinator(
         env,
@@ -153,6 +163,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
             scenario.vss.release_time,
         ),
         trace,
+        flows,
     )
     jobs = BackupJobs(
         env,

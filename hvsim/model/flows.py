@@ -78,6 +78,7 @@ class Flow:
         "done",
         "started",
         "bottleneck",
+        "sent",
     )
 
     def __init__(self, fid: int, route: tuple[BandwidthResource, ...], size: float, cap, now, done):
@@ -92,6 +93,7 @@ class Flow:
         self.done: simpy.Event = done
         self.started = now
         self.bottleneck: BandwidthResource | None = None
+        self.sent = 0.0
 
 
 class FlowNetwork:
@@ -143,15 +145,62 @@ class FlowNetwork:
         self._reallocate(flow.route, extra=(flow,))
         return done
 
+    def open_streams(
+        self, specs: Sequence[tuple[Sequence[BandwidthResource], float]]
+    ) -> list[Flow]:
+        """Start open-ended flows, each wanting its demand (bytes/s) until closed (a
+        node's VM I/O while its CSV is redirected, say). They share bandwidth like any
+        transfer; opening them together costs one reallocation."""
+        now = self.env.now
+        opened = []
+        for route, demand_bps in specs:
+            if not demand_bps > 0:
+                raise ValueError("a stream needs a positive demand")
+            flow = Flow(next(self._ids), tuple(route), float("inf"), demand_bps, now, None)
+            self.active += 1
+            for res in flow.route:
+                if not res.flows:
+                    res._busy_since = now
+                res.flows[flow.id] = flow
+            opened.append(flow)
+        if opened:
+            self._reallocate([r for f in opened for r in f.route], extra=opened)
+        return opened
+
+    def close_streams(self, streams: Sequence[Flow]) -> float:
+        """End streams together; returns the bytes they moved."""
+        now = self.env.now
+        moved = 0.0
+        seeds: list[BandwidthResource] = []
+        for flow in streams:
+            self._settle(flow, now)
+            moved += flow.sent
+            for res in flow.route:
+                del res.flows[flow.id]
+                if not res.flows and res._busy_since is not None:
+                    res.busy_s += now - res._busy_since
+                    res._busy_since = None
+            flow.version += 1
+            self.active -= 1
+            seeds.extend(flow.route)
+        self.bytes_started += moved
+        self.bytes_delivered += moved
+        if seeds:
+            self._reallocate(seeds)
+        return moved
+
     # -- mechanism ------------------------------------------------------------
     def _settle(self, flow: Flow, now: float) -> None:
         dt = now - flow.updated
         if dt > 0:
             moved = flow.rate * dt
             flow.remaining -= moved
+            flow.sent += moved
             for res in flow.route:
                 res.bytes_total += moved
-            if flow.bottleneck is not None:
+            if flow.bottleneck is not None and flow.done is not None:
+                # Only transfers count towards "where is the bottleneck"; open-ended
+                # streams (a VM's own I/O) would swamp it with their lifetimes.
                 flow.bottleneck.bottleneck_s += dt
         flow.updated = now
 
@@ -177,6 +226,7 @@ class FlowNetwork:
     def _reallocate(self, seeds: Sequence[BandwidthResource], extra: Sequence[Flow] = ()) -> None:
         """Max-min fair rates for every flow connected to ``seeds`` (progressive filling)."""
         now = self.env.now
+        extra_ids = {f.id for f in extra}
         resources, flows = self._component(seeds, extra)
         for f in flows:
             self._settle(f, now)
@@ -209,23 +259,28 @@ class FlowNetwork:
                     continue  # stale entry
                 members = [f for f in res.flows.values() if f.id not in frozen]
                 bott = res
+            rate = max(share, 0.0)
+            touched: dict[int, BandwidthResource] = {}
             for f in members:
                 frozen.add(f.id)
-                rate = max(share, 0.0)
                 new_rate[f.id] = rate
                 bottleneck[f.id] = bott
                 for r in f.route:
                     r._rem -= rate
                     r._n -= 1
-                    if r._n > 0 and r is not bott:
-                        heapq.heappush(heap, (max(r._rem, 0.0) / r._n, 0, r.index, r))
+                    touched[r.index] = r
+            # One fresh heap entry per touched resource (shares only grow, so older
+            # entries are smaller and get skipped as stale).
+            for r in touched.values():
+                if r._n > 0 and r is not bott:
+                    heapq.heappush(heap, (max(r._rem, 0.0) / r._n, 0, r.index, r))
         for f in flows:
             rate = new_rate[f.id]
             f.bottleneck = bottleneck[f.id]
-            if rate != f.rate or f in extra:
+            if rate != f.rate or f.id in extra_ids:
                 f.rate = rate
                 f.version += 1
-                if rate > 0:
+                if rate > 0 and f.remaining != float("inf"):
                     finish = now + f.remaining / rate
                     heapq.heappush(self._heap, (finish, f.id, f.version, f))
         self._arm_timer()

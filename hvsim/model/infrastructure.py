@@ -27,6 +27,12 @@ class Volume:
     file_servers: tuple[str, ...] = ()
     file_server_vss_agent: bool = True
     snapshots_alive: int = 0
+    # CSV only: each node's cluster-network link (to switch, from switch), and the
+    # I/O demand of the VMs each node runs on this CSV (bytes/s).
+    cluster_net: dict[str, tuple[BandwidthResource, BandwidthResource]] = field(
+        default_factory=dict
+    )
+    io_demand_by_node: dict[str, float] = field(default_factory=dict)
 
     @property
     def redirects_on_snapshot(self) -> bool:

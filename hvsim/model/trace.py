@@ -40,10 +40,12 @@ class DowntimeRecord(NamedTuple):
 
 class RedirectedIoRecord(NamedTuple):
     csv: str
-    vm: str
+    vm: str  # the VM whose backup snapshot redirected the CSV
     job_id: int
     start_s: float
     end_s: float
+    demand_bps: float  # I/O the other nodes' VMs on the CSV wanted
+    achieved_bps: float  # what they got, on average, through the coordinator
 
 
 class ScanRecord(NamedTuple):

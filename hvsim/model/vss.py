@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import simpy
 
+from hvsim.model.flows import Flow, FlowNetwork
 from hvsim.model.trace import RedirectedIoRecord, Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.scenario.distributions import Dist
@@ -32,17 +33,31 @@ class HostSnapshot:
 
     vm: VirtualMachine
     job_id: int
-    redirect_from_s: float | None
+    redirect: RedirectedIo | None
     released: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class RedirectedIo:
+    """A CSV in redirected access: the VMs on every other node send their I/O over
+    the cluster network to the coordinator (the node backing up, which owns the CSV
+    for the backup, facts §3), and it hits the CSV with copy-on-write."""
+
+    start_s: float
+    demand_bps: float
+    streams: list[Flow]
 
 
 class VssCoordinator:
     """Takes and releases snapshots for backup jobs, and records redirected I/O."""
 
-    def __init__(self, env: simpy.Environment, settings: VssSettings, trace: Trace):
+    def __init__(
+        self, env: simpy.Environment, settings: VssSettings, trace: Trace, flows: FlowNetwork
+    ):
         self.env = env
         self.settings = settings
         self.trace = trace
+        self.flows = flows
         self.alive = 0
 
     def freeze_writers(self, vm: VirtualMachine) -> Generator[simpy.Event, None, None]:
@@ -66,23 +81,18 @@ class VssCoordinator:
     ) -> Generator[simpy.Event, None, HostSnapshot]:
         volume = vm.volume
         hardware = volume.vss_provider == "hardware"
-        start = self.env.now
+        redirect = self._redirect(vm) if volume.redirects_on_snapshot else None
         yield self.env.timeout(
             self.settings.snapshot_hardware_s if hardware else self.settings.snapshot_software_s
         )
         volume.snapshots_alive += 1
         self.alive += 1
-        redirect_from = None
-        if volume.redirects_on_snapshot:
-            if hardware:
-                # Hardware provider: redirected only while the snapshot is taken (facts §3).
-                self.trace.redirected_io.append(
-                    RedirectedIoRecord(volume.name, vm.name, job_id, start, self.env.now)
-                )
-            else:
-                # Software provider: redirected until the backup completes (facts §3).
-                redirect_from = start
-        return HostSnapshot(vm, job_id, redirect_from)
+        if redirect is not None and hardware:
+            # Hardware provider: redirected only while the snapshot is taken (facts §3).
+            self._end_redirect(vm, job_id, redirect)
+            redirect = None
+        # Software provider: redirected until the backup completes (facts §3).
+        return HostSnapshot(vm, job_id, redirect)
 
     def release(self, snap: HostSnapshot) -> Generator[simpy.Event, None, None]:
         if self.settings.release_s > 0:
@@ -90,13 +100,32 @@ class VssCoordinator:
         snap.released = True
         snap.vm.volume.snapshots_alive -= 1
         self.alive -= 1
-        if snap.redirect_from_s is not None:
-            self.trace.redirected_io.append(
-                RedirectedIoRecord(
-                    snap.vm.volume.name,
-                    snap.vm.name,
-                    snap.job_id,
-                    snap.redirect_from_s,
-                    self.env.now,
-                )
+        if snap.redirect is not None:
+            self._end_redirect(snap.vm, snap.job_id, snap.redirect)
+
+    def _redirect(self, vm: VirtualMachine) -> RedirectedIo:
+        volume, coordinator = vm.volume, vm.host.name
+        specs = [
+            ((volume.cluster_net[node][0], volume.cluster_net[coordinator][1], volume.read), d)
+            for node, d in volume.io_demand_by_node.items()
+            if node != coordinator and d > 0
+        ]
+        streams = self.flows.open_streams(specs)
+        demand = sum(d for _, d in specs)
+        return RedirectedIo(self.env.now, demand, streams)
+
+    def _end_redirect(self, vm: VirtualMachine, job_id: int, redirect: RedirectedIo) -> None:
+        moved = self.flows.close_streams(redirect.streams)
+        duration = self.env.now - redirect.start_s
+        achieved = moved / duration if duration > 0 else redirect.demand_bps
+        self.trace.redirected_io.append(
+            RedirectedIoRecord(
+                vm.volume.name,
+                vm.name,
+                job_id,
+                redirect.start_s,
+                self.env.now,
+                redirect.demand_bps,
+                achieved,
             )
+        )
