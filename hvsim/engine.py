@@ -13,7 +13,7 @@ import simpy
 from hvsim.invariants import check_world
 from hvsim.model.dpm import BackupJobs, ProtectionGroupPlan, SavedStateSettings
 from hvsim.model.flows import FlowNetwork
-from hvsim.model.infrastructure import DpmServerState, HyperVHost, Network, Volume
+from hvsim.model.infrastructure import DpmServerState, HyperVHost, JobSlots, Network, Volume
 from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts, scan_mode_serialized
 from hvsim.model.trace import Trace
 from hvsim.model.vm import VirtualMachine
@@ -61,7 +61,11 @@ def build_world(scenario: Scenario, seed: int) -> World:
         per_node = c.max_parallel_backups_per_node or (1 if software_v1 else 3)
         for n in c.node_list():
             hosts[n.name] = HyperVHost(
-                n.name, c.os, c.name, n.dpm_agent, simpy.Resource(env, capacity=per_node)
+                n.name,
+                c.os,
+                c.name,
+                n.dpm_agent,
+                JobSlots(env, per_node, n.name, "host", trace.slot_log),
             )
         cluster_net = {
             n.name: (
@@ -83,13 +87,17 @@ def build_world(scenario: Scenario, seed: int) -> World:
                 v.vss_provider,
                 c.os,
                 v.capacity,
-                simpy.Resource(env, capacity=1) if serialize else None,
+                JobSlots(env, 1, name, "csv-group", trace.slot_log) if serialize else None,
                 cluster=c.name,
                 cluster_net=cluster_net,
             )
     for h in scenario.hosts:
         hosts[h.name] = HyperVHost(
-            h.name, h.os, None, h.dpm_agent, simpy.Resource(env, capacity=h.max_parallel_backups)
+            h.name,
+            h.os,
+            None,
+            h.dpm_agent,
+            JobSlots(env, h.max_parallel_backups, h.name, "host", trace.slot_log),
         )
         name = f"{h.name}/local"
         volumes[name] = Volume(
@@ -124,7 +132,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
             d.update_rollup,
             flows.add_resource(f"{d.name}:pool-write", "pool", d.pool.write),
             d.pool.capacity,
-            simpy.Resource(env, capacity=d.max_parallel_jobs),
+            JobSlots(env, d.max_parallel_jobs, d.name, "dpm", trace.slot_log),
             d.auto_rerun_delay,
             d.auto_rerun_attempts,
         )

@@ -33,6 +33,8 @@ class Results:
     resources: pd.DataFrame
     scans: pd.DataFrame
     degraded_io: pd.DataFrame
+    utilisation: pd.DataFrame
+    slot_queues: pd.DataFrame
     counters: dict[str, float] = field(default_factory=dict)
     storage: dict[str, float] = field(default_factory=dict)
 
@@ -120,6 +122,14 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         resources=resources,
         scans=scans,
         degraded_io=_degraded_io(world, redirected),
+        utilisation=_utilisation(world, start_date),
+        slot_queues=_with_datetimes(
+            pd.DataFrame.from_records(
+                trace.slot_log, columns=["time_s", "slot", "kind", "in_use", "queued"]
+            ),
+            start_date,
+            {"time_s": "time"},
+        ),
         counters=counters,
         storage=storage,
     )
@@ -184,6 +194,26 @@ def compute_kpis(res: Results) -> dict[str, Any]:
         "storage": {k: _r(v, 0) for k, v in res.storage.items()},
         "bottleneck": bottleneck,
     }
+
+
+def _utilisation(world: World, start_date: dt.date) -> pd.DataFrame:
+    """Step series: from ``time_s`` on, ``resource`` carries ``load_bps`` (until its
+    next row). One row per change of a resource's total rate."""
+    res = list(world.flows.resources.values())
+    log = world.flows.load_log
+    idx = np.fromiter((e[1] for e in log), dtype=np.int64, count=len(log))
+    df = pd.DataFrame(
+        {
+            "time_s": np.fromiter((e[0] for e in log), dtype=float, count=len(log)),
+            "resource": pd.Categorical.from_codes(idx, categories=[r.name for r in res]),
+            "kind": np.array([r.kind for r in res], dtype=object)[idx] if len(idx) else [],
+            "load_bps": np.fromiter((e[2] for e in log), dtype=float, count=len(log)),
+        }
+    )
+    caps = np.array([r.capacity_bps for r in res], dtype=float)
+    df["capacity_bps"] = caps[idx] if len(idx) else np.array([], dtype=float)
+    df["utilisation"] = df["load_bps"] / df["capacity_bps"]
+    return _with_datetimes(df, start_date, {"time_s": "time"})
 
 
 def _degraded_io(world: World, redirected: pd.DataFrame) -> pd.DataFrame:

@@ -38,6 +38,7 @@ class BandwidthResource:
         "busy_s",
         "bottleneck_s",
         "_busy_since",
+        "_load",
         "_rem",
         "_n",
     )
@@ -54,6 +55,7 @@ class BandwidthResource:
         self.busy_s = 0.0
         self.bottleneck_s = 0.0
         self._busy_since: float | None = None
+        self._load = 0.0
         self._rem = 0.0
         self._n = 0
 
@@ -111,6 +113,9 @@ class FlowNetwork:
         self.finished_flows = 0
         self.bytes_started = 0.0
         self.bytes_delivered = 0.0
+        # (time, resource index, total rate) each time a resource's load changes:
+        # the utilisation timeline, one entry per changed resource per reallocation.
+        self.load_log: list[tuple[float, int, float]] = []
 
     def add_resource(self, name: str, kind: str, capacity_bps: float) -> BandwidthResource:
         if name in self.resources:
@@ -274,6 +279,15 @@ class FlowNetwork:
             for r in touched.values():
                 if r._n > 0 and r is not bott:
                     heapq.heappush(heap, (max(r._rem, 0.0) / r._n, 0, r.index, r))
+        log = self.load_log
+        for res in resources:
+            # Every flow on res subtracted its rate from _rem exactly once.
+            load = res.capacity_bps - res._rem
+            if load < 1e-9 * res.capacity_bps:
+                load = 0.0
+            if abs(load - res._load) > 1e-9 * res.capacity_bps:
+                res._load = load
+                log.append((now, res.index, load))
         for f in flows:
             rate = new_rate[f.id]
             f.bottleneck = bottleneck[f.id]

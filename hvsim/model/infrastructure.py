@@ -11,6 +11,27 @@ import simpy
 from hvsim.model.flows import BandwidthResource, FlowNetwork
 
 
+class JobSlots(simpy.Resource):
+    """A limit on concurrent jobs (per host, per DPM server, per CSV group) that logs
+    (time, name, in use, queued) whenever a job asks for or gives back a slot."""
+
+    def __init__(self, env: simpy.Environment, capacity: int, name: str, kind: str, log: list):
+        super().__init__(env, capacity=capacity)
+        self.name = name
+        self.kind = kind
+        self._log = log
+
+    def request(self) -> simpy.resources.resource.Request:  # type: ignore[override]
+        req = super().request()
+        self._log.append((self._env.now, self.name, self.kind, len(self.users), len(self.queue)))
+        return req
+
+    def release(self, request) -> simpy.events.Event:  # type: ignore[override]
+        ev = super().release(request)
+        self._log.append((self._env.now, self.name, self.kind, len(self.users), len(self.queue)))
+        return ev
+
+
 @dataclass(slots=True, eq=False)
 class Volume:
     """Where VM files live: a CSV, a standalone host's local volume, or an SMB share."""

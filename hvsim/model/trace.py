@@ -61,9 +61,11 @@ class ScanRecord(NamedTuple):
 
 
 class Trace:
-    __slots__ = ("jobs", "downtime", "redirected_io", "scans", "_next_job")
+    __slots__ = ("jobs", "downtime", "redirected_io", "scans", "slot_log", "_next_job")
 
     def __init__(self) -> None:
+        # (time, slot name, kind host|dpm|csv-group, in use, queued) at each change
+        self.slot_log: list[tuple[float, str, str, int, int]] = []
         self.scans: list[ScanRecord] = []
         self.jobs: list[JobRecord] = []
         self.downtime: list[DowntimeRecord] = []
