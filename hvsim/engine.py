@@ -14,6 +14,7 @@ from hvsim.invariants import check_world
 from hvsim.model.dpm import BackupJobs, ProtectionGroupPlan, SavedStateSettings
 from hvsim.model.flows import FlowNetwork
 from hvsim.model.infrastructure import DpmServerState, HyperVHost, JobSlots, Network, Volume
+from hvsim.model.migration import MigrationManager, MigrationSettings, VmmTopology, match
 from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts, scan_mode_serialized
 from hvsim.model.trace import Trace
 from hvsim.model.vm import VirtualMachine
@@ -41,6 +42,9 @@ class World:
     vss: VssCoordinator
     jobs: BackupJobs
     scanner: ProtectionScanner
+    migrations: MigrationManager
+    seed: int
+    scenario: Scenario
     scan_targets: list[ClusterScanTarget]
     discovery_at_s: float | None
     trace: Trace
@@ -56,6 +60,16 @@ def build_world(scenario: Scenario, seed: int) -> World:
 
     hosts: dict[str, HyperVHost] = {}
     volumes: dict[str, Volume] = {}
+    lm = scenario.live_migration
+
+    def migration_slots(host: HyperVHost) -> None:
+        host.live_migration_slots = JobSlots(
+            env, lm.simultaneous_per_host, host.name, "live-migration", trace.slot_log
+        )
+        host.storage_migration_slots = JobSlots(
+            env, lm.simultaneous_storage_per_host, host.name, "storage-migration", trace.slot_log
+        )
+
     for c in scenario.clusters:
         software_v1 = c.os == "2008R2" and any(v.vss_provider == "software" for v in c.csvs)
         per_node = c.max_parallel_backups_per_node or (1 if software_v1 else 3)
@@ -67,6 +81,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
                 n.dpm_agent,
                 JobSlots(env, per_node, n.name, "host", trace.slot_log),
             )
+            migration_slots(hosts[n.name])
         cluster_net = {
             n.name: (
                 flows.add_resource(f"clusternet:{n.name}->{c.name}", "network", c.cluster_network),
@@ -109,6 +124,8 @@ def build_world(scenario: Scenario, seed: int) -> World:
             h.os,
             h.storage.capacity,
         )
+        hosts[h.name].local_volume = volumes[name]
+        migration_slots(hosts[h.name])
     for sh in scenario.smb_shares:
         volumes[sh.name] = Volume(
             sh.name,
@@ -120,6 +137,11 @@ def build_world(scenario: Scenario, seed: int) -> World:
             sh.capacity,
             file_servers=tuple(sh.file_servers),
             file_server_vss_agent=sh.file_server_vss_agent,
+            file_servers_without_agent=tuple(
+                fs.name
+                for fs in scenario.file_servers
+                if fs.name in sh.file_servers and not fs.dpm_agent
+            ),
         )
     for i, link in enumerate(scenario.links):
         network.add_link(link.between[0], link.between[1], link.bandwidth, i)
@@ -131,10 +153,16 @@ def build_world(scenario: Scenario, seed: int) -> World:
             d.version,
             d.update_rollup,
             flows.add_resource(f"{d.name}:pool-write", "pool", d.pool.write),
+            flows.add_resource(f"{d.name}:pool-read", "pool", d.pool.read or d.pool.write),
             d.pool.capacity,
             JobSlots(env, d.max_parallel_jobs, d.name, "dpm", trace.slot_log),
             d.auto_rerun_delay,
             d.auto_rerun_attempts,
+            vmm_server=d.vmm.vmm_server,
+            vmm_console_installed=d.vmm.console_installed,
+            vmm_console_version_matches=d.vmm.console_version_matches,
+            vmm_helper_running=d.vmm.helper_service_running,
+            protection_repair_s=d.protection_repair_time,
         )
 
     plans = {
@@ -146,6 +174,9 @@ def build_world(scenario: Scenario, seed: int) -> World:
             g.backup_window.start,
             g.backup_window.end,
             g.initial_replica == "network",
+            g.rpo,
+            g.auto_consistency_check,
+            g.consistency_check_time,
         )
         for g in scenario.protection_groups
     }
@@ -202,6 +233,18 @@ def build_world(scenario: Scenario, seed: int) -> World:
         trace.scans,
     )
     targets = build_scan_targets(scenario, env, hosts, volumes, vms, plans)
+    manager = MigrationManager(
+        env,
+        flows,
+        network,
+        jobs,
+        plans,
+        MigrationSettings(lm.max_precopy_rounds, lm.stop_copy, lm.switchover),
+        VmmTopology({m: v.name for v in scenario.vmm_servers for m in v.manages}),
+        {c.name: [hosts[n.name] for n in c.node_list()] for c in scenario.clusters},
+        list(volumes.values()),
+        trace,
+    )
     return World(
         env,
         flows,
@@ -214,6 +257,9 @@ def build_world(scenario: Scenario, seed: int) -> World:
         vss,
         jobs,
         scanner,
+        manager,
+        seed,
+        scenario,
         targets,
         sc.discovery_time,
         trace,
@@ -320,6 +366,7 @@ def _expand_vm(
         cluster_group_online=spec.cluster_group_online.sample(rng),
         writers=tuple(spec.vss_writers),
         rng=stream(seed, f"vm-jobs:{name}"),
+        dirty_rate_bps=spec.dirty_rate.sample(stream(seed, f"vm-dirty:{name}")),
         # Drawn last so that adding this field left the earlier draws unchanged.
         io_rate_bps=spec.io_rate.sample(rng),
     )
@@ -328,21 +375,68 @@ def _expand_vm(
 def run_world(world: World, progress=None) -> None:
     if progress is not None:
         world.env.process(_report_progress(world, progress))
-    scans = [
+    for target in world.scan_targets:
         world.env.process(world.scanner.schedule(target, world.horizon_s, world.discovery_at_s))
-        for target in world.scan_targets
-    ]
-    procs = scans + [
-        world.env.process(world.jobs.protect(vm, world.plans[vm.group]))
-        for vm in world.vms
-        if vm.group
-    ]
-    # Jobs started before the horizon run to their end (re-runs included), so every
-    # started job has an end; nothing new is scheduled at or after the horizon.
-    if procs:
-        world.env.run(until=world.env.all_of(procs))
+    for vm in world.vms:
+        if vm.group:
+            world.env.process(world.jobs.protect(vm, world.plans[vm.group]))
+    start_migrations(world)
+    # Jobs started before the horizon run to their end (re-runs, checks and
+    # migrations included), so every started job has an end: run until no event is
+    # left. Nothing new is scheduled at or after the horizon.
+    world.env.run()
     world.flows.close_accounting()
     check_world(world)
+
+
+def start_migrations(world: World) -> None:
+    """Processes for drains, Poisson moves, explicit events and scheduled checks."""
+    env, mgr, sc = world.env, world.migrations, world.scenario
+    by_name = {vm.name: vm for vm in world.vms}
+    for d in sc.migrations.drains:
+        env.process(mgr.drain(world.hosts[d.node], d.day * 86400.0 + d.time, d.duration, world.vms))
+    for i, p in enumerate(sc.migrations.poisson):
+        env.process(
+            mgr.poisson(
+                match(world.vms, p.members),
+                p.per_vm_per_day,
+                p.kind,
+                [world.hosts[t] for t in p.targets],
+                stream(world.seed, f"migrations:{i}"),
+                world.horizon_s,
+            )
+        )
+    for ev in sc.migrations.events:
+        vm = by_name[ev.vm]
+        at = ev.day * 86400.0 + ev.time
+        if ev.kind == "consistency_check":
+            if vm.group:
+                plan = world.plans[vm.group]
+                env.process(
+                    mgr.at(
+                        at,
+                        lambda vm=vm, plan=plan: world.jobs.consistency_check(vm, plan, "request"),
+                    )
+                )
+        elif ev.kind == "storage":
+            vol = world.volumes[ev.target]  # type: ignore[index]
+            env.process(
+                mgr.at(
+                    at,
+                    lambda vm=vm, vol=vol: mgr.migrate(vm, "storage", "event", target_volume=vol),
+                )
+            )
+        else:
+            host = world.hosts[ev.target]  # type: ignore[index]
+            env.process(
+                mgr.at(
+                    at, lambda vm=vm, host=host, kind=ev.kind: mgr.migrate(vm, kind, "event", host)
+                )
+            )
+    for plan in world.plans.values():
+        if plan.consistency_check_time_s is not None:
+            members = [vm for vm in world.vms if vm.group == plan.name]
+            env.process(mgr.scheduled_checks(plan, members, world.horizon_s))
 
 
 def _report_progress(world: World, progress):

@@ -22,6 +22,10 @@ def check_world(world: World) -> None:
     jobs = world.jobs
     if jobs.running:
         raise InvariantViolation("every started job ended", f"{jobs.running} still running")
+    if world.migrations.running:
+        raise InvariantViolation(
+            "every migration ended", f"{world.migrations.running} still running"
+        )
     flows = world.flows
     if flows.active:
         raise InvariantViolation("every transfer ended", f"{flows.active} flows still active")

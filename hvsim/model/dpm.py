@@ -10,7 +10,7 @@ import simpy
 
 from hvsim.model.flows import FlowNetwork
 from hvsim.model.infrastructure import DpmServerState, Network
-from hvsim.model.trace import DowntimeRecord, JobRecord, Trace
+from hvsim.model.trace import ConsistencyCheckRecord, DowntimeRecord, JobRecord, Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, WriterTimeout
 
@@ -19,6 +19,38 @@ DAY_S = 86400.0
 
 class JobFailed(Exception):
     pass
+
+
+def check_agents(vm: VirtualMachine) -> None:
+    """What DPM needs on the machines that serve the VM (seed article)."""
+    if not vm.host.dpm_agent:
+        raise JobFailed(f"no DPM agent on host {vm.host.name}")
+    volume = vm.volume
+    if volume.kind == "smb":
+        if volume.file_servers_without_agent:
+            raise JobFailed(
+                f"no DPM agent on file server {volume.file_servers_without_agent[0]} "
+                f"of share {volume.name}"
+            )
+        if not volume.file_server_vss_agent:
+            raise JobFailed(f"File Server VSS Agent Service not enabled for share {volume.name}")
+
+
+def check_vm_state(vm: VirtualMachine, now: float) -> None:
+    if now < vm.broken_until_s:
+        raise JobFailed(f"protection broken by a migration: {vm.broken_reason}")
+    if vm.migrating:
+        # Hyper-V runs one operation on a VM at a time (assumption from the documented
+        # "Backing up" lock: a VM being backed up cannot be live-migrated).
+        raise JobFailed("VM is being migrated")
+    if vm.inconsistent or vm.check_pending:
+        raise JobFailed("replica inconsistent: consistency check required")
+
+
+def release_slots(held: list) -> None:
+    for res, req in reversed(held):
+        res.release(req)
+    held.clear()
 
 
 @dataclass(slots=True, frozen=True)
@@ -30,6 +62,9 @@ class ProtectionGroupPlan:
     window_start_s: float
     window_end_s: float
     initial_replica_over_network: bool
+    rpo_s: float = 93600.0
+    auto_consistency_check: bool = True
+    consistency_check_time_s: float | None = None
 
     def occurrences(self, horizon_s: float) -> Iterator[float]:
         """Scheduled express-full times from 0 up to the horizon."""
@@ -87,7 +122,8 @@ class BackupJobs:
         if not needs_replica:
             # Removable media: the replica arrives by courier before the first job.
             dpm.store(0.0, vm.used_bytes, 0.0, 0.0)
-            vm.last_recovery_point_s = 0.0
+            vm.last_recovery_point_s = vm.last_sync_s = 0.0
+            vm.replica_bytes = vm.used_bytes
         for scheduled in plan.occurrences(self.horizon_s):
             if env.now > scheduled:
                 self._record_skipped(vm, plan, scheduled)
@@ -138,34 +174,28 @@ class BackupJobs:
         job_id = self.trace.new_job_id()
         queued = env.now
         self.running += 1
-        serial = host_slot = dpm_slot = None
+        held: list = []
+        busy = None
         start = queued
         nbytes = 0.0
         reason = ""
         try:
-            if not vm.host.dpm_agent:
-                raise JobFailed(f"no DPM agent on host {vm.host.name}")
-            # Slots one after another in a fixed order (CSV group, host, DPM server):
-            # a job holds nothing while it queues for the first, so jobs never deadlock.
-            if volume.serializer is not None:
-                serial = volume.serializer.request()
-                yield serial
-            host_slot = vm.host.backup_slots.request()
-            yield host_slot
-            dpm_slot = dpm.job_slots.request()
-            yield dpm_slot
+            check_agents(vm)
+            yield from self.acquire_slots(vm, dpm, held)
             start = env.now
+            volume = vm.volume
+            check_vm_state(vm, start)
+            busy = vm.busy = env.event()
             if kind == "initial_replica":
                 nbytes = vm.used_bytes
             else:
-                nbytes = vm.changed_bytes_since(vm.last_recovery_point_s or 0.0, start)
+                nbytes = vm.changed_bytes_since(vm.last_sync_s, start)
             if vm.method == "online":
                 yield from self.vss.freeze_writers(vm)
                 snap = yield from self.vss.take_snapshot(vm, job_id)
             else:
                 snap = yield from self._saved_state_snapshot(vm, job_id)
-            route = (volume.read, *self._network_route(vm, dpm), dpm.pool_write)
-            yield self.flows.transfer(nbytes, route)
+            yield self.flows.transfer(nbytes, self.backup_route(vm, dpm))
             yield from self.vss.release(snap)
             expiry = env.now + plan.retention_days * DAY_S
             if kind == "initial_replica":
@@ -174,17 +204,18 @@ class BackupJobs:
                 stored = dpm.store(env.now, 0.0, nbytes, expiry)
             if not stored:
                 raise JobFailed("DPM storage pool full")
-            vm.last_recovery_point_s = start
+            if kind == "initial_replica":
+                vm.replica_bytes = nbytes
+            vm.last_recovery_point_s = vm.last_sync_s = start
+            vm.recovery_points_s.append(start)
             outcome = "succeeded"
         except (WriterTimeout, JobFailed) as exc:
             outcome, reason = "failed", str(exc)
         finally:
-            if dpm_slot is not None:
-                dpm.job_slots.release(dpm_slot)
-            if host_slot is not None:
-                vm.host.backup_slots.release(host_slot)
-            if serial is not None:
-                volume.serializer.release(serial)  # type: ignore[union-attr]
+            release_slots(held)
+            if busy is not None:
+                vm.busy = None
+                busy.succeed()
         self.running -= 1
         self.trace.jobs.append(
             JobRecord(
@@ -210,9 +241,90 @@ class BackupJobs:
         )
         return outcome == "succeeded"
 
-    def _network_route(self, vm: VirtualMachine, dpm: DpmServerState):
-        source = vm.volume.file_servers[0] if vm.volume.kind == "smb" else vm.host.name
-        return self.network.route(source, dpm.name)
+    def backup_route(self, vm: VirtualMachine, dpm: DpmServerState) -> tuple:
+        """Source volume read, the network to the DPM server, the pool's write. A VM on
+        an SMB share is read by the file server, over its own links."""
+        volume = vm.volume
+        source = volume.file_servers[0] if volume.kind == "smb" else vm.host.name
+        return (volume.read, *self.network.route(source, dpm.name), dpm.pool_write)
+
+    def acquire_slots(self, vm: VirtualMachine, dpm: DpmServerState, held: list) -> Generator:
+        """Job slots one after another in a fixed order (CSV group, host, DPM server):
+        a job holds nothing while it queues for the first, so jobs never deadlock.
+        ``held`` collects (resource, request) pairs for release_slots."""
+        for res in (vm.volume.serializer, vm.host.backup_slots, dpm.job_slots):
+            if res is None:
+                continue
+            req = res.request()
+            held.append((res, req))
+            yield req
+
+    def consistency_check(
+        self, vm: VirtualMachine, plan: ProtectionGroupPlan, trigger: str
+    ) -> Generator:
+        """Read the whole source and the whole replica block by block (both reads share
+        bandwidth with everything else), compare checksums, send the differing blocks
+        (facts §5). Runs as a DPM job in the same slots as backups."""
+        env, dpm = self.env, plan.dpm
+        if vm.replica_bytes <= 0:
+            vm.inconsistent = False  # no replica yet: the initial replica will make one
+            return
+        self.running += 1
+        vm.check_pending = True
+        held: list = []
+        busy = None
+        queued = env.now
+        start = queued
+        outcome, reason = "succeeded", ""
+        read = sent = 0.0
+        try:
+            check_agents(vm)
+            yield from self.acquire_slots(vm, dpm, held)
+            while vm.busy is not None or vm.migrating:
+                # A backup snapshot or a migration holds the VM: wait for it to finish.
+                yield vm.busy if vm.busy is not None else env.timeout(60.0)
+            start = env.now
+            busy = vm.busy = env.event()
+            source = vm.used_bytes
+            replica = vm.replica_bytes
+            yield env.all_of(
+                [
+                    self.flows.transfer(source, (vm.volume.read,)),
+                    self.flows.transfer(replica, (dpm.pool_read,)),
+                ]
+            )
+            read = source + replica
+            sent = vm.changed_bytes_since(vm.last_sync_s, start)
+            yield self.flows.transfer(sent, self.backup_route(vm, dpm))
+            vm.inconsistent = False
+            vm.last_sync_s = start
+            vm.replica_bytes = source
+        except JobFailed as exc:
+            outcome, reason = "failed", str(exc)
+        finally:
+            release_slots(held)
+            vm.check_pending = False
+            if busy is not None:
+                vm.busy = None
+                busy.succeed()
+            self.running -= 1
+        self.trace.checks.append(
+            ConsistencyCheckRecord(
+                vm.name,
+                plan.name,
+                trigger,
+                vm.host.name,
+                vm.volume.name,
+                dpm.name,
+                queued,
+                start,
+                env.now,
+                read,
+                sent,
+                outcome,
+                reason,
+            )
+        )
 
     def _saved_state_snapshot(self, vm: VirtualMachine, job_id: int) -> Generator:
         """Offline backup: save state (memory written to the VM's storage), host

@@ -47,6 +47,7 @@ class Volume:
     cluster: str | None = None
     file_servers: tuple[str, ...] = ()
     file_server_vss_agent: bool = True
+    file_servers_without_agent: tuple[str, ...] = ()
     snapshots_alive: int = 0
     # CSV only: each node's cluster-network link (to switch, from switch), and the
     # I/O demand of the VMs each node runs on this CSV (bytes/s).
@@ -68,6 +69,9 @@ class HyperVHost:
     cluster: str | None
     dpm_agent: bool
     backup_slots: simpy.Resource  # MaxAllowedParallelBackups
+    live_migration_slots: simpy.Resource | None = None  # simultaneous live migrations
+    storage_migration_slots: simpy.Resource | None = None  # simultaneous storage migrations
+    local_volume: Volume | None = None  # a standalone host's own storage
 
 
 @dataclass(slots=True, eq=False)
@@ -76,10 +80,17 @@ class DpmServerState:
     version: str
     update_rollup: int
     pool_write: BandwidthResource
+    pool_read: BandwidthResource
     pool_capacity_bytes: float
     job_slots: simpy.Resource
     auto_rerun_delay_s: float
     auto_rerun_attempts: int
+    # DPM-VMM integration (what protection across migrations needs)
+    vmm_server: str | None = None
+    vmm_console_installed: bool = False
+    vmm_console_version_matches: bool = True
+    vmm_helper_running: bool = False
+    protection_repair_s: float = 86400.0
     replica_bytes: float = 0.0
     recovery_point_bytes: float = 0.0
     pool_peak_bytes: float = 0.0

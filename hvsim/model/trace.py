@@ -60,10 +60,66 @@ class ScanRecord(NamedTuple):
     missed_reason: str
 
 
+class ConsistencyCheckRecord(NamedTuple):
+    vm: str
+    protection_group: str
+    trigger: str  # storage_migration | protection_repaired | schedule | request
+    host: str
+    storage: str
+    dpm_server: str
+    queued_s: float
+    start_s: float
+    end_s: float
+    bytes_read: float  # source + replica, block by block
+    bytes_sent: float  # the differing blocks
+    outcome: str
+    failure_reason: str
+
+
+class MigrationRecord(NamedTuple):
+    vm: str
+    kind: str  # live | shared_nothing | storage
+    trigger: str  # poisson | drain | return | event
+    from_host: str
+    to_host: str
+    from_storage: str
+    to_storage: str
+    requested_s: float
+    start_s: float
+    end_s: float
+    memory_bytes: float
+    storage_bytes: float
+    precopy_rounds: int
+    blackout_s: float
+    protection: str  # continues | broken | unprotected
+    reason: str
+
+
+class ProtectionBreakRecord(NamedTuple):
+    vm: str
+    protection_group: str
+    start_s: float
+    end_s: float
+    reason: str
+
+
 class Trace:
-    __slots__ = ("jobs", "downtime", "redirected_io", "scans", "slot_log", "_next_job")
+    __slots__ = (
+        "jobs",
+        "downtime",
+        "redirected_io",
+        "scans",
+        "slot_log",
+        "checks",
+        "migrations",
+        "breaks",
+        "_next_job",
+    )
 
     def __init__(self) -> None:
+        self.checks: list[ConsistencyCheckRecord] = []
+        self.migrations: list[MigrationRecord] = []
+        self.breaks: list[ProtectionBreakRecord] = []
         # (time, slot name, kind host|dpm|csv-group, in use, queued) at each change
         self.slot_log: list[tuple[float, str, str, int, int]] = []
         self.scans: list[ScanRecord] = []

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import simpy
 
 from hvsim.model.infrastructure import HyperVHost, Volume
 from hvsim.scenario.schema import GUESTS_WITH_VSS
@@ -42,9 +43,22 @@ class VirtualMachine:
     cluster_group_online: bool
     writers: tuple[str, ...]
     rng: np.random.Generator
+    dirty_rate_bps: float = 0.0
     method: str = "online"
     offline_reason: str = ""
     last_recovery_point_s: float | None = None
+    # Change tracking: bytes changed since this time go in the next express full.
+    last_sync_s: float = 0.0
+    replica_bytes: float = 0.0  # size of the VM's replica on the DPM server (0: none yet)
+    recovery_points_s: list[float] = field(default_factory=list)
+    # Hyper-V runs one operation on a VM at a time: set while a backup snapshot or a
+    # consistency check holds the VM (a migration waits for it), or a migration runs.
+    busy: simpy.Event | None = None
+    migrating: bool = False
+    inconsistent: bool = False
+    check_pending: bool = False
+    broken_until_s: float = -1.0
+    broken_reason: str = ""
 
     def failed_requirement(self) -> str | None:
         """The first of the seven online-backup requirements this VM fails, or None."""

@@ -17,6 +17,7 @@ import networkx as nx
 import yaml
 from pydantic import ValidationError
 
+from hvsim.scenario.mobility_refs import check_mobility_references
 from hvsim.scenario.schema import MAX_VMS, Scenario, VmSpec
 
 MAX_FILE_BYTES = 5_000_000
@@ -333,6 +334,7 @@ def check_references(s: Scenario) -> list[str]:
             covered.update(matched)
 
     problems += _check_network(s, nodes, names_of)
+    problems += check_mobility_references(s, all_vms)
     return problems
 
 

@@ -31,6 +31,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("links[]", schema.Link),
     ("dpm_servers[]", schema.DpmServer),
     ("dpm_servers[].pool", schema.Pool),
+    ("dpm_servers[].vmm", schema.VmmIntegration),
+    ("vmm_servers[]", schema.VmmServer),
     ("protection_groups[]", schema.ProtectionGroup),
     ("protection_groups[].backup_window", schema.BackupWindow),
     ("vms[]", schema.VmSpec),
@@ -38,6 +40,12 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("vss", schema.Vss),
     ("vss.writers.<name>", schema.WriterSpec),
     ("saved_state", schema.SavedState),
+    ("scan", schema.ScanSettings),
+    ("live_migration", schema.LiveMigration),
+    ("migrations", schema.Migrations),
+    ("migrations.poisson[]", schema.PoissonMigrations),
+    ("migrations.drains[]", schema.Drain),
+    ("migrations.events[]", schema.ExplicitEvent),
 ]
 
 UNIT_HINTS = {

@@ -191,6 +191,35 @@ class Link(Strict):
 class Pool(Strict):
     capacity: Size = Field(description="DPM storage pool capacity.")
     write: Rate = Field(description="Storage pool write throughput shared by all jobs.")
+    read: Rate | None = Field(
+        None,
+        description="Storage pool read throughput (consistency checks read the replica). "
+        "Default: the write throughput (assumption).",
+    )
+
+
+class VmmIntegration(Strict):
+    """What protection across migrations needs on the DPM side (seed article; facts §6)."""
+
+    vmm_server: Name | None = Field(
+        None,
+        description="VMM server known to DPM (Set-DPMGlobalProperty -KnownVMMServers). "
+        "Default none.",
+    )
+    console_installed: bool = Field(False, description="VMM console installed on the DPM server.")
+    console_version_matches: bool = Field(
+        True, description="The console is the same version as the VMM server."
+    )
+    helper_service_running: bool = Field(
+        False, description="DPM-VMM Helper Service (DPMVMMHelper, TCP 6070) running."
+    )
+
+
+class VmmServer(Strict):
+    name: Name
+    manages: list[Name] = Field(
+        min_length=1, description="Clusters and standalone hosts this VMM server manages."
+    )
 
 
 class DpmServer(Strict):
@@ -217,6 +246,15 @@ class DpmServer(Strict):
     )
     auto_rerun_delay: Duration = Field(
         3600.0, description="Delay before a failed job is re-run. Default 60 min (facts §1)."
+    )
+    vmm: VmmIntegration = Field(
+        default_factory=VmmIntegration,
+        description="DPM-VMM integration for protection across migrations. Default: none.",
+    )
+    protection_repair_time: Duration = Field(
+        86400.0,
+        description="After protection breaks (a migration DPM could not follow), time until "
+        "an administrator re-protects the VM. Default 24 h (assumption).",
     )
     auto_rerun_attempts: int = Field(
         1, ge=0, le=10, description="Re-runs of a failed job. Default 1 (facts §1)."
@@ -257,6 +295,22 @@ class ProtectionGroup(Strict):
     )
     backup_window: BackupWindow = Field(
         default_factory=BackupWindow, description="Nightly window jobs should finish in."
+    )
+    rpo: Duration = Field(
+        93600.0,
+        description="Recovery point objective: the longest acceptable gap between recovery "
+        "points. Default 26 h (assumption: one express full a day, facts §1, plus 2 h for "
+        "jobs queueing behind each other).",
+    )
+    auto_consistency_check: bool = Field(
+        True,
+        description="Run a consistency check as soon as a replica turns inconsistent "
+        "(facts §5: must be on for mobility). Default true.",
+    )
+    consistency_check_time: Clock | None = Field(
+        None,
+        description="Daily scheduled consistency check, run only for inconsistent replicas "
+        "(facts §5). Default none.",
     )
     initial_replica: Literal["network", "removable_media"] = Field(
         "network",
@@ -304,6 +358,11 @@ class VmSpec(Strict):
         default_factory=lambda: fixed(4 * 2**30),
         description="Memory assigned (saved to disk on save state, facts §4). Default 4 GiB "
         "(assumption).",
+    )
+    dirty_rate: DistOf("rate", minimum=0.0, exclusive=False) = Field(
+        default_factory=lambda: fixed(20e6),
+        description="Memory dirtied per second, re-sent in live-migration pre-copy rounds. "
+        "Default 20 MB/s (assumption).",
     )
     io_rate: DistOf("rate", minimum=0.0, exclusive=False) = Field(
         default_factory=lambda: fixed(2e6),
@@ -424,6 +483,75 @@ class SavedState(Strict):
     )
 
 
+class LiveMigration(Strict):
+    """Live and storage migration mechanics (facts §9)."""
+
+    max_precopy_rounds: int = Field(
+        8, ge=1, le=100, description="Pre-copy rounds before stop-and-copy. 8 (assumption)."
+    )
+    stop_copy: Size = Field(
+        64 * 2**20,
+        description="Dirty memory small enough to stop the VM and copy the rest. 64 MiB "
+        "(assumption).",
+    )
+    switchover: DurationOrZero = Field(
+        0.1, description="Fixed part of the blackout (state handover). 0.1 s (assumption)."
+    )
+    simultaneous_per_host: int = Field(
+        2, ge=1, le=64, description="Simultaneous live migrations per host. 2 (facts §9)."
+    )
+    simultaneous_storage_per_host: int = Field(
+        2, ge=1, le=64, description="Simultaneous storage migrations per host. 2 (facts §9)."
+    )
+
+
+class PoissonMigrations(Strict):
+    """Migrations at random (load balancing): a Poisson stream per VM."""
+
+    members: list[Name] = Field(
+        default_factory=lambda: ["*"], description="VM names or patterns. Default all."
+    )
+    per_vm_per_day: float = Field(gt=0, le=100, description="Migrations per VM per day.")
+    kind: Literal["live", "shared_nothing"] = Field(
+        "live",
+        description="live: to another node of the VM's cluster; shared_nothing: to one of "
+        "targets (with its storage unless on an SMB share).",
+    )
+    targets: list[Name] = Field(
+        default_factory=list, description="Hosts or nodes for shared_nothing moves."
+    )
+
+
+class Drain(Strict):
+    """Scheduled maintenance: drain a node (its VMs move to the other nodes), then
+    move them back after ``duration``."""
+
+    node: Name = Field(description="The cluster node to drain.")
+    day: int = Field(ge=0, description="Day of the drain (0 = start_date).")
+    time: Clock = Field(description="Time of day, HH:MM.")
+    duration: Duration = Field(description="How long the node stays drained.")
+
+
+class ExplicitEvent(Strict):
+    vm: Name = Field(description="The VM concerned.")
+    day: int = Field(ge=0, description="Day of the event (0 = start_date).")
+    time: Clock = Field(description="Time of day, HH:MM.")
+    kind: Literal["live", "shared_nothing", "storage", "consistency_check"] = Field(
+        description="live or shared_nothing migration to target; storage: move the VM's "
+        "disks to target volume ('cluster/csv', 'host/local' or a share); "
+        "consistency_check: on request."
+    )
+    target: Name | None = Field(None, description="Host or node (migrations) or volume (storage).")
+
+
+class Migrations(Strict):
+    poisson: list[PoissonMigrations] = Field(default_factory=list, description="Random moves.")
+    drains: list[Drain] = Field(default_factory=list, description="Node drains.")
+    events: list[ExplicitEvent] = Field(
+        default_factory=list, description="Explicit migrations and consistency checks."
+    )
+
+
 class ScanSettings(Strict):
     """Costs of protection scans. Calibration (facts §6: 'hours' for 8 nodes x 400
     VMs on CSVs, serialized; target 2-4 h): with these defaults the serialized scan of
@@ -484,6 +612,15 @@ class Scenario(Strict):
     vss: Vss = Field(default_factory=Vss, description="VSS writer and snapshot timings.")
     saved_state: SavedState = Field(
         default_factory=SavedState, description="Offline (saved-state) backup overheads."
+    )
+    vmm_servers: list[VmmServer] = Field(
+        default_factory=list, description="VMM servers and what they manage."
+    )
+    live_migration: LiveMigration = Field(
+        default_factory=LiveMigration, description="Live and storage migration mechanics."
+    )
+    migrations: Migrations = Field(
+        default_factory=Migrations, description="Migrations and on-request checks."
     )
     scan: ScanSettings = Field(
         default_factory=ScanSettings, description="Protection scan costs and schedule."

@@ -1,0 +1,368 @@
+"""VM mobility: live migration in a cluster, shared-nothing live migration between
+hosts (with a storage copy when the storage is not shared), storage migration, and
+what each does to protection (facts §5, §6, §9; seed article).
+
+Every byte moves through the shared FlowNetwork: pre-copy rounds of memory over
+the cluster network (in a cluster) or the host network (shared-nothing), disks
+from source volume to target volume. Hosts limit simultaneous live and storage
+migrations (2 and 2 by default, facts §9).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from hvsim.model.dpm import DAY_S, BackupJobs, ProtectionGroupPlan
+from hvsim.model.flows import BandwidthResource, FlowNetwork
+from hvsim.model.infrastructure import HyperVHost, Network, Volume
+from hvsim.model.trace import MigrationRecord, ProtectionBreakRecord, Trace
+from hvsim.model.vm import VirtualMachine
+
+
+@dataclass(slots=True, frozen=True)
+class MigrationSettings:
+    max_precopy_rounds: int
+    stop_copy_bytes: float
+    switchover_s: float
+
+
+@dataclass(slots=True, frozen=True)
+class VmmTopology:
+    """Which VMM server manages each cluster and standalone host."""
+
+    manager_of: dict[str, str]  # cluster or host name -> VMM server
+
+    def manager(self, host: HyperVHost) -> str | None:
+        return self.manager_of.get(host.cluster or host.name)
+
+
+class MigrationManager:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        flows: FlowNetwork,
+        network: Network,
+        jobs: BackupJobs,
+        plans: dict[str, ProtectionGroupPlan],
+        settings: MigrationSettings,
+        vmm: VmmTopology,
+        cluster_nodes: dict[str, list[HyperVHost]],
+        volumes: list[Volume],
+        trace: Trace,
+    ):
+        self.env = env
+        self.flows = flows
+        self.network = network
+        self.jobs = jobs
+        self.plans = plans
+        self.settings = settings
+        self.vmm = vmm
+        self.cluster_nodes = cluster_nodes
+        self._volumes = volumes
+        self.trace = trace
+        self.running = 0
+
+    # -- one migration -------------------------------------------------------
+    def migrate(
+        self,
+        vm: VirtualMachine,
+        kind: str,
+        trigger: str,
+        target_host: HyperVHost | None = None,
+        target_volume: Volume | None = None,
+    ) -> Generator:
+        env = self.env
+        requested = env.now
+        self.running += 1
+        try:
+            while vm.busy is not None or vm.migrating:
+                # A VM being backed up cannot be live-migrated (Hyper-V's "Backing up"
+                # lock); the migration waits for the snapshot to go.
+                yield vm.busy if vm.busy is not None else env.timeout(60.0)
+            target_host = target_host or vm.host
+            if kind == "shared_nothing" and target_volume is None:
+                target_volume = self._shared_nothing_volume(vm, target_host)
+            target_volume = target_volume or vm.volume
+            if target_host is vm.host and target_volume is vm.volume:
+                return
+            vm.migrating = True
+            src_host, src_volume = vm.host, vm.volume
+            storage_bytes = memory_bytes = 0.0
+            rounds = 0
+            blackout = 0.0
+            # Simultaneous storage and live migrations per host (facts §9); hosts are
+            # taken in name order so that two opposite moves cannot deadlock.
+            pools = []
+            for h in sorted({src_host, target_host}, key=lambda h: h.name):
+                if target_volume is not src_volume:
+                    pools.append(h.storage_migration_slots)
+                if target_host is not src_host:
+                    pools.append(h.live_migration_slots)
+            held = []
+            try:
+                for pool in pools:
+                    req = pool.request()  # type: ignore[union-attr]
+                    held.append((pool, req))
+                    yield req
+                start = env.now
+                if target_volume is not src_volume:
+                    storage_bytes = yield from self._copy_storage(
+                        vm, src_host, target_host, target_volume
+                    )
+                if target_host is not src_host:
+                    memory_bytes, rounds, blackout = yield from self._copy_memory(
+                        vm, src_host, target_host
+                    )
+            finally:
+                for pool, req in reversed(held):
+                    pool.release(req)  # type: ignore[union-attr]
+            self._move(vm, target_host, target_volume)
+            protection, reason = self._continuity(vm, kind, src_host, target_host)
+            self.trace.migrations.append(
+                MigrationRecord(
+                    vm.name,
+                    kind,
+                    trigger,
+                    src_host.name,
+                    target_host.name,
+                    src_volume.name,
+                    target_volume.name,
+                    requested,
+                    start,
+                    env.now,
+                    memory_bytes,
+                    storage_bytes,
+                    rounds,
+                    blackout,
+                    protection,
+                    reason,
+                )
+            )
+            vm.migrating = False
+            if protection == "broken":
+                self._break(vm, reason)
+            if target_volume is not src_volume and vm.group:
+                # Storage moved: change tracking is lost, the replica needs a full
+                # consistency check (facts §5).
+                self.mark_inconsistent(vm, "storage_migration")
+        finally:
+            self.running -= 1
+
+    def _shared_nothing_volume(self, vm: VirtualMachine, target: HyperVHost) -> Volume:
+        if vm.volume.kind == "smb":
+            return vm.volume  # both hosts reach the share: only memory and state move
+        if target.local_volume is not None:
+            return target.local_volume
+        # A node of another cluster: its cluster's first CSV (assumption).
+        return next(v for v in self._volumes if v.cluster == target.cluster)
+
+    def _copy_storage(
+        self, vm: VirtualMachine, src: HyperVHost, dst: HyperVHost, volume: Volume
+    ) -> Generator:
+        """Copy the disks, then the writes made meanwhile (facts §9: mirror of writes)."""
+        env = self.env
+        route = self._storage_route(vm.volume, src, dst, volume)
+        t0 = env.now
+        yield self.flows.transfer(vm.used_bytes, route)
+        mirror = vm.changed_bytes_since(t0, env.now)
+        yield self.flows.transfer(mirror, route)
+        return vm.used_bytes + mirror
+
+    def _storage_route(
+        self, src_vol: Volume, src: HyperVHost, dst: HyperVHost, dst_vol: Volume
+    ) -> tuple[BandwidthResource, ...]:
+        hops: Sequence[BandwidthResource] = ()
+        if src is not dst:
+            hops = self._host_route(src, dst)
+        return (src_vol.read, *hops, dst_vol.write)
+
+    def _host_route(self, src: HyperVHost, dst: HyperVHost) -> tuple[BandwidthResource, ...]:
+        if src.cluster is not None and src.cluster == dst.cluster:
+            net = self._cluster_net(src.cluster)
+            return (net[src.name][0], net[dst.name][1])
+        return self.network.route(src.name, dst.name)
+
+    def _cluster_net(self, cluster: str) -> dict:
+        for v in self._volumes:
+            if v.cluster == cluster and v.cluster_net:
+                return v.cluster_net
+        raise KeyError(cluster)
+
+    def _copy_memory(self, vm: VirtualMachine, src: HyperVHost, dst: HyperVHost) -> Generator:
+        """Pre-copy rounds: send memory, then what was dirtied meanwhile, until it is
+        small enough (or rounds run out); then a blackout sends the rest."""
+        env, st = self.env, self.settings
+        route = self._host_route(src, dst)
+        to_send = vm.memory_bytes
+        sent = 0.0
+        rounds = 0
+        while True:
+            t0 = env.now
+            yield self.flows.transfer(to_send, route)
+            sent += to_send
+            rounds += 1
+            dirty = min(vm.memory_bytes, vm.dirty_rate_bps * (env.now - t0))
+            if dirty <= st.stop_copy_bytes or rounds >= st.max_precopy_rounds:
+                break
+            to_send = dirty
+        b0 = env.now
+        yield self.flows.transfer(dirty, route)
+        if st.switchover_s > 0:
+            yield env.timeout(st.switchover_s)
+        return sent + dirty, rounds, env.now - b0
+
+    def _move(self, vm: VirtualMachine, host: HyperVHost, volume: Volume) -> None:
+        old = vm.volume.io_demand_by_node
+        old[vm.host.name] = old.get(vm.host.name, 0.0) - vm.io_rate_bps
+        if old[vm.host.name] <= 1e-9:
+            del old[vm.host.name]
+        vm.host, vm.volume = host, volume
+        new = volume.io_demand_by_node
+        new[host.name] = new.get(host.name, 0.0) + vm.io_rate_bps
+
+    def _continuity(
+        self, vm: VirtualMachine, kind: str, src: HyperVHost, dst: HyperVHost
+    ) -> tuple[str, str]:
+        """Does DPM keep protecting the VM after the move? (seed article, facts §6)"""
+        if not vm.group:
+            return "unprotected", ""
+        if src is dst:
+            return "continues", ""  # storage only: same host, same agent
+        dpm = self.plans[vm.group].dpm
+        if src.cluster is not None and src.cluster == dst.cluster:
+            missing = [n.name for n in self.cluster_nodes[src.cluster] if not n.dpm_agent]
+            if missing:
+                return "broken", f"DPM agent not installed on node {missing[0]}"
+            needs = self.vmm.manager(src)
+        else:
+            a, b = self.vmm.manager(src), self.vmm.manager(dst)
+            if a is None or a != b:
+                return "broken", "source and target hosts are not managed by the same VMM server"
+            if not dst.dpm_agent:
+                return "broken", f"DPM agent not installed on host {dst.name}"
+            needs = a
+        if not dpm.vmm_console_installed:
+            return "broken", "VMM console not installed on the DPM server"
+        if not dpm.vmm_console_version_matches:
+            return "broken", "VMM console version differs from the VMM server"
+        if dpm.vmm_server is None or dpm.vmm_server != needs:
+            return "broken", "KnownVMMServers does not name the VMM server managing the hosts"
+        if not dpm.vmm_helper_running:
+            return "broken", "DPMVMMHelper service not running"
+        return "continues", ""
+
+    def _break(self, vm: VirtualMachine, reason: str) -> None:
+        env = self.env
+        dpm = self.plans[vm.group].dpm
+        start = env.now
+        end = start + dpm.protection_repair_s
+        vm.broken_until_s = max(vm.broken_until_s, end)
+        vm.broken_reason = reason
+        self.trace.breaks.append(ProtectionBreakRecord(vm.name, vm.group, start, end, reason))
+
+        def repaired() -> Generator:
+            yield env.timeout(end - env.now)
+            # Re-protected, the replica must be checked against the VM (facts §5:
+            # a failed or inconsistent replica).
+            if env.now >= vm.broken_until_s:
+                self.mark_inconsistent(vm, "protection_repaired")
+
+        env.process(repaired())
+
+    def mark_inconsistent(self, vm: VirtualMachine, trigger: str) -> None:
+        vm.inconsistent = True
+        plan = self.plans[vm.group]
+        if plan.auto_consistency_check and not vm.check_pending:
+            self.env.process(self.jobs.consistency_check(vm, plan, trigger))
+
+    # -- sources of migrations -----------------------------------------------
+    def drain(
+        self, node: HyperVHost, at_s: float, duration_s: float, vms: list[VirtualMachine]
+    ) -> Generator:
+        """Move every VM off ``node`` to the other nodes (round-robin), then back."""
+        env = self.env
+        yield env.timeout(max(at_s - env.now, 0.0))
+        others = [n for n in self.cluster_nodes[node.cluster or ""] if n is not node]
+        if not others:
+            return
+        moved = [vm for vm in vms if vm.host is node]
+        procs = [
+            env.process(self.migrate(vm, "live", "drain", others[i % len(others)]))
+            for i, vm in enumerate(moved)
+        ]
+        if procs:
+            yield env.all_of(procs)
+        yield env.timeout(duration_s)
+        back = [
+            env.process(self.migrate(vm, "live", "return", node))
+            for vm in moved
+            if vm.host.cluster == node.cluster and vm.host is not node
+        ]
+        if back:
+            yield env.all_of(back)
+
+    def poisson(
+        self,
+        vms: list[VirtualMachine],
+        per_vm_per_day: float,
+        kind: str,
+        targets: list[HyperVHost],
+        rng: np.random.Generator,
+        horizon_s: float,
+    ) -> Generator:
+        """A superposed Poisson stream: one process, O(1) per migration."""
+        env = self.env
+        if not vms:
+            return
+        rate_per_s = per_vm_per_day * len(vms) / DAY_S
+        while True:
+            gap = float(rng.exponential(1.0 / rate_per_s))
+            if env.now + gap >= horizon_s:
+                return
+            yield env.timeout(gap)
+            vm = vms[int(rng.integers(len(vms)))]
+            if kind == "live":
+                if vm.host.cluster is None:
+                    continue
+                choices = [n for n in self.cluster_nodes[vm.host.cluster] if n is not vm.host]
+            else:
+                choices = [h for h in targets if h is not vm.host]
+            if not choices:
+                continue
+            target = choices[int(rng.integers(len(choices)))]
+            env.process(self.migrate(vm, kind, "poisson", target))
+
+    def at(self, at_s: float, action: Callable[[], Generator]) -> Generator:
+        yield self.env.timeout(max(at_s - self.env.now, 0.0))
+        yield from action()
+
+    def scheduled_checks(
+        self, plan: ProtectionGroupPlan, vms: list[VirtualMachine], horizon_s: float
+    ) -> Generator:
+        """The group's daily consistency check: only inconsistent replicas (facts §5)."""
+        env = self.env
+        day = 0
+        while True:
+            at = day * DAY_S + (plan.consistency_check_time_s or 0.0)
+            day += 1
+            if at >= horizon_s:
+                return
+            if at < env.now:
+                continue
+            yield env.timeout(at - env.now)
+            for vm in vms:
+                if vm.inconsistent and not vm.check_pending:
+                    env.process(self.jobs.consistency_check(vm, plan, "schedule"))
+
+
+def match(vms: list[VirtualMachine], patterns: list[str]) -> list[VirtualMachine]:
+    names = [vm.name for vm in vms]
+    wanted: set[str] = set()
+    for p in patterns:
+        wanted.update(fnmatch.filter(names, p) if any(c in p for c in "*?[") else [p])
+    return [vm for vm in vms if vm.name in wanted]

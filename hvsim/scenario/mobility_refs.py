@@ -1,0 +1,114 @@
+"""Reference checks for the mobility parts of a scenario: VMM servers, drains,
+Poisson migrations and explicit events must name things that exist."""
+
+from __future__ import annotations
+
+import fnmatch
+
+import networkx as nx
+
+from hvsim.scenario.schema import Scenario, VmSpec
+
+
+def _placements(s: Scenario, spec: VmSpec) -> list[str]:
+    """Machines that may run VMs of this entry."""
+    if spec.host is not None:
+        return [spec.host]
+    if spec.smb_host is not None:
+        return [spec.smb_host]
+    if spec.node is not None:
+        return [spec.node]
+    return [n.name for c in s.clusters if c.name == spec.cluster for n in c.node_list()]
+
+
+def _route_problems(s: Scenario, where: str, pairs: set[tuple[str, str]]) -> list[str]:
+    graph = nx.Graph()
+    graph.add_edges_from(link.between for link in s.links)
+    return [
+        f"{where}: no network route between {a} and {b} for a shared-nothing move ({b!r})"
+        for a, b in sorted(pairs)
+        if a != b and not (a in graph and b in graph and nx.has_path(graph, a, b))
+    ]
+
+
+def check_mobility_references(s: Scenario, vm_names: list[str]) -> list[str]:
+    problems: list[str] = []
+    nodes = {n.name: c.name for c in s.clusters for n in c.node_list()}
+    hosts = {h.name for h in s.hosts}
+    machines = set(nodes) | hosts
+    volumes = {f"{c.name}/{v.name}" for c in s.clusters for v in c.csvs}
+    volumes |= {f"{h}/local" for h in hosts} | {sh.name for sh in s.smb_shares}
+    vm_set = set(vm_names)
+    managed = {c.name for c in s.clusters} | hosts
+    for i, v in enumerate(s.vmm_servers):
+        for j, m in enumerate(v.manages):
+            if m not in managed:
+                problems.append(
+                    f"vmm_servers[{i}].manages[{j}]: not a cluster or standalone host ({m!r})"
+                )
+    vmm_names = {v.name for v in s.vmm_servers}
+    for i, d in enumerate(s.dpm_servers):
+        if d.vmm.vmm_server is not None and d.vmm.vmm_server not in vmm_names:
+            problems.append(
+                f"dpm_servers[{i}].vmm.vmm_server: unknown VMM server ({d.vmm.vmm_server!r})"
+            )
+    for i, d in enumerate(s.migrations.drains):
+        if d.node not in nodes:
+            problems.append(f"migrations.drains[{i}].node: not a cluster node ({d.node!r})")
+    for i, p in enumerate(s.migrations.poisson):
+        for j, m in enumerate(p.members):
+            pattern = any(ch in m for ch in "*?[")
+            if not (fnmatch.filter(vm_names, m) if pattern else m in vm_set):
+                problems.append(f"migrations.poisson[{i}].members[{j}]: names no VM ({m!r})")
+        for j, t in enumerate(p.targets):
+            if t not in machines:
+                problems.append(
+                    f"migrations.poisson[{i}].targets[{j}]: unknown host or node ({t!r})"
+                )
+        if p.kind == "shared_nothing" and not p.targets:
+            problems.append(
+                f"migrations.poisson[{i}].targets: shared_nothing moves need target hosts"
+            )
+        if p.kind == "shared_nothing" and not problems:
+            specs = [
+                v
+                for v in s.vms
+                if any(
+                    fnmatch.filter(v.names(), m) if any(c in m for c in "*?[") else m in v.names()
+                    for m in p.members
+                )
+            ]
+            pairs = {(a, t) for v in specs for a in _placements(s, v) for t in p.targets}
+            problems += _route_problems(s, f"migrations.poisson[{i}].targets", pairs)
+    for i, e in enumerate(s.migrations.events):
+        if e.vm not in vm_set:
+            problems.append(f"migrations.events[{i}].vm: unknown VM ({e.vm!r})")
+        if e.kind == "consistency_check":
+            continue
+        if e.target is None:
+            problems.append(f"migrations.events[{i}].target: a {e.kind} move needs a target")
+        elif e.kind == "storage" and e.target not in volumes:
+            problems.append(
+                f"migrations.events[{i}].target: unknown volume, use 'cluster/csv', "
+                f"'host/local' or a share name ({e.target!r})"
+            )
+        elif e.kind != "storage" and e.target not in machines:
+            problems.append(f"migrations.events[{i}].target: unknown host or node ({e.target!r})")
+        elif e.kind == "shared_nothing":
+            spec = next((v for v in s.vms if e.vm in v.names()), None)
+            if spec is not None:
+                pairs = {(a, e.target) for a in _placements(s, spec)}
+                problems += _route_problems(s, f"migrations.events[{i}].target", pairs)
+        elif e.kind == "live":
+            spec = next((v for v in s.vms if e.vm in v.names()), None)
+            if spec is not None and spec.csv is None:
+                problems.append(
+                    f"migrations.events[{i}].kind: live migration moves a VM on a CSV between "
+                    f"nodes of its cluster; use shared_nothing ({e.kind!r})"
+                )
+            elif spec is not None and spec.cluster != nodes.get(e.target):
+                problems.append(
+                    f"migrations.events[{i}].target: a live migration stays in the VM's "
+                    f"cluster; use shared_nothing ({e.target!r})"
+                )
+    return problems
