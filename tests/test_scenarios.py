@@ -58,6 +58,20 @@ PINNED = {
         ("redirected_io", "throughput_ratio"): 0.7144,
         ("downtime", "total_s"): 11573.407,
     },
+    "shared-nothing-migration": {
+        ("migrations", "shared_nothing"): 77,
+        ("migrations", "storage"): 32,
+        ("migrations", "protection_breaks"): 0,
+        ("consistency_checks", "count"): 30,
+        ("consistency_checks", "bytes_read"): 3159143990374.0,
+    },
+    "patch-night-drain": {
+        ("migrations", "live"): 40,
+        ("migrations", "protection_breaks"): 10,
+        ("rpo", "recovery_points_missed"): 10,
+        ("rpo", "violations"): 10,
+        ("consistency_checks", "count"): 10,
+    },
     "csv-2012sp1": {
         ("backups", "makespan_p50_s"): 1858.762,
         ("redirected_io", "total_s"): 0.0,
@@ -164,3 +178,12 @@ def test_adding_a_vm_does_not_change_the_other_vms_draws():
     after = hvsim.simulate(bigger, seed=3).vms.set_index("vm")["used_bytes"]
     assert doc["vms"][0]["count"] == 16
     assert after.loc[before.index].equals(before)
+
+
+def test_patch_night_breaks_protection_only_in_the_group_without_vmm():
+    res = hvsim.simulate(hvsim.load_scenario(ROOT / "scenarios" / "patch-night-drain.yaml"), 1)
+    assert set(res.protection_breaks["protection_group"]) == {"without-vmm"}
+    drained = res.migrations[res.migrations["trigger"] == "drain"]
+    assert set(drained["from_host"]) == {"prod-n2"}
+    broken = set(res.protection_breaks["vm"])
+    assert broken == set(drained.loc[drained["vm"].str.startswith("b-"), "vm"])

@@ -64,6 +64,7 @@ class MigrationManager:
         self.vmm = vmm
         self.cluster_nodes = cluster_nodes
         self._volumes = volumes
+        self._open_breaks: dict[str, int] = {}  # VM -> index of its latest break record
         self.trace = trace
         self.running = 0
 
@@ -261,9 +262,16 @@ class MigrationManager:
         dpm = self.plans[vm.group].dpm
         start = env.now
         end = start + dpm.protection_repair_s
-        vm.broken_until_s = max(vm.broken_until_s, end)
-        vm.broken_reason = reason
-        self.trace.breaks.append(ProtectionBreakRecord(vm.name, vm.group, start, end, reason))
+        open_break = self._open_breaks.get(vm.name)
+        if open_break is not None and start < vm.broken_until_s:
+            # Still broken: the same break lasts longer (one break, one repair).
+            rec = self.trace.breaks[open_break]
+            self.trace.breaks[open_break] = rec._replace(end_s=end)
+        else:
+            self._open_breaks[vm.name] = len(self.trace.breaks)
+            self.trace.breaks.append(ProtectionBreakRecord(vm.name, vm.group, start, end, reason))
+            vm.broken_reason = reason
+        vm.broken_until_s = end
 
         def repaired() -> Generator:
             yield env.timeout(end - env.now)

@@ -56,6 +56,41 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
             f"{_fmt_bytes(s['replica_bytes'])} / {_fmt_bytes(s['recovery_point_bytes'])}",
         ),
     ]
+    m, cc, rpo = k["migrations"], k["consistency_checks"], k["rpo"]
+    if m["live"] or m["shared_nothing"]:
+        rows.append(
+            (
+                "migrations live / shared-nothing / with storage",
+                f"{m['live']} / {m['shared_nothing']} / {m['storage']}",
+            )
+        )
+        rows.append(
+            (
+                "protection breaks (unprotected time)",
+                f"{m['protection_breaks']} ({_fmt_s(m['unprotected_s'])})",
+            )
+        )
+    if cc["count"]:
+        rows.append(
+            (
+                "consistency checks (time, bytes read)",
+                f"{cc['count']} ({_fmt_s(cc['total_s'])}, {_fmt_bytes(cc['bytes_read'])})",
+            )
+        )
+        rows.append(
+            (
+                "longest night with / without checks",
+                f"{_fmt_s(cc['window_makespan_max_with_checks_s'])} / "
+                f"{_fmt_s(cc['window_makespan_max_without_checks_s'])}",
+            )
+        )
+    rows.append(
+        (
+            "RPO violations (target, worst gap)",
+            f"{rpo['violations']} ({_fmt_s(rpo['target_s'])}, "
+            f"{_fmt_s(rpo['worst_gap_s'])}), {rpo['recovery_points_missed']} points missed",
+        )
+    )
     for cluster, scan in k.get("scan", {}).items():
         rows.append(
             (
