@@ -15,6 +15,7 @@ from hvsim.model.dpm import BackupJobs, ProtectionGroupPlan, SavedStateSettings
 from hvsim.model.flows import FlowNetwork
 from hvsim.model.infrastructure import DpmServerState, HyperVHost, JobSlots, Network, Volume
 from hvsim.model.migration import MigrationManager, MigrationSettings, VmmTopology, match
+from hvsim.model.on_demand import OnDemandStream
 from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts, scan_mode_serialized
 from hvsim.model.trace import Trace
 from hvsim.model.vm import VirtualMachine
@@ -43,6 +44,7 @@ class World:
     jobs: BackupJobs
     scanner: ProtectionScanner
     migrations: MigrationManager
+    on_demand: list[OnDemandStream]
     seed: int
     scenario: Scenario
     scan_targets: list[ClusterScanTarget]
@@ -258,6 +260,19 @@ def build_world(scenario: Scenario, seed: int) -> World:
         jobs,
         scanner,
         manager,
+        [
+            OnDemandStream(
+                env,
+                dpm_servers[o.dpm_server],
+                o.per_hour,
+                o.mean_duration,
+                o.duration == "exponential",
+                stream(seed, f"on-demand:{i}"),
+                trace,
+                horizon_s,
+            )
+            for i, o in enumerate(scenario.on_demand)
+        ],
         seed,
         scenario,
         targets,
@@ -381,6 +396,8 @@ def run_world(world: World, progress=None) -> None:
         if vm.group:
             world.env.process(world.jobs.protect(vm, world.plans[vm.group]))
     start_migrations(world)
+    for od in world.on_demand:
+        world.env.process(od.arrivals())
     # Jobs started before the horizon run to their end (re-runs, checks and
     # migrations included), so every started job has an end: run until no event is
     # left. Nothing new is scheduled at or after the horizon.

@@ -22,6 +22,8 @@ def check_world(world: World) -> None:
     jobs = world.jobs
     if jobs.running:
         raise InvariantViolation("every started job ended", f"{jobs.running} still running")
+    if any(od.running for od in world.on_demand):
+        raise InvariantViolation("every started job ended", "an on-demand job is still running")
     if world.migrations.running:
         raise InvariantViolation(
             "every migration ended", f"{world.migrations.running} still running"

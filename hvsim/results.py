@@ -17,6 +17,7 @@ from hvsim.model.trace import (
     DowntimeRecord,
     JobRecord,
     MigrationRecord,
+    OnDemandRecord,
     ProtectionBreakRecord,
     RedirectedIoRecord,
     ScanRecord,
@@ -47,6 +48,7 @@ class Results:
     migrations: pd.DataFrame
     protection_breaks: pd.DataFrame
     recovery_points: pd.DataFrame
+    on_demand: pd.DataFrame
     rpo_s: dict[str, float] = field(default_factory=dict)
     counters: dict[str, float] = field(default_factory=dict)
     storage: dict[str, float] = field(default_factory=dict)
@@ -146,6 +148,7 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
                 "time_s": [t for vm in world.vms for t in vm.recovery_points_s],
             }
         ),
+        on_demand=_on_demand(trace.on_demand, start_date),
         rpo_s={name: plan.rpo_s for name, plan in world.plans.items()},
         slot_queues=_with_datetimes(
             pd.DataFrame.from_records(
@@ -217,6 +220,13 @@ def compute_kpis(res: Results) -> dict[str, Any]:
         "rpo": _rpo_kpis(res),
         "storage": {k: _r(v, 0) for k, v in res.storage.items()},
         "bottleneck": bottleneck,
+        "on_demand": {
+            "jobs": int(len(res.on_demand)),
+            "mean_wait_s": _r(res.on_demand["wait_s"].mean()) if len(res.on_demand) else 0.0,
+            "p95_wait_s": _r(np.percentile(res.on_demand["wait_s"], 95))
+            if len(res.on_demand)
+            else 0.0,
+        },
     }
 
 
@@ -231,6 +241,16 @@ def _table(records: list, record_type: type, start_date: dt.date) -> pd.DataFram
         if c.endswith("_s") and c != "duration_s" and c not in ("blackout_s",)
     }
     return _with_datetimes(df, start_date, times)
+
+
+def _on_demand(records: list, start_date: dt.date) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(records, columns=list(OnDemandRecord._fields))
+    df = df.sort_values(["dpm_server", "number"], kind="stable").reset_index(drop=True)
+    df["wait_s"] = df["start_s"] - df["arrival_s"]
+    df["duration_s"] = df["end_s"] - df["start_s"]
+    return _with_datetimes(
+        df, start_date, {"arrival_s": "arrival", "start_s": "start", "end_s": "end"}
+    )
 
 
 def _utilisation(world: World, start_date: dt.date) -> pd.DataFrame:

@@ -617,8 +617,19 @@ def test_a_huge_given_value_is_shortened_in_its_line(capsys, tmp_path):
 def test_missing_required_fields_are_each_named(capsys, tmp_path):
     scenario = write_doc(tmp_path, {"name": "x"})
     lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
-    for field in ("dpm_servers", "protection_groups", "vms"):
-        assert lines_at(lines, scenario, field), field
+    assert lines_at(lines, scenario, "dpm_servers")
+    # With DPM servers given, a scenario still needs VMs or on-demand jobs.
+    scenario = write_doc(
+        tmp_path,
+        {
+            "name": "x",
+            "dpm_servers": [
+                {"name": "d", "version": "2012", "pool": {"capacity": "1 TB", "write": "1 GB/s"}}
+            ],
+        },
+    )
+    lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
+    assert any("nothing to simulate" in line for line in lines)
 
 
 # --- files that are not scenarios ------------------------------------------------

@@ -103,6 +103,14 @@ class ProtectionBreakRecord(NamedTuple):
     reason: str
 
 
+class OnDemandRecord(NamedTuple):
+    number: int
+    dpm_server: str
+    arrival_s: float
+    start_s: float
+    end_s: float
+
+
 class Trace:
     __slots__ = (
         "jobs",
@@ -113,11 +121,13 @@ class Trace:
         "checks",
         "migrations",
         "breaks",
+        "on_demand",
         "_next_job",
     )
 
     def __init__(self) -> None:
         self.checks: list[ConsistencyCheckRecord] = []
+        self.on_demand: list[OnDemandRecord] = []
         self.migrations: list[MigrationRecord] = []
         self.breaks: list[ProtectionBreakRecord] = []
         # (time, slot name, kind host|dpm|csv-group, in use, queued) at each change

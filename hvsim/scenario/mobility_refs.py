@@ -52,6 +52,10 @@ def check_mobility_references(s: Scenario, vm_names: list[str]) -> list[str]:
             problems.append(
                 f"dpm_servers[{i}].vmm.vmm_server: unknown VMM server ({d.vmm.vmm_server!r})"
             )
+    dpm_names = {d.name for d in s.dpm_servers}
+    for i, o in enumerate(s.on_demand):
+        if o.dpm_server not in dpm_names:
+            problems.append(f"on_demand[{i}].dpm_server: unknown DPM server ({o.dpm_server!r})")
     for i, d in enumerate(s.migrations.drains):
         if d.node not in nodes:
             problems.append(f"migrations.drains[{i}].node: not a cluster node ({d.node!r})")

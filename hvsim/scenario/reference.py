@@ -46,6 +46,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("migrations.poisson[]", schema.PoissonMigrations),
     ("migrations.drains[]", schema.Drain),
     ("migrations.events[]", schema.ExplicitEvent),
+    ("on_demand[]", schema.OnDemandJobs),
 ]
 
 UNIT_HINTS = {

@@ -552,6 +552,19 @@ class Migrations(Strict):
     )
 
 
+class OnDemandJobs(Strict):
+    """Jobs started by hand (restores, ad-hoc backups) that need a DPM job slot and
+    nothing else: a Poisson stream with random durations, for queueing questions
+    (and the Erlang C validation)."""
+
+    dpm_server: Name = Field(description="DPM server whose job slots the jobs take.")
+    per_hour: float = Field(gt=0, le=100_000, description="Mean arrivals per hour (Poisson).")
+    mean_duration: Duration = Field(description="Mean time a job holds its slot.")
+    duration: Literal["exponential", "fixed"] = Field(
+        "exponential", description="Distribution of the durations. Default exponential."
+    )
+
+
 class ScanSettings(Strict):
     """Costs of protection scans. Calibration (facts §6: 'hours' for 8 nodes x 400
     VMs on CSVs, serialized; target 2-4 h): with these defaults the serialized scan of
@@ -606,9 +619,13 @@ class Scenario(Strict):
     )
     dpm_servers: list[DpmServer] = Field(min_length=1, description="DPM servers.")
     protection_groups: list[ProtectionGroup] = Field(
-        min_length=1, description="Protection groups (a VM belongs to at most one)."
+        default_factory=list, description="Protection groups (a VM belongs to at most one)."
     )
-    vms: list[VmSpec] = Field(min_length=1, description="VMs, one by one or in bulk.")
+    vms: list[VmSpec] = Field(default_factory=list, description="VMs, one by one or in bulk.")
+    on_demand: list[OnDemandJobs] = Field(
+        default_factory=list,
+        description="Streams of on-demand jobs (e.g. restores) competing for DPM job slots.",
+    )
     vss: Vss = Field(default_factory=Vss, description="VSS writer and snapshot timings.")
     saved_state: SavedState = Field(
         default_factory=SavedState, description="Offline (saved-state) backup overheads."
@@ -625,6 +642,12 @@ class Scenario(Strict):
     scan: ScanSettings = Field(
         default_factory=ScanSettings, description="Protection scan costs and schedule."
     )
+
+    @model_validator(mode="after")
+    def _something_to_simulate(self) -> Scenario:
+        if not self.vms and not self.on_demand:
+            raise ValueError("nothing to simulate: give vms (with protection_groups) or on_demand")
+        return self
 
 
 def json_schema() -> dict[str, Any]:
