@@ -134,7 +134,7 @@ def test_small_lab_offline_vms_are_exactly_the_four_that_fail_a_requirement():
     }
 
 
-def _run_cli(out: Path, hashseed: str) -> None:
+def _run_cli(out: Path, hashseed: str, scenario: str = "small-lab") -> None:
     env = dict(os.environ, PYTHONHASHSEED=hashseed)
     subprocess.run(
         [
@@ -142,7 +142,7 @@ def _run_cli(out: Path, hashseed: str) -> None:
             "-m",
             "hvsim.cli",
             "run",
-            str(ROOT / "scenarios" / "small-lab.yaml"),
+            str(ROOT / "scenarios" / f"{scenario}.yaml"),
             "--out",
             str(out),
             "--seed",
@@ -155,9 +155,10 @@ def _run_cli(out: Path, hashseed: str) -> None:
     )
 
 
-def test_same_scenario_and_seed_give_byte_identical_outputs_in_two_processes(tmp_path):
-    _run_cli(tmp_path / "a", "1")
-    _run_cli(tmp_path / "b", "12345")
+@pytest.mark.parametrize("scenario", ["small-lab", "shared-nothing-migration"])
+def test_same_scenario_and_seed_give_byte_identical_outputs_in_two_processes(tmp_path, scenario):
+    _run_cli(tmp_path / "a", "1", scenario)
+    _run_cli(tmp_path / "b", "12345", scenario)
     for name in ("kpis.json", "jobs.csv", "downtime.csv", "summary.md"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert json.loads((tmp_path / "a" / "kpis.json").read_text())["seed"] == 7
