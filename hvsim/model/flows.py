@@ -81,6 +81,9 @@ class Flow:
         "started",
         "bottleneck",
         "sent",
+        "_frozen",
+        "_new",
+        "_bott",
     )
 
     def __init__(self, fid: int, route: tuple[BandwidthResource, ...], size: float, cap, now, done):
@@ -96,6 +99,9 @@ class Flow:
         self.started = now
         self.bottleneck: BandwidthResource | None = None
         self.sent = 0.0
+        self._frozen = False
+        self._new = 0.0
+        self._bott: BandwidthResource | None = None
 
 
 class FlowNetwork:
@@ -247,29 +253,27 @@ class FlowNetwork:
             if f.cap_bps is not None:
                 heap.append((f.cap_bps, 1, f.id, f))
         heapq.heapify(heap)
-        frozen: set[int] = set()
-        new_rate: dict[int, float] = {}
-        bottleneck: dict[int, BandwidthResource | None] = {}
+        for f in flows:
+            f._frozen = False
         while heap:
             share, tag, _, obj = heapq.heappop(heap)
             if tag == 1:  # a flow's private cap
-                f = obj  # type: ignore[assignment]
-                if f.id in frozen:
+                if obj._frozen:  # type: ignore[union-attr]
                     continue
-                members = [f]
+                members = [obj]
                 bott = None
             else:
                 res = obj  # type: ignore[assignment]
                 if res._n == 0 or abs(share - res._rem / res._n) > 1e-9 * max(share, 1.0):
                     continue  # stale entry
-                members = [f for f in res.flows.values() if f.id not in frozen]
+                members = [f for f in res.flows.values() if not f._frozen]
                 bott = res
-            rate = max(share, 0.0)
+            rate = share if share > 0.0 else 0.0
             touched: dict[int, BandwidthResource] = {}
             for f in members:
-                frozen.add(f.id)
-                new_rate[f.id] = rate
-                bottleneck[f.id] = bott
+                f._frozen = True
+                f._new = rate
+                f._bott = bott
                 for r in f.route:
                     r._rem -= rate
                     r._n -= 1
@@ -278,7 +282,8 @@ class FlowNetwork:
             # entries are smaller and get skipped as stale).
             for r in touched.values():
                 if r._n > 0 and r is not bott:
-                    heapq.heappush(heap, (max(r._rem, 0.0) / r._n, 0, r.index, r))
+                    rem = r._rem if r._rem > 0.0 else 0.0
+                    heapq.heappush(heap, (rem / r._n, 0, r.index, r))
         log = self.load_log
         for res in resources:
             # Every flow on res subtracted its rate from _rem exactly once.
@@ -289,8 +294,8 @@ class FlowNetwork:
                 res._load = load
                 log.append((now, res.index, load))
         for f in flows:
-            rate = new_rate[f.id]
-            f.bottleneck = bottleneck[f.id]
+            rate = f._new
+            f.bottleneck = f._bott
             if rate != f.rate or f.id in extra_ids:
                 f.rate = rate
                 f.version += 1
