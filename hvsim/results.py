@@ -56,22 +56,6 @@ class Results:
     def kpis(self) -> dict[str, Any]:
         return compute_kpis(self)
 
-    def plot(self, name: str, **kwargs: Any) -> Any:
-        """A matplotlib figure: 'gantt', 'downtime_bars', 'downtime_distribution',
-        'utilisation' or 'slot_queues' (see hvsim.report.plots)."""
-        from hvsim.report import plots
-
-        functions = {
-            "gantt": plots.gantt,
-            "downtime_bars": plots.downtime_bars,
-            "downtime_distribution": plots.downtime_distribution,
-            "utilisation": plots.utilisation,
-            "slot_queues": plots.slot_queues,
-        }
-        if name not in functions:
-            raise ValueError(f"unknown plot {name!r}; one of {', '.join(functions)}")
-        return functions[name](self, **kwargs)
-
 
 def _with_datetimes(df: pd.DataFrame, start: dt.date, cols: dict[str, str]) -> pd.DataFrame:
     origin = pd.Timestamp(start)
