@@ -40,8 +40,11 @@ def check_vm_state(vm: VirtualMachine, now: float) -> None:
     if now < vm.broken_until_s:
         raise JobFailed(f"protection broken by a migration: {vm.broken_reason}")
     if vm.migrating:
-        # Hyper-V runs one operation on a VM at a time (assumption from the documented
-        # "Backing up" lock: a VM being backed up cannot be live-migrated).
+        # Hyper-V runs one operation on a VM at a time. Source: a VM in Hyper-V's
+        # "Backing up" state cannot be live-migrated (Arcserve UDP troubleshooting,
+        # documentation.arcserve.com, "udp_trblsht_bakup_job_complet_bt_vm_locked");
+        # that the backup fails when the VM is migrating, and DPM's auto-rerun retries
+        # it (facts §1), is our assumption from the same lock.
         raise JobFailed("VM is being migrated")
     if vm.inconsistent or vm.check_pending:
         raise JobFailed("replica inconsistent: consistency check required")

@@ -83,7 +83,9 @@ class MigrationManager:
         try:
             while vm.busy is not None or vm.migrating:
                 # A VM being backed up cannot be live-migrated (Hyper-V's "Backing up"
-                # lock); the migration waits for the snapshot to go.
+                # state; Arcserve UDP troubleshooting, see check_vm_state in dpm.py);
+                # the migration waits for the snapshot to go (assumption: the admin or
+                # VMM retries rather than giving up).
                 yield vm.busy if vm.busy is not None else env.timeout(60.0)
             target_host = target_host or vm.host
             if kind == "shared_nothing" and target_volume is None:
