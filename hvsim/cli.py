@@ -1,4 +1,4 @@
-"""The ``hvsim`` command: run, validate, schema."""
+"""The ``hvsim`` command: run, sweep, compare, validate, schema, scan-table."""
 
 from __future__ import annotations
 
@@ -43,39 +43,283 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(limit: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number ({text!r})") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"expected 1 to {limit} ({text!r})")
+        return value
+
+    return parse
+
+
+def _out_dir(args: argparse.Namespace, name: str) -> Path:
+    return Path(args.out) if args.out else Path("reports") / name
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Replace ``out`` by ``tmp``; the store of finished runs (``runs/``) is kept."""
+    if (out / "runs").is_dir():
+        (out / "runs").rename(tmp / "runs")
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+def _interrupted(store: Path) -> int:
+    print(
+        f"\ninterrupted: finished runs are stored in {store}/; the same command resumes "
+        "without computing them again",
+        file=sys.stderr,
+    )
+    return 130
+
+
+def _many_runs(fn, where: Path, *a, **kw):
+    """Run a sweep function; returns (result, exit status or None)."""
+    from hvsim.scenario.loader import ScenarioError
+    from hvsim.sweep import SchedulerError
+
+    try:
+        return fn(*a, **kw), None
+    except ScenarioError as exc:
+        return None, _print_problems(exc.problems)
+    except SchedulerError as exc:
+        print(f"hvsim: {exc}", file=sys.stderr)
+        return None, 1
+    except KeyboardInterrupt:
+        return None, _interrupted(where)
+
+
+def _report_failures(failures) -> int:
+    if len(failures):
+        print(
+            f"{len(failures)} run(s) failed (see failures.csv); the others are in the tables",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _demote(markdown: str) -> str:
+    return "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from hvsim import simulate
+    from hvsim.report.html import run_report
     from hvsim.report.summary import console_table, summary_markdown, table_csv
     from hvsim.results import kpis_json
+    from hvsim.sweep import (
+        console_stats,
+        headline,
+        replicate,
+        sweep_markdown,
+        write_table,
+    )
 
     scenario, problems = _load(args.scenario)
     if problems:
         return _print_problems(problems)
-    out = Path(args.out) if args.out else Path("reports") / scenario.name
+    out = _out_dir(args, scenario.name)
+    reps = None
+    if args.replications > 1:
+        reps, status = _many_runs(
+            replicate,
+            out / "runs",
+            args.scenario,
+            args.replications,
+            args.seed,
+            store=out / "runs",
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=True,
+        )
+        if status is not None:
+            return status
     progress = _progress_printer(scenario.horizon_days) if sys.stderr.isatty() else None
     results = simulate(scenario, seed=args.seed, progress=progress)
     kpis = results.kpis()
+    summary = summary_markdown(results, kpis, scenario.description)
     # Write into a temporary folder beside the target, then swap it in: a run that
     # fails half-way leaves no partial output.
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    written = ["kpis.json", "jobs.csv", "downtime.csv", "redirected_io.csv", "summary.md"]
     try:
         (tmp / "kpis.json").write_text(kpis_json(kpis), encoding="utf-8")
         (tmp / "jobs.csv").write_text(table_csv(results.jobs), encoding="utf-8")
         (tmp / "downtime.csv").write_text(table_csv(results.downtime), encoding="utf-8")
         (tmp / "redirected_io.csv").write_text(table_csv(results.redirected_io), encoding="utf-8")
-        (tmp / "summary.md").write_text(
-            summary_markdown(results, kpis, scenario.description), encoding="utf-8"
-        )
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        if reps is not None:
+            title = f"hvsim replications: {scenario.name}"
+            summary = sweep_markdown(reps, title, scenario.description) + "\n" + _demote(summary)
+            write_table(reps.table, tmp, "runs")
+            (tmp / "summary.csv").write_text(table_csv(reps.summary()), encoding="utf-8")
+            written += ["runs.parquet", "runs.csv", "summary.csv"]
+            if len(reps.failures):
+                (tmp / "failures.csv").write_text(table_csv(reps.failures), encoding="utf-8")
+                written.append("failures.csv")
+        (tmp / "summary.md").write_text(summary, encoding="utf-8")
+        page = run_report(results, kpis, scenario, scenario.description, reps)
+        (tmp / "report.html").write_text(page, encoding="utf-8")
+        written.append("report.html")
+        _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    print(console_table(kpis))
-    print(f"\nwrote {out}/ (kpis.json, jobs.csv, downtime.csv, redirected_io.csv, summary.md)")
-    return 0
+    if reps is None:
+        print(console_table(kpis))
+    else:
+        seeds = reps.seeds
+        head = (
+            f"hvsim: {scenario.name}, {reps.replications} replications (seeds {seeds[0]} to "
+            f"{seeds[-1]}, {scenario.horizon_days:g} days): mean, 95% CI, p50, p95"
+        )
+        print(head + "\n" + "-" * len(head))
+        print(console_stats(reps.summary(), [], headline(reps.kpis, reps.table)))
+        print(
+            f"runs: {len(reps.table)} finished ({reps.computed} computed, {reps.stored} from "
+            f"the store), {len(reps.failures)} failed"
+        )
+    print(f"\nwrote {out}/ ({', '.join(written)})")
+    return _report_failures(reps.failures) if reps is not None else 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from hvsim import simulate
+    from hvsim.report.html import sweep_report
+    from hvsim.report.summary import table_csv
+    from hvsim.sweep import (
+        combination_label,
+        console_stats,
+        headline,
+        run_sweep,
+        sweep_markdown,
+        varying,
+        write_table,
+        write_text,
+    )
+
+    scenario, problems = _load(args.scenario)
+    if problems:
+        return _print_problems(problems)
+    out = _out_dir(args, f"{scenario.name}-sweep")
+    sweep, status = _many_runs(
+        run_sweep,
+        out / "runs",
+        args.scenario,
+        args.vary,
+        args.replications,
+        args.seed,
+        store=out / "runs",
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=True,
+    )
+    if status is not None:
+        return status
+    combos = sweep.combinations()
+    picks = sorted({0, len(combos) - 1})
+    details = []
+    for i in picks:
+        detail = sweep.scenario(i)
+        details.append((combination_label(combos[i]), simulate(detail, seed=args.seed), detail))
+    title = f"hvsim sweep: {scenario.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(sweep.table, out, "runs")
+    write_text(out / "summary.csv", table_csv(sweep.summary()))
+    write_text(out / "summary.md", sweep_markdown(sweep, title, scenario.description))
+    write_text(out / "report.html", sweep_report(sweep, details, title, scenario.description))
+    written = ["runs.parquet", "runs.csv", "summary.csv", "summary.md", "report.html"]
+    if len(sweep.failures):
+        write_text(out / "failures.csv", table_csv(sweep.failures))
+        written.append("failures.csv")
+    elif (out / "failures.csv").exists():
+        (out / "failures.csv").unlink()
+    seeds = sweep.seeds
+    head = (
+        f"{title}, {sweep.replications} replication(s) per combination (seeds {seeds[0]} to "
+        f"{seeds[-1]}): mean, 95% CI, p50, p95"
+    )
+    print(head + "\n" + "-" * len(head))
+    if len(sweep.table):
+        heads = headline(sweep.kpis, sweep.table)
+        heads = [k for k in heads if k in varying(sweep.table, heads)] or heads
+        print(console_stats(sweep.summary(heads), sweep.params, heads))
+    print(
+        f"runs: {len(sweep.table)} finished ({sweep.computed} computed, {sweep.stored} from "
+        f"the store), {len(sweep.failures)} failed"
+    )
+    print(f"\nwrote {out}/ ({', '.join(written)}; finished runs in runs/)")
+    return _report_failures(sweep.failures)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from hvsim import simulate
+    from hvsim.report.html import compare_report
+    from hvsim.report.summary import table_csv
+    from hvsim.sweep import (
+        compare,
+        compare_markdown,
+        console_comparison,
+        headline,
+        write_table,
+        write_text,
+    )
+
+    loaded = [_load(path) for path in (args.a, args.b)]
+    problems = [line for _, p in loaded for line in (p or [])]
+    if problems:
+        return _print_problems(problems)
+    a, b = (s for s, _ in loaded)
+    out = _out_dir(args, f"compare-{a.name}-vs-{b.name}")
+    cmp, status = _many_runs(
+        compare,
+        out / "runs",
+        args.a,
+        args.b,
+        args.replications,
+        args.seed,
+        store=out / "runs",
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=True,
+    )
+    if status is not None:
+        return status
+    details = [
+        (f"A: {cmp.labels[0]}", simulate(a, seed=args.seed), a),
+        (f"B: {cmp.labels[1]}", simulate(b, seed=args.seed), b),
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(cmp.table, out, "runs")
+    write_text(out / "compare.csv", table_csv(cmp.differences()))
+    write_text(out / "summary.md", compare_markdown(cmp))
+    write_text(out / "report.html", compare_report(cmp, details))
+    written = ["runs.parquet", "runs.csv", "compare.csv", "summary.md", "report.html"]
+    if len(cmp.failures):
+        write_text(out / "failures.csv", table_csv(cmp.failures))
+        written.append("failures.csv")
+    elif (out / "failures.csv").exists():
+        (out / "failures.csv").unlink()
+    seeds = list(range(cmp.base_seed, cmp.base_seed + cmp.replications))
+    head = (
+        f"hvsim compare: A = {cmp.labels[0]}, B = {cmp.labels[1]}, {cmp.replications} "
+        f"replication(s) each, same seeds ({seeds[0]} to {seeds[-1]})"
+    )
+    print(head + "\n" + "-" * len(head))
+    if len(cmp.table):
+        print(console_comparison(cmp.differences(headline(cmp.kpis, cmp.table)), cmp.labels))
+    print(
+        f"runs: {len(cmp.table)} finished ({cmp.computed} computed, {cmp.stored} from "
+        f"the store), {len(cmp.failures)} failed"
+    )
+    print(f"\nwrote {out}/ ({', '.join(written)}; finished runs in runs/)")
+    return _report_failures(cmp.failures)
 
 
 def _int_list(text: str) -> list[int]:
@@ -120,17 +364,68 @@ def _progress_printer(horizon_days: float):
     return show
 
 
+def _execution_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers",
+        type=_positive(4096),
+        help="local worker processes (default: one per core; 1 runs in this process)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="send the runs to this Dask scheduler instead of local processes",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hvsim",
         description="Simulate protection of Hyper-V VMs with System Center DPM.",
     )
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="simulate a scenario and write its results")
+    run = sub.add_parser("run", help="simulate a scenario and write its results and report")
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--out", help="output folder (default reports/<scenario name>)")
     run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument(
+        "--replications",
+        type=_positive(100_000),
+        default=1,
+        help="runs with seeds SEED, SEED+1, ...: each KPI's mean, 95%% CI, p50 and p95",
+    )
+    _execution_options(run)
     run.set_defaults(func=cmd_run)
+    swp = sub.add_parser(
+        "sweep", help="run the cross product of varied fields, with replications and CIs"
+    )
+    swp.add_argument("scenario", help="scenario YAML file")
+    swp.add_argument(
+        "--vary",
+        action="append",
+        required=True,
+        metavar="PATH=V1,V2,...",
+        help="a field of the scenario file and its values, e.g. "
+        "'links[2].bandwidth=1 Gbps,10 Gbps' (repeat for a cross product)",
+    )
+    swp.add_argument(
+        "--replications", type=_positive(100_000), default=5, help="seeds per combination (5)"
+    )
+    swp.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    swp.add_argument("--out", help="output folder (default reports/<scenario name>-sweep)")
+    _execution_options(swp)
+    swp.set_defaults(func=cmd_sweep)
+    cmp = sub.add_parser(
+        "compare", help="two scenarios with the same seeds: the difference and its CI"
+    )
+    cmp.add_argument("a", metavar="A.yaml", help="scenario A")
+    cmp.add_argument("b", metavar="B.yaml", help="scenario B")
+    cmp.add_argument(
+        "--replications", type=_positive(100_000), default=5, help="seeds per side (5)"
+    )
+    cmp.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    cmp.add_argument("--out", help="output folder (default reports/compare-<A>-vs-<B>)")
+    _execution_options(cmp)
+    cmp.set_defaults(func=cmd_compare)
     val = sub.add_parser("validate", help="check a scenario file; exit 2 on problems")
     val.add_argument("scenario")
     val.set_defaults(func=cmd_validate)

@@ -1,0 +1,571 @@
+"""Plots of a run, a sweep, replications and a comparison, as matplotlib figures.
+
+Every function returns a ``matplotlib.figure.Figure`` made without pyplot, so no
+global figure list grows in a long sweep and no display is needed (PNG through
+the Agg canvas); in Jupyter, a figure as a cell's last value is shown inline.
+Times on the axes are calendar times from the scenario's start date.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from hvsim.results import Results
+
+DAY_S = 86400.0
+KIND_COLOURS = {
+    "initial_replica": "#4c72b0",
+    "express_full": "#55a868",
+    "consistency_check": "#dd8452",
+}
+OTHER_COLOURS = ("#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd")
+WINDOW_COLOUR = "#f2d16b"
+FAILED_EDGE = "#c44e52"
+SLOT_KIND_ORDER = ("dpm", "host", "csv-group")
+SLOT_KIND_TITLES = {
+    "dpm": "DPM server job slots",
+    "host": "per-host slots (MaxAllowedParallelBackups)",
+    "csv-group": "per-CSV serialization (DataSourceGroups)",
+    "live-migration": "live migrations per host",
+    "storage-migration": "storage migrations per host",
+}
+RESOURCE_KIND_TITLES = {
+    "network": "busiest network links",
+    "storage": "busiest CSVs and volumes",
+    "pool": "DPM storage pools",
+}
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _empty(title: str, message: str) -> Figure:
+    """A figure that says why there is nothing to draw (no saved-state backups...)."""
+    fig = _figure(8, 2.2)
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+    return fig
+
+
+def _days(res: Results, seconds: Any) -> Any:
+    """Seconds from the start -> matplotlib date numbers (days)."""
+    return mdates.date2num(pd.Timestamp(res.start_date)) + np.asarray(seconds, float) / DAY_S
+
+
+def _clock_axis(ax: Any, span_days: float) -> None:
+    """Round clock times as ticks: every 1 to 12 hours within a few days, else days."""
+    hours = span_days * 24
+    if hours <= 96:
+        step = next((h for h in (1, 2, 3, 4, 6, 12) if hours / h <= 10), 12)
+        ax.xaxis.set_major_locator(mdates.HourLocator(byhour=range(0, 24, step)))
+        fmt = "%H:%M" if hours <= 30 else "%a %H:%M"
+    else:
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator())
+        fmt = "%d %b"
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt))
+
+
+def _kind_colour(kind: str, others: dict[str, str]) -> str:
+    if kind in KIND_COLOURS:
+        return KIND_COLOURS[kind]
+    return others.setdefault(kind, OTHER_COLOURS[len(others) % len(OTHER_COLOURS)])
+
+
+# --- one night's jobs -------------------------------------------------------------
+
+
+def nights(res: Results) -> list[float]:
+    """The distinct days (as seconds, midnight) on which a backup window closes, in
+    order: night 0 is the first."""
+    jobs = res.jobs[res.jobs["outcome"] != "skipped"]
+    return sorted({float(d) * DAY_S for d in (jobs["window_end_s"] // DAY_S).unique()})
+
+
+def _window_lengths(scenario: Any) -> dict[str, float]:
+    """Backup window length per protection group, from the scenario."""
+    out = {}
+    for pg in getattr(scenario, "protection_groups", []) or []:
+        start, end = pg.backup_window.start, pg.backup_window.end
+        out[pg.name] = (end - start) % DAY_S or DAY_S
+    return out
+
+
+def _lanes(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Greedy interval partitioning: the first sub-row free at each job's start, so
+    jobs that overlap in time never overlap on the chart."""
+    lane = np.zeros(len(starts), dtype=int)
+    free_at: list[float] = []
+    for i in np.argsort(starts, kind="stable"):
+        for k, t in enumerate(free_at):
+            if t <= starts[i]:
+                lane[i], free_at[k] = k, ends[i]
+                break
+        else:
+            lane[i] = len(free_at)
+            free_at.append(ends[i])
+    return lane
+
+
+@dataclass
+class Night:
+    """One night of backups: its job attempts, backup windows (start, end) and the
+    span to draw (windows and jobs), in seconds from the start of the run."""
+
+    index: int
+    jobs: pd.DataFrame
+    windows: list[tuple[float, float]]
+    begin: float
+    end: float
+    lo: float
+    hi: float
+
+    @classmethod
+    def of(cls, res: Results, night: int | str = "worst", scenario: Any = None) -> Night:
+        """``night``: 'worst' (longest from schedule to the last first attempt ending),
+        'last', or an index (0 = first). With ``scenario`` the windows start at the
+        protection groups' window start, otherwise at the first scheduled job."""
+        jobs = res.jobs[res.jobs["outcome"] != "skipped"].copy()
+        if jobs.empty:
+            raise ValueError("no backup jobs in this run")
+        days = nights(res)
+        jobs["night_day"] = (jobs["window_end_s"] // DAY_S) * DAY_S
+        if night == "worst":
+            first = jobs[jobs["attempt"] == 1] if (jobs["attempt"] == 1).any() else jobs
+            by = first.groupby("night_day")
+            span = by["end_s"].max() - by["scheduled_s"].min()
+            index = days.index(float(span.idxmax()))
+        elif night == "last":
+            index = len(days) - 1
+        elif isinstance(night, int) and -len(days) <= night < len(days):
+            index = night % len(days)
+        else:
+            raise ValueError(
+                f"night must be 'worst', 'last' or 0..{len(days) - 1} (given {night!r})"
+            )
+        jobs = jobs[jobs["night_day"] == days[index]]
+        lengths = _window_lengths(scenario)
+        windows = set()
+        for (group, we), rows in jobs.groupby(["protection_group", "window_end_s"]):
+            start = we - lengths[group] if group in lengths else float(rows["scheduled_s"].min())
+            windows.add((float(start), float(we)))
+        begin, end = float(jobs["scheduled_s"].min()), float(jobs["end_s"].max())
+        lo = min([begin] + [w[0] for w in windows])
+        hi = max([end] + [w[1] for w in windows])
+        margin = 0.03 * (hi - lo)
+        return cls(index, jobs, sorted(windows), begin, end, lo - margin, hi + margin)
+
+    def title(self, res: Results) -> str:
+        day = pd.Timestamp(res.start_date) + pd.Timedelta(seconds=nights(res)[self.index])
+        return f"night {self.index} (window closing {day:%a %d %b %Y})"
+
+
+def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Figure:
+    """One night's job attempts per host (top) and per DPM server (bottom), coloured by
+    kind, failed attempts outlined in red, the backup window shaded and its end
+    marked. ``night``: 'worst' (longest from schedule to last job, the default),
+    'last', or an index (0 = first night). With ``scenario`` the window starts at
+    the protection groups' window start, otherwise at the first scheduled job."""
+    title = "Backup night: jobs per host and DPM server"
+    if res.jobs.empty or (res.jobs["outcome"] == "skipped").all():
+        return _empty(title, "no backup jobs in this run")
+    night_ = Night.of(res, night, scenario)
+    jobs, windows, lo, hi = night_.jobs, night_.windows, night_.lo, night_.hi
+    checks = res.consistency_checks
+    checks = checks[(checks["end_s"] > night_.begin) & (checks["start_s"] < night_.end)]
+    bars = pd.concat(
+        [
+            jobs[["kind", "host", "dpm_server", "start_s", "end_s", "outcome"]],
+            pd.DataFrame(
+                {
+                    "kind": "consistency_check",
+                    "host": checks["host"],
+                    "dpm_server": checks["dpm_server"],
+                    "start_s": checks["start_s"],
+                    "end_s": checks["end_s"],
+                    "outcome": checks["outcome"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+
+    panels = [("host", "hosts"), ("dpm_server", "DPM servers")]
+    layout = []
+    for column, _ in panels:
+        groups = []
+        for name, rows in bars.groupby(column, sort=True):
+            lane = _lanes(rows["start_s"].to_numpy(float), rows["end_s"].to_numpy(float))
+            groups.append((str(name), rows.assign(lane=lane), int(lane.max()) + 1))
+        layout.append(groups)
+    heights = [max(2, sum(g[2] for g in groups)) for groups in layout]
+    fig = _figure(11, min(16.0, 2.0 + 0.22 * sum(heights)))
+    axes = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": heights})
+    others: dict[str, str] = {}
+    for ax, (_, label), groups in zip(axes, panels, layout, strict=True):
+        y0, ticks, names = 0, [], []
+        for name, rows, n_lanes in groups:
+            for (kind, failed), part in rows.groupby(
+                [rows["kind"], rows["outcome"] == "failed"], sort=True
+            ):
+                x = _days(res, part["start_s"])
+                w = (part["end_s"].to_numpy(float) - part["start_s"].to_numpy(float)) / DAY_S
+                ax.barh(
+                    y0 + part["lane"].to_numpy(),
+                    w,
+                    left=x,
+                    height=0.8,
+                    color=_kind_colour(str(kind), others),
+                    edgecolor=FAILED_EDGE if failed else "none",
+                    linewidth=1.2 if failed else 0,
+                    hatch="//" if failed else None,
+                    zorder=2,
+                )
+            ticks.append(y0 + (n_lanes - 1) / 2)
+            names.append(name)
+            y0 += n_lanes
+            ax.axhline(y0 - 0.5, color="#dddddd", linewidth=0.6)
+        for ws, we in sorted(windows):
+            ax.axvspan(
+                _days(res, ws), _days(res, we), color=WINDOW_COLOUR, alpha=0.3, lw=0, zorder=0
+            )
+            ax.axvline(_days(res, we), color="#b8860b", linestyle="--", linewidth=1)
+        ax.set_yticks(ticks, names)
+        ax.set_ylim(y0 - 0.5, -0.5)
+        ax.set_ylabel(label)
+    axes[-1].set_xlim(_days(res, lo), _days(res, hi))
+    _clock_axis(axes[-1], (hi - lo) / DAY_S)
+    kinds = sorted(set(bars["kind"]), key=lambda k: (k not in KIND_COLOURS, k))
+    handles = [Patch(color=_kind_colour(k, others), label=k.replace("_", " ")) for k in kinds]
+    if (bars["outcome"] == "failed").any():
+        handles.append(
+            Patch(facecolor="white", edgecolor=FAILED_EDGE, hatch="//", label="failed attempt")
+        )
+    handles.append(Patch(color=WINDOW_COLOUR, alpha=0.4, label="backup window"))
+    axes[0].legend(handles=handles, loc="upper right", fontsize=8, ncols=len(handles))
+    axes[0].set_title(f"{title}, {night_.title(res)}, {len(jobs)} attempts")
+    return fig
+
+
+# --- saved-state downtime ---------------------------------------------------------
+
+
+def downtime(res: Results) -> Figure:
+    """Saved-state downtime: total per VM over the run (sorted bars) and the
+    distribution of the downtime of each saved-state backup (histogram)."""
+    title = "Saved-state downtime"
+    d = res.downtime
+    if d.empty:
+        return _empty(title, "no saved-state backups: every backed-up VM stayed online")
+    per_vm = d.groupby("vm")["seconds"].sum().sort_values(ascending=False, kind="stable")
+    fig = _figure(12, 4.2)
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    x = np.arange(len(per_vm))
+    ax1.bar(x, per_vm.to_numpy(), color="#c44e52")
+    if len(per_vm) <= 40:
+        ax1.set_xticks(x, per_vm.index, rotation=90, fontsize=7)
+    else:
+        ax1.set_xticks([])
+        ax1.set_xlabel(f"{len(per_vm)} VMs, most downtime first")
+    ax1.set_ylabel("seconds")
+    ax1.set_title(f"{title} per VM, total over {res.horizon_days:g} days")
+    seconds = d["seconds"].to_numpy(float)
+    bins = max(5, min(40, int(math.sqrt(len(seconds))) + 1))
+    ax2.hist(seconds, bins=bins, color="#c44e52", alpha=0.85)
+    ax2.axvline(float(np.percentile(seconds, 95)), color="#333333", linestyle="--", lw=1)
+    ax2.set_xlabel("seconds per saved-state backup (dashed: p95)")
+    ax2.set_ylabel("backups")
+    ax2.set_title(f"Distribution, {len(seconds)} saved-state backups")
+    return fig
+
+
+# --- utilisation ------------------------------------------------------------------
+
+
+def busiest(res: Results, kind: str, top: int) -> list[str]:
+    """The ``top`` resources of a kind by bytes moved (then name), those that moved any."""
+    r = res.resources
+    r = r[(r["kind"] == kind) & (r["bytes"] > 0)]
+    return list(r.sort_values(["bytes", "resource"], ascending=[False, True])["resource"][:top])
+
+
+def _span(
+    res: Results, night: int | str | None, scenario: Any, start_s: float | None, end_s: float | None
+) -> tuple[float, float, str]:
+    """Seconds to draw: the whole run, one night (as in the Gantt), or given bounds."""
+    lo, hi, label = 0.0, res.horizon_days * DAY_S, f"{res.horizon_days:g} days"
+    if night is not None and (res.jobs["outcome"] != "skipped").any():
+        n = Night.of(res, night, scenario)
+        lo, hi, label = n.lo, n.hi, n.title(res)
+    if start_s is not None or end_s is not None:
+        lo = lo if start_s is None else float(start_s)
+        hi = hi if end_s is None else float(end_s)
+        label = "selected time"
+    return lo, hi, label
+
+
+def utilisation(
+    res: Results,
+    top: int = 4,
+    night: int | str | None = None,
+    scenario: Any = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> Figure:
+    """Utilisation (load / capacity) over time of the ``top`` busiest links and
+    CSVs/volumes and of every DPM pool that moved bytes, as step lines: over the
+    whole run, one ``night`` ('worst', 'last' or an index, as in ``gantt``), or
+    between ``start_s`` and ``end_s`` (seconds from the start)."""
+    title = "Utilisation"
+    u = res.utilisation
+    if u.empty:
+        return _empty(title, "no transfers in this run")
+    end_run = res.horizon_days * DAY_S
+    lo, hi, span = _span(res, night, scenario, start_s, end_s)
+    kinds = [k for k in RESOURCE_KIND_TITLES if k in set(res.resources["kind"])]
+    fig = _figure(11, 2.4 * len(kinds) + 0.6)
+    axes = np.atleast_1d(fig.subplots(len(kinds), 1, sharex=True, squeeze=False)[:, 0])
+    by_resource = {str(k): g for k, g in u.groupby("resource", observed=True, sort=False)}
+    for ax, kind in zip(axes, kinds, strict=True):
+        names = busiest(res, kind, top) if kind != "pool" else busiest(res, kind, 1000)
+        for name in names:
+            g = by_resource.get(name)
+            if g is None:
+                continue
+            t = np.concatenate([[0.0], g["time_s"].to_numpy(float), [end_run]])
+            y = np.concatenate([[0.0], g["utilisation"].to_numpy(float), [0.0]]) * 100
+            y[-1] = y[-2]
+            ax.step(_days(res, t), y, where="post", linewidth=1, label=name)
+        if not names:
+            ax.text(0.5, 0.5, "idle", ha="center", va="center", transform=ax.transAxes)
+        else:
+            ax.legend(loc="upper right", fontsize=7, ncols=min(2, len(names)))
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("% of capacity")
+        ax.set_title(RESOURCE_KIND_TITLES[kind], fontsize=10, loc="left")
+    axes[-1].set_xlim(_days(res, lo), _days(res, hi))
+    _clock_axis(axes[-1], (hi - lo) / DAY_S)
+    fig.suptitle(f"{title} of the busiest resources, {span}")
+    return fig
+
+
+# --- job slots --------------------------------------------------------------------
+
+
+def slot_queues(
+    res: Results,
+    top: int = 8,
+    night: int | str | None = None,
+    scenario: Any = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> Figure:
+    """Jobs waiting for a slot over time, one panel per kind of slot (DPM server,
+    host, CSV group, migrations), the ``top`` longest queues of each kind; over the
+    whole run, one ``night`` or between ``start_s`` and ``end_s``."""
+    title = "Job-slot queue lengths"
+    q = res.slot_queues
+    if q.empty:
+        return _empty(title, "no job slots used in this run")
+    present = list(dict.fromkeys(q["kind"]))
+    kinds = [k for k in SLOT_KIND_ORDER if k in present] + sorted(
+        k for k in present if k not in SLOT_KIND_ORDER
+    )
+    end_run = res.horizon_days * DAY_S
+    lo, hi, span = _span(res, night, scenario, start_s, end_s)
+    fig = _figure(11, 2.2 * len(kinds) + 0.6)
+    axes = fig.subplots(len(kinds), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, kind in zip(axes, kinds, strict=True):
+        rows = q[q["kind"] == kind]
+        peaks = rows.groupby("slot")["queued"].max()
+        slots = sorted(peaks.index, key=lambda s: (-peaks[s], s))[:top]
+        for slot in sorted(slots):
+            g = rows[rows["slot"] == slot]
+            t = np.concatenate([[0.0], g["time_s"].to_numpy(float), [end_run]])
+            y = np.concatenate([[0], g["queued"].to_numpy(float), [0]])
+            y[-1] = y[-2]
+            ax.step(_days(res, t), y, where="post", linewidth=1, label=str(slot))
+        ax.legend(loc="upper right", fontsize=7, ncols=min(4, len(slots)))
+        ax.set_ylabel("waiting")
+        ax.set_ylim(bottom=0)
+        ax.set_title(SLOT_KIND_TITLES.get(kind, kind), fontsize=10, loc="left")
+    axes[-1].set_xlim(_days(res, lo), _days(res, hi))
+    _clock_axis(axes[-1], (hi - lo) / DAY_S)
+    fig.suptitle(f"{title}, {span}")
+    return fig
+
+
+RUN_PLOTS = {
+    "gantt": gantt,
+    "downtime": downtime,
+    "utilisation": utilisation,
+    "slot_queues": slot_queues,
+}
+
+
+# --- many runs --------------------------------------------------------------------
+
+
+def _grid(n: int, ncols: int, cell: tuple[float, float]) -> tuple[Figure, list[Any]]:
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig = _figure(cell[0] * ncols, cell[1] * nrows + 0.5)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    return fig, list(axes[:n])
+
+
+def kpi_unit(kpi: str, values: Any) -> tuple[float, str]:
+    """(divisor, unit) to show a KPI's values readably: hours or minutes for long
+    durations, TB/GB/MB for bytes, % for shares."""
+    x = np.asarray(values, dtype=float)
+    top = float(np.nanmax(np.abs(x))) if x.size and np.isfinite(x).any() else 0.0
+    leaf = kpi.rsplit(".", 1)[-1]
+    if leaf.endswith("_s"):
+        return (3600.0, "h") if top >= 7200 else (60.0, "min") if top >= 120 else (1.0, "s")
+    if "bytes" in leaf:
+        for f, unit in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB")):
+            if top >= f:
+                return f, unit
+        return 1.0, "B"
+    if leaf in ("window_compliance", "throughput_ratio") or kpi.startswith("bottleneck."):
+        return 0.01, "%"
+    return 1.0, ""
+
+
+def _short(kpi: str) -> str:
+    return kpi if len(kpi) <= 38 else "..." + kpi[-35:]
+
+
+def sweep_figure(
+    sweep: Any,
+    kpis: Sequence[str] | None = None,
+    x: str | None = None,
+    confidence: float | None = None,
+    ncols: int = 3,
+) -> Figure:
+    """Each KPI against the varied parameter ``x`` (default the first --vary): the
+    mean over replications with its confidence band, one line per combination of
+    the other varied values. ``sweep`` is a ``hvsim.sweep.SweepResult``; ``kpis``
+    defaults to those that vary across the sweep, headline KPIs first."""
+    from hvsim.sweep import CONFIDENCE, headline, summarize, varying
+
+    confidence = confidence or CONFIDENCE
+    params = list(sweep.params)
+    if not params:
+        raise ValueError("the sweep varies nothing; use replications_figure")
+    if sweep.table.empty:
+        return _empty("Sweep", "no run finished")
+    x = x or params[0]
+    if kpis is None:
+        moving = varying(sweep.table, sweep.kpis)
+        heads = [k for k in headline(sweep.kpis) if k in moving]
+        kpis = heads + [k for k in moving if k not in heads]
+    kpis = list(kpis)
+    if not kpis:
+        return _empty("Sweep", "no KPI changes across the sweep")
+    hue = [p for p in params if p != x]
+    summary = summarize(sweep.table, params, kpis, confidence)
+    order = list(dict.fromkeys(sweep.table[x]))
+    numeric = pd.api.types.is_numeric_dtype(sweep.table[x])
+    fig, axes = _grid(len(kpis), ncols, (4.2, 3.0))
+    for i, (ax, kpi) in enumerate(zip(axes, kpis, strict=True)):
+        rows = summary[summary["kpi"] == kpi]
+        div, unit = kpi_unit(kpi, rows[["mean", "ci_low", "ci_high"]].to_numpy())
+        lines = rows.groupby(hue, sort=False) if hue else [((), rows)]
+        for key, part in lines:
+            part = part.set_index(x).loc[order].reset_index()
+            xs = part[x].to_numpy(float) if numeric else np.arange(len(order))
+            key = key if isinstance(key, tuple) else (key,)
+            label = ", ".join(f"{h}={v}" for h, v in zip(hue, key, strict=True)) or None
+            (line,) = ax.plot(xs, part["mean"] / div, marker="o", label=label)
+            low = part["ci_low"].fillna(part["mean"]) / div
+            high = part["ci_high"].fillna(part["mean"]) / div
+            ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, lw=0)
+        if not numeric:
+            ax.set_xticks(np.arange(len(order)), [str(v) for v in order])
+        ax.set_title(_short(kpi), fontsize=9)
+        ax.set_xlabel(x, fontsize=8)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.tick_params(labelsize=8)
+        if hue and i == 0:
+            ax.legend(fontsize=7)
+    n = int(summary["n"].max())
+    fig.suptitle(f"KPIs against {x}: mean of {n} replication(s), {confidence:.0%} CI band")
+    return fig
+
+
+def replications_figure(
+    table: pd.DataFrame,
+    kpis: Sequence[str],
+    confidence: float | None = None,
+    ncols: int = 3,
+) -> Figure:
+    """Each KPI's value per seed (dots), its mean (line) and confidence interval
+    (band) across replications."""
+    from hvsim.sweep import CONFIDENCE, mean_ci
+
+    confidence = confidence or CONFIDENCE
+    kpis = list(kpis)
+    if table.empty or not kpis:
+        return _empty("Replications", "nothing to show")
+    fig, axes = _grid(len(kpis), ncols, (4.2, 2.6))
+    for ax, kpi in zip(axes, kpis, strict=True):
+        ci = mean_ci(table[kpi], confidence)
+        div, unit = kpi_unit(kpi, table[kpi])
+        ax.plot(table["seed"], table[kpi] / div, "o", color="#4c72b0", ms=4)
+        ax.axhline(ci.mean / div, color="#333333", lw=1)
+        if ci.n > 1:
+            ax.axhspan(ci.low / div, ci.high / div, color="#4c72b0", alpha=0.2, lw=0)
+        ax.set_title(_short(kpi), fontsize=9)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.set_xlabel("seed", fontsize=8)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(f"{len(table)} replications: values per seed, mean, {confidence:.0%} CI")
+    return fig
+
+
+def comparison_figure(comparison: Any, kpis: Sequence[str] | None = None, ncols: int = 3) -> Figure:
+    """A and B side by side for each KPI: means with confidence intervals, and the
+    paired difference B - A with its interval in the title."""
+    from hvsim.sweep import format_ci, format_kpi, headline
+
+    if comparison.table.empty:
+        return _empty("Comparison", "no run finished")
+    kpis = list(kpis) if kpis is not None else headline(comparison.kpis, comparison.table)
+    if not kpis:
+        return _empty("Comparison", "no KPI to compare")
+    diff = comparison.differences(kpis).set_index("kpi")
+    fig, axes = _grid(len(kpis), ncols, (3.6, 2.8))
+    a, b = comparison.labels
+    for ax, kpi in zip(axes, kpis, strict=True):
+        r = diff.loc[kpi]
+        means = np.array([r["a_mean"], r["b_mean"]], dtype=float)
+        lows = np.array([r["a_ci_low"], r["b_ci_low"]], dtype=float)
+        highs = np.array([r["a_ci_high"], r["b_ci_high"]], dtype=float)
+        errs = np.nan_to_num(np.vstack([means - lows, highs - means]))
+        div, unit = kpi_unit(kpi, np.concatenate([means, highs]))
+        ax.bar([0, 1], means / div, yerr=errs / div, color=["#4c72b0", "#dd8452"], capsize=4)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.set_xticks([0, 1], ["A", "B"])
+        star = " *" if r["significant"] else ""
+        ax.set_title(
+            f"{_short(kpi)}\nB-A {format_kpi(kpi, r['diff_mean'])} "
+            f"{format_ci(kpi, r['diff_ci_low'], r['diff_ci_high'])}{star}",
+            fontsize=8,
+        )
+        ax.tick_params(labelsize=8)
+    fig.suptitle(f"A = {a}, B = {b}: means with CI; B - A paired by seed (* excludes 0)")
+    return fig

@@ -1,0 +1,219 @@
+"""Every plot function returns a figure with the run's data on it, for every example
+scenario; the numbers drawn are the tables' numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+import hvsim
+from hvsim.report import plots
+from hvsim.report.html import compare_report, run_report, sweep_report
+from hvsim.sweep import compare, replicate, run_sweep, summarize
+from tests.test_replications import noisy_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module", params=EXAMPLES, ids=lambda p: p.stem)
+def example(request):
+    scenario = hvsim.load_scenario(request.param)
+    return scenario, hvsim.simulate(scenario, seed=1)
+
+
+def _drawn(fig: Figure) -> int:
+    """Data artists on the figure's axes: lines with points, bars, spans, patches."""
+    n = 0
+    for ax in fig.axes:
+        n += sum(len(line.get_xdata()) > 0 for line in ax.lines)
+        n += len(ax.patches) + len(ax.collections) + sum(len(c) for c in ax.containers)
+    return n
+
+
+def _bars(ax) -> int:
+    return sum(len(c) for c in ax.containers)
+
+
+@pytest.mark.parametrize("name", list(plots.RUN_PLOTS))
+def test_each_plot_function_returns_a_figure_with_data_for_every_example(example, name):
+    scenario, res = example
+    fig = plots.RUN_PLOTS[name](res, scenario=scenario) if name == "gantt" else None
+    fig = fig or plots.RUN_PLOTS[name](res)
+    assert isinstance(fig, Figure)
+    if name == "downtime" and res.downtime.empty:
+        texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+        assert texts == ["no saved-state backups: every backed-up VM stayed online"]
+        return
+    assert _drawn(fig) > 0
+
+
+def test_gantt_draws_each_attempt_of_the_night_once_per_host_and_once_per_dpm_server(example):
+    scenario, res = example
+    night = plots.Night.of(res, "worst", scenario)
+    checks = res.consistency_checks
+    n_checks = int(((checks["end_s"] > night.begin) & (checks["start_s"] < night.end)).sum())
+    fig = plots.gantt(res, "worst", scenario)
+    hosts, dpm = fig.axes
+    assert _bars(hosts) == _bars(dpm) == len(night.jobs) + n_checks
+    assert set(night.jobs["outcome"]) <= {"succeeded", "failed"}
+    # one tick label per host (top) and per DPM server (bottom)
+    assert [t.get_text() for t in hosts.get_yticklabels()] == sorted(set(night.jobs["host"]))
+    assert [t.get_text() for t in dpm.get_yticklabels()] == sorted(set(night.jobs["dpm_server"]))
+
+
+def test_gantt_marks_the_backup_window_of_the_scenario(example):
+    scenario, res = example
+    night = plots.Night.of(res, "last", scenario)
+    pg = scenario.protection_groups[0]
+    length = (pg.backup_window.end - pg.backup_window.start) % 86400 or 86400
+    ends = sorted(night.jobs.loc[night.jobs["protection_group"] == pg.name, "window_end_s"])
+    assert (ends[-1] - length, ends[-1]) in night.windows
+    fig = plots.gantt(res, "last", scenario)
+    origin = mdates.date2num(pd.Timestamp(res.start_date))
+    end_lines = [line.get_xdata()[0] for line in fig.axes[0].lines]
+    assert any(abs(x - (origin + ends[-1] / 86400)) < 1e-9 for x in end_lines)
+
+
+def test_gantt_night_index_picks_that_night_and_worst_is_the_longest():
+    res = hvsim.simulate(hvsim.load_scenario(ROOT / "scenarios" / "small-lab.yaml"), seed=1)
+    assert len(plots.nights(res)) == 7
+    assert plots.Night.of(res, 3).jobs["window_end_s"].nunique() == 1
+    first = res.jobs[res.jobs["attempt"] == 1]
+    span = first.groupby("window_end_s").apply(lambda g: g["end_s"].max() - g["scheduled_s"].min())
+    worst = plots.Night.of(res, "worst")
+    assert worst.jobs["window_end_s"].iloc[0] == span.idxmax()
+    with pytest.raises(ValueError, match="night must be"):
+        plots.Night.of(res, 7)
+
+
+def test_downtime_bars_are_per_vm_totals_most_first_and_the_histogram_counts_backups(example):
+    _, res = example
+    if res.downtime.empty:
+        return  # checked by the test above: the figure says so
+    fig = plots.downtime(res)
+    bars, hist = fig.axes
+    expected = res.downtime.groupby("vm")["seconds"].sum().sort_values(ascending=False)
+    heights = [p.get_height() for p in bars.patches]
+    assert heights == pytest.approx(list(expected))
+    assert sum(p.get_height() for p in hist.patches) == len(res.downtime)
+
+
+def test_utilisation_lines_show_load_and_never_exceed_capacity(example):
+    _, res = example
+    fig = plots.utilisation(res)
+    lines = [line for ax in fig.axes for line in ax.lines]
+    assert lines
+    peak = max(float(np.max(line.get_ydata())) for line in lines)
+    assert 0 < peak <= 100 + 1e-6
+    # the pool panel shows every DPM pool that wrote bytes
+    pools = res.resources[(res.resources["kind"] == "pool") & (res.resources["bytes"] > 0)]
+    pool_ax = next(ax for ax in fig.axes if ax.get_title(loc="left") == "DPM storage pools")
+    assert sorted(line.get_label() for line in pool_ax.lines) == sorted(pools["resource"])
+
+
+def test_slot_queue_lines_peak_at_each_kinds_longest_queue(example):
+    _, res = example
+    fig = plots.slot_queues(res)
+    q = res.slot_queues
+    kinds = [k for k in plots.SLOT_KIND_ORDER if k in set(q["kind"])]
+    for ax, kind in zip(fig.axes, kinds, strict=False):
+        assert ax.get_title(loc="left") == plots.SLOT_KIND_TITLES[kind]
+        peak = max(float(np.max(line.get_ydata())) for line in ax.lines)
+        assert peak == q.loc[q["kind"] == kind, "queued"].max()
+
+
+def test_a_night_zoom_spans_that_nights_windows_and_jobs():
+    scenario = hvsim.load_scenario(ROOT / "scenarios" / "small-lab.yaml")
+    res = hvsim.simulate(scenario, seed=1)
+    night = plots.Night.of(res, "worst", scenario)
+    fig = plots.utilisation(res, night="worst", scenario=scenario)
+    lo, hi = fig.axes[-1].get_xlim()
+    origin = mdates.date2num(pd.Timestamp(res.start_date))
+    assert (lo, hi) == pytest.approx((origin + night.lo / 86400, origin + night.hi / 86400))
+    assert night.lo < min(w[0] for w in night.windows) and night.hi > night.end
+
+
+# --- many runs ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_sweep():
+    return run_sweep(
+        noisy_scenario(),
+        ["links[2].bandwidth=1 Gbps,10 Gbps", "dpm_servers[0].max_parallel_jobs=2,8"],
+        replications=3,
+        workers=1,
+    )
+
+
+def test_sweep_figure_draws_each_combinations_mean_with_its_ci_band(small_sweep):
+    kpi = "backups.makespan_max_s"
+    fig = plots.sweep_figure(small_sweep, [kpi])
+    (ax,) = fig.axes
+    assert len(ax.lines) == 2 and len(ax.collections) == 2  # one line and band per hue
+    summary = summarize(small_sweep.table, small_sweep.params, [kpi])
+    div, unit = plots.kpi_unit(kpi, summary[["mean", "ci_low", "ci_high"]].to_numpy())
+    for line, jobs in zip(ax.lines, (2, 8), strict=True):
+        rows = summary[summary["dpm_servers[0].max_parallel_jobs"] == jobs]
+        assert list(line.get_ydata()) == pytest.approx(list(rows["mean"] / div))
+    assert ax.get_ylabel() == unit and [t.get_text() for t in ax.get_xticklabels()] == [
+        "1 Gbps",
+        "10 Gbps",
+    ]
+
+
+def test_sweep_figure_by_default_plots_the_kpis_that_change(small_sweep):
+    fig = plots.sweep_figure(small_sweep)
+    titles = [ax.get_title() for ax in fig.axes if ax.lines]
+    assert "backups.makespan_max_s" in titles
+    assert "scan.c1.duration_s" not in titles  # the same in every run
+
+
+def test_replications_and_comparison_figures_draw_the_runs():
+    doc = noisy_scenario()
+    reps = replicate(doc, 3, workers=1)
+    fig = plots.replications_figure(reps.table, ["backups.bytes"])
+    (ax,) = fig.axes
+    div, _ = plots.kpi_unit("backups.bytes", reps.table["backups.bytes"])
+    assert list(ax.lines[0].get_ydata()) == pytest.approx(list(reps.table["backups.bytes"] / div))
+    cmp = compare(doc, noisy_scenario(horizon_days=1), 3, workers=1)
+    fig = plots.comparison_figure(cmp, ["backups.bytes", "backups.jobs"])
+    assert [len(ax.patches) for ax in fig.axes] == [2, 2]  # A and B
+
+
+def test_kpi_units_scale_seconds_bytes_and_shares():
+    assert plots.kpi_unit("backups.makespan_max_s", [9000.0]) == (3600.0, "h")
+    assert plots.kpi_unit("backups.mean_wait_s", [300.0]) == (60.0, "min")
+    assert plots.kpi_unit("downtime.total_s", [30.0]) == (1.0, "s")
+    assert plots.kpi_unit("storage.pool_peak_bytes", [2.5e12]) == (1e12, "TB")
+    assert plots.kpi_unit("backups.window_compliance", [0.97]) == (0.01, "%")
+    assert plots.kpi_unit("backups.jobs", [40]) == (1.0, "")
+
+
+def _self_contained(page: str) -> None:
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert 'src="http' not in page and "href=" not in page and "<script" not in page
+
+
+def test_reports_are_self_contained_with_every_plot_embedded(small_sweep):
+    scenario = hvsim.load_scenario(ROOT / "scenarios" / "small-lab.yaml")
+    res = hvsim.simulate(scenario, seed=1)
+    page = run_report(res, res.kpis(), scenario)
+    _self_contained(page)
+    # worst night, last night, downtime, utilisation x2, slot queues x2
+    assert page.count("data:image/png;base64,") == 7
+    detail = small_sweep.scenario(0)
+    page = sweep_report(small_sweep, [("first", hvsim.simulate(detail, seed=1), detail)])
+    _self_contained(page)
+    assert "KPIs against the varied parameter" in page
+    assert page.count("data:image/png;base64,") >= 1 + 4
+    cmp = compare(noisy_scenario(), noisy_scenario(horizon_days=1), 2, workers=1)
+    page = compare_report(cmp)
+    _self_contained(page)
+    assert page.count("data:image/png;base64,") == 1

@@ -1,0 +1,365 @@
+"""Sweeps and comparisons: --vary paths, the tidy table, resume, failures, workers."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+import hvsim
+import hvsim.sweep as sweep_module
+from hvsim.cli import main
+from hvsim.scenario.loader import ScenarioError
+from hvsim.sweep import (
+    compare,
+    flatten_kpis,
+    parse_vary,
+    run_sweep,
+    set_path,
+)
+from tests.conftest import base_scenario
+from tests.test_replications import noisy_scenario
+
+BANDWIDTH = "links[2].bandwidth=1 Gbps,10 Gbps"
+
+
+def _write(tmp_path: Path, doc: dict, name: str = "scenario.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+# --- --vary -------------------------------------------------------------------------
+
+
+def test_vary_path_has_keys_and_list_indices_and_values_as_written():
+    v = parse_vary("dpm_servers[0].pool.write=800 MB/s,1600 MB/s")
+    assert v.steps == ("dpm_servers", 0, "pool", "write")
+    assert v.labels == ("800 MB/s", "1600 MB/s") and v.values == ("800 MB/s", "1600 MB/s")
+    v = parse_vary("clusters[0].csvs[0].vss_provider=software,hardware")
+    assert v.steps == ("clusters", 0, "csvs", 0, "vss_provider")
+
+
+def test_vary_values_become_numbers_booleans_or_yaml_lists():
+    assert parse_vary("vms[0].count=10,20").values == (10, 20)
+    assert parse_vary("horizon_days=0.5,1").values == (0.5, 1)
+    assert parse_vary("hosts[0].dpm_agent=true,false").values == (True, False)
+    v = parse_vary('protection_groups[0].express_full_times=["22:00"],["22:00", "02:00"]')
+    assert v.values == (["22:00"], ["22:00", "02:00"])
+    # a time of day stays text (YAML would read 22:00 as the number 1320)
+    assert parse_vary("protection_groups[0].backup_window.start=22:00").values == ("22:00",)
+
+
+def test_numeric_varied_values_stay_numbers_in_the_table_and_text_stays_as_written():
+    doc = base_scenario(vms=[{"name": "vm{i}", "cluster": "c1", "csv": "csv1"}])
+    r = run_sweep(doc, ["vms[0].count=1,2"], replications=1, workers=1)
+    assert list(r.table["vms[0].count"]) == [1, 2]
+    assert r.table["backups.jobs"].tolist() == [1, 2]
+    r = run_sweep(base_scenario(), [BANDWIDTH], replications=1, workers=1)
+    assert list(r.table["links[2].bandwidth"]) == ["1 Gbps", "10 Gbps"]
+
+
+def test_set_path_creates_a_missing_mapping_that_the_schema_then_checks():
+    doc = base_scenario()
+    set_path(doc, ("dpm_servers", 0, "vmm", "console_installed"), True)
+    assert hvsim.scenario_from_dict(doc).dpm_servers[0].vmm.console_installed is True
+
+
+@pytest.mark.parametrize(
+    ("vary", "problem"),
+    [
+        ("links[8].bandwidth=1 Gbps", "links[8]: no such item, links has 3 (links[8].bandwidth)"),
+        ("linkz[0].bandwidth=1 Gbps", "linkz: not in the scenario, cannot take item [0] "),
+        ("name.first=a", "name: is not a mapping, cannot take field 'first' (name.first)"),
+        ("links.bandwidth=1 Gbps", "links: is not a mapping, cannot take field 'bandwidth' "),
+        ("links[0]bandwidth=1 Gbps", "links[0]bandwidth: expected a field path like "),
+        ("links[0].bandwidth", "--vary: expected path.to.field=v1,v2,... (links[0].bandwidth)"),
+        ("links[0].bandwidth=1 Gbps,,2 Gbps", "links[0].bandwidth: expected values like v1"),
+        ("links[0].bandwidth=1 Gbps,1 Gbps", "links[0].bandwidth: the same value is given twice"),
+    ],
+)
+def test_a_bad_vary_path_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, vary, problem):
+    scenario = _write(tmp_path, base_scenario())
+    out = tmp_path / "out"
+    code = main(["sweep", str(scenario), "--vary", vary, "--workers", "1", "--out", str(out)])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith(f"{scenario}: ") and problem in err[0], err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("vary", "bad_values"),
+    [
+        ("links[0].bandwidth=10 Gbps,fast", ["fast"]),
+        ("dpm_servers[0].max_parallel_jobz=2,4", [2, 4]),
+        ("clusters[0].csvs[0].vss_provider=software,magic", ["magic"]),
+    ],
+)
+def test_a_bad_varied_value_gives_the_validators_own_line(tmp_path, capsys, vary, bad_values):
+    doc = base_scenario()
+    scenario = _write(tmp_path, doc)
+    v = parse_vary(vary)
+    expected = []
+    for value in bad_values:
+        bad = copy.deepcopy(doc)
+        set_path(bad, v.steps, value)
+        with pytest.raises(ScenarioError) as problem:
+            hvsim.scenario_from_dict(bad, str(scenario))
+        expected += problem.value.problems
+    out = tmp_path / "out"
+    code = main(["sweep", str(scenario), "--vary", vary, "--workers", "1", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    assert captured.err.splitlines() == expected
+    assert not out.exists()
+
+
+# --- the table ----------------------------------------------------------------------
+
+
+def test_kpis_flatten_to_dotted_numeric_columns():
+    kpis = {
+        "scenario": "x",
+        "seed": 3,
+        "horizon_days": 7.0,
+        "scan": {"prod": {"duration_s": 10.5, "mode": "serialized", "vms_found": 4}},
+        "backups": {"window_compliance": 0.97},
+        "bottleneck": {},
+    }
+    assert flatten_kpis(kpis) == {
+        "horizon_days": 7.0,
+        "scan.prod.duration_s": 10.5,
+        "scan.prod.vms_found": 4,
+        "backups.window_compliance": 0.97,
+    }
+
+
+def test_sweep_table_has_one_row_per_run_in_planned_order():
+    r = run_sweep(
+        base_scenario(),
+        [BANDWIDTH, "clusters[0].csvs[0].vss_provider=software,hardware"],
+        replications=2,
+        workers=1,
+    )
+    assert len(r.table) == 2 * 2 * 2 and r.computed == 8 and r.stored == 0
+    assert list(r.table.columns[:3]) == [
+        "links[2].bandwidth",
+        "clusters[0].csvs[0].vss_provider",
+        "seed",
+    ]
+    assert list(r.table["links[2].bandwidth"]) == ["1 Gbps"] * 4 + ["10 Gbps"] * 4
+    assert (
+        list(r.table["clusters[0].csvs[0].vss_provider"])
+        == ["software"] * 2 + ["hardware"] * 2 + ["software"] * 2 + ["hardware"] * 2
+    )
+    assert list(r.table["seed"]) == [1, 2] * 4
+    assert {"backups.window_compliance", "scan.c1.duration_s"} <= set(r.table.columns)
+    assert "scan.c1.mode" not in r.table.columns
+
+
+def test_a_row_equals_a_direct_run_of_the_varied_scenario():
+    doc = noisy_scenario()
+    r = run_sweep(doc, [BANDWIDTH], replications=2, workers=1)
+    changed = copy.deepcopy(doc)
+    changed["links"][2]["bandwidth"] = "10 Gbps"
+    direct = flatten_kpis(hvsim.simulate(hvsim.scenario_from_dict(changed), seed=2).kpis())
+    row = r.table[(r.table["links[2].bandwidth"] == "10 Gbps") & (r.table["seed"] == 2)]
+    assert {k: row.iloc[0][k] for k in direct} == direct
+
+
+def test_sweep_summary_is_each_combinations_mean_t_interval_and_percentiles():
+    r = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, workers=1)
+    s = r.summary(["backups.makespan_max_s"]).set_index("links[2].bandwidth")
+    for value in ("1 Gbps", "10 Gbps"):
+        x = r.table.loc[r.table["links[2].bandwidth"] == value, "backups.makespan_max_s"]
+        half = stats.t.ppf(0.975, 2) * x.std(ddof=1) / 3**0.5
+        row = s.loc[value]
+        assert row["n"] == 3 and row["mean"] == pytest.approx(x.mean())
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((x.mean() - half, x.mean() + half))
+        assert (row["p50"], row["p95"]) == pytest.approx((x.quantile(0.5), x.quantile(0.95)))
+
+
+def test_the_same_sweep_gives_the_same_table_with_one_or_two_worker_processes():
+    doc = noisy_scenario()
+    one = run_sweep(doc, [BANDWIDTH], replications=2, workers=1)
+    two = run_sweep(doc, [BANDWIDTH], replications=2, workers=2, start_method="spawn")
+    pd.testing.assert_frame_equal(one.table, two.table)
+
+
+# --- store and resume ---------------------------------------------------------------
+
+
+def test_a_resumed_sweep_does_not_rerun_finished_runs(tmp_path, monkeypatch):
+    doc, store = noisy_scenario(), tmp_path / "runs"
+    calls: list[int] = []
+    real = sweep_module.run_spec
+
+    def killed_after_three(spec):
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the sweep dies while the fourth run is going
+        calls.append(spec.seed)
+        return real(spec)
+
+    monkeypatch.setattr(sweep_module, "run_spec", killed_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(doc, [BANDWIDTH], replications=3, store=store, workers=1)
+    assert len(list(store.glob("*.json"))) == 3
+
+    calls.clear()
+    monkeypatch.setattr(sweep_module, "run_spec", lambda spec: calls.append(1) or real(spec))
+    resumed = run_sweep(doc, [BANDWIDTH], replications=3, store=store, workers=1)
+    assert len(calls) == 6 - 3
+    assert (resumed.computed, resumed.stored) == (3, 3)
+    fresh = run_sweep(doc, [BANDWIDTH], replications=3, workers=1)
+    pd.testing.assert_frame_equal(resumed.table, fresh.table)
+
+    calls.clear()
+    again = run_sweep(doc, [BANDWIDTH], replications=3, store=store, workers=1)
+    assert calls == [] and (again.computed, again.stored) == (0, 6)
+
+
+def test_a_changed_scenario_or_seed_is_not_taken_from_the_store(tmp_path):
+    doc, store = noisy_scenario(), tmp_path / "runs"
+    run_sweep(doc, [BANDWIDTH], replications=2, store=store, workers=1)
+    other = run_sweep(noisy_scenario(horizon_days=1), [BANDWIDTH], 2, store=store, workers=1)
+    assert (other.computed, other.stored) == (4, 0)
+    shifted = run_sweep(doc, [BANDWIDTH], replications=2, base_seed=2, store=store, workers=1)
+    assert (shifted.computed, shifted.stored) == (2, 2)  # seed 2 is stored, seed 3 is new
+
+
+def test_sweep_command_run_twice_computes_nothing_the_second_time(tmp_path, capsys):
+    scenario = _write(tmp_path, noisy_scenario())
+    out = tmp_path / "out"
+    argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "2"]
+    argv += ["--workers", "1", "--out", str(out)]
+    assert main(argv) == 0
+    assert "4 finished (4 computed, 0 from the store)" in capsys.readouterr().out
+    stored = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    assert len(stored) == 4
+    assert main(argv) == 0
+    assert "4 finished (0 computed, 4 from the store)" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == stored
+    table = pd.read_parquet(out / "runs.parquet")
+    assert len(table) == 4
+    pd.testing.assert_frame_equal(
+        table[["links[2].bandwidth", "seed"]],
+        pd.read_csv(out / "runs.csv")[["links[2].bandwidth", "seed"]],
+    )
+    for name in ("summary.csv", "summary.md", "report.html"):
+        assert (out / name).is_file()
+    assert "KPIs against the varied parameter" in (out / "report.html").read_text()
+
+
+# --- a run that raises --------------------------------------------------------------
+
+
+def _fail_seed_2(monkeypatch):
+    real = sweep_module.simulate
+
+    def simulate(scenario, seed=1, progress=None):
+        if seed == 2:
+            raise RuntimeError("model bug\nat day 3")
+        return real(scenario, seed=seed)
+
+    monkeypatch.setattr(sweep_module, "simulate", simulate)
+
+
+def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on(
+    tmp_path, monkeypatch
+):
+    _fail_seed_2(monkeypatch)
+    store = tmp_path / "runs"
+    r = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, store=store, workers=1)
+    assert list(r.table["seed"]) == [1, 3, 1, 3]
+    assert r.failures[["links[2].bandwidth", "seed", "error"]].to_dict("records") == [
+        {"links[2].bandwidth": "1 Gbps", "seed": 2, "error": "RuntimeError: model bug at day 3"},
+        {"links[2].bandwidth": "10 Gbps", "seed": 2, "error": "RuntimeError: model bug at day 3"},
+    ]
+    assert "Traceback" in r.failures["traceback"].iloc[0]
+    assert len(list(store.glob("*.json"))) == 4  # failed runs are not stored
+    monkeypatch.undo()
+    fixed = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, store=store, workers=1)
+    assert (fixed.computed, fixed.stored, len(fixed.failures)) == (2, 4, 0)
+
+
+def test_sweep_command_with_a_failing_run_says_which_and_exits_1(tmp_path, capsys, monkeypatch):
+    _fail_seed_2(monkeypatch)
+    scenario = _write(tmp_path, noisy_scenario())
+    out = tmp_path / "out"
+    argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "2"]
+    code = main(argv + ["--workers", "1", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert (
+        "run failed (links[2].bandwidth=10 Gbps, seed 2): RuntimeError: model bug at day 3"
+        in captured.err
+    )
+    assert "Traceback" not in captured.err
+    assert len(pd.read_csv(out / "failures.csv")) == 2
+    assert len(pd.read_parquet(out / "runs.parquet")) == 2
+
+
+# --- comparisons --------------------------------------------------------------------
+
+
+def test_comparing_a_scenario_with_itself_gives_zero_difference_with_zero_width():
+    # Common random numbers: the same seeds on both sides give identical runs, so
+    # every per-seed difference is exactly 0 (independent seeds would not).
+    cmp = compare(noisy_scenario(), noisy_scenario(), replications=3, workers=1)
+    diff = cmp.differences()
+    assert (diff["diff_mean"] == 0).all()
+    assert (diff["diff_ci_low"] == 0).all() and (diff["diff_ci_high"] == 0).all()
+    assert not diff["significant"].any()
+    assert list(cmp.table["scenario"]) == ["A"] * 3 + ["B"] * 3
+
+
+def test_compare_difference_is_the_paired_t_interval_of_per_seed_differences():
+    fast = noisy_scenario(name="fast")
+    fast["links"][2]["bandwidth"] = "10 Gbps"
+    slow = noisy_scenario(name="slow")
+    slow["links"][2]["bandwidth"] = "1 Gbps"
+    cmp = compare(slow, fast, replications=4, workers=1)
+    assert cmp.labels == ("slow", "fast")
+    t = cmp.table.set_index(["scenario", "seed"])["backups.makespan_max_s"]
+    d = (t["fast"] - t["slow"]).to_numpy()
+    half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2.0
+    row = cmp.differences(["backups.makespan_max_s"]).iloc[0]
+    assert row["pairs"] == 4
+    assert row["diff_mean"] == pytest.approx(d.mean())
+    assert (row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(
+        (d.mean() - half, d.mean() + half)
+    )
+    assert row["diff_ci_high"] < 0 and row["significant"]
+
+
+def test_compare_command_writes_the_differences_and_a_report(tmp_path, capsys):
+    slow = noisy_scenario(name="slow")
+    fast = noisy_scenario(name="fast")
+    fast["links"][2]["bandwidth"] = "1 Gbps"
+    a, b = _write(tmp_path, slow, "a.yaml"), _write(tmp_path, fast, "b.yaml")
+    out = tmp_path / "out"
+    argv = ["compare", str(a), str(b), "--replications", "3", "--workers", "1"]
+    assert main(argv + ["--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "A = slow, B = fast" in text and "B - A [95% CI]" in text
+    diff = pd.read_csv(out / "compare.csv").set_index("kpi")
+    assert diff.loc["backups.makespan_max_s", "pairs"] == 3
+    assert len(pd.read_parquet(out / "runs.parquet")) == 6
+    assert "B - A" in (out / "summary.md").read_text()
+    assert (out / "report.html").read_text().count("data:image/png;base64,") >= 5
+
+
+def test_compare_with_a_bad_file_exits_2_and_names_it(tmp_path, capsys):
+    good = _write(tmp_path, base_scenario(), "good.yaml")
+    bad_doc = base_scenario()
+    bad_doc["links"][0]["bandwidth"] = "fast"
+    bad = _write(tmp_path, bad_doc, "bad.yaml")
+    assert main(["compare", str(good), str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err and all(line.startswith(f"{bad}: links[0].bandwidth: ") for line in err)
+    assert not (tmp_path / "o").exists()
