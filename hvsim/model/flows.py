@@ -25,6 +25,16 @@ import simpy
 _EPS_BYTES = 1e-3
 
 
+def _check_route(route: Sequence[BandwidthResource]) -> tuple[BandwidthResource, ...]:
+    """The route as a tuple; a resource may appear on it only once (the per-pass
+    bookkeeping counts each flow once per resource)."""
+    route = tuple(route)
+    if len(set(route)) != len(route):
+        names = [r.name for r in route]
+        raise ValueError(f"route crosses a resource twice: {names}")
+    return route
+
+
 class BandwidthResource:
     """A shared capacity in bytes per second, with light accounting."""
 
@@ -144,8 +154,11 @@ class FlowNetwork:
             return done
         if not route and cap_bps is None:
             raise ValueError("a transfer needs a route or a rate cap")
+        if cap_bps is not None and not cap_bps > 0:
+            raise ValueError("a rate cap must be positive (a zero cap never finishes)")
+        route = _check_route(route)
         now = self.env.now
-        flow = Flow(next(self._ids), tuple(route), float(nbytes), cap_bps, now, done)
+        flow = Flow(next(self._ids), route, float(nbytes), cap_bps, now, done)
         self.active += 1
         self.started_flows += 1
         self.bytes_started += flow.size
@@ -163,11 +176,15 @@ class FlowNetwork:
         node's VM I/O while its CSV is redirected, say). They share bandwidth like any
         transfer; opening them together costs one reallocation."""
         now = self.env.now
-        opened = []
+        # Validate every spec before touching any resource, so a bad one changes nothing.
+        checked = []
         for route, demand_bps in specs:
             if not demand_bps > 0:
                 raise ValueError("a stream needs a positive demand")
-            flow = Flow(next(self._ids), tuple(route), float("inf"), demand_bps, now, None)
+            checked.append((_check_route(route), demand_bps))
+        opened = []
+        for route, demand_bps in checked:
+            flow = Flow(next(self._ids), route, float("inf"), demand_bps, now, None)
             self.active += 1
             for res in flow.route:
                 if not res.flows:
@@ -264,7 +281,11 @@ class FlowNetwork:
                 bott = None
             else:
                 res = obj  # type: ignore[assignment]
-                if res._n == 0 or abs(share - res._rem / res._n) > 1e-9 * max(share, 1.0):
+                # An entry is current iff it equals the share computed the same way
+                # from the resource's present state: every change to _rem/_n pushes a
+                # fresh entry. (A tolerance here would accept stale entries whenever
+                # shares are small, e.g. 5 instead of 8 at a 1e-10 scale.)
+                if res._n == 0 or share != (res._rem if res._rem > 0.0 else 0.0) / res._n:
                     continue  # stale entry
                 members = [f for f in res.flows.values() if not f._frozen]
                 bott = res
