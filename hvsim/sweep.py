@@ -27,6 +27,7 @@ import multiprocessing
 import numbers
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -515,6 +516,21 @@ class SchedulerError(Exception):
     """The Dask scheduler cannot be reached (a message for people, no traceback)."""
 
 
+def _worker_init(parent_pid: int) -> None:
+    """A pool worker leaves Ctrl-C to the sweep (which stops it) and ends with the
+    sweep even when that is killed outright (Linux: parent-death signal)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the sweep died before the signal was set
+        os._exit(1)
+
+
 def _run_local(
     todo: list[RunSpec],
     workers: int,
@@ -525,8 +541,12 @@ def _run_local(
         for spec in todo:
             done(spec, run_spec(spec))
         return
-    ctx = multiprocessing.get_context(start_method)
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx)
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(todo)),
+        mp_context=multiprocessing.get_context(start_method),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
     try:
         futures = {pool.submit(run_spec, spec): spec for spec in todo}
         for fut in as_completed(futures):
@@ -537,6 +557,9 @@ def _run_local(
                 outcome = _failure(spec, exc)
             done(spec, outcome)
     except BaseException:
+        # Interrupted: runs under way are lost (finished ones are stored already).
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
