@@ -1124,7 +1124,8 @@ def sweep_markdown(result: SweepResult, title: str, description: str = "") -> st
     if description:
         lines += [description.strip(), ""]
     lines += [
-        f"{result.replications} replication(s) per combination, seeds {seeds[0]} to "
+        f"{result.replications} replication(s){' per combination' if result.params else ''}, "
+        f"seeds {seeds[0]} to "
         f"{seeds[-1]}; means with {CONFIDENCE:.0%} Student t confidence intervals, "
         "p50 and p95 across replications.",
         "",
