@@ -217,3 +217,18 @@ def test_reports_are_self_contained_with_every_plot_embedded(small_sweep):
     page = compare_report(cmp)
     _self_contained(page)
     assert page.count("data:image/png;base64,") == 1
+
+
+def test_results_offer_the_plots_as_methods():
+    import matplotlib.pyplot as plt
+
+    root = Path(__file__).resolve().parents[1]
+    res = hvsim.simulate(hvsim.load_scenario(root / "scenarios" / "small-lab.yaml"), seed=1)
+    for fig in (
+        res.plot_gantt(),
+        res.plot_downtime(),
+        res.plot_utilisation(),
+        res.plot_slot_queues(),
+    ):
+        assert fig.axes and any(ax.patches or ax.lines or ax.collections for ax in fig.axes)
+        plt.close(fig)
