@@ -1,0 +1,172 @@
+"""Scale benchmark: wall time, events and peak memory from 100 to 10,000 VMs over
+7 days, and 1,000 VMs over 365 days, against the raw SimPy ceiling measured in the
+same run. Run by hand (not in CI):
+
+    python benchmarks/bench_scale.py [--quick] [--repeat N]
+
+Each case runs in a fresh subprocess, so its peak resident memory (ru_maxrss) is
+its own. The estate is the csv-2012sp1 shape repeated: clusters of 8 WS2012 nodes
+with 4 CSVs and 400 VMs, one DPM 2012 SP1 server per 800 VMs, 10 GbE to one switch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+CASES = [(100, 7), (400, 7), (1600, 7), (6400, 7), (10000, 7), (1000, 365)]
+
+
+def estate(n_vms: int, days: float) -> dict:
+    n_clusters = max(1, round(n_vms / 400))
+    per_csv = max(1, n_vms // (n_clusters * 4))
+    clusters, links, dpms, groups, vms = [], [], [], [], []
+    for c in range(n_clusters):
+        name = f"c{c}"
+        clusters.append(
+            {
+                "name": name,
+                "os": "2012",
+                "nodes": 8,
+                "csvs": [
+                    {
+                        "name": f"csv{j}",
+                        "capacity": "16 TiB",
+                        "read": "800 MB/s",
+                        "write": "600 MB/s",
+                    }
+                    for j in range(4)
+                ],
+            }
+        )
+        links += [
+            {"between": [f"{name}-n{i}", "core"], "bandwidth": "10 Gbps"} for i in range(1, 9)
+        ]
+        dpm = f"dpm{c // 2}"
+        if c % 2 == 0:
+            dpms.append(
+                {
+                    "name": dpm,
+                    "version": "2012SP1",
+                    "pool": {"capacity": "400 TB", "write": "800 MB/s"},
+                }
+            )
+            links.append({"between": [dpm, "core"], "bandwidth": "10 Gbps"})
+        groups.append({"name": f"g{c}", "dpm_server": dpm, "members": [f"{name}-*"]})
+        for j in range(4):
+            vms.append(
+                {
+                    "name": f"{name}-{j}-{{i:05d}}",
+                    "count": per_csv,
+                    "cluster": name,
+                    "csv": f"csv{j}",
+                    "disks": [
+                        {
+                            "size": "100 GB",
+                            "used": {"dist": "uniform", "low": "40 GB", "high": "100 GB"},
+                        }
+                    ],
+                }
+            )
+    return {
+        "name": f"scale-{n_vms}",
+        "horizon_days": days,
+        "clusters": clusters,
+        "switches": ["core"],
+        "links": links,
+        "dpm_servers": dpms,
+        "protection_groups": groups,
+        "vms": vms,
+        "scan": {"discovery_time": None},
+    }
+
+
+def one_case(n_vms: int, days: float) -> dict:
+    """Runs in the child process: build, run, measure."""
+    import resource
+
+    import hvsim
+    from hvsim.engine import build_world, run_world
+
+    scenario = hvsim.scenario_from_dict(estate(n_vms, days))
+    t0 = time.perf_counter()
+    world = build_world(scenario, 1)
+    run_world(world)
+    wall = time.perf_counter() - t0
+    vms = len(world.vms)
+    return {
+        "vms": vms,
+        "days": days,
+        "wall_s": wall,
+        "events": next(world.env._eid),
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "jobs": len(world.trace.jobs),
+    }
+
+
+def raw_simpy_rate(n: int = 500_000) -> float:
+    import simpy
+
+    env = simpy.Environment()
+
+    def loop():
+        for _ in range(n):
+            yield env.timeout(1)
+
+    env.process(loop())
+    t0 = time.perf_counter()
+    env.run()
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        print(json.dumps(one_case(int(sys.argv[2]), float(sys.argv[3]))))
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="skip the two biggest cases")
+    ap.add_argument("--repeat", type=int, default=1, help="median of N runs per case")
+    args = ap.parse_args()
+    cases = [c for c in CASES if not (args.quick and c in ((10000, 7), (1000, 365)))]
+    raw = statistics.median(raw_simpy_rate() for _ in range(3))
+    print(
+        f"machine: {platform.machine()}, python {platform.python_version()}, "
+        f"{__import__('os').cpu_count()} cores"
+    )
+    print(f"raw SimPy timeout loop: {raw:,.0f} events/s")
+    head = (
+        f"{'VMs':>6} {'days':>5} {'wall s':>8} {'events':>10} {'events/s':>10} "
+        f"{'ev/VM/day':>9} {'s/VM vs 400':>11} {'peak MB':>8} {'vs raw':>7}"
+    )
+    print(head)
+    per_vm_400 = None
+    for n, days in cases:
+        runs = []
+        for _ in range(args.repeat):
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(n), str(days)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        r = sorted(runs, key=lambda x: x["wall_s"])[len(runs) // 2]
+        rate = r["events"] / r["wall_s"]
+        per_vm_day = r["wall_s"] / r["vms"] / r["days"]
+        if (n, days) == (400, 7):
+            per_vm_400 = per_vm_day
+        ratio = f"{per_vm_day / per_vm_400:.2f}" if per_vm_400 else "-"
+        print(
+            f"{r['vms']:>6} {r['days']:>5g} {r['wall_s']:>8.2f} {r['events']:>10,} "
+            f"{rate:>10,.0f} {r['events'] / r['vms'] / r['days']:>9.1f} {ratio:>11} "
+            f"{r['peak_mb']:>8.0f} {rate / raw:>7.1%}"
+        )
+
+
+if __name__ == "__main__":
+    main()
