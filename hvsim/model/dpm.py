@@ -283,9 +283,9 @@ class BackupJobs:
         try:
             check_agents(vm)
             yield from self.acquire_slots(vm, dpm, held)
-            while vm.busy is not None or vm.migrating:
+            while vm.busy is not None:
                 # A backup snapshot or a migration holds the VM: wait for it to finish.
-                yield vm.busy if vm.busy is not None else env.timeout(60.0)
+                yield vm.busy
             start = env.now
             busy = vm.busy = env.event()
             source = vm.used_bytes

@@ -81,12 +81,13 @@ class MigrationManager:
         requested = env.now
         self.running += 1
         try:
-            while vm.busy is not None or vm.migrating:
+            while vm.busy is not None:
                 # A VM being backed up cannot be live-migrated (Hyper-V's "Backing up"
                 # state; Arcserve UDP troubleshooting, see check_vm_state in dpm.py);
-                # the migration waits for the snapshot to go (assumption: the admin or
-                # VMM retries rather than giving up).
-                yield vm.busy if vm.busy is not None else env.timeout(60.0)
+                # the migration waits for the snapshot (or a check, or another
+                # migration) to go (assumption: the admin or VMM retries rather than
+                # giving up).
+                yield vm.busy
             target_host = target_host or vm.host
             if kind == "shared_nothing" and target_volume is None:
                 target_volume = self._shared_nothing_volume(vm, target_host)
@@ -94,6 +95,7 @@ class MigrationManager:
             if target_host is vm.host and target_volume is vm.volume:
                 return
             vm.migrating = True
+            busy = vm.busy = env.event()
             src_host, src_volume = vm.host, vm.volume
             storage_bytes = memory_bytes = 0.0
             rounds = 0
@@ -147,6 +149,8 @@ class MigrationManager:
                 )
             )
             vm.migrating = False
+            vm.busy = None
+            busy.succeed()
             if protection == "broken":
                 self._break(vm, reason)
             if target_volume is not src_volume and vm.group:

@@ -51,8 +51,8 @@ class VirtualMachine:
     last_sync_s: float = 0.0
     replica_bytes: float = 0.0  # size of the VM's replica on the DPM server (0: none yet)
     recovery_points_s: list[float] = field(default_factory=list)
-    # Hyper-V runs one operation on a VM at a time: set while a backup snapshot or a
-    # consistency check holds the VM (a migration waits for it), or a migration runs.
+    # Hyper-V runs one operation on a VM at a time: set while a backup snapshot, a
+    # consistency check or a migration holds the VM; migrations and checks wait for it.
     busy: simpy.Event | None = None
     migrating: bool = False
     inconsistent: bool = False
