@@ -15,25 +15,12 @@ import time
 from pathlib import Path
 
 import simpy
+from bench_scale import raw_simpy_rate  # the same ceiling as the scale benchmark
 
 import hvsim
 from hvsim.engine import build_world, run_world
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def raw_simpy_rate(n: int = 300_000) -> float:
-    """Events per second of one process yielding bare timeouts."""
-    env = simpy.Environment()
-
-    def loop():
-        for _ in range(n):
-            yield env.timeout(1)
-
-    env.process(loop())
-    t0 = time.perf_counter()
-    env.run()
-    return n / (time.perf_counter() - t0)
 
 
 def measure(path: Path, repeat: int) -> dict:
