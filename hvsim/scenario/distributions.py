@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BeforeValidator, WithJsonSchema
 
-from hvsim.scenario.units import parse_quantity
+from hvsim.scenario.units import KIND_MAXIMUM, parse_quantity
 
 PARAMS: dict[str, tuple[str, ...]] = {
     "fixed": ("value",),
@@ -103,6 +103,10 @@ _FIELD_NAMES = {"fraction": "fraction", "count": "number"}
 
 def _validator(kind: str, minimum: float, exclusive: bool, maximum: float | None):
     """Build a before-validator for a numeric field of ``kind`` that may be a distribution."""
+    if maximum is None:
+        # Draws of a normal or lognormal are clipped to the largest value the field
+        # could be given as a constant (units.KIND_MAXIMUM), never beyond.
+        maximum = KIND_MAXIMUM.get(kind)
 
     def convert(x: object, name: str, spread: bool = False) -> float:
         if kind == "fraction":

@@ -26,6 +26,9 @@ MAX_ALIASES = 1_000
 # few aliases but expands exponentially, so the composed graph is measured before
 # anything (constructor, pydantic, error messages) walks it as a tree.
 MAX_ALIAS_EXPANSION = 100_000
+# Nesting of sequences and mappings. A scenario needs about 8 levels; composing is
+# recursive, so 10,000 nested brackets (a 20 kB file) overflowed Python's stack.
+MAX_DEPTH = 100
 
 
 class ScenarioError(Exception):
@@ -49,12 +52,40 @@ class _Loader(yaml.SafeLoader):
                     f"more than {MAX_ALIASES} YAML aliases (line {event.start_mark.line + 1}); "
                     "refusing a document that expands without bound"
                 )
-        return super().compose_node(parent, index)
+        depth = getattr(self, "_depth", 0) + 1
+        if depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"values nested more than {MAX_DEPTH} deep",
+                self.peek_event().start_mark,
+            )
+        self._depth = depth
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth - 1
 
     def compose_document(self):  # type: ignore[override]
         node = super().compose_document()
         _check_expansion(node)
         return node
+
+    def construct_object(self, node, deep=False):  # type: ignore[override]
+        # The safe constructors of scalars raise plain Python errors (ValueError,
+        # KeyError, IndexError, OverflowError, AttributeError) on text their resolver
+        # accepted or a tag forced: 2026-02-30 (a date), a 5,000-digit integer, a
+        # 300-part sexagesimal float, !!bool maybe, an empty !!float or !!timestamp.
+        # Give them the node's line instead.
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, _scalar_problem(kind, node.value, exc), node.start_mark
+            ) from None
 
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
         if isinstance(node, yaml.MappingNode):
@@ -76,6 +107,19 @@ class _Loader(yaml.SafeLoader):
                         key_node.start_mark,
                     )
         return super().construct_mapping(node, deep=deep)
+
+
+def _scalar_problem(kind: str, value: object, exc: Exception) -> str:
+    given = _short(value)
+    if kind == "int":
+        return f"cannot read {given} as an integer (too many digits or not a number)"
+    if kind == "float":
+        return f"cannot read {given} as a number (too large or not a number)"
+    if kind == "bool":
+        return f"cannot read {given} as true or false"
+    if kind == "timestamp":
+        return f"not a valid date or time {given} ({_one_line(str(exc))[:80]})"
+    return f"cannot read {given} as {kind} ({_one_line(str(exc))[:80]})"
 
 
 def _check_expansion(root: yaml.Node | None) -> None:
@@ -124,19 +168,58 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 _SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_.\-{}:*?\[\]]+$")
 
 
-def _render_path(loc: Iterable[Any]) -> str:
+def _render_path(loc: Iterable[Any], document: Any = None, missing: bool = False) -> str:
+    """The place in ``document`` that a pydantic error location points at.
+
+    A location also holds steps that are no place in the file: the member a union
+    tried (``nodes.int``, ``nodes.'list[union[constrained-str,ClusterNode]]'``) or
+    ``[key]`` for a bad mapping key. Steps are followed through the document and
+    those it does not have are left out; only a missing field's own name (the last
+    step of a ``missing`` error) is kept."""
     out = ""
-    for part in loc:
-        if isinstance(part, int):
+    node = document
+    steps = list(loc)
+    for k, part in enumerate(steps):
+        if isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
             out += f"[{part}]"
-        elif isinstance(part, str) and _SIMPLE_KEY.match(part):
-            out += ("." if out else "") + part
-        else:  # a key with spaces, newlines or odd characters: show it quoted
-            out += ("." if out else "") + repr(part)
+            node = node[part]
+        elif isinstance(node, dict) and (key := _key_in(node, part)) is not _ABSENT:
+            out += _key_text(key, out)
+            node = node[key]
+        elif missing and k == len(steps) - 1 and isinstance(node, dict):
+            out += _key_text(part, out)
     return out or "(top level)"
 
 
+_ABSENT = object()
+
+
+def _key_in(mapping: dict, part: Any) -> Any:
+    """The key of ``mapping`` that a location step names; pydantic writes a key that
+    is neither text nor an integer (None, a date, a tuple) as its str()."""
+    if part in mapping:
+        return part
+    for key in mapping:
+        if not isinstance(key, str | int) and str(key) == part:
+            return key
+    return _ABSENT
+
+
+def _key_text(key: Any, before: str) -> str:
+    dot = "." if before else ""
+    if isinstance(key, str) and _SIMPLE_KEY.match(key):
+        return dot + key
+    return dot + repr(key)  # a key with spaces, newlines, odd characters or not text
+
+
 class _Repr(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        # repr() refuses ints of more than 4,300 digits (ValueError); a given value
+        # may be one when a scenario is built in Python.
+        if x.bit_length() > 4000:
+            return f"<integer of about {int(x.bit_length() * 0.30103)} digits>"
+        return super().repr_int(x, level)
+
     def repr_dict(self, x: dict, level: int) -> str:  # keep the file's key order
         if not x:
             return "{}"
@@ -196,11 +279,20 @@ def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        # One line per place and given value: the members of a union each report
+        # the same value (a node count that is neither a number nor a list).
+        merged: dict[tuple[str, str], list[str]] = {}
         for err in exc.errors(include_url=False):
             msg = err["msg"].removeprefix("Value error, ")
-            given = "" if err["type"] == "missing" else f" ({_short(err.get('input'))})"
-            lines.append(_one_line(f"{source}: {_render_path(err['loc'])}: {msg}{given}"))
+            missing = err["type"] == "missing"
+            given = "" if missing else f" ({_short(err.get('input'))})"
+            messages = merged.setdefault((_render_path(err["loc"], data, missing), given), [])
+            if msg not in messages:
+                messages.append(msg)
+        lines = [
+            _one_line(f"{source}: {path}: {'; '.join(messages)}{given}")
+            for (path, given), messages in merged.items()
+        ]
         raise ScenarioError(lines) from None
     problems = [_one_line(f"{source}: {p}") for p in check_references(scenario)]
     if problems:
@@ -212,7 +304,13 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # Read at most one byte past the limit: a huge file (or /dev/zero) is refused
+        # without being read into memory first.
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ScenarioError([f"{path}: (file): larger than {MAX_FILE_BYTES} bytes"])
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"{path}: (file): cannot read ({exc.__class__.__name__})"]) from None
     return scenario_from_dict(parse_yaml(text, str(path)), str(path))
@@ -358,12 +456,15 @@ def _expand_names(v: VmSpec) -> list[str]:
         if any(len(run) > 3 for run in re.findall(r"\d+", spec or "")):
             raise ValueError("the name pattern asks for a field wider than 999 characters")
     try:
-        names = v.names()
+        # The first and the last name first (names grow with {i}): 100,000 names
+        # of 999 characters would take 100 MB only to be refused.
+        ends = [v.name.format(i=i) for i in (v.first_index, v.first_index + v.count - 1)]
+        names = ends if not all(_VM_NAME.match(n) for n in ends) else v.names()
     except (ValueError, LookupError, AttributeError, TypeError) as exc:
-        raise ValueError(f"cannot expand the name pattern ({exc})") from None
+        raise ValueError(f"cannot expand the name pattern ({_one_line(str(exc))[:100]})") from None
     for n in names:
         if not _VM_NAME.match(n):
-            raise ValueError(f"the name pattern makes an invalid VM name {n!r}")
+            raise ValueError(f"the name pattern makes an invalid VM name {_short(n)}")
     return names
 
 

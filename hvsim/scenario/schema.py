@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from hvsim.scenario.distributions import CategoryOf, DistOf, fixed
 from hvsim.scenario.units import parse_clock, parse_quantity
@@ -78,6 +88,16 @@ MAX_HORIZON_DAYS = 3660
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true/false as 1/0 for a number: 'count: true' made one VM.
+        if isinstance(value, bool) and info.field_name is not None:
+            ann = cls.model_fields[info.field_name].annotation
+            if ann in (int, float) or {int, float} & set(typing.get_args(ann)):
+                raise ValueError("expected a number, not true or false")
+        return value
 
 
 class Storage(Strict):
@@ -146,13 +166,14 @@ class Cluster(Strict):
         ),
     )
 
-    @model_validator(mode="after")
-    def _nodes(self) -> Cluster:
-        if isinstance(self.nodes, int) and not 1 <= self.nodes <= 64:
+    @field_validator("nodes")
+    @classmethod
+    def _nodes(cls, nodes: int | list) -> int | list:
+        if isinstance(nodes, int) and not 1 <= nodes <= 64:
             raise ValueError("nodes must be between 1 and 64 (facts §1: WS2012 maximum)")
-        if isinstance(self.nodes, list) and not self.nodes:
+        if isinstance(nodes, list) and not nodes:
             raise ValueError("nodes must name at least one node")
-        return self
+        return nodes
 
     def node_list(self) -> list[ClusterNode]:
         if isinstance(self.nodes, int):
@@ -317,13 +338,14 @@ class ProtectionGroup(Strict):
         description="How the initial replica is created. Default network (seed article).",
     )
 
-    @model_validator(mode="after")
-    def _sync(self) -> ProtectionGroup:
-        if round(self.sync_frequency / 60) not in SYNC_CHOICES_MIN or self.sync_frequency % 60:
+    @field_validator("sync_frequency")
+    @classmethod
+    def _sync(cls, sync_frequency: float) -> float:
+        if round(sync_frequency / 60) not in SYNC_CHOICES_MIN or sync_frequency % 60:
             raise ValueError(
                 "sync_frequency must be one of 15, 30, 45, 60, 120, 240, 360, 720, 1440 min"
             )
-        return self
+        return sync_frequency
 
 
 class Disk(Strict):
@@ -344,7 +366,9 @@ class VmSpec(Strict):
     """One VM, or with ``count`` many VMs from a template (name pattern with ``{i}``)."""
 
     name: Name = Field(description="VM name; with count > 1 a pattern such as 'app-{i:03d}'.")
-    count: int = Field(1, ge=1, description=f"How many VMs this entry makes (at most {MAX_VMS}).")
+    count: int = Field(
+        1, ge=1, le=MAX_VMS, description=f"How many VMs this entry makes (at most {MAX_VMS})."
+    )
     first_index: int = Field(1, ge=0, description="First value of {i}. Default 1.")
     cluster: Name | None = Field(None, description="Cluster of the VM (with csv).")
     csv: Name | None = Field(None, description="CSV of that cluster holding the VM's disks.")
@@ -416,8 +440,6 @@ class VmSpec(Strict):
             raise ValueError("a VM on a share needs smb_host, the host running it")
         if self.count > 1 and not re.search(r"\{i(:[^}]*)?\}", self.name):
             raise ValueError("with count > 1 the name must contain {i}, e.g. 'app-{i:03d}'")
-        if self.count > MAX_VMS:
-            raise ValueError(f"count must be at most {MAX_VMS}")
         return self
 
     def names(self) -> list[str]:
@@ -527,14 +549,14 @@ class Drain(Strict):
     move them back after ``duration``."""
 
     node: Name = Field(description="The cluster node to drain.")
-    day: int = Field(ge=0, description="Day of the drain (0 = start_date).")
+    day: int = Field(ge=0, le=MAX_HORIZON_DAYS, description="Day of the drain (0 = start_date).")
     time: Clock = Field(description="Time of day, HH:MM.")
     duration: Duration = Field(description="How long the node stays drained.")
 
 
 class ExplicitEvent(Strict):
     vm: Name = Field(description="The VM concerned.")
-    day: int = Field(ge=0, description="Day of the event (0 = start_date).")
+    day: int = Field(ge=0, le=MAX_HORIZON_DAYS, description="Day of the event (0 = start_date).")
     time: Clock = Field(description="Time of day, HH:MM.")
     kind: Literal["live", "shared_nothing", "storage", "consistency_check"] = Field(
         description="live or shared_nothing migration to target; storage: move the VM's "
@@ -599,7 +621,11 @@ class Scenario(Strict):
     name: Name = Field(description="Scenario name, used for the report folder.")
     description: str = Field("", description="The design question this scenario answers.")
     start_date: dt.date = Field(
-        dt.date(2026, 1, 5), description="First simulated day (00:00). Default 2026-01-05."
+        dt.date(2026, 1, 5),
+        # Results carry pandas timestamps, which end in April 2262.
+        ge=dt.date(1970, 1, 1),
+        le=dt.date(2200, 12, 31),
+        description="First simulated day (00:00). Default 2026-01-05.",
     )
     horizon_days: float = Field(
         7.0, gt=0, le=MAX_HORIZON_DAYS, description="Simulated days. Default 7 (issue text)."

@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 
 _NUMBER = r"([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|[-+]?\.\d+(?:[eE][-+]?\d+)?)"
-_PATTERN = re.compile(rf"^\s*{_NUMBER}\s*([A-Za-z/%]*)\s*$")
+# Matched against the stripped text: with \s* at both ends as well, a number followed
+# by many spaces and a stray character made the regex backtrack quadratically (a
+# quarter of a million spaces took minutes).
+_PATTERN = re.compile(rf"{_NUMBER}\s*([A-Za-z/%]*)")
 
 SIZE_UNITS: dict[str, float] = {
     "": 1.0,
@@ -104,16 +107,42 @@ DURATION_UNITS: dict[str, float] = {
 KIND_UNITS = {"size": SIZE_UNITS, "rate": RATE_UNITS, "duration": DURATION_UNITS}
 KIND_EXAMPLES = {"size": "'100 GiB'", "rate": "'1 Gbps' or '500 MB/s'", "duration": "'30 s'"}
 
+# Largest values a scenario may give. Far beyond any estate, but small enough that
+# times and bytes stay exact enough in floats and fit pandas' timestamps: with a
+# 1e300-byte disk or a 1e300 s release time a run crashed or never ended.
+MAX_DURATION_S = 3660 * 86400.0  # the longest horizon (schema.MAX_HORIZON_DAYS)
+KIND_MAXIMUM = {"size": 1e18, "rate": 1e15, "duration": MAX_DURATION_S}
+KIND_MAXIMUM_TEXT = {
+    "size": "1 EB (1e18 bytes)",
+    "rate": "1 PB/s (1e15 bytes/s)",
+    "duration": "3660 d (ten years, the longest horizon)",
+}
+
 
 def parse_quantity(value: object, kind: str) -> float:
-    """Convert ``value`` (number or string with unit) of ``kind`` to base units."""
+    """Convert ``value`` (number or string with unit) of ``kind`` to base units.
+
+    Refuses values that are not finite or larger than ``KIND_MAXIMUM[kind]``; zero
+    and negative values pass (each field decides whether it takes them)."""
+    return _bounded(_parse_quantity(value, kind), kind)
+
+
+def _bounded(v: float, kind: str) -> float:
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"{kind} must be a finite number")
+    if v > KIND_MAXIMUM[kind]:
+        raise ValueError(f"{kind} must be at most {KIND_MAXIMUM_TEXT[kind]}")
+    return v
+
+
+def _parse_quantity(value: object, kind: str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a {kind} such as {KIND_EXAMPLES[kind]}")
     if isinstance(value, int | float):
         return _to_float(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a {kind} such as {KIND_EXAMPLES[kind]}")
-    match = _PATTERN.match(value)
+    match = _PATTERN.fullmatch(value.strip())
     if not match:
         raise ValueError(f"expected a {kind} such as {KIND_EXAMPLES[kind]}")
     number, unit = float(match.group(1)), match.group(2)

@@ -1,0 +1,663 @@
+"""Bad input, at random and at its worst: the loader never crashes.
+
+Hypothesis breaks a valid scenario (deleting keys, adding unknown ones, putting
+junk of any type where values go, naming things that do not exist) and writes
+random text as YAML. Every document is either accepted or refused the documented
+way: ``hvsim validate`` exits 2 and prints only lines ``file: path: message``, the
+path naming a place in the document; never a traceback or another exception.
+Documents built to be expensive (a billion VMs, 1e400-byte disks, alias bombs,
+10,000 nested brackets, a megabyte of spaces) are refused in well under a second
+and without a large allocation. ``HVSIM_FUZZ_EXAMPLES=5000`` searches longer.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hvsim
+from hvsim.cli import main
+from hvsim.scenario.loader import ScenarioError, parse_yaml
+from hvsim.scenario.schema import Scenario
+from tests.conftest import base_scenario
+
+# HVSIM_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py searches longer, by hand.
+FUZZ = settings(
+    max_examples=int(os.environ.get("HVSIM_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# --- a valid document that touches most sections -----------------------------------
+
+
+def rich_scenario() -> dict[str, Any]:
+    """base_scenario plus a standalone host, an SMB share, VMM, distributions,
+    on-demand jobs and migrations: more fields for the mutations to hit."""
+    doc = base_scenario()
+    doc["hosts"] = [
+        {
+            "name": "hv1",
+            "os": "2012R2",
+            "storage": {"capacity": "2 TiB", "read": "200 MB/s", "write": "200 MB/s"},
+        }
+    ]
+    doc["file_servers"] = [{"name": "fs1"}]
+    doc["smb_shares"] = [
+        {
+            "name": "share1",
+            "file_servers": ["fs1"],
+            "capacity": "4 TiB",
+            "read": "300 MB/s",
+            "write": "300 MB/s",
+        }
+    ]
+    doc["links"] += [
+        {"between": ["hv1", "sw"], "bandwidth": "10 Gbps"},
+        {"between": ["fs1", "sw"], "bandwidth": "10 Gbps"},
+    ]
+    doc["vmm_servers"] = [{"name": "vmm1", "manages": ["c1", "hv1"]}]
+    doc["dpm_servers"][0]["vmm"] = {"vmm_server": "vmm1", "console_installed": True}
+    doc["protection_groups"][0].update(
+        express_full_times=["22:00", "04:00"],
+        backup_window={"start": "20:00", "end": "06:00"},
+        consistency_check_time="12:00",
+        retention_days=5,
+    )
+    doc["vms"] += [
+        {
+            "name": "web-{i:02d}",
+            "count": 3,
+            "cluster": "c1",
+            "csv": "csv1",
+            "memory": {"dist": "choice", "values": ["2 GiB", "4 GiB"], "weights": [1, 3]},
+            "disks": [
+                {
+                    "size": "60 GiB",
+                    "used": {"dist": "uniform", "low": "20 GiB", "high": "50 GiB"},
+                    "daily_change": {"dist": "triangular", "low": 0.01, "mode": "3 %", "high": 0.1},
+                }
+            ],
+            "guest_os": {"dist": "choice", "values": ["windows2012", "linux"]},
+            "vss_writers": ["system", "sql"],
+        },
+        {"name": "local-vm", "host": "hv1", "dirty_rate": "10 MB/s"},
+        {"name": "smb-vm", "share": "share1", "smb_host": "hv1", "running": False},
+    ]
+    doc["on_demand"] = [{"dpm_server": "dpm1", "per_hour": 2, "mean_duration": "10 min"}]
+    doc["vss"] = {
+        "flush_window": "10 s",
+        "writers": {"sql": {"flush_time": {"dist": "lognormal", "median": "2 s", "sigma": 0.5}}},
+    }
+    doc["saved_state"] = {"save_overhead": "2 s"}
+    doc["scan"] = {"per_vm_query": "8 s", "discovery_time": "00:00"}
+    doc["live_migration"] = {"max_precopy_rounds": 8, "stop_copy": "64 MiB"}
+    doc["migrations"] = {
+        "poisson": [{"members": ["web-*"], "per_vm_per_day": 0.5}],
+        "drains": [{"node": "c1-n1", "day": 0, "time": "12:00", "duration": "2 h"}],
+        "events": [{"vm": "vm1", "day": 0, "time": "09:00", "kind": "live", "target": "c1-n2"}],
+    }
+    return doc
+
+
+def test_the_document_the_fuzzer_breaks_is_valid_and_uses_every_section():
+    doc = rich_scenario()
+    scenario = hvsim.scenario_from_dict(doc)
+    assert sum(v.count for v in scenario.vms) == 6
+    assert set(doc) == set(Scenario.model_fields) - {"description", "start_date"}
+
+
+# --- what a broken document looks like ---------------------------------------------
+
+EXTREME_NUMBERS = [0, -1, 1, 64, 65, 10**5, 10**9, 10**400, -(10**400), 1e308, -1e308, 1e-320]
+EXTREME_NUMBERS += [math.inf, -math.inf, math.nan, 0.5, -0.0]
+QUANTITY_TEXTS = [
+    "1e400 B",
+    "1e308 GiB",
+    "-5 GiB",
+    "0 B",
+    "1e19 B",
+    "1e-300 B/s",
+    "nan",
+    "inf",
+    "-inf",
+    ".nan",
+    "1 Gb/s",
+    "10 Gbps",
+    "500 MB/s",
+    "100 GiBs",
+    "30 s",
+    "1e300 d",
+    "-1 s",
+    "22:00",
+    "24:00",
+    "99:99",
+    "3 %",
+    "150 %",
+    "nan %",
+    "vm{i:0999d}",
+    "vm{i:01000000000d}",
+    "{j}",
+    "*",
+    "c1-n9",
+    "csv9",
+    "dpm9",
+    "2026-02-30",
+    "",
+    " ",
+    "1" + " " * 200 + "x",
+]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from(EXTREME_NUMBERS),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.sampled_from(QUANTITY_TEXTS),
+)
+keys = st.one_of(st.text(max_size=12), st.integers(), st.none(), st.booleans())
+junk = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
+    max_leaves=12,
+)
+names = st.one_of(
+    st.from_regex(r"[a-z][a-z0-9\-]{0,10}", fullmatch=True),
+    st.sampled_from(["vm1", "c1", "csv1", "c1-n1", "c1-n2", "sw", "dpm1", "hv1", "fs1", "share1"]),
+)
+
+Path_ = tuple[Any, ...]
+
+
+def paths(node: Any, prefix: Path_ = ()) -> Iterator[Path_]:
+    """Every place in a document (not the root), containers and leaves."""
+    if isinstance(node, dict | list):
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in list(items):
+            yield (*prefix, key)
+            yield from paths(child, (*prefix, key))
+
+
+def parent_of(doc: Any, path: Path_) -> Any:
+    for step in path[:-1]:
+        doc = doc[step]
+    return doc
+
+
+@st.composite
+def broken_documents(draw) -> Any:
+    doc: Any = rich_scenario()
+    for _ in range(draw(st.integers(1, 4))):
+        places = list(paths(doc))
+        if not isinstance(doc, dict) or not places:
+            break
+        path = draw(st.sampled_from(places))
+        parent, last = parent_of(doc, path), path[-1]
+        action = draw(
+            st.sampled_from(["delete", "junk", "extreme", "name", "unknown_key", "duplicate"])
+        )
+        if action == "delete":
+            del parent[last]
+        elif action == "junk":
+            parent[last] = draw(junk)
+        elif action == "extreme":
+            parent[last] = draw(st.sampled_from(EXTREME_NUMBERS + QUANTITY_TEXTS + [True]))
+        elif action == "name":
+            parent[last] = draw(names)
+        elif action == "unknown_key":
+            target = parent[last] if isinstance(parent[last], dict) else parent
+            if isinstance(target, dict):
+                target[draw(keys)] = draw(junk)
+        elif isinstance(parent[last], list) and parent[last]:  # duplicate an item
+            parent[last].append(copy.deepcopy(draw(st.sampled_from(parent[last]))))
+    if draw(st.integers(0, 30)) == 0:
+        doc = draw(junk)  # not even a mapping
+    return doc
+
+
+# --- the contract ---------------------------------------------------------------
+
+_SIMPLE_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*")
+_STEP = re.compile(r"\.?([A-Za-z_]\w*)|\[(\d+)\]")
+
+
+def check_problem_lines(lines: list[str], source: str, doc: Any) -> None:
+    """Each line is ``source: path: message``, one line, and a plain field path
+    names a place the document has (or a missing key of a mapping it has)."""
+    assert lines, "a refused document has at least one problem line"
+    for line in lines:
+        assert "\n" not in line and "Traceback" not in line, line
+        assert line.startswith(f"{source}: "), line
+        path, sep, message = line[len(source) + 2 :].partition(": ")
+        assert sep and path and message.strip(), f"not 'file: path: message': {line!r}"
+        if path in ("(top level)", "(yaml)", "(file)") or not _SIMPLE_PATH.fullmatch(path):
+            continue
+        steps = [int(i) if i else key for key, i in _STEP.findall(path)]
+        node = doc
+        for step in steps[:-1]:
+            assert isinstance(node, dict | list), f"{path} goes through a scalar: {line!r}"
+            assert (step in node) if isinstance(node, dict) else step < len(node), line
+            node = node[step]
+        if isinstance(steps[-1], int):
+            assert isinstance(node, list) and steps[-1] < len(node), line
+        else:
+            assert isinstance(node, dict), f"{path} is not a place in the document: {line!r}"
+
+
+def validate_in_python(doc: Any, source: str) -> list[str]:
+    """[] if accepted, else the problem lines; any other exception fails the test."""
+    try:
+        hvsim.scenario_from_dict(copy.deepcopy(doc), source)
+    except ScenarioError as exc:
+        return exc.problems
+    return []
+
+
+def validate_with_cli(capsys, path: Path) -> tuple[int, str, list[str]]:
+    capsys.readouterr()
+    code = main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    return code, out, err.splitlines()
+
+
+@FUZZ
+@given(doc=broken_documents())
+def test_a_broken_document_is_accepted_or_refused_with_file_path_message_lines(capsys, doc):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scenario.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        problems = validate_in_python(doc, str(path))
+        code, out, err = validate_with_cli(capsys, path)
+    if problems:
+        check_problem_lines(problems, str(path), doc)
+    if code == 0:
+        assert err == [] and out.startswith(f"{path}: ok (")
+    else:
+        assert code == 2 and out == ""
+        check_problem_lines(err, str(path), doc)
+    # Written as YAML and read back, the document gets the same answer.
+    assert err == problems
+
+
+yaml_fragments = st.sampled_from(
+    [
+        "name: x\n",
+        "vms:\n",
+        "- ",
+        "  ",
+        "\t",
+        "\n",
+        ": ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ", ",
+        "&a ",
+        "*a",
+        "*b",
+        "<<: ",
+        "? ",
+        "!!python/object/apply:os.system ['true'] ",
+        "!!int ",
+        "!!float ",
+        "!!bool ",
+        "!!timestamp ",
+        "!!binary ",
+        "!!set ",
+        "!foo ",
+        "%YAML 1.1\n",
+        "---\n",
+        "...\n",
+        "|\n",
+        ">\n",
+        "#",
+        "'",
+        '"',
+        "\\",
+        "2026-02-30",
+        "9" * 5000,
+        "59:" * 200 + "1",
+        "0x" + "f" * 4000,
+        ".inf",
+        ".nan",
+        "1e400 B",
+        "\x00",
+        "\ufeff",
+        "\u2028",
+    ]
+)
+yamlish_text = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.one_of(yaml_fragments, st.text(max_size=6)), max_size=25).map("".join),
+)
+
+
+@FUZZ
+@given(text=yamlish_text)
+def test_random_text_is_parsed_or_refused_with_one_yaml_line(text):
+    try:
+        doc = parse_yaml(text, "f.yaml")
+    except ScenarioError as exc:
+        assert len(exc.problems) == 1
+        (line,) = exc.problems
+        assert "\n" not in line
+        assert line.startswith(("f.yaml: (yaml): ", "f.yaml: (file): ")), line
+        return
+    problems = validate_in_python(doc, "f.yaml")
+    if problems:
+        check_problem_lines(problems, "f.yaml", doc)
+
+
+@FUZZ
+@given(text=yamlish_text)
+def test_random_text_in_a_file_gives_exit_0_or_exit_2_with_problem_lines(capsys, text):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scenario.yaml"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        code, out, err = validate_with_cli(capsys, path)
+    assert code in (0, 2)
+    if code == 2:
+        assert out == "" and err
+        for line in err:
+            assert line.startswith(f"{path}: ") and ": " in line[len(str(path)) + 2 :], line
+
+
+# --- expensive documents: a clear error, fast, small -----------------------------
+
+
+def refused_quickly(capsys, tmp_path: Path, text: str, seconds: float = 3.0) -> list[str]:
+    """Validate ``text`` through the CLI; check exit 2, the time and the memory (in a
+    second run: tracing allocations slows Python down several times)."""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text, encoding="utf-8")
+    started = time.perf_counter()
+    code, out, lines = validate_with_cli(capsys, path)
+    elapsed = time.perf_counter() - started
+    assert code == 2 and out == ""
+    assert elapsed < seconds, f"took {elapsed:.1f} s"
+    tracemalloc.start()
+    try:
+        assert validate_with_cli(capsys, path) == (code, out, lines)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6, f"allocated {peak / 1e6:.0f} MB at the peak"
+    for line in lines:
+        assert line.startswith(f"{path}: "), line
+    return [line[len(str(path)) + 2 :] for line in lines]
+
+
+def dumped(**overrides: Any) -> str:
+    return yaml.safe_dump(base_scenario(**overrides), sort_keys=False)
+
+
+def one_vm(**fields: Any) -> list[dict[str, Any]]:
+    return [{"name": "vm-{i}", "cluster": "c1", "csv": "csv1", **fields}]
+
+
+def test_a_billion_vms_in_one_entry_are_refused_at_the_count(capsys, tmp_path):
+    lines = refused_quickly(capsys, tmp_path, dumped(vms=one_vm(count=10**9)))
+    assert lines == ["vms[0].count: Input should be less than or equal to 100000 (1000000000)"]
+
+
+def test_a_million_vms_in_ten_entries_are_refused_before_any_name_is_made(capsys, tmp_path):
+    vms = [
+        {"name": f"g{j}-{{i}}", "cluster": "c1", "csv": "csv1", "count": 100_000} for j in range(10)
+    ]
+    doc = base_scenario(vms=vms)
+    doc["protection_groups"][0]["members"] = ["*"]
+    lines = refused_quickly(capsys, tmp_path, yaml.safe_dump(doc, sort_keys=False))
+    assert lines == ["vms: more than 100000 VMs in all (1000000)"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("memory", "1e308 GiB", "size must be a finite number ('1e308 GiB')"),
+        ("memory", "1e400 B", "size must be a finite number ('1e400 B')"),
+        ("memory", 1e308, "size must be at most 1 EB"),
+        ("dirty_rate", "1e400 MB/s", "rate must be a finite number"),
+        ("io_rate", 10**400, "number too large"),
+    ],
+)
+def test_a_huge_quantity_is_refused_by_name(capsys, tmp_path, field, value, message):
+    lines = refused_quickly(capsys, tmp_path, dumped(vms=one_vm(**{field: value})))
+    assert len(lines) == 1
+    assert lines[0].startswith(f"vms[0].{field}: {message}")
+
+
+def test_a_capacity_of_1e400_bytes_is_refused_as_not_finite(capsys, tmp_path):
+    doc = base_scenario()
+    doc["clusters"][0]["csvs"][0]["capacity"] = "1e400 B"
+    doc["dpm_servers"][0]["pool"]["capacity"] = "1e400 B"
+    lines = refused_quickly(capsys, tmp_path, yaml.safe_dump(doc, sort_keys=False))
+    assert sorted(lines) == [
+        "clusters[0].csvs[0].capacity: size must be a finite number ('1e400 B')",
+        "dpm_servers[0].pool.capacity: size must be a finite number ('1e400 B')",
+    ]
+
+
+@pytest.mark.parametrize("horizon", [1e9, 10**400, "1e400", math.inf, math.nan])
+def test_a_huge_horizon_is_refused(capsys, tmp_path, horizon):
+    (line,) = refused_quickly(capsys, tmp_path, dumped(horizon_days=horizon))
+    assert line.startswith("horizon_days: Input should be")
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value"),
+    [
+        ("saved_state", "save_overhead", "1e400 s"),
+        ("vss", "release_time", "1e300 s"),
+        ("scan", "per_vm_query", "1e300 s"),
+    ],
+)
+def test_a_duration_beyond_ten_years_is_refused_not_simulated_for_ever(
+    capsys, tmp_path, section, field, value
+):
+    # These were accepted: an infinite release time crashed the run's tables and a
+    # 1e300 s scan step never finished.
+    (line,) = refused_quickly(capsys, tmp_path, dumped(**{section: {field: value}}))
+    assert line.startswith(f"{section}.{field}: duration must be ")
+
+
+@pytest.mark.parametrize("pattern", ["vm{i:01000000000d}", "vm{i:999d}", "vm{i:.999f}"])
+def test_a_huge_name_pattern_width_is_refused_without_making_the_names(capsys, tmp_path, pattern):
+    # 100,000 names of 999 characters took 100 MB before they were refused.
+    (line,) = refused_quickly(capsys, tmp_path, dumped(vms=one_vm(name=pattern, count=100_000)))
+    assert line.startswith("vms[0].name: the name pattern ")
+
+
+def test_the_largest_estate_allowed_validates_in_seconds(capsys, tmp_path):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(dumped(vms=one_vm(count=100_000)), encoding="utf-8")
+    started = time.perf_counter()
+    code, out, err = validate_with_cli(capsys, path)
+    assert (code, err) == (0, [])
+    assert "ok (100000 VMs" in out
+    assert time.perf_counter() - started < 15
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("vms[0].count", True),
+        ("horizon_days", True),
+        ("clusters[0].nodes", True),
+        ("on_demand[0].per_hour", False),
+    ],
+)
+def test_true_or_false_is_not_taken_as_the_number_one_or_zero(capsys, tmp_path, field, value):
+    doc = base_scenario(on_demand=[{"dpm_server": "dpm1", "per_hour": 1, "mean_duration": "1 h"}])
+    steps = [int(i) if i else key for key, i in _STEP.findall(field)]
+    parent_of(doc, tuple(steps))[steps[-1]] = value
+    lines = refused_quickly(capsys, tmp_path, yaml.safe_dump(doc, sort_keys=False))
+    assert lines == [f"{field}: expected a number, not true or false ({value})"]
+
+
+def test_a_node_count_of_the_wrong_type_is_reported_at_nodes_once(capsys, tmp_path):
+    # pydantic reports each member of 'int | list' as 'nodes.int' and
+    # "nodes.'list[union[constrained-str,ClusterNode]]'", places no file has.
+    doc = base_scenario()
+    doc["clusters"][0]["nodes"] = "eight"
+    (line,) = refused_quickly(capsys, tmp_path, yaml.safe_dump(doc, sort_keys=False))
+    assert line.startswith("clusters[0].nodes: Input should be a valid integer")
+    assert "valid list" in line and line.endswith("('eight')")
+
+
+def test_a_sync_frequency_off_the_list_is_reported_at_its_field(capsys, tmp_path):
+    doc = base_scenario()
+    doc["protection_groups"][0]["sync_frequency"] = "17 min"
+    (line,) = refused_quickly(capsys, tmp_path, yaml.safe_dump(doc, sort_keys=False))
+    assert line.startswith("protection_groups[0].sync_frequency: sync_frequency must be one of")
+
+
+@pytest.mark.parametrize("day", ["1677-01-01", "9999-12-31"])
+def test_a_start_date_beyond_what_result_timestamps_hold_is_refused(capsys, tmp_path, day):
+    (line,) = refused_quickly(capsys, tmp_path, dumped(start_date=day))
+    assert line.startswith("start_date: Input should be")
+
+
+def test_a_drain_a_billion_days_ahead_is_refused(capsys, tmp_path):
+    drain = {"node": "c1-n1", "day": 10**9, "time": "10:00", "duration": "1 h"}
+    (line,) = refused_quickly(capsys, tmp_path, dumped(migrations={"drains": [drain]}))
+    assert line.startswith("migrations.drains[0].day: Input should be less than or equal to")
+
+
+# --- YAML that is expensive or dangerous to read ---------------------------------
+
+
+def _laughs(levels: int, width: int, mapping: bool) -> str:
+    lines = ['l0: &l0 ["lol", "lol"]']
+    for k in range(1, levels):
+        refs = [f"k{j}: *l{k - 1}" if mapping else f"*l{k - 1}" for j in range(width)]
+        body = "{" + ", ".join(refs) + "}" if mapping else "[" + ", ".join(refs) + "]"
+        lines.append(f"l{k}: &l{k} {body}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _laughs(10, 9, mapping=False),  # the billion laughs: 9^9 values from 81 aliases
+        _laughs(10, 9, mapping=True),
+        _laughs(40, 2, mapping=False),  # 2^40 values from 78 aliases
+        "name: x\nswitches: &a [" + ", ".join(["*a"] * 3) + "]\n",  # recursive
+        "a: &a x\nb: [" + ", ".join(["*a"] * 5000) + "]\n",  # many aliases
+    ],
+    ids=["billion-laughs", "billion-laughs-mapping", "binary-chain", "recursive", "wide"],
+)
+def test_an_alias_bomb_is_refused_fast_and_small(capsys, tmp_path, text):
+    (line,) = refused_quickly(capsys, tmp_path, text)
+    assert line.startswith("(yaml): ") and "alias" in line
+
+
+def test_ten_thousand_nested_brackets_are_refused_not_a_recursion_error(capsys, tmp_path):
+    (line,) = refused_quickly(capsys, tmp_path, "name: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    assert line.startswith("(yaml): line 1, column ")
+    assert line.endswith(": values nested more than 100 deep")
+
+
+def test_a_quantity_padded_with_spaces_does_not_make_the_unit_regex_backtrack(capsys, tmp_path):
+    # '1', 200,000 spaces, '!': the old unit regex backtracked quadratically (16,000
+    # spaces took 1.4 s, so this took minutes).
+    doc = base_scenario()
+    doc["clusters"][0]["csvs"][0]["capacity"] = "1" + " " * 200_000 + "!"
+    lines = refused_quickly(capsys, tmp_path, yaml.safe_dump(doc, sort_keys=False, width=10**7))
+    (line,) = lines
+    assert line.startswith("clusters[0].csvs[0].capacity: expected a size such as '100 GiB' ('1 ")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2026-02-30", "line 2, column 13: not a valid date or time '2026-02-30'"),
+        ("9" * 5000, "line 2, column 13: cannot read '9999"),
+        ("!!bool maybe", "line 2, column 13: cannot read 'maybe' as true or false"),
+        ("!!float lots", "line 2, column 13: cannot read 'lots' as a number"),
+        (":".join(["59"] * 300) + ".5", "line 2, column 13: cannot read '59:59"),
+    ],
+    ids=["date", "5000-digit-int", "bool", "float", "sexagesimal"],
+)
+def test_a_scalar_yaml_cannot_construct_is_refused_with_its_line(capsys, tmp_path, value, message):
+    (line,) = refused_quickly(capsys, tmp_path, f"name: x\nstart_date: {value}\n")
+    assert line.startswith(f"(yaml): {message}")
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "!!python/object:os.system {{}}",
+        "!!python/object/apply:os.system ['touch {marker}']",
+        "!!python/object/new:os.system ['touch {marker}']",
+        "!!python/name:os.system",
+        "!!python/module:os",
+    ],
+)
+def test_python_tags_are_refused_and_nothing_runs(capsys, tmp_path, tag):
+    marker = tmp_path / "ran"
+    text = "name: " + tag.format(marker=marker) + "\n"
+    (line,) = refused_quickly(capsys, tmp_path, text)
+    assert line.startswith("(yaml): line 1, column 7: could not determine a constructor")
+    assert not marker.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_without_reading_it_all(capsys, tmp_path):
+    path = tmp_path / "scenario.yaml"
+    with path.open("wb") as f:
+        f.truncate(2_000_000_000)  # a sparse 2 GB file of zero bytes
+    tracemalloc.start()
+    try:
+        code, _, lines = validate_with_cli(capsys, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 2
+    assert lines == [f"{path}: (file): larger than 5000000 bytes"]
+    assert peak < 50e6
+
+
+def test_a_key_that_is_not_text_is_named_in_its_line():
+    doc = base_scenario()
+    doc[None] = 1
+    doc["vss"] = {"writers": {7: {"flush_time": "1 s"}}}
+    with pytest.raises(ScenarioError) as caught:
+        hvsim.scenario_from_dict(doc, "f.yaml")
+    assert sorted(caught.value.problems) == [
+        "f.yaml: None: Keys should be strings (None)",
+        "f.yaml: vss.writers.7: Input should be a valid string (7)",
+    ]
+
+
+def test_a_5000_digit_integer_built_in_python_is_shown_by_its_size_not_a_crash():
+    # repr() refuses ints over 4,300 digits; the problem line used to be a ValueError.
+    with pytest.raises(ScenarioError) as caught:
+        hvsim.scenario_from_dict(base_scenario(horizon_days=10**5000), "f.yaml")
+    assert caught.value.problems == [
+        "f.yaml: horizon_days: Input should be a valid number (<integer of about 5000 digits>)"
+    ]
+
+
+def test_lognormal_draws_of_a_size_are_clipped_at_the_largest_size_a_file_may_give():
+    # sigma 10 draws up to e^40 times the median; 1 TB x e^40 would be 2e29 bytes.
+    scenario = hvsim.scenario_from_dict(
+        base_scenario(vms=one_vm(memory={"dist": "lognormal", "median": "1 TB", "sigma": 10}))
+    )
+    rng = np.random.default_rng(1)
+    draws = [scenario.vms[0].memory.sample(rng) for _ in range(2000)]
+    assert max(draws) == 1e18
