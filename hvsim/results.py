@@ -286,14 +286,14 @@ def _utilisation(world: World, start_date: dt.date) -> pd.DataFrame:
     """Step series: from ``time_s`` on, ``resource`` carries ``load_bps`` (until its
     next row). One row per change of a resource's total rate."""
     res = list(world.flows.resources.values())
-    log = world.flows.load_log
-    idx = np.fromiter((e[1] for e in log), dtype=np.int64, count=len(log))
+    flows = world.flows
+    idx = np.frombuffer(flows.load_index, dtype=np.int64)
     df = pd.DataFrame(
         {
-            "time_s": np.fromiter((e[0] for e in log), dtype=float, count=len(log)),
+            "time_s": np.frombuffer(flows.load_time, dtype=float).copy(),
             "resource": pd.Categorical.from_codes(idx, categories=[r.name for r in res]),
             "kind": np.array([r.kind for r in res], dtype=object)[idx] if len(idx) else [],
-            "load_bps": np.fromiter((e[2] for e in log), dtype=float, count=len(log)),
+            "load_bps": np.frombuffer(flows.load_bps, dtype=float).copy(),
         }
     )
     caps = np.array([r.capacity_bps for r in res], dtype=float)

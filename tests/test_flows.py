@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytest import approx
 
+import hvsim.model.flows as flows_module
 from hvsim.model.flows import FlowNetwork
 
 # --------------------------------------------------------------------------------------
@@ -459,6 +460,64 @@ def test_max_min_rates_scale_with_the_unit_of_capacity(topology, scale):
     _, _, res2, _ = _start_all([c * scale for c in capacities], routes, scaled_caps)
     r1, r2 = _rates_by_size(res1), _rates_by_size(res2)
     assert [r2[s] for s in sizes] == approx([r1[s] * scale for s in sizes], rel=1e-6)
+
+
+def _rates_with_small_component_limit(limit, capacities, routes, caps):
+    """Rates after starting every flow, with components up to ``limit`` filled by the
+    linear scan and bigger ones by the heap."""
+    saved = flows_module._SMALL_COMPONENT
+    flows_module._SMALL_COMPONENT = limit
+    try:
+        _, _, res, sizes = _start_all(capacities, routes, caps)
+        got = _rates_by_size(res)
+        bott = {
+            f.size: (f.bottleneck.name if f.bottleneck else None)
+            for r in res
+            for f in r.flows.values()
+        }
+    finally:
+        flows_module._SMALL_COMPONENT = saved
+    return [got[s] for s in sizes], [bott[s] for s in sizes]
+
+
+@st.composite
+def _tied_topologies(draw):
+    """Small integer capacities and caps, so that fair shares and caps tie often."""
+    n_res = draw(st.integers(1, 5))
+    capacities = draw(st.lists(st.integers(1, 4), min_size=n_res, max_size=n_res))
+    n_flows = draw(st.integers(1, 8))
+    routes = draw(
+        st.lists(
+            st.sets(st.integers(0, n_res - 1), min_size=1, max_size=n_res),
+            min_size=n_flows,
+            max_size=n_flows,
+        )
+    )
+    caps = draw(
+        st.lists(st.one_of(st.none(), st.integers(1, 4)), min_size=n_flows, max_size=n_flows)
+    )
+    return [float(c) for c in capacities], routes, [None if c is None else float(c) for c in caps]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_topologies(), _tied_topologies()))
+def test_linear_scan_and_heap_filling_give_identical_rates_and_bottlenecks(topology):
+    """Small components are filled by linear scans, big ones with a heap: the two must
+    pick the same bottleneck at every step (same tie-break), so the rates are equal
+    to the last bit, not just approximately."""
+    capacities, routes, caps = topology
+    linear = _rates_with_small_component_limit(10**9, capacities, routes, caps)
+    heap = _rates_with_small_component_limit(0, capacities, routes, caps)
+    assert linear == heap
+
+
+@settings(max_examples=15, deadline=None)
+@given(_topologies(max_resources=30, max_flows=40))
+def test_rates_of_components_too_big_for_the_linear_scan_equal_the_reference(topology):
+    capacities, routes, caps = topology
+    got, _ = _rates_with_small_component_limit(0, capacities, routes, caps)
+    want = reference_max_min(capacities, routes, caps)
+    assert got == approx([float(w) for w in want], rel=1e-6)
 
 
 def reference_fluid_run(capacities, routes, caps, sizes, starts) -> list[Fraction]:

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from array import array
 from collections.abc import Sequence
 
 import simpy
 
 # Remaining bytes below this are treated as done (float round-off on long runs).
 _EPS_BYTES = 1e-3
+# Components up to this many resources plus flows are filled by linear scans.
+_SMALL_COMPONENT = 32
 
 
 def _check_route(route: Sequence[BandwidthResource]) -> tuple[BandwidthResource, ...]:
@@ -51,6 +54,7 @@ class BandwidthResource:
         "_load",
         "_rem",
         "_n",
+        "_mark",
     )
 
     def __init__(self, name: str, kind: str, capacity_bps: float, index: int):
@@ -68,6 +72,7 @@ class BandwidthResource:
         self._load = 0.0
         self._rem = 0.0
         self._n = 0
+        self._mark = 0
 
     @property
     def load_bps(self) -> float:
@@ -94,6 +99,7 @@ class Flow:
         "_frozen",
         "_new",
         "_bott",
+        "_mark",
     )
 
     def __init__(self, fid: int, route: tuple[BandwidthResource, ...], size: float, cap, now, done):
@@ -112,6 +118,7 @@ class Flow:
         self._frozen = False
         self._new = 0.0
         self._bott: BandwidthResource | None = None
+        self._mark = 0
 
 
 class FlowNetwork:
@@ -129,9 +136,13 @@ class FlowNetwork:
         self.finished_flows = 0
         self.bytes_started = 0.0
         self.bytes_delivered = 0.0
-        # (time, resource index, total rate) each time a resource's load changes:
-        # the utilisation timeline, one entry per changed resource per reallocation.
-        self.load_log: list[tuple[float, int, float]] = []
+        self._epoch = 0  # visit mark of the latest component search
+        # The utilisation timeline, one entry per changed resource per reallocation:
+        # time, resource index and total rate, as typed arrays (24 bytes an entry,
+        # where a tuple costs about 120 and dominated memory on long runs).
+        self.load_time = array("d")
+        self.load_index = array("q")
+        self.load_bps = array("d")
 
     def add_resource(self, name: str, kind: str, capacity_bps: float) -> BandwidthResource:
         if name in self.resources:
@@ -235,49 +246,180 @@ class FlowNetwork:
     def _component(
         self, seeds: Sequence[BandwidthResource], extra: Sequence[Flow]
     ) -> tuple[list[BandwidthResource], list[Flow]]:
-        res_seen: dict[int, BandwidthResource] = {}
-        flows: dict[int, Flow] = {f.id: f for f in extra}
+        """Resources and flows connected to ``seeds`` and ``extra`` through shared
+        resources, each flow settled up to now on the way. Visited marks are an epoch
+        number on each object (no per-call sets): one pass, linear in the component."""
+        self._epoch += 1
+        mark = self._epoch
+        now = self.env._now
+        settle = self._settle
+        resources: list[BandwidthResource] = []
+        flows: list[Flow] = list(extra)
         stack = list(seeds)
         for f in extra:
-            stack.extend(f.route)
+            f._mark = mark
+            stack += f.route
+            if now > f.updated:
+                settle(f, now)
+        pop = stack.pop
         while stack:
-            res = stack.pop()
-            if res.index in res_seen:
+            res = pop()
+            if res._mark == mark:
                 continue
-            res_seen[res.index] = res
+            res._mark = mark
+            resources.append(res)
             for f in res.flows.values():
-                if f.id not in flows:
-                    flows[f.id] = f
-                    stack.extend(r for r in f.route if r.index not in res_seen)
-        return list(res_seen.values()), list(flows.values())
+                if f._mark != mark:
+                    f._mark = mark
+                    flows.append(f)
+                    stack += f.route
+                    if now > f.updated:
+                        settle(f, now)
+        return resources, flows
 
     def _reallocate(self, seeds: Sequence[BandwidthResource], extra: Sequence[Flow] = ()) -> None:
         """Max-min fair rates for every flow connected to ``seeds`` (progressive filling)."""
-        now = self.env.now
-        extra_ids = {f.id for f in extra}
+        now = self.env._now
         resources, flows = self._component(seeds, extra)
+        if len(flows) == 1:
+            self._fill_one(flows[0], resources)
+        elif len(resources) + len(flows) <= _SMALL_COMPONENT:
+            self._fill_small(resources, flows)
+        elif flows:
+            self._fill(resources, flows)
+        else:
+            for res in resources:
+                res._rem = res.capacity_bps
+        log_t, log_i, log_v = self.load_time, self.load_index, self.load_bps
+        for res in resources:
+            # Every flow on res subtracted its rate from _rem exactly once.
+            cap = res.capacity_bps
+            load = cap - res._rem
+            if load < 1e-9 * cap:
+                load = 0.0
+            if abs(load - res._load) > 1e-9 * cap:
+                res._load = load
+                log_t.append(now)
+                log_i.append(res.index)
+                log_v.append(load)
+        push = heapq.heappush
+        timers = self._heap
         for f in flows:
-            self._settle(f, now)
+            rate = f._new
+            f.bottleneck = f._bott
+            # A new flow has rate 0 until now, so any positive rate counts as a change.
+            if rate != f.rate:
+                f.rate = rate
+                f.version += 1
+                if rate > 0 and f.done is not None:  # streams (no done event) never end
+                    push(timers, (now + f.remaining / rate, f.id, f.version, f))
+        self._arm_timer()
+
+    @staticmethod
+    def _fill_one(flow: Flow, resources: list[BandwidthResource]) -> None:
+        """A component with one flow: its rate is the smallest capacity on its route
+        (or its cap); the same answer and tie-break as progressive filling."""
         for res in resources:
             res._rem = res.capacity_bps
-            res._n = len(res.flows)
+        best: BandwidthResource | None = None
+        for r in flow.route:
+            if (
+                best is None
+                or r.capacity_bps < best.capacity_bps
+                or (r.capacity_bps == best.capacity_bps and r.index < best.index)
+            ):
+                best = r
+        if best is not None and (flow.cap_bps is None or best.capacity_bps <= flow.cap_bps):
+            rate = best.capacity_bps
+        else:
+            rate, best = flow.cap_bps, None  # type: ignore[assignment]
+        flow._new = rate
+        flow._bott = best
+        for r in flow.route:
+            r._rem -= rate
+
+    @staticmethod
+    def _fill_small(resources: list[BandwidthResource], flows: list[Flow]) -> None:
+        """Progressive filling by linear scans, for small components (where a heap
+        costs more than it saves). Picks the same minimum as ``_fill``'s heap, ties
+        broken the same way (resources before caps, then by index), so the rates are
+        identical to the last bit."""
+        live: list[BandwidthResource] = []
+        for res in resources:
+            res._rem = res.capacity_bps
+            res._n = n = len(res.flows)
+            if n:
+                live.append(res)
+        capped: list[Flow] = []
+        for f in flows:
+            f._frozen = False
+            if f.cap_bps is not None:
+                capped.append(f)
+        left = len(flows)
+        while left:
+            best_share = float("inf")
+            best: BandwidthResource | None = None
+            for r in live:
+                n = r._n
+                if n:
+                    rem = r._rem
+                    share = (rem if rem > 0.0 else 0.0) / n
+                    if share < best_share or (share == best_share and r.index < best.index):
+                        best_share, best = share, r
+            best_cap: Flow | None = None
+            for f in capped:
+                if not f._frozen and (
+                    best_cap is None
+                    or f.cap_bps < best_cap.cap_bps
+                    or (f.cap_bps == best_cap.cap_bps and f.id < best_cap.id)
+                ):
+                    best_cap = f
+            # The heap orders entries (share, resource 0 / cap 1, index).
+            if best is not None and (best_cap is None or best_share <= best_cap.cap_bps):
+                bott = best
+                members: list[Flow] | tuple[Flow, ...] = [
+                    f for f in bott.flows.values() if not f._frozen
+                ]
+                rate = best_share
+            else:
+                bott = None
+                members = (best_cap,)
+                rate = best_cap.cap_bps
+            if not rate > 0.0:
+                rate = 0.0
+            left -= len(members)
+            for f in members:
+                f._frozen = True
+                f._new = rate
+                f._bott = bott
+                for r in f.route:
+                    r._rem -= rate
+                    r._n -= 1
+
+    @staticmethod
+    def _fill(resources: list[BandwidthResource], flows: list[Flow]) -> None:
+        """Progressive filling over one component: repeatedly freeze the flows of the
+        resource (or private cap) with the smallest fair share."""
+        heappop, heappush = heapq.heappop, heapq.heappush
         heap: list[tuple[float, int, int, object]] = []
         for res in resources:
-            if res._n:
-                heap.append((res._rem / res._n, 0, res.index, res))
+            res._rem = rem = res.capacity_bps
+            res._n = n = len(res.flows)
+            if n:
+                heap.append((rem / n, 0, res.index, res))
         # A flow's own cap acts as a private resource shared by one flow.
         for f in flows:
+            f._frozen = False
             if f.cap_bps is not None:
                 heap.append((f.cap_bps, 1, f.id, f))
         heapq.heapify(heap)
-        for f in flows:
-            f._frozen = False
-        while heap:
-            share, tag, _, obj = heapq.heappop(heap)
+        left = len(flows)  # flows not yet frozen: the rest of the heap is stale at 0
+        while left:
+            share, tag, _, obj = heappop(heap)
             if tag == 1:  # a flow's private cap
                 if obj._frozen:  # type: ignore[union-attr]
                     continue
-                members = [obj]
+                members = (obj,)
                 bott = None
             else:
                 res = obj  # type: ignore[assignment]
@@ -285,12 +427,14 @@ class FlowNetwork:
                 # from the resource's present state: every change to _rem/_n pushes a
                 # fresh entry. (A tolerance here would accept stale entries whenever
                 # shares are small, e.g. 5 instead of 8 at a 1e-10 scale.)
-                if res._n == 0 or share != (res._rem if res._rem > 0.0 else 0.0) / res._n:
+                n = res._n
+                if n == 0 or share != (res._rem if res._rem > 0.0 else 0.0) / n:
                     continue  # stale entry
                 members = [f for f in res.flows.values() if not f._frozen]
                 bott = res
             rate = share if share > 0.0 else 0.0
             touched: dict[int, BandwidthResource] = {}
+            left -= len(members)
             for f in members:
                 f._frozen = True
                 f._new = rate
@@ -304,26 +448,7 @@ class FlowNetwork:
             for r in touched.values():
                 if r._n > 0 and r is not bott:
                     rem = r._rem if r._rem > 0.0 else 0.0
-                    heapq.heappush(heap, (rem / r._n, 0, r.index, r))
-        log = self.load_log
-        for res in resources:
-            # Every flow on res subtracted its rate from _rem exactly once.
-            load = res.capacity_bps - res._rem
-            if load < 1e-9 * res.capacity_bps:
-                load = 0.0
-            if abs(load - res._load) > 1e-9 * res.capacity_bps:
-                res._load = load
-                log.append((now, res.index, load))
-        for f in flows:
-            rate = f._new
-            f.bottleneck = f._bott
-            if rate != f.rate or f.id in extra_ids:
-                f.rate = rate
-                f.version += 1
-                if rate > 0 and f.remaining != float("inf"):
-                    finish = now + f.remaining / rate
-                    heapq.heappush(self._heap, (finish, f.id, f.version, f))
-        self._arm_timer()
+                    heappush(heap, (rem / r._n, 0, r.index, r))
 
     def _arm_timer(self) -> None:
         heap = self._heap
