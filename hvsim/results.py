@@ -180,9 +180,7 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         on_demand=_on_demand(trace.on_demand, start_date),
         rpo_s={name: plan.rpo_s for name, plan in world.plans.items()},
         slot_queues=_with_datetimes(
-            pd.DataFrame.from_records(
-                trace.slot_log, columns=["time_s", "slot", "kind", "in_use", "queued"]
-            ),
+            trace.slot_log.to_frame(),
             start_date,
             {"time_s": "time"},
         ),

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hvsim.model.infrastructure import JobSlots
+from hvsim.model.trace import SlotLog
 
 
 def _run(make_slots, capacity, jobs):
@@ -45,7 +46,7 @@ def _simpy(env, capacity):
 
 
 def _jobslots(env, capacity):
-    return JobSlots(env, capacity, "x", "dpm", [])
+    return JobSlots(env, capacity, "x", "dpm", SlotLog())
 
 
 @settings(max_examples=200, deadline=None)
@@ -70,11 +71,13 @@ def test_a_queued_job_gets_the_slot_when_the_holder_releases_it_first_come_first
 
 def test_the_log_records_slots_in_use_and_queued_at_each_request_and_release():
     env = simpy.Environment()
-    log: list = []
+    log = SlotLog()
     slots = JobSlots(env, 1, "dpm1", "dpm", log)
     a = slots.request()
     slots.request()
     slots.release(a)
-    assert [(u, q) for _, _, _, u, q in log] == [(1, 0), (1, 1), (0, 1)]
+    table = log.to_frame()
+    assert list(zip(table["in_use"], table["queued"], strict=True)) == [(1, 0), (1, 1), (0, 1)]
+    assert set(table["slot"]) == {"dpm1"} and set(table["kind"]) == {"dpm"}
     env.run()
     assert (slots.users, len(slots.queue)) == (1, 0)  # the waiting request got it

@@ -177,7 +177,7 @@ class FlowNetwork:
             if not res.flows:
                 res._busy_since = now
             res.flows[flow.id] = flow
-        self._reallocate(flow.route, extra=(flow,))
+        self._reallocate((), extra=(flow,))  # extra flows seed their routes
         return done
 
     def open_streams(
@@ -203,7 +203,7 @@ class FlowNetwork:
                 res.flows[flow.id] = flow
             opened.append(flow)
         if opened:
-            self._reallocate([r for f in opened for r in f.route], extra=opened)
+            self._reallocate((), extra=opened)
         return opened
 
     def close_streams(self, streams: Sequence[Flow]) -> float:

@@ -10,11 +10,12 @@ import networkx as nx
 import simpy
 
 from hvsim.model.flows import BandwidthResource, FlowNetwork
+from hvsim.model.trace import SlotLog
 
 
 class JobSlots:
     """A limit on concurrent jobs (per host, per DPM server, per CSV group) that logs
-    (time, name, kind, in use, queued) whenever a job asks for or gives back a slot.
+    (time, name, kind, in use, queued) in a SlotLog whenever a job asks for or gives back a slot.
 
     Grants follow ``simpy.Resource`` exactly: requests wait first come, first served;
     a request is granted on arrival when a slot is free and nobody waits; a release
@@ -24,9 +25,9 @@ class JobSlots:
     of a run.
     """
 
-    __slots__ = ("env", "capacity", "name", "kind", "users", "queue", "_log", "_grant_cb")
+    __slots__ = ("env", "capacity", "name", "kind", "users", "queue", "_log", "_id", "_grant_cb")
 
-    def __init__(self, env: simpy.Environment, capacity: int, name: str, kind: str, log: list):
+    def __init__(self, env: simpy.Environment, capacity: int, name: str, kind: str, log: SlotLog):
         if capacity < 1:
             raise ValueError(f"{kind} {name}: job slots must be at least 1")
         self.env = env
@@ -36,6 +37,7 @@ class JobSlots:
         self.users = 0  # slots in use
         self.queue: deque[simpy.Event] = deque()  # requests waiting, oldest first
         self._log = log
+        self._id = log.register(name, kind)
         self._grant_cb = self._grant
 
     def request(self) -> simpy.Event:
@@ -44,7 +46,7 @@ class JobSlots:
         req = simpy.Event(env)
         self.queue.append(req)
         self._grant(None)
-        self._log.append((env._now, self.name, self.kind, self.users, len(self.queue)))
+        self._log.add(env._now, self._id, self.users, len(self.queue))
         return req
 
     def release(self, request: simpy.Event) -> None:
@@ -59,7 +61,7 @@ class JobSlots:
         done._ok = True
         done._value = None
         env.schedule(done)
-        self._log.append((env._now, self.name, self.kind, self.users, len(self.queue)))
+        self._log.add(env._now, self._id, self.users, len(self.queue))
 
     def _grant(self, _event: object) -> None:
         # One grant per call, to the head of the queue, as SimPy's _trigger_put.

@@ -1,8 +1,13 @@
-"""A light trace: processes append plain tuples; results.py makes tables at the end."""
+"""A light trace: processes append plain tuples (slot occupancy goes to typed arrays);
+results.py makes tables at the end."""
 
 from __future__ import annotations
 
+from array import array
 from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
 
 
 class JobRecord(NamedTuple):
@@ -111,6 +116,51 @@ class OnDemandRecord(NamedTuple):
     end_s: float
 
 
+class SlotLog:
+    """Job-slot occupancy at each request and release: (time, slot, kind, in use,
+    queued), kept as typed arrays (about 32 bytes an entry, where a tuple cost about
+    100 and dominated memory on long runs). Slots register once for an index."""
+
+    __slots__ = ("names", "kinds", "time_s", "slot", "in_use", "queued")
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.kinds: list[str] = []
+        self.time_s = array("d")
+        self.slot = array("q")
+        self.in_use = array("q")
+        self.queued = array("q")
+
+    def register(self, name: str, kind: str) -> int:
+        self.names.append(name)
+        self.kinds.append(kind)
+        return len(self.names) - 1
+
+    def add(self, time_s: float, slot: int, in_use: int, queued: int) -> None:
+        self.time_s.append(time_s)
+        self.slot.append(slot)
+        self.in_use.append(in_use)
+        self.queued.append(queued)
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Columns time_s, slot, kind, in_use, queued (one row per change)."""
+        idx = np.frombuffer(self.slot, dtype=np.int64)
+        names = np.array(self.names, dtype=object)
+        kinds = np.array(self.kinds, dtype=object)
+        return pd.DataFrame(
+            {
+                "time_s": np.frombuffer(self.time_s, dtype=float).copy(),
+                "slot": names[idx] if len(idx) else np.array([], dtype=object),
+                "kind": kinds[idx] if len(idx) else np.array([], dtype=object),
+                "in_use": np.frombuffer(self.in_use, dtype=np.int64).copy(),
+                "queued": np.frombuffer(self.queued, dtype=np.int64).copy(),
+            }
+        )
+
+
 class Trace:
     __slots__ = (
         "jobs",
@@ -130,8 +180,8 @@ class Trace:
         self.on_demand: list[OnDemandRecord] = []
         self.migrations: list[MigrationRecord] = []
         self.breaks: list[ProtectionBreakRecord] = []
-        # (time, slot name, kind host|dpm|csv-group, in use, queued) at each change
-        self.slot_log: list[tuple[float, str, str, int, int]] = []
+        # (time, slot name, kind host|dpm|csv-group|..., in use, queued) at each change
+        self.slot_log = SlotLog()
         self.scans: list[ScanRecord] = []
         self.jobs: list[JobRecord] = []
         self.downtime: list[DowntimeRecord] = []
