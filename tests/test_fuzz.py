@@ -661,3 +661,97 @@ def test_lognormal_draws_of_a_size_are_clipped_at_the_largest_size_a_file_may_gi
     rng = np.random.default_rng(1)
     draws = [scenario.vms[0].memory.sample(rng) for _ in range(2000)]
     assert max(draws) == 1e18
+
+
+# --- accepted, then crashed or ran away (found by fuzzing) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "line"),
+    [
+        (
+            "links[2].bandwidth",
+            "1 bps",
+            "links[2].bandwidth: rate must be at least 64 kbps (8 kB/s) ('1 bps')",
+        ),
+        (
+            "dpm_servers[0].pool.write",
+            "1e-300 B/s",
+            "dpm_servers[0].pool.write: rate must be at least 64 kbps (8 kB/s) ('1e-300 B/s')",
+        ),
+        (
+            "clusters[0].csvs[0].read",
+            1000,
+            "clusters[0].csvs[0].read: rate must be at least 64 kbps (8 kB/s) (1000)",
+        ),
+        (
+            "clusters[0].cluster_network",
+            "56 kbps",
+            "clusters[0].cluster_network: rate must be at least 64 kbps (8 kB/s) ('56 kbps')",
+        ),
+        (
+            "vms[0].memory",
+            "0.5 B",
+            "vms[0].memory: size must be at least 32 MiB ('0.5 B')",
+        ),
+        (
+            "vms[0].memory",
+            {"dist": "uniform", "low": "1 MiB", "high": "4 GiB"},
+            "vms[0].memory: low must be at least 32 MiB",
+        ),
+        (
+            "vms[0].disks",
+            [{"size": "0.5 B"}],
+            "vms[0].disks[0].size: size must be at least 1 MiB ('0.5 B')",
+        ),
+        (
+            "dpm_servers[0].pool.capacity",
+            "1 KiB",
+            "dpm_servers[0].pool.capacity: size must be at least 1 MiB ('1 KiB')",
+        ),
+    ],
+)
+def test_rates_and_sizes_too_small_to_be_meant_are_refused(where, value, line):
+    # A 1 bps link or a 1e-300 B/s pool passed and ended jobs centuries after the
+    # horizon (the tables then failed with OutOfBoundsTimedelta); a 0.5 B VM moved
+    # sub-byte transfers. The least values are in the scenario reference.
+    doc = base_scenario()
+    steps = [int(i) if i else key for key, i in _STEP.findall(where)]
+    parent_of(doc, tuple(steps))[steps[-1]] = value
+    with pytest.raises(ScenarioError) as caught:
+        hvsim.scenario_from_dict(doc, "f.yaml")
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"f.yaml: {line}"), problem
+
+
+def test_the_least_rates_and_sizes_are_accepted_and_run():
+    doc = base_scenario()
+    doc["links"][2]["bandwidth"] = "64 kbps"
+    doc["dpm_servers"][0]["pool"]["write"] = "8 kB/s"
+    doc["vms"][0].update(memory="32 MiB", disks=[{"size": "1 MiB"}])
+    res = hvsim.simulate(hvsim.scenario_from_dict(doc), seed=1)
+    # The initial replica of 1 MiB at 8 kB/s (the pool, the slowest on the route) moves
+    # for 2**20 / 8000 = 131 s; the rest of the job is the writers' flush and the
+    # snapshot's creation and release (a few seconds).
+    first = res.jobs.iloc[0]
+    assert (first["kind"], first["outcome"], first["bytes"]) == (
+        "initial_replica",
+        "succeeded",
+        2**20,
+    )
+    assert 2**20 / 8000 < first["duration_s"] < 2**20 / 8000 + 15
+
+
+def test_draws_of_a_memory_distribution_are_clipped_at_its_least_value():
+    scenario = hvsim.scenario_from_dict(
+        base_scenario(
+            vms=one_vm(memory={"dist": "lognormal", "median": "64 MiB", "sigma": 10}),
+        )
+    )
+    normal = hvsim.scenario_from_dict(
+        base_scenario(vms=one_vm(memory={"dist": "normal", "mean": "64 MiB", "sd": "1 GiB"}))
+    )
+    rng = np.random.default_rng(1)
+    draws = [scenario.vms[0].memory.sample(rng) for _ in range(2000)]
+    draws += [normal.vms[0].memory.sample(rng) for _ in range(2000)]
+    assert min(draws) == 32 * 2**20

@@ -101,12 +101,22 @@ def _check_number(x: float, name: str, minimum: float, exclusive: bool, maximum:
 _FIELD_NAMES = {"fraction": "fraction", "count": "number"}
 
 
-def _validator(kind: str, minimum: float, exclusive: bool, maximum: float | None):
+def _validator(
+    kind: str,
+    minimum: float,
+    exclusive: bool,
+    maximum: float | None,
+    least: float | None,
+    least_text: str,
+):
     """Build a before-validator for a numeric field of ``kind`` that may be a distribution."""
     if maximum is None:
         # Draws of a normal or lognormal are clipped to the largest value the field
         # could be given as a constant (units.KIND_MAXIMUM), never beyond.
         maximum = KIND_MAXIMUM.get(kind)
+    # ... and to the least value it takes (a draw below a field's least, say a VM's
+    # memory under 32 MiB, becomes that least).
+    floor = least if least is not None else (minimum if not exclusive else None)
 
     def convert(x: object, name: str, spread: bool = False) -> float:
         if kind == "fraction":
@@ -122,6 +132,8 @@ def _validator(kind: str, minimum: float, exclusive: bool, maximum: float | None
             _check_number(v, name, 0.0, False, None)
         else:
             _check_number(v, name, minimum, exclusive, maximum)
+            if least is not None and v < least:
+                raise ValueError(f"{name} must be at least {least_text}")
         return v
 
     def validate(value: object) -> Dist:
@@ -129,8 +141,9 @@ def _validator(kind: str, minimum: float, exclusive: bool, maximum: float | None
             return value
         if not isinstance(value, dict):
             return Dist("fixed", (convert(value, _FIELD_NAMES.get(kind, kind)),))
-        return _from_mapping(value, convert, minimum, exclusive, maximum)
+        return _from_mapping(value, convert, floor, maximum)
 
+    validate.kind = kind  # type: ignore[attr-defined]  # read by the scenario reference
     return validate
 
 
@@ -153,9 +166,7 @@ def _fraction(x: object) -> float:
     raise ValueError("expected a fraction such as 0.03 or '3 %'")
 
 
-def _from_mapping(
-    value: dict, convert, minimum: float, exclusive: bool, maximum: float | None
-) -> Dist:
+def _from_mapping(value: dict, convert, floor: float | None, maximum: float | None) -> Dist:
     kind = value.get("dist")
     if not isinstance(kind, str) or kind not in PARAMS:
         raise ValueError(f"'dist' must be one of {', '.join(PARAMS)}")
@@ -167,7 +178,6 @@ def _from_mapping(
     missing = [n for n in required if n not in value]
     if missing:
         raise ValueError(f"dist {kind} needs {', '.join(missing)}")
-    floor = minimum if not exclusive else None
     if kind == "choice":
         values = value["values"]
         if not isinstance(values, list) or not values:
@@ -198,7 +208,7 @@ def _from_mapping(
     sigma = value["sigma"]
     if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0 <= sigma <= 10:
         raise ValueError("lognormal 'sigma' (shape of ln X) must be a number from 0 to 10")
-    return Dist("lognormal", (median, float(sigma)), None, maximum)
+    return Dist("lognormal", (median, float(sigma)), floor, maximum)
 
 
 def _weights(weights: object, n: int) -> tuple[float, ...]:
@@ -284,13 +294,20 @@ def _dist_schema(kind: str, description: str) -> dict:
 
 
 def DistOf(
-    kind: str, *, minimum: float = 0.0, exclusive: bool = True, maximum: float | None = None
+    kind: str,
+    *,
+    minimum: float = 0.0,
+    exclusive: bool = True,
+    maximum: float | None = None,
+    least: float | None = None,
+    least_text: str = "",
 ) -> Any:
     """Annotated type: a field of ``kind`` (size, rate, duration, fraction, count)
-    given as a constant or a distribution, with values above ``minimum``."""
+    given as a constant or a distribution, with values above ``minimum`` and, if
+    given, at least ``least`` (named ``least_text`` in messages)."""
     return Annotated[
         Dist,
-        BeforeValidator(_validator(kind, minimum, exclusive, maximum)),
+        BeforeValidator(_validator(kind, minimum, exclusive, maximum, least, least_text)),
         WithJsonSchema(_dist_schema(kind, f"{kind}: a constant or a distribution")),
     ]
 

@@ -27,27 +27,44 @@ from pydantic import (
 from hvsim.scenario.distributions import CategoryOf, DistOf, fixed
 from hvsim.scenario.units import parse_clock, parse_quantity
 
+# Least values of rates and sizes. Anything smaller is no estate but a unit slip
+# ('bandwidth: 1000' is 1000 bytes/s), and it ran away: a 1 bps link or a 1e-300 B/s
+# pool ended jobs centuries after the horizon, a 0.5 B VM moved sub-byte transfers.
+MIN_RATE = 8000.0  # 64 kbps
+MIN_RATE_TEXT = "64 kbps (8 kB/s)"
+MIN_SIZE = float(2**20)
+MIN_SIZE_TEXT = "1 MiB"
+MIN_MEMORY = float(32 * 2**20)
+MIN_MEMORY_TEXT = "32 MiB"
+# Why these values: the scenario reference's preamble (reference.py).
+RATE_FLOOR = f"At least {MIN_RATE_TEXT}."
+SIZE_FLOOR = f"At least {MIN_SIZE_TEXT}."
 
-def _quantity(kind: str, example: str):
+
+def _quantity(kind: str, example: str, least: float = 0.0, least_text: str = ""):
     def convert(value: object) -> float:
         v = parse_quantity(value, kind)
         if not v > 0:
             raise ValueError(f"{kind} must be greater than zero")
-        if v != v or v == float("inf"):
-            raise ValueError(f"{kind} must be finite")
+        if v < least:
+            raise ValueError(f"{kind} must be at least {least_text}")
         return v
 
+    at_least = f"; at least {least_text}" if least else ""
     return Annotated[
         float,
         BeforeValidator(convert),
         WithJsonSchema(
-            {"anyOf": [{"type": "number"}, {"type": "string"}], "description": f"e.g. {example}"}
+            {
+                "anyOf": [{"type": "number"}, {"type": "string"}],
+                "description": f"e.g. {example}{at_least}",
+            }
         ),
     ]
 
 
-Size = _quantity("size", "'100 GiB'")
-Rate = _quantity("rate", "'1 Gbps' or '500 MB/s'")
+Size = _quantity("size", "'100 GiB'", MIN_SIZE, MIN_SIZE_TEXT)
+Rate = _quantity("rate", "'1 Gbps' or '500 MB/s'", MIN_RATE, MIN_RATE_TEXT)
 Duration = _quantity("duration", "'30 s'")
 
 
@@ -103,9 +120,13 @@ class Strict(BaseModel):
 class Storage(Strict):
     """Storage behind VMs: a CSV, a host's local volume, or an SMB share's volume."""
 
-    capacity: Size = Field(description="Capacity, bytes (e.g. '4 TiB'). Required.")
-    read: Rate = Field(description="Sequential read throughput shared by all readers. Required.")
-    write: Rate = Field(description="Write throughput shared by all writers. Required.")
+    capacity: Size = Field(description=f"Capacity, bytes (e.g. '4 TiB'). Required. {SIZE_FLOOR}")
+    read: Rate = Field(
+        description=f"Sequential read throughput shared by all readers. Required. {RATE_FLOOR}"
+    )
+    write: Rate = Field(
+        description=f"Write throughput shared by all writers. Required. {RATE_FLOOR}"
+    )
     vss_provider: Literal["software", "hardware"] = Field(
         "software",
         description=(
@@ -162,7 +183,7 @@ class Cluster(Strict):
         1e9 / 8,
         description=(
             "Each node's cluster (CSV) network, carrying redirected I/O to the CSV's "
-            "coordinator node. Default 1 Gbps (assumption)."
+            f"coordinator node. Default 1 Gbps (assumption). {RATE_FLOOR}"
         ),
     )
 
@@ -206,16 +227,20 @@ class SmbShare(Storage):
 
 class Link(Strict):
     between: tuple[Name, Name] = Field(description="The two endpoints: hosts, nodes, switches...")
-    bandwidth: Rate = Field(description="Bandwidth in each direction (full duplex), e.g. 10 Gbps.")
+    bandwidth: Rate = Field(
+        description=f"Bandwidth in each direction (full duplex), e.g. 10 Gbps. {RATE_FLOOR}"
+    )
 
 
 class Pool(Strict):
-    capacity: Size = Field(description="DPM storage pool capacity.")
-    write: Rate = Field(description="Storage pool write throughput shared by all jobs.")
+    capacity: Size = Field(description=f"DPM storage pool capacity. {SIZE_FLOOR}")
+    write: Rate = Field(
+        description=f"Storage pool write throughput shared by all jobs. {RATE_FLOOR}"
+    )
     read: Rate | None = Field(
         None,
         description="Storage pool read throughput (consistency checks read the replica). "
-        "Default: the write throughput (assumption).",
+        f"Default: the write throughput (assumption). {RATE_FLOOR}",
     )
 
 
@@ -349,12 +374,15 @@ class ProtectionGroup(Strict):
 
 
 class Disk(Strict):
-    size: DistOf("size") = Field(
+    size: DistOf("size", least=MIN_SIZE, least_text=MIN_SIZE_TEXT) = Field(
         default_factory=lambda: fixed(100e9),
-        description="Virtual disk size. Default 100 GB (facts §1: average protected VM).",
+        description=f"Virtual disk size. Default 100 GB (facts §1: average protected VM). "
+        f"{SIZE_FLOOR}",
     )
-    used: DistOf("size") | None = Field(
-        None, description="Bytes in use (at most size). Default: the whole size (assumption)."
+    used: DistOf("size", least=MIN_SIZE, least_text=MIN_SIZE_TEXT) | None = Field(
+        None,
+        description="Bytes in use (at most size). Default: the whole size (assumption). "
+        f"{SIZE_FLOOR}",
     )
     daily_change: DistOf("fraction", minimum=0.0, exclusive=False, maximum=1.0) = Field(
         default_factory=lambda: fixed(0.03),
@@ -378,10 +406,11 @@ class VmSpec(Strict):
     smb_host: Name | None = Field(
         None, description="For a VM on a share: the standalone host or node running it."
     )
-    memory: DistOf("size") = Field(
+    memory: DistOf("size", least=MIN_MEMORY, least_text=MIN_MEMORY_TEXT) = Field(
         default_factory=lambda: fixed(4 * 2**30),
         description="Memory assigned (saved to disk on save state, facts §4). Default 4 GiB "
-        "(assumption).",
+        f"(assumption). At least {MIN_MEMORY_TEXT}, the least startup memory Hyper-V gives "
+        "a VM.",
     )
     dirty_rate: DistOf("rate", minimum=0.0, exclusive=False) = Field(
         default_factory=lambda: fixed(20e6),
@@ -514,7 +543,7 @@ class LiveMigration(Strict):
     stop_copy: Size = Field(
         64 * 2**20,
         description="Dirty memory small enough to stop the VM and copy the rest. 64 MiB "
-        "(assumption).",
+        f"(assumption). {SIZE_FLOOR}",
     )
     switchover: DurationOrZero = Field(
         0.1, description="Fixed part of the blackout (state handover). 0.1 s (assumption)."
