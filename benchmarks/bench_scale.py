@@ -7,6 +7,11 @@ same run. Run by hand (not in CI):
 Each case runs in a fresh subprocess, so its peak resident memory (ru_maxrss) is
 its own. The estate is the csv-2012sp1 shape repeated: clusters of 8 WS2012 nodes
 with 4 CSVs and 400 VMs, one DPM 2012 SP1 server per 800 VMs, 10 GbE to one switch.
+
+The last line is a diagnostic of what bounds the event rate: the 1,600-VM week run
+again with max-min bandwidth sharing replaced by a fixed rate (a stub, in this
+script only), giving the share of the run spent sharing bandwidth and the event
+rate the rest of the model allows.
 """
 
 from __future__ import annotations
@@ -86,12 +91,34 @@ def estate(n_vms: int, days: float) -> dict:
     }
 
 
-def one_case(n_vms: int, days: float) -> dict:
+def _free_bandwidth_sharing() -> None:
+    """Diagnostic only: replace max-min reallocation by a fixed 100 MB/s per new flow,
+    so the run shows what the rest of the model costs (an upper bound on what any
+    faster bandwidth sharing could buy). Not a model: never used outside this script."""
+    import heapq
+
+    from hvsim.model.flows import FlowNetwork
+
+    def fixed_rate(self, seeds, extra=()):
+        now = self.env.now
+        for f in extra:
+            f.rate = 1e8
+            f.version += 1
+            heapq.heappush(self._heap, (now + f.remaining / f.rate, f.id, f.version, f))
+        self._arm_timer()
+
+    FlowNetwork._reallocate = fixed_rate
+
+
+def one_case(n_vms: int, days: float, free_sharing: bool = False) -> dict:
     """Runs in the child process: build, run, measure."""
     import resource
 
     import hvsim
     from hvsim.engine import build_world, run_world
+
+    if free_sharing:
+        _free_bandwidth_sharing()
 
     scenario = hvsim.scenario_from_dict(estate(n_vms, days))
     t0 = time.perf_counter()
@@ -125,8 +152,9 @@ def raw_simpy_rate(n: int = 500_000) -> float:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        print(json.dumps(one_case(int(sys.argv[2]), float(sys.argv[3]))))
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "--child":
+        free = len(sys.argv) == 5 and sys.argv[4] == "free"
+        print(json.dumps(one_case(int(sys.argv[2]), float(sys.argv[3]), free)))
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="skip the two biggest cases")
@@ -146,16 +174,7 @@ def main() -> None:
     print(head)
     per_vm_400 = None
     for n, days in cases:
-        runs = []
-        for _ in range(args.repeat):
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", str(n), str(days)],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        r = sorted(runs, key=lambda x: x["wall_s"])[len(runs) // 2]
+        r = _median_run(n, days, args.repeat)
         rate = r["events"] / r["wall_s"]
         per_vm_day = r["wall_s"] / r["vms"] / r["days"]
         if (n, days) == (400, 7):
@@ -166,6 +185,26 @@ def main() -> None:
             f"{rate:>10,.0f} {r['events'] / r['vms'] / r['days']:>9.1f} {ratio:>11} "
             f"{r['peak_mb']:>8.0f} {rate / raw:>7.1%}"
         )
+    # What bounds the event rate: the same 1,600-VM week with and without the cost of
+    # max-min bandwidth sharing (diagnostic stub, see _free_bandwidth_sharing).
+    real = _median_run(1600, 7, max(args.repeat, 3))
+    free = _median_run(1600, 7, max(args.repeat, 3), free=True)
+    share = 1 - free["wall_s"] / real["wall_s"]
+    print(
+        f"1,600 VMs x 7 days: {real['wall_s']:.2f} s, of which bandwidth sharing "
+        f"{share:.0%}; with sharing free the event rate would be "
+        f"{free['events'] / free['wall_s'] / raw:.1%} of raw SimPy"
+    )
+
+
+def _median_run(n: int, days: float, repeat: int, free: bool = False) -> dict:
+    """Median-wall-time run of ``repeat`` fresh subprocesses."""
+    runs = []
+    for _ in range(repeat):
+        cmd = [sys.executable, __file__, "--child", str(n), str(days)] + (["free"] if free else [])
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return sorted(runs, key=lambda x: x["wall_s"])[len(runs) // 2]
 
 
 if __name__ == "__main__":
