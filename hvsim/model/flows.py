@@ -25,7 +25,11 @@ import simpy
 # Remaining bytes below this are treated as done (float round-off on long runs).
 _EPS_BYTES = 1e-3
 # Components up to this many resources plus flows are filled by linear scans.
-_SMALL_COMPONENT = 32
+_SMALL_COMPONENT = 64
+
+
+def _cap_order(flow: Flow) -> tuple[float, int]:
+    return (flow.cap_bps, flow.id)  # type: ignore[return-value]
 
 
 def _check_route(route: Sequence[BandwidthResource]) -> tuple[BandwidthResource, ...]:
@@ -355,6 +359,11 @@ class FlowNetwork:
             f._frozen = False
             if f.cap_bps is not None:
                 capped.append(f)
+        # Caps never change: sorted once, the smallest unfrozen one is the first
+        # unfrozen entry from a pointer that only moves forward.
+        capped.sort(key=_cap_order)
+        next_cap = 0
+        n_capped = len(capped)
         left = len(flows)
         while left:
             best_share = float("inf")
@@ -366,14 +375,9 @@ class FlowNetwork:
                     share = (rem if rem > 0.0 else 0.0) / n
                     if share < best_share or (share == best_share and r.index < best.index):
                         best_share, best = share, r
-            best_cap: Flow | None = None
-            for f in capped:
-                if not f._frozen and (
-                    best_cap is None
-                    or f.cap_bps < best_cap.cap_bps
-                    or (f.cap_bps == best_cap.cap_bps and f.id < best_cap.id)
-                ):
-                    best_cap = f
+            while next_cap < n_capped and capped[next_cap]._frozen:
+                next_cap += 1
+            best_cap = capped[next_cap] if next_cap < n_capped else None
             # The heap orders entries (share, resource 0 / cap 1, index).
             if best is not None and (best_cap is None or best_share <= best_cap.cap_bps):
                 bott = best
