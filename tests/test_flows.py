@@ -372,6 +372,15 @@ def test_the_reference_reproduces_the_hand_calculated_two_link_example():
     assert reference_max_min([100], [{0}, {0}], [20, None]) == [20, 80]
 
 
+def _routes(n_res: int, n_flows: int):
+    """Per flow a non-empty route: a set of resource indices."""
+    return st.lists(
+        st.sets(st.integers(0, n_res - 1), min_size=1, max_size=n_res),
+        min_size=n_flows,
+        max_size=n_flows,
+    )
+
+
 @st.composite
 def _topologies(draw, max_resources=6, max_flows=12):
     """Capacities, and per flow a non-empty route (a set of resources) and an
@@ -381,13 +390,7 @@ def _topologies(draw, max_resources=6, max_flows=12):
     n_res = draw(st.integers(1, max_resources))
     capacities = draw(st.lists(st.floats(1.0, 1e4), min_size=n_res, max_size=n_res))
     n_flows = draw(st.integers(1, max_flows))
-    routes = draw(
-        st.lists(
-            st.sets(st.integers(0, n_res - 1), min_size=1, max_size=n_res),
-            min_size=n_flows,
-            max_size=n_flows,
-        )
-    )
+    routes = draw(_routes(n_res, n_flows))
     caps = draw(
         st.lists(
             st.one_of(st.none(), st.none(), st.floats(0.1, 1e4)),
@@ -486,13 +489,7 @@ def _tied_topologies(draw):
     n_res = draw(st.integers(1, 5))
     capacities = draw(st.lists(st.integers(1, 4), min_size=n_res, max_size=n_res))
     n_flows = draw(st.integers(1, 8))
-    routes = draw(
-        st.lists(
-            st.sets(st.integers(0, n_res - 1), min_size=1, max_size=n_res),
-            min_size=n_flows,
-            max_size=n_flows,
-        )
-    )
+    routes = draw(_routes(n_res, n_flows))
     caps = draw(
         st.lists(st.one_of(st.none(), st.integers(1, 4)), min_size=n_flows, max_size=n_flows)
     )
