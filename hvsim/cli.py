@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 EXIT_BAD_INPUT = 2
 
@@ -104,12 +105,28 @@ def _report_failures(failures) -> int:
     return 0
 
 
+def _detailed_runs(scenarios: list[tuple[str, Any]], seed: int) -> list[tuple[str, Any, Any]]:
+    """(label, results, scenario) of each (label, scenario) for the report's detail
+    plots; one that runs away is left out (its runs are listed in failures.csv)."""
+    from hvsim import simulate
+    from hvsim.overrun import RunawayError
+
+    details = []
+    for label, scenario in scenarios:
+        try:
+            details.append((label, simulate(scenario, seed=seed), scenario))
+        except RunawayError:
+            continue
+    return details
+
+
 def _demote(markdown: str) -> str:
     return "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from hvsim import simulate
+    from hvsim.overrun import RunawayError
     from hvsim.report.html import run_report
     from hvsim.report.summary import console_table, summary_markdown, table_csv
     from hvsim.results import kpis_json
@@ -141,7 +158,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if status is not None:
             return status
     progress = _progress_printer(scenario.horizon_days) if sys.stderr.isatty() else None
-    results = simulate(scenario, seed=args.seed, progress=progress)
+    try:
+        results = simulate(scenario, seed=args.seed, progress=progress)
+    except RunawayError as exc:
+        return _print_problems([exc.problem(args.scenario)])
     kpis = results.kpis()
     summary = summary_markdown(results, kpis, scenario.description)
     # Write into a temporary folder beside the target, then swap it in: a run that
@@ -190,7 +210,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from hvsim import simulate
     from hvsim.report.html import sweep_report
     from hvsim.report.summary import table_csv
     from hvsim.sweep import (
@@ -224,10 +243,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return status
     combos = sweep.combinations()
     picks = sorted({0, len(combos) - 1})
-    details = []
-    for i in picks:
-        detail = sweep.scenario(i)
-        details.append((combination_label(combos[i]), simulate(detail, seed=args.seed), detail))
+    details = _detailed_runs(
+        [(combination_label(combos[i]), sweep.scenario(i)) for i in picks], args.seed
+    )
     title = f"hvsim sweep: {scenario.name}"
     out.mkdir(parents=True, exist_ok=True)
     write_table(sweep.table, out, "runs")
@@ -259,7 +277,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from hvsim import simulate
     from hvsim.report.html import compare_report
     from hvsim.report.summary import table_csv
     from hvsim.sweep import (
@@ -291,10 +308,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     if status is not None:
         return status
-    details = [
-        (f"A: {cmp.labels[0]}", simulate(a, seed=args.seed), a),
-        (f"B: {cmp.labels[1]}", simulate(b, seed=args.seed), b),
-    ]
+    details = _detailed_runs([(f"A: {cmp.labels[0]}", a), (f"B: {cmp.labels[1]}", b)], args.seed)
     out.mkdir(parents=True, exist_ok=True)
     write_table(cmp.table, out, "runs")
     write_text(out / "compare.csv", table_csv(cmp.differences()))

@@ -21,6 +21,7 @@ from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts, sc
 from hvsim.model.trace import Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, VssSettings
+from hvsim.overrun import overrun_limit, runaway
 from hvsim.scenario.schema import Scenario, VmSpec
 
 
@@ -389,29 +390,44 @@ def _expand_vm(
 
 
 def run_world(world: World, progress=None) -> None:
+    """Run ``world`` to its end; RunawayError if it is still going at overrun_limit."""
+    env = world.env
     if progress is not None:
-        world.env.process(_report_progress(world, progress))
-    for target in world.scan_targets:
-        world.env.process(world.scanner.schedule(target, world.horizon_s, world.discovery_at_s))
-    for vm in world.vms:
-        if vm.group:
-            world.env.process(world.jobs.protect(vm, world.plans[vm.group]))
+        env.process(_report_progress(world, progress))
+    scans = [
+        (t, env.process(world.scanner.schedule(t, world.horizon_s, world.discovery_at_s)))
+        for t in world.scan_targets
+    ]
+    protected = [
+        (vm, env.process(world.jobs.protect(vm, world.plans[vm.group])))
+        for vm in world.vms
+        if vm.group
+    ]
     start_migrations(world)
     for od in world.on_demand:
-        world.env.process(od.arrivals())
+        env.process(od.arrivals())
     # Jobs started before the horizon run to their end (re-runs, checks and
     # migrations included), so every started job has an end: run until no event is
-    # left. Nothing new is scheduled at or after the horizon.
+    # left, but no further than overrun_limit (a run still going then is stuck behind
+    # a rate too low or a duration too long, see hvsim.overrun).
+    limit = overrun_limit(world.scenario)
     # The cyclic garbage collector would walk the long-lived world and trace again
     # and again (it made time per VM grow with the estate); the model builds no
     # cycles that need collecting during a run.
     gc.freeze()
     gc.disable()
     try:
-        world.env.run()
+        # env.run(until=limit) would move the clock to the limit when the events end
+        # before it, and the run's end time is a result; stepping keeps it at the last
+        # event. peek() is infinite once no event is left.
+        step, peek = env.step, env.peek
+        while peek() <= limit:
+            step()
     finally:
         gc.enable()
         gc.unfreeze()
+    if env._queue:  # events left beyond the limit (SimPy has no public test for it)
+        raise runaway(world, limit, protected, scans)
     world.flows.close_accounting()
     check_world(world)
 

@@ -43,6 +43,7 @@ from scipy import stats
 
 import hvsim
 from hvsim import simulate
+from hvsim.overrun import RunawayError
 from hvsim.scenario.loader import ScenarioError, parse_yaml, scenario_from_dict
 from hvsim.scenario.schema import Scenario
 
@@ -287,6 +288,8 @@ def run_spec(spec: RunSpec) -> dict[str, Any]:
         error, trace = None, ""
     except ScenarioError as exc:
         kpis, error, trace = {}, "; ".join(exc.problems), ""
+    except RunawayError as exc:
+        kpis, error, trace = {}, exc.problem(spec.source), ""
     except Exception as exc:  # noqa: BLE001 - reported with the run's parameters
         kpis, error = {}, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         trace = traceback.format_exc()

@@ -657,7 +657,13 @@ class Scenario(Strict):
         description="First simulated day (00:00). Default 2026-01-05.",
     )
     horizon_days: float = Field(
-        7.0, gt=0, le=MAX_HORIZON_DAYS, description="Simulated days. Default 7 (issue text)."
+        7.0,
+        gt=0,
+        le=MAX_HORIZON_DAYS,
+        description="Simulated days. Default 7 (issue text). What started before the horizon "
+        "runs to its end, for at most max(30 days, the horizon) past it plus the longest wait "
+        "the scenario schedules (drains, events, repairs, re-runs), 20 years in all; a run "
+        "still going then stops with exit 2, naming what was running (hvsim/overrun.py).",
     )
     clusters: list[Cluster] = Field(default_factory=list, description="Failover clusters.")
     hosts: list[StandaloneHost] = Field(
