@@ -755,3 +755,34 @@ def test_draws_of_a_memory_distribution_are_clipped_at_its_least_value():
     draws = [scenario.vms[0].memory.sample(rng) for _ in range(2000)]
     draws += [normal.vms[0].memory.sample(rng) for _ in range(2000)]
     assert min(draws) == 32 * 2**20
+
+
+def test_on_demand_jobs_at_the_old_maximum_rate_are_refused():
+    # per_hour: 100000 (the schema's maximum) made 2.4 million jobs a day and the run
+    # ran out of memory and time.
+    doc = base_scenario(
+        on_demand=[{"dpm_server": "dpm1", "per_hour": 100_000, "mean_duration": "1 min"}]
+    )
+    with pytest.raises(ScenarioError) as caught:
+        hvsim.scenario_from_dict(doc, "f.yaml")
+    assert caught.value.problems == [
+        "f.yaml: on_demand[0].per_hour: Input should be less than or equal to 1000 (100000)"
+    ]
+
+
+def test_on_demand_jobs_expected_in_a_run_are_at_most_half_a_million():
+    streams = [
+        {"dpm_server": "dpm1", "per_hour": 1000, "mean_duration": "1 min"},
+        {"dpm_server": "dpm1", "per_hour": 500, "mean_duration": "1 min"},
+    ]
+    # 1,500 an hour for 14 days: 504,000 jobs.
+    with pytest.raises(ScenarioError) as caught:
+        hvsim.scenario_from_dict(base_scenario(on_demand=streams, horizon_days=14), "f.yaml")
+    assert caught.value.problems == [
+        "f.yaml: on_demand: about 504,000 on-demand jobs in the run (per_hour x 24 x "
+        "horizon_days), more than 500,000: lower per_hour or horizon_days (1500 per hour in "
+        "all over 14 days)"
+    ]
+    # 13 days: 468,000 jobs, accepted.
+    scenario = hvsim.scenario_from_dict(base_scenario(on_demand=streams, horizon_days=13))
+    assert [o.per_hour for o in scenario.on_demand] == [1000, 500]

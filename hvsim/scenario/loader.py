@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from hvsim.scenario.mobility_refs import check_mobility_references
-from hvsim.scenario.schema import MAX_VMS, Scenario, VmSpec
+from hvsim.scenario.schema import MAX_ON_DEMAND_JOBS, MAX_VMS, Scenario, VmSpec
 
 MAX_FILE_BYTES = 5_000_000
 MAX_ALIASES = 1_000
@@ -356,6 +356,15 @@ def check_references(s: Scenario) -> list[str]:
         for j, fs in enumerate(sh.file_servers):
             if fs not in file_servers:
                 problems.append(f"smb_shares[{i}].file_servers[{j}]: unknown file server ({fs!r})")
+
+    per_hour = sum(o.per_hour for o in s.on_demand)
+    expected = per_hour * 24 * s.horizon_days
+    if expected > MAX_ON_DEMAND_JOBS:
+        problems.append(
+            f"on_demand: about {expected:,.0f} on-demand jobs in the run (per_hour x 24 x "
+            f"horizon_days), more than {MAX_ON_DEMAND_JOBS:,}: lower per_hour or horizon_days "
+            f"({per_hour:g} per hour in all over {s.horizon_days:g} days)"
+        )
 
     total = sum(v.count for v in s.vms)
     if total > MAX_VMS:
