@@ -3,7 +3,6 @@ domain objects and their processes decide."""
 
 from __future__ import annotations
 
-import fnmatch
 import gc
 import zlib
 from dataclasses import dataclass
@@ -15,13 +14,14 @@ from hvsim.invariants import check_world
 from hvsim.model.dpm import BackupJobs, ProtectionGroupPlan, SavedStateSettings
 from hvsim.model.flows import FlowNetwork
 from hvsim.model.infrastructure import DpmServerState, HyperVHost, JobSlots, Network, Volume
-from hvsim.model.migration import MigrationManager, MigrationSettings, VmmTopology, match
+from hvsim.model.migration import MigrationManager, MigrationSettings, VmmTopology
 from hvsim.model.on_demand import OnDemandStream
 from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts, scan_mode_serialized
 from hvsim.model.trace import Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, VssSettings
 from hvsim.overrun import overrun_limit, runaway
+from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.schema import Scenario, VmSpec
 
 
@@ -318,17 +318,11 @@ def build_scan_targets(
 
 
 def _group_membership(scenario: Scenario) -> dict[str, str]:
-    names = [n for spec in scenario.vms for n in spec.names()]
-    name_set = set(names)
+    names = VmNames(n for spec in scenario.vms for n in spec.names())
     group_of: dict[str, str] = {}
     for g in scenario.protection_groups:
         for m in g.members:
-            matched = (
-                fnmatch.filter(names, m)
-                if any(ch in m for ch in "*?[")
-                else ([m] if m in name_set else [])
-            )
-            for n in matched:
+            for n in names.matching(m):
                 group_of.setdefault(n, g.name)
     return group_of
 
@@ -436,12 +430,14 @@ def start_migrations(world: World) -> None:
     """Processes for drains, Poisson moves, explicit events and scheduled checks."""
     env, mgr, sc = world.env, world.migrations, world.scenario
     by_name = {vm.name: vm for vm in world.vms}
+    names = VmNames(vm.name for vm in world.vms)
     for d in sc.migrations.drains:
         env.process(mgr.drain(world.hosts[d.node], d.day * 86400.0 + d.time, d.duration, world.vms))
     for i, p in enumerate(sc.migrations.poisson):
+        moving = {n for m in p.members for n in names.matching(m)}
         env.process(
             mgr.poisson(
-                match(world.vms, p.members),
+                [vm for vm in world.vms if vm.name in moving],
                 p.per_vm_per_day,
                 p.kind,
                 [world.hosts[t] for t in p.targets],

@@ -5,7 +5,6 @@ Every problem becomes one line ``file: path.to.field: what is wrong (given value
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import reprlib
 import string
@@ -18,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from hvsim.scenario.mobility_refs import check_mobility_references
+from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.schema import MAX_ON_DEMAND_JOBS, MAX_VMS, Scenario, VmSpec
 
 MAX_FILE_BYTES = 5_000_000
@@ -417,8 +417,7 @@ def check_references(s: Scenario) -> list[str]:
                     )
     dup("VM", vm_names)
 
-    all_vms = [n for _, n in vm_names]
-    all_vm_set = set(all_vms)
+    all_vms = VmNames(n for _, n in vm_names)
     covered: set[str] = set()
     for i, g in enumerate(s.protection_groups):
         if g.dpm_server not in dpms:
@@ -426,9 +425,7 @@ def check_references(s: Scenario) -> list[str]:
                 f"protection_groups[{i}].dpm_server: unknown DPM server ({g.dpm_server!r})"
             )
         for j, m in enumerate(g.members):
-            matched = (
-                fnmatch.filter(all_vms, m) if _is_pattern(m) else ([m] if m in all_vm_set else [])
-            )
+            matched = all_vms.matching(m)
             if not matched and not names_failed:  # else the name problem says it all
                 problems.append(f"protection_groups[{i}].members[{j}]: names no VM ({m!r})")
             for name in matched:
@@ -440,7 +437,7 @@ def check_references(s: Scenario) -> list[str]:
                     break
             covered.update(matched)
 
-    problems += _check_network(s, nodes, names_of)
+    problems += _check_network(s, nodes, names_of, all_vms)
     problems += check_mobility_references(s, all_vms)
     return problems
 
@@ -477,11 +474,9 @@ def _expand_names(v: VmSpec) -> list[str]:
     return names
 
 
-def _is_pattern(name: str) -> bool:
-    return any(ch in name for ch in "*?[")
-
-
-def _check_network(s: Scenario, nodes: dict[str, str], names_of: list[list[str]]) -> list[str]:
+def _check_network(
+    s: Scenario, nodes: dict[str, str], names_of: list[list[str]], all_vms: VmNames
+) -> list[str]:
     problems: list[str] = []
     graph = nx.Graph()
     known = set(nodes) | {h.name for h in s.hosts} | {f.name for f in s.file_servers}
@@ -504,7 +499,7 @@ def _check_network(s: Scenario, nodes: dict[str, str], names_of: list[list[str]]
     # and DPM servers are reported where they are named, not again here.
     machines = set(nodes) | {h.name for h in s.hosts} | {f.name for f in s.file_servers}
     dpms = {d.name for d in s.dpm_servers}
-    dpm_of_vm = _dpm_sources(s, names_of)
+    dpm_of_vm = _dpm_sources(s, names_of, all_vms)
     for source, dpm in sorted(dpm_of_vm):
         if source not in machines or dpm not in dpms:
             continue
@@ -515,7 +510,7 @@ def _check_network(s: Scenario, nodes: dict[str, str], names_of: list[list[str]]
     return problems
 
 
-def _dpm_sources(s: Scenario, names_of: list[list[str]]) -> set[tuple[str, str]]:
+def _dpm_sources(s: Scenario, names_of: list[list[str]], all_vms: VmNames) -> set[tuple[str, str]]:
     """(machine, DPM server) pairs that backup traffic must cross."""
     names_to_spec = {}
     for v, names in zip(s.vms, names_of, strict=True):
@@ -528,7 +523,7 @@ def _dpm_sources(s: Scenario, names_of: list[list[str]]) -> set[tuple[str, str]]
         specs = {
             id(names_to_spec[n]): names_to_spec[n]
             for m in g.members
-            for n in (fnmatch.filter(list(names_to_spec), m) if _is_pattern(m) else [m])
+            for n in all_vms.matching(m)
             if n in names_to_spec
         }
         for v in specs.values():

@@ -3,10 +3,9 @@ Poisson migrations and explicit events must name things that exist."""
 
 from __future__ import annotations
 
-import fnmatch
-
 import networkx as nx
 
+from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.schema import Scenario, VmSpec
 
 
@@ -31,14 +30,13 @@ def _route_problems(s: Scenario, where: str, pairs: set[tuple[str, str]]) -> lis
     ]
 
 
-def check_mobility_references(s: Scenario, vm_names: list[str]) -> list[str]:
+def check_mobility_references(s: Scenario, vm_names: VmNames) -> list[str]:
     problems: list[str] = []
     nodes = {n.name: c.name for c in s.clusters for n in c.node_list()}
     hosts = {h.name for h in s.hosts}
     machines = set(nodes) | hosts
     volumes = {f"{c.name}/{v.name}" for c in s.clusters for v in c.csvs}
     volumes |= {f"{h}/local" for h in hosts} | {sh.name for sh in s.smb_shares}
-    vm_set = set(vm_names)
     managed = {c.name for c in s.clusters} | hosts
     for i, v in enumerate(s.vmm_servers):
         for j, m in enumerate(v.manages):
@@ -61,8 +59,7 @@ def check_mobility_references(s: Scenario, vm_names: list[str]) -> list[str]:
             problems.append(f"migrations.drains[{i}].node: not a cluster node ({d.node!r})")
     for i, p in enumerate(s.migrations.poisson):
         for j, m in enumerate(p.members):
-            pattern = any(ch in m for ch in "*?[")
-            if not (fnmatch.filter(vm_names, m) if pattern else m in vm_set):
+            if not vm_names.matching(m):
                 problems.append(f"migrations.poisson[{i}].members[{j}]: names no VM ({m!r})")
         for j, t in enumerate(p.targets):
             if t not in machines:
@@ -74,18 +71,12 @@ def check_mobility_references(s: Scenario, vm_names: list[str]) -> list[str]:
                 f"migrations.poisson[{i}].targets: shared_nothing moves need target hosts"
             )
         if p.kind == "shared_nothing" and not problems:
-            specs = [
-                v
-                for v in s.vms
-                if any(
-                    fnmatch.filter(v.names(), m) if any(c in m for c in "*?[") else m in v.names()
-                    for m in p.members
-                )
-            ]
+            moved = {n for m in p.members for n in vm_names.matching(m)}
+            specs = [v for v in s.vms if not moved.isdisjoint(v.names())]
             pairs = {(a, t) for v in specs for a in _placements(s, v) for t in p.targets}
             problems += _route_problems(s, f"migrations.poisson[{i}].targets", pairs)
     for i, e in enumerate(s.migrations.events):
-        if e.vm not in vm_set:
+        if e.vm not in vm_names:
             problems.append(f"migrations.events[{i}].vm: unknown VM ({e.vm!r})")
         if e.kind == "consistency_check":
             continue
