@@ -79,20 +79,69 @@ def _interrupted(store: Path) -> int:
     return 130
 
 
-def _many_runs(fn, where: Path, *a, **kw):
-    """Run a sweep function; returns (result, exit status or None)."""
+def _many_runs(fn, args: argparse.Namespace, out: Path, *inputs):
+    """``fn`` (replicate, run_sweep or compare) of ``inputs`` with the command's
+    replications, seed and execution options, each finished run stored in
+    ``out/runs``. Returns (result, None), or (None, exit status) on a mistake."""
     from hvsim.scenario.loader import ScenarioError
     from hvsim.sweep import SchedulerError
 
+    store = out / "runs"
     try:
-        return fn(*a, **kw), None
+        result = fn(
+            *inputs,
+            args.replications,
+            args.seed,
+            store=store,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=True,
+        )
     except ScenarioError as exc:
         return None, _print_problems(exc.problems)
     except SchedulerError as exc:
         print(f"hvsim: {exc}", file=sys.stderr)
         return None, 1
     except KeyboardInterrupt:
-        return None, _interrupted(where)
+        return None, _interrupted(store)
+    return result, None
+
+
+def _write_many(out: Path, result, files: dict[str, str]) -> list[str]:
+    """The runs table of a sweep or comparison, then ``files`` (name: text), and
+    failures.csv if a run failed (else a stale one goes); the names written."""
+    from hvsim.report.summary import table_csv
+    from hvsim.sweep import write_table, write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(result.table, out, "runs")
+    for name, text in files.items():
+        write_text(out / name, text)
+    written = ["runs.parquet", "runs.csv", *files]
+    if len(result.failures):
+        write_text(out / "failures.csv", table_csv(result.failures))
+        written.append("failures.csv")
+    elif (out / "failures.csv").exists():
+        (out / "failures.csv").unlink()
+    return written
+
+
+def _heading(text: str) -> None:
+    print(text + "\n" + "-" * len(text))
+
+
+def _runs_line(result) -> str:
+    return (
+        f"runs: {len(result.table)} finished ({result.computed} computed, {result.stored} from "
+        f"the store), {len(result.failures)} failed"
+    )
+
+
+def _finish_many(out: Path, result, written: list[str]) -> int:
+    """The last lines of a sweep or comparison; exit 1 if a run failed."""
+    print(_runs_line(result))
+    print(f"\nwrote {out}/ ({', '.join(written)}; finished runs in runs/)")
+    return _report_failures(result.failures)
 
 
 def _report_failures(failures) -> int:
@@ -144,17 +193,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = _out_dir(args, scenario.name)
     reps = None
     if args.replications > 1:
-        reps, status = _many_runs(
-            replicate,
-            out / "runs",
-            args.scenario,
-            args.replications,
-            args.seed,
-            store=out / "runs",
-            workers=args.workers,
-            scheduler=args.scheduler,
-            progress=True,
-        )
+        reps, status = _many_runs(replicate, args, out, args.scenario)
         if status is not None:
             return status
     progress = _progress_printer(scenario.horizon_days) if sys.stderr.isatty() else None
@@ -195,16 +234,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(console_table(kpis))
     else:
         seeds = reps.seeds
-        head = (
+        _heading(
             f"hvsim: {scenario.name}, {reps.replications} replications (seeds {seeds[0]} to "
             f"{seeds[-1]}, {scenario.horizon_days:g} days): mean, 95% CI, p50, p95"
         )
-        print(head + "\n" + "-" * len(head))
         print(console_stats(reps.summary(), [], headline(reps.kpis, reps.table)))
-        print(
-            f"runs: {len(reps.table)} finished ({reps.computed} computed, {reps.stored} from "
-            f"the store), {len(reps.failures)} failed"
-        )
+        print(_runs_line(reps))
     print(f"\nwrote {out}/ ({', '.join(written)})")
     return _report_failures(reps.failures) if reps is not None else 0
 
@@ -219,26 +254,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         run_sweep,
         sweep_markdown,
         varying,
-        write_table,
-        write_text,
     )
 
     scenario, problems = _load(args.scenario)
     if problems:
         return _print_problems(problems)
     out = _out_dir(args, f"{scenario.name}-sweep")
-    sweep, status = _many_runs(
-        run_sweep,
-        out / "runs",
-        args.scenario,
-        args.vary,
-        args.replications,
-        args.seed,
-        store=out / "runs",
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=True,
-    )
+    sweep, status = _many_runs(run_sweep, args, out, args.scenario, args.vary)
     if status is not None:
         return status
     combos = sweep.combinations()
@@ -247,46 +269,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         [(combination_label(combos[i]), sweep.scenario(i)) for i in picks], args.seed
     )
     title = f"hvsim sweep: {scenario.name}"
-    out.mkdir(parents=True, exist_ok=True)
-    write_table(sweep.table, out, "runs")
-    write_text(out / "summary.csv", table_csv(sweep.summary()))
-    write_text(out / "summary.md", sweep_markdown(sweep, title, scenario.description))
-    write_text(out / "report.html", sweep_report(sweep, details, title, scenario.description))
-    written = ["runs.parquet", "runs.csv", "summary.csv", "summary.md", "report.html"]
-    if len(sweep.failures):
-        write_text(out / "failures.csv", table_csv(sweep.failures))
-        written.append("failures.csv")
-    elif (out / "failures.csv").exists():
-        (out / "failures.csv").unlink()
+    written = _write_many(
+        out,
+        sweep,
+        {
+            "summary.csv": table_csv(sweep.summary()),
+            "summary.md": sweep_markdown(sweep, title, scenario.description),
+            "report.html": sweep_report(sweep, details, title, scenario.description),
+        },
+    )
     seeds = sweep.seeds
-    head = (
+    _heading(
         f"{title}, {sweep.replications} replication(s) per combination (seeds {seeds[0]} to "
         f"{seeds[-1]}): mean, 95% CI, p50, p95"
     )
-    print(head + "\n" + "-" * len(head))
     if len(sweep.table):
         heads = headline(sweep.kpis, sweep.table)
         heads = [k for k in heads if k in varying(sweep.table, heads)] or heads
         print(console_stats(sweep.summary(heads), sweep.params, heads))
-    print(
-        f"runs: {len(sweep.table)} finished ({sweep.computed} computed, {sweep.stored} from "
-        f"the store), {len(sweep.failures)} failed"
-    )
-    print(f"\nwrote {out}/ ({', '.join(written)}; finished runs in runs/)")
-    return _report_failures(sweep.failures)
+    return _finish_many(out, sweep, written)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from hvsim.report.html import compare_report
     from hvsim.report.summary import table_csv
-    from hvsim.sweep import (
-        compare,
-        compare_markdown,
-        console_comparison,
-        headline,
-        write_table,
-        write_text,
-    )
+    from hvsim.sweep import compare, compare_markdown, console_comparison, headline
 
     loaded = [_load(path) for path in (args.a, args.b)]
     problems = [line for _, p in loaded for line in (p or [])]
@@ -294,46 +301,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return _print_problems(problems)
     a, b = (s for s, _ in loaded)
     out = _out_dir(args, f"compare-{a.name}-vs-{b.name}")
-    cmp, status = _many_runs(
-        compare,
-        out / "runs",
-        args.a,
-        args.b,
-        args.replications,
-        args.seed,
-        store=out / "runs",
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=True,
-    )
+    cmp, status = _many_runs(compare, args, out, args.a, args.b)
     if status is not None:
         return status
     details = _detailed_runs([(f"A: {cmp.labels[0]}", a), (f"B: {cmp.labels[1]}", b)], args.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    write_table(cmp.table, out, "runs")
-    write_text(out / "compare.csv", table_csv(cmp.differences()))
-    write_text(out / "summary.md", compare_markdown(cmp))
-    write_text(out / "report.html", compare_report(cmp, details))
-    written = ["runs.parquet", "runs.csv", "compare.csv", "summary.md", "report.html"]
-    if len(cmp.failures):
-        write_text(out / "failures.csv", table_csv(cmp.failures))
-        written.append("failures.csv")
-    elif (out / "failures.csv").exists():
-        (out / "failures.csv").unlink()
-    seeds = list(range(cmp.base_seed, cmp.base_seed + cmp.replications))
-    head = (
+    written = _write_many(
+        out,
+        cmp,
+        {
+            "compare.csv": table_csv(cmp.differences()),
+            "summary.md": compare_markdown(cmp),
+            "report.html": compare_report(cmp, details),
+        },
+    )
+    seeds = cmp.seeds
+    _heading(
         f"hvsim compare: A = {cmp.labels[0]}, B = {cmp.labels[1]}, {cmp.replications} "
         f"replication(s) each, same seeds ({seeds[0]} to {seeds[-1]})"
     )
-    print(head + "\n" + "-" * len(head))
     if len(cmp.table):
         print(console_comparison(cmp.differences(headline(cmp.kpis, cmp.table)), cmp.labels))
-    print(
-        f"runs: {len(cmp.table)} finished ({cmp.computed} computed, {cmp.stored} from "
-        f"the store), {len(cmp.failures)} failed"
-    )
-    print(f"\nwrote {out}/ ({', '.join(written)}; finished runs in runs/)")
-    return _report_failures(cmp.failures)
+    return _finish_many(out, cmp, written)
 
 
 def _int_list(text: str) -> list[int]:

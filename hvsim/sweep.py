@@ -858,23 +858,9 @@ def run_sweep(
     doc, source = _document(scenario)
     varies = [v if isinstance(v, Vary) else parse_vary(v, source) for v in vary]
     specs = plan_runs(doc, source, varies, replications, base_seed)
-    ex = execute(
-        specs,
-        RunStore(store) if store is not None else None,
-        workers,
-        scheduler,
-        progress,
-        start_method,
-        stream,
-    )
-    table, failures, kpis = build_table(specs, ex.outcomes)
     return SweepResult(
-        table=table,
-        failures=failures,
+        **_run_and_tabulate(specs, store, workers, scheduler, progress, start_method, stream),
         params=[v.column for v in varies],
-        kpis=kpis,
-        computed=ex.computed,
-        stored=ex.stored,
         source=source,
         doc=doc,
         varies=varies,
@@ -882,6 +868,29 @@ def run_sweep(
         base_seed=base_seed,
         specs=specs,
     )
+
+
+def _run_and_tabulate(
+    specs: Sequence[RunSpec],
+    store: str | Path | None,
+    workers: int | None,
+    scheduler: Any,
+    progress: bool | None,
+    start_method: str,
+    stream: TextIO | None,
+) -> dict[str, Any]:
+    """Run ``specs`` (those the store does not hold) and tabulate them: the fields a
+    SweepResult and a Comparison share (table, failures, kpis, computed, stored)."""
+    store_ = RunStore(store) if store is not None else None
+    ex = execute(specs, store_, workers, scheduler, progress, start_method, stream)
+    table, failures, kpis = build_table(specs, ex.outcomes)
+    return {
+        "table": table,
+        "failures": failures,
+        "kpis": kpis,
+        "computed": ex.computed,
+        "stored": ex.stored,
+    }
 
 
 def replicate(
@@ -914,6 +923,10 @@ class Comparison:
         self, kpis: Sequence[str] | None = None, confidence: float = CONFIDENCE
     ) -> pd.DataFrame:
         return paired_differences(self.table, self.labels, kpis or self.kpis, confidence)
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.base_seed, self.base_seed + self.replications))
 
     def scenario(self, side: int) -> Scenario:
         return scenario_from_dict(copy.deepcopy(self.docs[side]), self.sources[side])
@@ -987,23 +1000,9 @@ def compare(
     specs += plan_runs(
         doc_b, src_b, (), replications, base_seed, {"scenario": labels[1]}, len(specs)
     )
-    ex = execute(
-        specs,
-        RunStore(store) if store is not None else None,
-        workers,
-        scheduler,
-        progress,
-        start_method,
-        stream,
-    )
-    table, failures, kpis = build_table(specs, ex.outcomes)
     return Comparison(
-        table=table,
-        failures=failures,
+        **_run_and_tabulate(specs, store, workers, scheduler, progress, start_method, stream),
         labels=labels,
-        kpis=kpis,
-        computed=ex.computed,
-        stored=ex.stored,
         replications=replications,
         base_seed=base_seed,
         sources=(src_a, src_b),
