@@ -8,6 +8,8 @@ path naming a place in the document; never a traceback or another exception.
 Documents built to be expensive (a billion VMs, 1e400-byte disks, alias bombs,
 10,000 nested brackets, a megabyte of spaces) are refused in well under a second
 and without a large allocation. ``HVSIM_FUZZ_EXAMPLES=5000`` searches longer.
+Accepted documents with the least and largest rates, sizes and durations run to
+their end or stop with the runaway line; ``HVSIM_FUZZ_RUNS=400`` runs more of them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from hypothesis import strategies as st
 
 import hvsim
 from hvsim.cli import main
+from hvsim.overrun import RunawayError
 from hvsim.scenario.loader import ScenarioError, parse_yaml
 from hvsim.scenario.schema import Scenario
 from tests.conftest import base_scenario
@@ -786,3 +789,64 @@ def test_on_demand_jobs_expected_in_a_run_are_at_most_half_a_million():
     # 13 days: 468,000 jobs, accepted.
     scenario = hvsim.scenario_from_dict(base_scenario(on_demand=streams, horizon_days=13))
     assert [o.per_hour for o in scenario.on_demand] == [1000, 500]
+
+
+# --- accepted documents run to an end or stop with the runaway line ------------------
+
+# The least and the largest values the schema takes, where the fuzzer found runs that
+# crashed (OutOfBoundsTimedelta, the capacity invariant) or never ended.
+VALID_EXTREMES = {
+    "rate": ["64 kbps", "8 kB/s", "1000 TB/s"],
+    "size": ["1 MiB", "1e18 B"],
+    "duration": ["1 ms", "3660 d"],
+}
+QUANTITY_FIELDS = {
+    "bandwidth": "rate",
+    "read": "rate",
+    "write": "rate",
+    "cluster_network": "rate",
+    "dirty_rate": "rate",
+    "io_rate": "rate",
+    "capacity": "size",
+    "memory": "size",
+    "size": "size",
+    "used": "size",
+    "stop_copy": "size",
+    "mean_duration": "duration",
+    "duration": "duration",
+    "flush_window": "duration",
+    "snapshot_time_software": "duration",
+    "per_vm_query": "duration",
+    "save_overhead": "duration",
+}
+
+
+@st.composite
+def extreme_documents(draw) -> dict[str, Any]:
+    doc = rich_scenario()
+    places = [p for p in paths(doc) if p[-1] in QUANTITY_FIELDS]
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(places))
+        kind = QUANTITY_FIELDS[path[-1]]
+        parent_of(doc, path)[path[-1]] = draw(st.sampled_from(VALID_EXTREMES[kind]))
+    return doc
+
+
+@settings(
+    max_examples=int(os.environ.get("HVSIM_FUZZ_RUNS", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(doc=extreme_documents())
+def test_an_accepted_document_runs_to_its_end_or_stops_with_the_runaway_error(doc):
+    try:
+        scenario = hvsim.scenario_from_dict(doc)
+    except ScenarioError:
+        return  # e.g. a disk's used above its size: refused, as the loader tests check
+    try:
+        kpis = hvsim.simulate(scenario, seed=1).kpis()
+    except RunawayError as exc:
+        assert exc.path and "\n" not in exc.message
+        assert exc.message.startswith("still running ")
+        return
+    assert kpis["horizon_days"] == 1.0
