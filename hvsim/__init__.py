@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hvsim.overrun import RunawayError
 from hvsim.results import Results
 from hvsim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict
 from hvsim.scenario.schema import Scenario
 
 __all__ = [
     "Results",
+    "RunawayError",
     "Scenario",
     "ScenarioError",
     "load_scenario",

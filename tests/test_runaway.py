@@ -89,7 +89,7 @@ def test_a_rate_below_the_schema_set_in_python_ends_in_the_error_not_out_of_boun
         s = s.model_copy(
             update={"dpm_servers": [s.dpm_servers[0].model_copy(update={"pool": pool})]}
         )
-    with pytest.raises(RunawayError) as caught:
+    with pytest.raises(hvsim.RunawayError) as caught:  # exported for notebooks
         hvsim.simulate(s, seed=1)
     assert caught.value.path == path
     assert caught.value.message.startswith("still running 31 days past the horizon of 1 day: ")

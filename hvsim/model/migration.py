@@ -10,7 +10,6 @@ migrations (2 and 2 by default, facts §9).
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
@@ -372,11 +371,3 @@ class MigrationManager:
             for vm in vms:
                 if vm.inconsistent and not vm.check_pending:
                     env.process(self.jobs.consistency_check(vm, plan, "schedule"))
-
-
-def match(vms: list[VirtualMachine], patterns: list[str]) -> list[VirtualMachine]:
-    names = [vm.name for vm in vms]
-    wanted: set[str] = set()
-    for p in patterns:
-        wanted.update(fnmatch.filter(names, p) if any(c in p for c in "*?[") else [p])
-    return [vm for vm in vms if vm.name in wanted]
