@@ -32,6 +32,26 @@ def _cap_order(flow: Flow) -> tuple[float, int]:
     return (flow.cap_bps, flow.id)  # type: ignore[return-value]
 
 
+def _freeze(
+    members: Sequence[Flow],
+    rate: float,
+    bott: BandwidthResource | None,
+    touched: dict[int, BandwidthResource] | None,
+) -> None:
+    """One step of progressive filling: ``members`` get ``rate`` (their bottleneck is
+    ``bott``, None for a flow's own cap) and leave the capacity of every resource on
+    their routes; ``touched`` collects those resources when given."""
+    for f in members:
+        f._frozen = True
+        f._new = rate
+        f._bott = bott
+        for r in f.route:
+            r._rem -= rate
+            r._n -= 1
+            if touched is not None:
+                touched[r.index] = r
+
+
 def _check_route(route: Sequence[BandwidthResource]) -> tuple[BandwidthResource, ...]:
     """The route as a tuple; a resource may appear on it only once (the per-pass
     bookkeeping counts each flow once per resource)."""
@@ -392,13 +412,7 @@ class FlowNetwork:
             if not rate > 0.0:
                 rate = 0.0
             left -= len(members)
-            for f in members:
-                f._frozen = True
-                f._new = rate
-                f._bott = bott
-                for r in f.route:
-                    r._rem -= rate
-                    r._n -= 1
+            _freeze(members, rate, bott, None)
 
     @staticmethod
     def _fill(resources: list[BandwidthResource], flows: list[Flow]) -> None:
@@ -439,14 +453,7 @@ class FlowNetwork:
             rate = share if share > 0.0 else 0.0
             touched: dict[int, BandwidthResource] = {}
             left -= len(members)
-            for f in members:
-                f._frozen = True
-                f._new = rate
-                f._bott = bott
-                for r in f.route:
-                    r._rem -= rate
-                    r._n -= 1
-                    touched[r.index] = r
+            _freeze(members, rate, bott, touched)
             # One fresh heap entry per touched resource (shares only grow, so older
             # entries are smaller and get skipped as stale).
             for r in touched.values():
