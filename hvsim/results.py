@@ -386,19 +386,27 @@ def _rpo_kpis(res: Results) -> dict[str, Any]:
     """Gaps between consecutive recovery points actually created, per VM, and from the
     last one to the end of the run (a protected VM with none: the whole run is a gap)."""
     horizon = res.horizon_days * 86400.0
-    violations, worst = 0, 0.0
-    times = res.recovery_points.groupby("vm")["time_s"].apply(list).to_dict()
-    protected = res.vms[res.vms["protection_group"] != ""]
-    for vm, group in zip(protected["vm"], protected["protection_group"], strict=True):
-        target = res.rpo_s[group]
-        points = sorted(times.get(vm, [])) or [0.0]
-        points.append(max(horizon, points[-1]))
-        gaps = np.diff(points)
-        violations += int((gaps > target).sum())
-        worst = max(worst, float(gaps.max()))
-    occ = res.jobs.groupby(["vm", "scheduled_s"])["outcome"].apply(
-        lambda o: bool((o == "succeeded").any())
+    protected = res.vms.loc[res.vms["protection_group"] != "", ["vm", "protection_group"]]
+    target_of = dict(
+        zip(protected["vm"], protected["protection_group"].map(res.rpo_s), strict=True)
     )
+    rp = res.recovery_points.loc[res.recovery_points["vm"].isin(target_of), ["vm", "time_s"]]
+    rp = rp.sort_values(["vm", "time_s"], kind="stable")
+    vm = rp["vm"].to_numpy()
+    t = rp["time_s"].to_numpy(dtype=float)
+    # Gaps between consecutive points of the same VM ...
+    same = vm[1:] == vm[:-1]
+    inner = np.diff(t)[same]
+    inner_target = np.array([target_of[v] for v in vm[1:][same]], dtype=float)
+    # ... and from each VM's last point (0 for a VM with none) to the end of the run.
+    last = dict(zip(vm, t, strict=True))  # sorted: the last value per VM wins
+    tails = [(max(horizon, last.get(v, 0.0)) - last.get(v, 0.0), target_of[v]) for v in target_of]
+    tail = np.array([g for g, _ in tails], dtype=float)
+    tail_target = np.array([g for _, g in tails], dtype=float)
+    violations = int((inner > inner_target).sum() + (tail > tail_target).sum())
+    worst = float(max(inner.max(initial=0.0), tail.max(initial=0.0)))
+    ok = res.jobs["outcome"] == "succeeded"
+    occ = ok.groupby([res.jobs["vm"], res.jobs["scheduled_s"]]).any()
     return {
         "target_s": _r(min(res.rpo_s.values())) if res.rpo_s else 0.0,
         "violations": violations,
