@@ -676,6 +676,7 @@ def build_table(
     rows, failures = [], []
     kpi_columns: dict[str, None] = {}
     value_columns = list(specs[0].values) if specs else []
+    taken = {*value_columns, "seed"}
     for spec in specs:
         outcome = outcomes.get(spec.index)
         if outcome is None:
@@ -690,8 +691,11 @@ def build_table(
                 }
             )
             continue
-        kpi_columns.update(dict.fromkeys(outcome["kpis"]))
-        rows.append({**spec.values, "seed": spec.seed, **outcome["kpis"]})
+        # A KPI named like a varied field (horizon_days) repeats the input: keep the
+        # input's column, as written, and one column per name.
+        kpis = {k: v for k, v in outcome["kpis"].items() if k not in taken}
+        kpi_columns.update(dict.fromkeys(kpis))
+        rows.append({**spec.values, "seed": spec.seed, **kpis})
     columns = value_columns + ["seed"] + list(kpi_columns)
     table = pd.DataFrame(rows, columns=columns)
     for col in kpi_columns:

@@ -162,6 +162,18 @@ def test_sweep_table_has_one_row_per_run_in_planned_order():
     assert "scan.c1.mode" not in r.table.columns
 
 
+def test_varying_a_field_that_is_also_a_kpi_keeps_one_column_and_summarises(tmp_path):
+    # horizon_days is both a scenario field and a top-level KPI: the table keeps the
+    # varied input once (it used to get two columns and the summary crashed).
+    r = run_sweep(base_scenario(), ["horizon_days=1,2"], replications=2, workers=1)
+    assert list(r.table.columns).count("horizon_days") == 1
+    assert list(r.table["horizon_days"]) == [1, 1, 2, 2]
+    summary = r.summary()
+    assert set(summary["horizon_days"]) == {1, 2}
+    jobs = summary[summary["kpi"] == "backups.jobs"].set_index("horizon_days")["mean"]
+    assert jobs[2] > jobs[1]
+
+
 def test_a_row_equals_a_direct_run_of_the_varied_scenario():
     doc = noisy_scenario()
     r = run_sweep(doc, [BANDWIDTH], replications=2, workers=1)
