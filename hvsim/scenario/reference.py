@@ -138,11 +138,12 @@ def reference_markdown() -> str:
         "`hvsim/scenario/distributions.py`). Sources: `facts §N` is a section of "
         "`shared/domain/facts.md`; *assumption* marks a default with no published source.",
         "",
-        f"Least values: rates (bandwidths, read and write throughputs) at least "
-        f"{schema.MIN_RATE_TEXT}, one ISDN channel (DPM's initial-replica table starts at "
-        f"512 Kbps, facts §7); sizes at least {schema.MIN_SIZE_TEXT}, and a VM's memory at least "
-        f"{schema.MIN_MEMORY_TEXT}. Less is a unit slip (`bandwidth: 1000` is 1000 bytes/s, "
-        "not 1000 Mbps).",
+        f"Least values (*assumption*: input floors that catch unit slips, not published "
+        f"limits): rates (bandwidths, read and write throughputs) at least "
+        f"{schema.MIN_RATE_TEXT}, one ISDN channel, below the slowest link DPM's own "
+        f"initial-replica table lists (512 Kbps, facts §7); sizes at least "
+        f"{schema.MIN_SIZE_TEXT}, and a VM's memory at least {schema.MIN_MEMORY_TEXT}. Less is "
+        "a unit slip (`bandwidth: 1000` is 1000 bytes/s, not 1000 Mbps).",
         "",
     ]
     for title, model in SECTIONS:

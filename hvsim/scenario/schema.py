@@ -413,8 +413,8 @@ class VmSpec(Strict):
     memory: DistOf("size", least=MIN_MEMORY, least_text=MIN_MEMORY_TEXT) = Field(
         default_factory=lambda: fixed(4 * 2**30),
         description="Memory assigned (saved to disk on save state, facts §4). Default 4 GiB "
-        f"(assumption). At least {MIN_MEMORY_TEXT}, the least startup memory Hyper-V gives "
-        "a VM.",
+        f"(assumption). At least {MIN_MEMORY_TEXT} (assumption: a floor that catches unit "
+        "slips).",
     )
     dirty_rate: DistOf("rate", minimum=0.0, exclusive=False) = Field(
         default_factory=lambda: fixed(20e6),
