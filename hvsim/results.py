@@ -290,12 +290,12 @@ def _utilisation(world: World, start_date: dt.date) -> pd.DataFrame:
         {
             "time_s": np.frombuffer(flows.load_time, dtype=float).copy(),
             "resource": pd.Categorical.from_codes(idx, categories=[r.name for r in res]),
-            "kind": np.array([r.kind for r in res], dtype=object)[idx] if len(idx) else [],
+            "kind": np.array([r.kind for r in res], dtype=object)[idx],
             "load_bps": np.frombuffer(flows.load_bps, dtype=float).copy(),
         }
     )
     caps = np.array([r.capacity_bps for r in res], dtype=float)
-    df["capacity_bps"] = caps[idx] if len(idx) else np.array([], dtype=float)
+    df["capacity_bps"] = caps[idx]
     df["utilisation"] = df["load_bps"] / df["capacity_bps"]
     return _with_datetimes(df, start_date, {"time_s": "time"})
 

@@ -153,8 +153,8 @@ class SlotLog:
         return pd.DataFrame(
             {
                 "time_s": np.frombuffer(self.time_s, dtype=float).copy(),
-                "slot": names[idx] if len(idx) else np.array([], dtype=object),
-                "kind": kinds[idx] if len(idx) else np.array([], dtype=object),
+                "slot": names[idx],
+                "kind": kinds[idx],
                 "in_use": np.frombuffer(self.in_use, dtype=np.int64).copy(),
                 "queued": np.frombuffer(self.queued, dtype=np.int64).copy(),
             }
