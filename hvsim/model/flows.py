@@ -305,15 +305,15 @@ class FlowNetwork:
         """Max-min fair rates for every flow connected to ``seeds`` (progressive filling)."""
         now = self.env._now
         resources, flows = self._component(seeds, extra)
-        if len(flows) == 1:
+        if not flows:  # the last flow left: its resources fall idle
+            for res in resources:
+                res._rem = res.capacity_bps
+        elif len(flows) == 1:
             self._fill_one(flows[0], resources)
         elif len(resources) + len(flows) <= _SMALL_COMPONENT:
             self._fill_small(resources, flows)
-        elif flows:
-            self._fill(resources, flows)
         else:
-            for res in resources:
-                res._rem = res.capacity_bps
+            self._fill(resources, flows)
         log_t, log_i, log_v = self.load_time, self.load_index, self.load_bps
         for res in resources:
             # Every flow on res subtracted its rate from _rem exactly once.
