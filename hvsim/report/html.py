@@ -108,18 +108,21 @@ def run_figures(res: Results, scenario: Any = None, full: bool = True) -> list[t
             figs.append(("Jobs of the last night", plots.gantt(res, "last", scenario)))
     figs.append(("Saved-state downtime", plots.downtime(res)))
     night = "worst" if has_jobs else None
-    figs.append(
-        ("Utilisation of the busiest links, CSVs and the pool, worst night",
-         plots.utilisation(res, night=night, scenario=scenario))
-    )  # fmt: skip
-    if full:
-        figs.append(("Utilisation over the whole run", plots.utilisation(res)))
-    figs.append(
-        ("Job-slot queue lengths, worst night",
-         plots.slot_queues(res, night=night, scenario=scenario))
-    )  # fmt: skip
-    if full:
-        figs.append(("Job-slot queue lengths over the whole run", plots.slot_queues(res)))
+    for plot, worst_title, whole_title in (
+        (
+            plots.utilisation,
+            "Utilisation of the busiest links, CSVs and the pool, worst night",
+            "Utilisation over the whole run",
+        ),
+        (
+            plots.slot_queues,
+            "Job-slot queue lengths, worst night",
+            "Job-slot queue lengths over the whole run",
+        ),
+    ):
+        figs.append((worst_title, plot(res, night=night, scenario=scenario)))
+        if full:
+            figs.append((whole_title, plot(res)))
     return figs
 
 
