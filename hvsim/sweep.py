@@ -39,7 +39,6 @@ from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 import hvsim
 from hvsim import simulate
@@ -727,6 +726,9 @@ def mean_ci(values: Iterable[float], confidence: float = CONFIDENCE) -> MeanCI:
     mean = float(x.mean())
     if n == 1:
         return MeanCI(1, mean, math.nan, math.nan, math.nan)
+    # Imported here: scipy.stats costs ~0.4 s to import, and a single run needs no CI.
+    from scipy import stats
+
     half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return MeanCI(n, mean, mean - half, mean + half, half)
 
