@@ -36,8 +36,18 @@ def _drawn(fig: Figure) -> int:
     return n
 
 
-def _bars(ax) -> int:
-    return sum(len(c) for c in ax.containers)
+def _bar_spans(ax, start_date) -> list[tuple[float, float]]:
+    """(start, end) in seconds from the run's start (to the millisecond) of every job
+    bar on a Gantt axis, sorted: the x extent of each rectangle in the job-bar
+    collections (drawn in date numbers, days)."""
+    origin = mdates.date2num(pd.Timestamp(start_date))
+    spans = []
+    for coll in ax.collections:
+        if coll.get_gid() == plots.GANTT_BARS:
+            for path in coll.get_paths():
+                x = (path.vertices[:, 0] - origin) * 86400
+                spans.append((round(x.min(), 3), round(x.max(), 3)))
+    return sorted(spans)
 
 
 @pytest.mark.parametrize("name", list(plots.RUN_PLOTS))
@@ -58,9 +68,24 @@ def test_gantt_draws_each_attempt_of_the_night_once_per_host_and_once_per_dpm_se
     night = plots.Night.of(res, "worst", scenario)
     checks = res.consistency_checks
     n_checks = int(((checks["end_s"] > night.begin) & (checks["start_s"] < night.end)).sum())
+    in_night = (checks["end_s"] > night.begin) & (checks["start_s"] < night.end)
     fig = plots.gantt(res, "worst", scenario)
     hosts, dpm = fig.axes
-    assert _bars(hosts) == _bars(dpm) == len(night.jobs) + n_checks
+    # Each attempt and check of the night is one bar from its start to its end, on
+    # both panels.
+    expected = sorted(
+        (round(a, 3), round(b, 3))
+        for a, b in zip(
+            [*night.jobs["start_s"], *checks.loc[in_night, "start_s"]],
+            [*night.jobs["end_s"], *checks.loc[in_night, "end_s"]],
+            strict=True,
+        )
+    )
+    assert len(expected) == len(night.jobs) + n_checks
+    for ax in (hosts, dpm):
+        spans = _bar_spans(ax, res.start_date)
+        assert len(spans) == len(expected)
+        assert np.asarray(spans) == pytest.approx(np.asarray(expected), abs=0.01)
     assert set(night.jobs["outcome"]) <= {"succeeded", "failed"}
     # one tick label per host (top) and per DPM server (bottom)
     assert [t.get_text() for t in hosts.get_yticklabels()] == sorted(set(night.jobs["host"]))

@@ -16,6 +16,7 @@ from typing import Any
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -30,6 +31,7 @@ KIND_COLOURS = {
 OTHER_COLOURS = ("#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd")
 WINDOW_COLOUR = "#f2d16b"
 FAILED_EDGE = "#c44e52"
+GANTT_BARS = "gantt-bars"  # gid of the job-bar collections, one per (kind, failed)
 SLOT_KIND_ORDER = ("dpm", "host", "csv-group")
 SLOT_KIND_TITLES = {
     "dpm": "DPM server job slots",
@@ -171,6 +173,14 @@ class Night:
         return f"night {self.index} (window closing {day:%a %d %b %Y})"
 
 
+def _bar_verts(x0: np.ndarray, x1: np.ndarray, y: np.ndarray, height: float = 0.8) -> np.ndarray:
+    """Rectangles from x0 to x1 centred on y, as an (n, 4, 2) array of corners: one
+    PolyCollection draws thousands of job bars in the time barh takes for a few
+    hundred (one Rectangle artist each)."""
+    lo, hi = y - height / 2, y + height / 2
+    return np.stack([np.column_stack(c) for c in ((x0, lo), (x0, hi), (x1, hi), (x1, lo))], axis=1)
+
+
 def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Figure:
     """One night's job attempts per host (top) and per DPM server (bottom), coloured by
     kind, failed attempts outlined in red, the backup window shaded and its end
@@ -202,47 +212,58 @@ def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Fig
     )
 
     panels = [("host", "hosts"), ("dpm_server", "DPM servers")]
-    layout = []
+    starts, ends = bars["start_s"].to_numpy(float), bars["end_s"].to_numpy(float)
+    failed = (bars["outcome"] == "failed").to_numpy()
+    kind = bars["kind"].to_numpy(object)
+    layout = []  # per panel: row of each bar, (name, first row, rows) per host/server
     for column, _ in panels:
-        groups = []
-        for name, rows in bars.groupby(column, sort=True):
-            lane = _lanes(rows["start_s"].to_numpy(float), rows["end_s"].to_numpy(float))
-            groups.append((str(name), rows.assign(lane=lane), int(lane.max()) + 1))
-        layout.append(groups)
-    heights = [max(2, sum(g[2] for g in groups)) for groups in layout]
+        row = np.full(len(bars), np.nan)  # NaN: not on this panel (no host, say)
+        rows_of, y0 = [], 0
+        for name, index in bars.groupby(column, sort=True).indices.items():
+            lane = _lanes(starts[index], ends[index])
+            row[index] = y0 + lane
+            n_lanes = int(lane.max()) + 1
+            rows_of.append((str(name), y0, n_lanes))
+            y0 += n_lanes
+        layout.append((row, rows_of, y0))
+    heights = [max(2, n_rows) for _, _, n_rows in layout]
     fig = _figure(11, min(16.0, 2.0 + 0.22 * sum(heights)))
     axes = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": heights})
     others: dict[str, str] = {}
-    for ax, (_, label), groups in zip(axes, panels, layout, strict=True):
-        y0, ticks, names = 0, [], []
-        for name, rows, n_lanes in groups:
-            for (kind, failed), part in rows.groupby(
-                [rows["kind"], rows["outcome"] == "failed"], sort=True
-            ):
-                x = _days(res, part["start_s"])
-                w = (part["end_s"].to_numpy(float) - part["start_s"].to_numpy(float)) / DAY_S
-                ax.barh(
-                    y0 + part["lane"].to_numpy(),
-                    w,
-                    left=x,
-                    height=0.8,
-                    color=_kind_colour(str(kind), others),
-                    edgecolor=FAILED_EDGE if failed else "none",
-                    linewidth=1.2 if failed else 0,
-                    hatch="//" if failed else None,
+    # One collection per (kind, failed) and panel: a few artists for any number of jobs.
+    styles = sorted({(str(k), bool(f)) for k, f in zip(kind, failed, strict=True)})
+    x0, x1 = _days(res, starts), _days(res, ends)
+    for ax, (_, label), (row, rows_of, n_rows) in zip(axes, panels, layout, strict=True):
+        for k, f in styles:
+            sel = (kind == k) & (failed == f) & ~np.isnan(row)
+            ax.add_collection(
+                PolyCollection(
+                    _bar_verts(x0[sel], x1[sel], row[sel]),
+                    facecolors=_kind_colour(k, others),
+                    edgecolors=FAILED_EDGE if f else "none",
+                    linewidths=1.2 if f else 0,
+                    hatch="//" if f else None,
                     zorder=2,
-                )
-            ticks.append(y0 + (n_lanes - 1) / 2)
-            names.append(name)
-            y0 += n_lanes
-            ax.axhline(y0 - 0.5, color="#dddddd", linewidth=0.6)
+                    gid=GANTT_BARS,
+                ),
+                autolim=False,  # the limits are set below
+            )
+        # A thin rule under each host's (server's) lanes.
+        ax.hlines(
+            [y0 + n - 0.5 for _, y0, n in rows_of],
+            0,
+            1,
+            transform=ax.get_yaxis_transform(),
+            colors="#dddddd",
+            linewidth=0.6,
+        )
         for ws, we in sorted(windows):
             ax.axvspan(
                 _days(res, ws), _days(res, we), color=WINDOW_COLOUR, alpha=0.3, lw=0, zorder=0
             )
             ax.axvline(_days(res, we), color="#b8860b", linestyle="--", linewidth=1)
-        ax.set_yticks(ticks, names)
-        ax.set_ylim(y0 - 0.5, -0.5)
+        ax.set_yticks([y0 + (n - 1) / 2 for _, y0, n in rows_of], [r[0] for r in rows_of])
+        ax.set_ylim(n_rows - 0.5, -0.5)
         ax.set_ylabel(label)
     axes[-1].set_xlim(_days(res, lo), _days(res, hi))
     _clock_axis(axes[-1], (hi - lo) / DAY_S)
