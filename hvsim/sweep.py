@@ -32,7 +32,8 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -539,32 +540,104 @@ def _run_local(
     start_method: str,
     done: Callable[[RunSpec, dict[str, Any]], None],
 ) -> None:
+    """Run ``todo`` in a pool of worker processes, at most one run per worker at a
+    time. A worker that dies (killed by the OS for memory, say) breaks the pool and
+    the runs under way in it: each of those is run again alone, so the run that
+    kills its worker fails by itself, and the rest go on in a new pool."""
     if workers <= 1 or len(todo) <= 1:
         for spec in todo:
             done(spec, run_spec(spec))
         return
+    width = min(workers, len(todo))
+    pending, worked = list(todo), False
+    dead: list[RunSpec] = []  # died alone before any run finished: reason not yet known
+    while pending:
+        suspects, pending, finished = _pool_pass(pending, width, start_method, done)
+        worked = worked or finished
+        for i, spec in enumerate(suspects):
+            alone, _, finished = _pool_pass([spec], 1, start_method, done)
+            worked = worked or finished
+            if alone:
+                dead.append(spec)
+            if worked:
+                for s in dead:
+                    done(s, _failure(s, WorkerProcessDied(_DIED_MID_RUN)))
+                dead = []
+            elif len(dead) == 2:
+                # Workers die before finishing anything: they cannot start at all, or
+                # every run needs more memory than there is. Retrying fails alike.
+                for s in dead + suspects[i + 1 :] + pending:
+                    done(s, _failure(s, WorkerProcessDied(_DIED_AT_START)))
+                return
+    for s in dead:
+        done(s, _failure(s, WorkerProcessDied(_DIED_MID_RUN if worked else _DIED_AT_START)))
+
+
+_DIED_AT_START = (
+    "worker processes die before finishing any run: in a script, the sweep must be "
+    "under `if __name__ == '__main__':`; otherwise the runs may need more memory than "
+    "the machine has (try fewer workers)"
+)
+_DIED_MID_RUN = "its worker process died during the run (out of memory?)"
+
+
+class WorkerProcessDied(Exception):
+    """A run's worker process died (failures.csv says so instead of a traceback)."""
+
+
+def _pool_pass(
+    specs: list[RunSpec],
+    width: int,
+    start_method: str,
+    done: Callable[[RunSpec, dict[str, Any]], None],
+) -> tuple[list[RunSpec], list[RunSpec], bool]:
+    """Run ``specs`` in one pool, ``width`` at a time, reporting each to ``done``,
+    until they are all done or a worker dies. Returns (the runs the dead worker
+    took down, the runs not started, whether any run finished)."""
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)),
+        max_workers=width,
         mp_context=multiprocessing.get_context(start_method),
         initializer=_worker_init,
         initargs=(os.getpid(),),
     )
+    running: dict[Any, RunSpec] = {}
+    broken: list[RunSpec] = []
+    finished = False
+    nxt = 0
     try:
-        futures = {pool.submit(run_spec, spec): spec for spec in todo}
-        for fut in as_completed(futures):
-            spec = futures[fut]
-            try:
-                outcome = fut.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-                outcome = _failure(spec, exc)
-            done(spec, outcome)
+        while nxt < len(specs) or running:
+            while nxt < len(specs) and len(running) < width and not broken:
+                running[pool.submit(run_spec, specs[nxt])] = specs[nxt]
+                nxt += 1
+            if not running:
+                break
+            ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            if any(_died(fut) for fut in ready):
+                pool.shutdown(wait=True)  # every run under way has its outcome now
+                ready = set(running)
+            for fut in sorted(ready, key=lambda f: running[f].index):
+                spec = running.pop(fut)
+                if _died(fut):
+                    broken.append(spec)
+                    continue
+                try:
+                    outcome = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a run's own failure is reported
+                    outcome = _failure(spec, exc)
+                finished = True
+                done(spec, outcome)
     except BaseException:
         # Interrupted: runs under way are lost (finished ones are stored already).
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
             proc.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+    return broken, specs[nxt:], finished
+
+
+def _died(fut: Any) -> bool:
+    return isinstance(fut.exception(), BrokenProcessPool)
 
 
 def _failure(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
