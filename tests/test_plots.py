@@ -3,6 +3,7 @@ scenario; the numbers drawn are the tables' numbers."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib.dates as mdates
@@ -257,3 +258,46 @@ def test_results_offer_the_plots_as_methods():
     ):
         assert fig.axes and any(ax.patches or ax.lines or ax.collections for ax in fig.axes)
         plt.close(fig)
+
+
+def test_gantt_names_no_more_hosts_than_fit_and_no_two_names_overlap():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from tests.conftest import base_scenario
+
+    # Two clusters of 64 nodes, a VM on each node: 128 host lanes, more names than
+    # the 16-inch figure holds at 12 points a line.
+    clusters = [f"c{c}" for c in (1, 2)]
+    doc = base_scenario(
+        clusters=[
+            {
+                "name": c,
+                "os": "2012",
+                "nodes": 64,
+                "csvs": [
+                    {"name": "csv1", "capacity": "100 TiB", "read": "2 GB/s", "write": "2 GB/s"}
+                ],
+            }
+            for c in clusters
+        ],
+        links=[
+            {"between": [f"{c}-n{i}", "sw"], "bandwidth": "10 Gbps"}
+            for c in clusters
+            for i in range(1, 65)
+        ]
+        + [{"between": ["dpm1", "sw"], "bandwidth": "10 Gbps"}],
+        vms=[
+            {"name": f"{c}-vm{{i:02d}}", "count": 64, "cluster": c, "csv": "csv1"} for c in clusters
+        ],
+    )
+    scenario = hvsim.scenario_from_dict(doc)
+    res = hvsim.simulate(scenario, seed=1)
+    hosts_ax = plots.gantt(res, "worst", scenario).axes[0]
+    labels = hosts_ax.get_yticklabels()
+    assert len(set(res.jobs["host"])) == 128
+    assert 1 < len(labels) < 128
+    assert hosts_ax.get_ylabel() == f"hosts (1 in {math.ceil(128 / len(labels))} named)"
+    renderer = FigureCanvasAgg(hosts_ax.figure).get_renderer()
+    hosts_ax.figure.draw(renderer)
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.y0)
+    assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:], strict=False))

@@ -227,7 +227,8 @@ def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Fig
             y0 += n_lanes
         layout.append((row, rows_of, y0))
     heights = [max(2, n_rows) for _, _, n_rows in layout]
-    fig = _figure(11, min(16.0, 2.0 + 0.22 * sum(heights)))
+    fig_height = min(16.0, 2.0 + 0.22 * sum(heights))
+    fig = _figure(11, fig_height)
     axes = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": heights})
     others: dict[str, str] = {}
     # One collection per (kind, failed) and panel: a few artists for any number of jobs.
@@ -262,9 +263,13 @@ def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Fig
                 _days(res, ws), _days(res, we), color=WINDOW_COLOUR, alpha=0.3, lw=0, zorder=0
             )
             ax.axvline(_days(res, we), color="#b8860b", linestyle="--", linewidth=1)
-        ax.set_yticks([y0 + (n - 1) / 2 for _, y0, n in rows_of], [r[0] for r in rows_of])
+        # Names that fit the panel (about 12 points a line), every k-th beyond that.
+        panel_in = (fig_height - 1.5) * max(2, n_rows) / sum(heights)
+        step = math.ceil(len(rows_of) / max(1, int(panel_in * 72 / 12)))
+        named = rows_of[::step]
+        ax.set_yticks([y0 + (n - 1) / 2 for _, y0, n in named], [r[0] for r in named])
         ax.set_ylim(n_rows - 0.5, -0.5)
-        ax.set_ylabel(label)
+        ax.set_ylabel(label if step == 1 else f"{label} (1 in {step} named)")
     axes[-1].set_xlim(_days(res, lo), _days(res, hi))
     _clock_axis(axes[-1], (hi - lo) / DAY_S)
     kinds = sorted(set(bars["kind"]), key=lambda k: (k not in KIND_COLOURS, k))
