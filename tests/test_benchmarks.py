@@ -45,3 +45,12 @@ def test_the_example_scenario_benchmark_runs():
     out = subprocess.run(cmd, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "small-lab" in out.stdout
+
+
+def test_the_report_benchmark_times_every_step():
+    cmd = [sys.executable, str(BENCH / "bench_report.py"), "--sizes", "100", "--days", "1"]
+    out = subprocess.run(cmd + ["--repeat", "1"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    *_, head, row = out.stdout.strip().splitlines()
+    assert head.split()[:3] == ["VMs", "simulate", "s"]
+    assert row.split()[0] == "100" and len(row.split()) == 1 + 6 + 1  # VMs, steps, ratio
