@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from hvsim.overrun import RunawayError
-from hvsim.results import Results
 from hvsim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict
 from hvsim.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    from hvsim.overrun import RunawayError
+    from hvsim.results import Results
+
+# Results and RunawayError bring pandas (about half a second to import): loaded on
+# first use, so `hvsim validate`, `hvsim schema` and `--help` start without them.
+_LAZY = {"Results": "hvsim.results", "RunawayError": "hvsim.overrun"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'hvsim' has no attribute {name!r}")
+
 
 __all__ = [
     "Results",
