@@ -165,7 +165,9 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_.\-{}:*?\[\]]+$")
+# Keys written as they are in a problem line's path; any other key is quoted, so a key
+# with a dot or brackets ('a.b') cannot read as a path of two steps.
+_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_\-{}:*?]+$")
 
 
 def _render_path(loc: Iterable[Any], document: Any = None, missing: bool = False) -> str:
@@ -209,6 +211,10 @@ def _key_text(key: Any, before: str) -> str:
     dot = "." if before else ""
     if isinstance(key, str) and _SIMPLE_KEY.match(key):
         return dot + key
+    if key is None or isinstance(key, bool):
+        # As YAML spells them (an empty key, ~ or null is None): "None" would read as
+        # a key of that name.
+        return dot + {None: "null", True: "true", False: "false"}[key]
     return dot + repr(key)  # a key with spaces, newlines, odd characters or not text
 
 
