@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,15 +40,34 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+# Seeds are whole numbers 0 to 2**32 - 1 (numpy's classic seed range): SeedSequence
+# refuses negative ones, and seeds SEED..SEED+R-1 stay 64-bit integers in the tables.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int, or ValueError saying what a seed may be."""
+    try:
+        value = int(seed)
+        whole = isinstance(seed, numbers.Real) and not isinstance(seed, bool) and value == seed
+    except (OverflowError, ValueError, TypeError):  # inf, NaN, not a number
+        whole = False
+    if not whole or not 0 <= value <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}")
+    return value
+
+
 def simulate(
     scenario: Scenario, seed: int = 1, progress: Callable[[float], None] | None = None
 ) -> Results:
-    """Run one replication of ``scenario`` with ``seed``; same inputs, same tables.
+    """Run one replication of ``scenario`` with ``seed`` (0 to 2**32 - 1); same
+    inputs, same tables.
 
     ``progress`` (optional) is called with the simulated day once a day."""
     from hvsim.engine import build_world, run_world
     from hvsim.results import collect
 
-    world = build_world(scenario, int(seed))
+    seed = check_seed(seed)
+    world = build_world(scenario, seed)
     run_world(world, progress)
-    return collect(world, scenario.name, int(seed), scenario.start_date)
+    return collect(world, scenario.name, seed, scenario.start_date)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from hvsim.files import OutputError, OutputFolder, default_folder, fit_name
 
 EXIT_BAD_INPUT = 2
 
@@ -57,17 +57,29 @@ def _positive(limit: int):
     return parse
 
 
-def _out_dir(args: argparse.Namespace, name: str) -> Path:
-    return Path(args.out) if args.out else Path("reports") / name
+def _seed(text: str) -> int:
+    from hvsim import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number ({text!r})") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected 0 to {MAX_SEED} ({text!r})")
+    return value
 
 
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by ``tmp``; the store of finished runs (``runs/``) is kept."""
-    if (out / "runs").is_dir():
-        (out / "runs").rename(tmp / "runs")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+def _output(args: argparse.Namespace, name: str, command: str) -> OutputFolder:
+    """The command's output folder, checked (``--out`` or ``reports/<name>``); raises
+    OutputError. Checked before any simulation, so a bad --out costs no run."""
+    if args.out:
+        return OutputFolder(args.out, command, force=args.force, explicit=True)
+    return OutputFolder(default_folder(name), command, force=args.force, explicit=False)
+
+
+def _output_problem(exc: OutputError) -> int:
+    print(f"hvsim: {exc}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 def _interrupted(store: Path) -> int:
@@ -79,14 +91,15 @@ def _interrupted(store: Path) -> int:
     return 130
 
 
-def _many_runs(fn, args: argparse.Namespace, out: Path, *inputs):
+def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs):
     """``fn`` (replicate, run_sweep or compare) of ``inputs`` with the command's
-    replications, seed and execution options, each finished run stored in
-    ``out/runs``. Returns (result, None), or (None, exit status) on a mistake."""
+    replications, seed and execution options, each finished run stored in the
+    output folder's ``runs/``. Returns (result, None), or (None, exit status) on a
+    mistake."""
     from hvsim.scenario.loader import ScenarioError
     from hvsim.sweep import SchedulerError
 
-    store = out / "runs"
+    store = folder.store
     try:
         result = fn(
             *inputs,
@@ -103,17 +116,24 @@ def _many_runs(fn, args: argparse.Namespace, out: Path, *inputs):
         print(f"hvsim: {exc}", file=sys.stderr)
         return None, 1
     except KeyboardInterrupt:
-        return None, _interrupted(store)
+        return None, _interrupted(folder.given / "runs")
+    except OSError as exc:  # the store cannot be written (disk full, permissions)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"hvsim: {folder.label}: cannot store the finished runs: "
+            f"{exc.strerror or exc.__class__.__name__}{where}",
+            file=sys.stderr,
+        )
+        return None, EXIT_BAD_INPUT
     return result, None
 
 
 def _write_many(out: Path, result, files: dict[str, str]) -> list[str]:
-    """The runs table of a sweep or comparison, then ``files`` (name: text), and
-    failures.csv if a run failed (else a stale one goes); the names written."""
+    """Into the fresh folder ``out``: the runs table of a sweep or comparison, then
+    ``files`` (name: text), and failures.csv if a run failed; the names written."""
     from hvsim.report.summary import table_csv
     from hvsim.sweep import write_table, write_text
 
-    out.mkdir(parents=True, exist_ok=True)
     write_table(result.table, out, "runs")
     for name, text in files.items():
         write_text(out / name, text)
@@ -121,8 +141,6 @@ def _write_many(out: Path, result, files: dict[str, str]) -> list[str]:
     if len(result.failures):
         write_text(out / "failures.csv", table_csv(result.failures))
         written.append("failures.csv")
-    elif (out / "failures.csv").exists():
-        (out / "failures.csv").unlink()
     return written
 
 
@@ -131,10 +149,13 @@ def _heading(text: str) -> None:
 
 
 def _runs_line(result) -> str:
-    return (
+    from hvsim.sweep import rejected_line
+
+    line = (
         f"runs: {len(result.table)} finished ({result.computed} computed, {result.stored} from "
         f"the store), {len(result.failures)} failed"
     )
+    return line + (f"; {rejected_line(result.rejected)}" if result.rejected else "")
 
 
 def _finish_many(out: Path, result, written: list[str]) -> int:
@@ -174,6 +195,18 @@ def _demote(markdown: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    scenario, problems = _load(args.scenario)
+    if problems:
+        return _print_problems(problems)
+    command = "run --replications" if args.replications > 1 else "run"
+    try:
+        with _output(args, scenario.name, command) as folder:
+            return _run_into(folder, args, scenario)
+    except OutputError as exc:
+        return _output_problem(exc)
+
+
+def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     from hvsim import simulate
     from hvsim.overrun import RunawayError
     from hvsim.report.html import run_report
@@ -187,13 +220,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         write_table,
     )
 
-    scenario, problems = _load(args.scenario)
-    if problems:
-        return _print_problems(problems)
-    out = _out_dir(args, scenario.name)
     reps = None
     if args.replications > 1:
-        reps, status = _many_runs(replicate, args, out, args.scenario)
+        reps, status = _many_runs(replicate, args, folder, args.scenario)
         if status is not None:
             return status
     progress = _progress_printer(scenario.horizon_days) if sys.stderr.isatty() else None
@@ -203,12 +232,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _print_problems([exc.problem(args.scenario)])
     kpis = results.kpis()
     summary = summary_markdown(results, kpis, scenario.description)
-    # Write into a temporary folder beside the target, then swap it in: a run that
+    # Written into a fresh folder beside the target, then swapped in: a run that
     # fails half-way leaves no partial output.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     written = ["kpis.json", "jobs.csv", "downtime.csv", "redirected_io.csv", "summary.md"]
-    try:
+    with folder.staging() as tmp:
         (tmp / "kpis.json").write_text(kpis_json(kpis), encoding="utf-8")
         (tmp / "jobs.csv").write_text(table_csv(results.jobs), encoding="utf-8")
         (tmp / "downtime.csv").write_text(table_csv(results.downtime), encoding="utf-8")
@@ -226,10 +253,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         page = run_report(results, kpis, scenario, scenario.description, reps)
         (tmp / "report.html").write_text(page, encoding="utf-8")
         written.append("report.html")
-        _swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        folder.publish(tmp, written)
     if reps is None:
         print(console_table(kpis))
     else:
@@ -240,11 +264,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         print(console_stats(reps.summary(), [], headline(reps.kpis, reps.table)))
         print(_runs_line(reps))
-    print(f"\nwrote {out}/ ({', '.join(written)})")
+    print(f"\nwrote {folder.given}/ ({', '.join(written)})")
     return _report_failures(reps.failures) if reps is not None else 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    scenario, problems = _load(args.scenario)
+    if problems:
+        return _print_problems(problems)
+    try:
+        with _output(args, f"{scenario.name}-sweep", "sweep") as folder:
+            return _sweep_into(folder, args, scenario)
+    except OutputError as exc:
+        return _output_problem(exc)
+
+
+def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     from hvsim.report.html import sweep_report
     from hvsim.report.summary import table_csv
     from hvsim.sweep import (
@@ -256,11 +291,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         varying,
     )
 
-    scenario, problems = _load(args.scenario)
-    if problems:
-        return _print_problems(problems)
-    out = _out_dir(args, f"{scenario.name}-sweep")
-    sweep, status = _many_runs(run_sweep, args, out, args.scenario, args.vary)
+    sweep, status = _many_runs(run_sweep, args, folder, args.scenario, args.vary)
     if status is not None:
         return status
     combos = sweep.combinations()
@@ -269,15 +300,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         [(combination_label(combos[i]), sweep.scenario(i)) for i in picks], args.seed
     )
     title = f"hvsim sweep: {scenario.name}"
-    written = _write_many(
-        out,
-        sweep,
-        {
-            "summary.csv": table_csv(sweep.summary()),
-            "summary.md": sweep_markdown(sweep, title, scenario.description),
-            "report.html": sweep_report(sweep, details, title, scenario.description),
-        },
-    )
+    with folder.staging() as tmp:
+        written = _write_many(
+            tmp,
+            sweep,
+            {
+                "summary.csv": table_csv(sweep.summary()),
+                "summary.md": sweep_markdown(sweep, title, scenario.description),
+                "report.html": sweep_report(sweep, details, title, scenario.description),
+            },
+        )
+        folder.publish(tmp, written)
     seeds = sweep.seeds
     _heading(
         f"{title}, {sweep.replications} replication(s) per combination (seeds {seeds[0]} to "
@@ -287,33 +320,44 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         heads = headline(sweep.kpis, sweep.table)
         heads = [k for k in heads if k in varying(sweep.table, heads)] or heads
         print(console_stats(sweep.summary(heads), sweep.params, heads))
-    return _finish_many(out, sweep, written)
+    return _finish_many(folder.given, sweep, written)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from hvsim.report.html import compare_report
-    from hvsim.report.summary import table_csv
-    from hvsim.sweep import compare, compare_markdown, console_comparison, headline
-
     loaded = [_load(path) for path in (args.a, args.b)]
     problems = [line for _, p in loaded for line in (p or [])]
     if problems:
         return _print_problems(problems)
     a, b = (s for s, _ in loaded)
-    out = _out_dir(args, f"compare-{a.name}-vs-{b.name}")
-    cmp, status = _many_runs(compare, args, out, args.a, args.b)
+    try:
+        # Each name shortened alike, so both sides stay recognisable in a long pair.
+        name = f"compare-{fit_name(a.name, 116)}-vs-{fit_name(b.name, 116)}"
+        with _output(args, name, "compare") as folder:
+            return _compare_into(folder, args, a, b)
+    except OutputError as exc:
+        return _output_problem(exc)
+
+
+def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
+    from hvsim.report.html import compare_report
+    from hvsim.report.summary import table_csv
+    from hvsim.sweep import compare, compare_markdown, console_comparison, headline
+
+    cmp, status = _many_runs(compare, args, folder, args.a, args.b)
     if status is not None:
         return status
     details = _detailed_runs([(f"A: {cmp.labels[0]}", a), (f"B: {cmp.labels[1]}", b)], args.seed)
-    written = _write_many(
-        out,
-        cmp,
-        {
-            "compare.csv": table_csv(cmp.differences()),
-            "summary.md": compare_markdown(cmp),
-            "report.html": compare_report(cmp, details),
-        },
-    )
+    with folder.staging() as tmp:
+        written = _write_many(
+            tmp,
+            cmp,
+            {
+                "compare.csv": table_csv(cmp.differences()),
+                "summary.md": compare_markdown(cmp),
+                "report.html": compare_report(cmp, details),
+            },
+        )
+        folder.publish(tmp, written)
     seeds = cmp.seeds
     _heading(
         f"hvsim compare: A = {cmp.labels[0]}, B = {cmp.labels[1]}, {cmp.replications} "
@@ -321,7 +365,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     if len(cmp.table):
         print(console_comparison(cmp.differences(headline(cmp.kpis, cmp.table)), cmp.labels))
-    return _finish_many(out, cmp, written)
+    return _finish_many(folder.given, cmp, written)
 
 
 def _int_list(text: str) -> list[int]:
@@ -344,16 +388,21 @@ def cmd_scan_table(args: argparse.Namespace) -> int:
     if not scenario.clusters:
         return _print_problems([f"{args.scenario}: clusters: the scenario has no cluster"])
     try:
-        table = scan_table(scenario, args.nodes, args.vms, args.cluster)
-    except ValueError as exc:
-        return _print_problems([f"{args.scenario}: clusters: {exc}"])
-    out = Path(args.out) if args.out else Path("reports") / scenario.name
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scan-table.csv").write_text(table_csv(table), encoding="utf-8")
+        # Its own folder: in the run's folder (reports/<name>) a later run would drop it.
+        with _output(args, f"{scenario.name}-scan-table", "scan-table") as folder:
+            try:
+                table = scan_table(scenario, args.nodes, args.vms, args.cluster)
+            except ValueError as exc:
+                return _print_problems([f"{args.scenario}: clusters: {exc}"])
+            with folder.staging() as tmp:
+                (tmp / "scan-table.csv").write_text(table_csv(table), encoding="utf-8")
+                folder.publish(tmp, ["scan-table.csv"])
+    except OutputError as exc:
+        return _output_problem(exc)
     c = table["cluster"].iloc[0]
     print(f"Protection scan duration, cluster shaped like {c} ({table['csvs'].iloc[0]} CSVs)")
     print(pivot_for_print(table).to_string(float_format=lambda x: f"{x:.2f}"))
-    print(f"\nwrote {out / 'scan-table.csv'}")
+    print(f"\nwrote {folder.given / 'scan-table.csv'}")
     return 0
 
 
@@ -370,13 +419,32 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
         type=_positive(4096),
-        help="local worker processes (default: one per core; 1 runs in this process)",
+        help="local worker processes (default and at most: one per core, and one per run to "
+        "compute; 1 runs in this process)",
     )
     p.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",
         help="send the runs to this Dask scheduler instead of local processes",
     )
+
+
+def _out_options(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument(
+        "--out",
+        help=f"output folder (default {default}); hvsim replaces only a folder it wrote "
+        "itself and keeps its runs/",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the --out folder even if hvsim did not write it (never the current "
+        "folder, one above it, the home folder or /)",
+    )
+
+
+def _seed_option(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument("--seed", type=_seed, default=1, help=help_text + ", 0 to 4294967295")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -387,8 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="simulate a scenario and write its results and report")
     run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--out", help="output folder (default reports/<scenario name>)")
-    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    _out_options(run, "reports/<scenario name>")
+    _seed_option(run, "random seed (default 1)")
     run.add_argument(
         "--replications",
         type=_positive(100_000),
@@ -412,8 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument(
         "--replications", type=_positive(100_000), default=5, help="seeds per combination (5)"
     )
-    swp.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
-    swp.add_argument("--out", help="output folder (default reports/<scenario name>-sweep)")
+    _seed_option(swp, "first seed (default 1)")
+    _out_options(swp, "reports/<scenario name>-sweep")
     _execution_options(swp)
     swp.set_defaults(func=cmd_sweep)
     cmp = sub.add_parser(
@@ -424,8 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--replications", type=_positive(100_000), default=5, help="seeds per side (5)"
     )
-    cmp.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
-    cmp.add_argument("--out", help="output folder (default reports/compare-<A>-vs-<B>)")
+    _seed_option(cmp, "first seed (default 1)")
+    _out_options(cmp, "reports/compare-<A>-vs-<B>")
     _execution_options(cmp)
     cmp.set_defaults(func=cmd_compare)
     val = sub.add_parser("validate", help="check a scenario file; exit 2 on problems")
@@ -438,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     tab.add_argument("--nodes", type=_int_list, default=[2, 4, 8, 16], help="e.g. 2,4,8,16")
     tab.add_argument("--vms", type=_int_list, default=[100, 400, 1000], help="e.g. 100,400")
     tab.add_argument("--cluster", help="cluster to shape the table on (default the first)")
-    tab.add_argument("--out", help="output folder (default reports/<scenario name>)")
+    _out_options(tab, "reports/<scenario name>-scan-table")
     tab.set_defaults(func=cmd_scan_table)
     sch = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     sch.set_defaults(func=cmd_schema)

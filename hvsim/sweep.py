@@ -42,13 +42,15 @@ import numpy as np
 import pandas as pd
 
 import hvsim
-from hvsim import simulate
+from hvsim import check_seed, simulate
+from hvsim.files import atomic_write
 from hvsim.overrun import RunawayError
 from hvsim.scenario.loader import ScenarioError, parse_yaml, scenario_from_dict
 from hvsim.scenario.schema import Scenario
 
 CONFIDENCE = 0.95
-CACHE_FORMAT = 1
+# 2: records carry a checksum of their content (format 1 records are computed again).
+CACHE_FORMAT = 2
 # Sections whose keys depend on the run (top resources, CSVs with redirected I/O):
 # a key missing from a run means zero there, not "unknown".
 SPARSE_PREFIXES = ("bottleneck.", "redirected_io.per_csv_s.")
@@ -283,7 +285,9 @@ def run_spec(spec: RunSpec) -> dict[str, Any]:
     try:
         scenario = scenario_from_dict(copy.deepcopy(spec.doc), spec.source)
         kpis = flatten_kpis(simulate(scenario, seed=spec.seed).kpis())
-        # Through JSON, as from the store: a computed run and a stored one are equal.
+        # A KPI that is not a finite number is null (n/a in the tables), as the store
+        # keeps it; through JSON, as from the store: computed and stored runs are equal.
+        kpis = {k: v if math.isfinite(v) else None for k, v in kpis.items()}
         kpis = json.loads(json.dumps(kpis))
         error, trace = None, ""
     except ScenarioError as exc:
@@ -314,7 +318,7 @@ def model_fingerprint() -> str:
         h = hashlib.sha256()
         for path in sorted(root.rglob("*.py")):
             rel = path.relative_to(root).as_posix()
-            if rel in ("cli.py", "sweep.py") or rel.startswith("report/"):
+            if rel in ("cli.py", "sweep.py", "files.py") or rel.startswith("report/"):
                 continue
             h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
         _FINGERPRINT = h.hexdigest()[:16]
@@ -348,6 +352,7 @@ def plan_runs(
     validated here, so a bad value stops the sweep before any run starts."""
     if replications < 1:
         raise ValueError("replications must be at least 1")
+    base_seed = check_seed(base_seed)
     paths = [v.path for v in varies]
     if len(set(paths)) != len(paths):
         dup = next(p for p in paths if paths.count(p) > 1)
@@ -389,8 +394,29 @@ def plan_runs(
 # --- the store of finished runs -----------------------------------------------------
 
 
+def record_checksum(content: dict[str, Any]) -> str:
+    """sha256 of a record's canonical JSON (sorted keys, no spaces), without its
+    ``checksum`` field."""
+    body = {k: v for k, v in content.items() if k != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _is_kpi_value(value: Any) -> bool:
+    """A stored KPI is a finite number, or null (a KPI that was not a number)."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
+
+
 class RunStore:
-    """One JSON file per finished run, written whole (temporary file, then rename)."""
+    """One JSON file per finished run, written whole (a uniquely named temporary file,
+    then an atomic rename). Each record carries its key and the checksum of its
+    content; a record is used only when both match, its format is current and every
+    KPI is a number, so an edited, truncated or misplaced record is computed again
+    rather than reported as a result."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
@@ -398,18 +424,41 @@ class RunStore:
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def check(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        """(record, None) for a record that can be used; (None, None) when there is
+        none; (None, why) when there is one that cannot be used."""
         try:
-            data = json.loads(self.path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("kpis"), dict):
-            return None
-        return data
+            text = self.path(key).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None, None
+        except (OSError, UnicodeDecodeError):
+            return None, "unreadable"
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None, "not JSON"
+        if not isinstance(data, dict):
+            return None, "not a record"
+        if data.get("format") != CACHE_FORMAT:
+            return None, "another record format"
+        if data.get("key") != key:
+            return None, "another run's record"
+        if data.get("checksum") != record_checksum(data):
+            return None, "checksum does not match"
+        kpis = data.get("kpis")
+        if not isinstance(kpis, dict) or not kpis:
+            return None, "no KPIs"
+        if not all(_is_kpi_value(v) for v in kpis.values()):
+            return None, "a KPI is not a number"
+        return data, None
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The record of ``key`` if it can be used, else None."""
+        return self.check(key)[0]
 
     def put(self, spec: RunSpec, outcome: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        record = {
+        content = {
             "format": CACHE_FORMAT,
             "key": spec.key,
             "seed": spec.seed,
@@ -418,9 +467,10 @@ class RunStore:
             "wall_s": round(outcome["wall_s"], 3),
             "kpis": outcome["kpis"],
         }
-        tmp = self.folder / f".{spec.key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
-        os.replace(tmp, self.path(spec.key))
+        # Through JSON first, so the checksum is of what a reader will load.
+        record = json.loads(json.dumps(content, default=str))
+        record["checksum"] = record_checksum(record)
+        atomic_write(self.path(spec.key), json.dumps(record, indent=1) + "\n")
 
 
 # --- progress -----------------------------------------------------------------------
@@ -689,6 +739,38 @@ class Execution:
     outcomes: dict[int, dict[str, Any]]
     computed: int
     stored: int
+    rejected: int = 0
+
+
+def rejected_line(rejected: int) -> str:
+    """The words for stored runs whose records did not check (console, summary.md)."""
+    runs = (
+        "stored run did not match its record and was"
+        if rejected == 1
+        else ("stored runs did not match their records and were")
+    )
+    return f"{rejected} {runs} computed again"
+
+
+def worker_count(requested: int | None, todo: int) -> tuple[int, str | None]:
+    """Local worker processes for ``todo`` runs: the request (default one per core)
+    capped at the cores this process may use and at the runs to compute (more
+    would only cost memory). With the line saying so when a request is capped."""
+    cores = default_workers()
+    wanted = requested if requested is not None else cores
+    n = max(1, min(wanted, cores, todo))
+    if requested is None or n >= requested or todo == 0:
+        return n, None
+    why = (
+        f"{_count(cores, 'core')} available"
+        if cores <= todo
+        else f"{_count(todo, 'run')} to compute"
+    )
+    return n, f"--workers {requested}: using {_count(n, 'worker process', 'es')} ({why})"
+
+
+def _count(n: int, noun: str, plural: str = "s") -> str:
+    return f"{n} {noun}{'' if n == 1 else plural}"
 
 
 def execute(
@@ -704,16 +786,28 @@ def execute(
     """Run what the store does not hold yet; store each run as it finishes."""
     outcomes: dict[int, dict[str, Any]] = {}
     todo: list[RunSpec] = []
+    why_rejected: dict[str, int] = {}
     for spec in specs:
-        stored = store.get(spec.key) if store else None
+        stored, problem = store.check(spec.key) if store else (None, None)
         if stored is not None:
             outcomes[spec.index] = {"kpis": stored["kpis"], "error": None, "traceback": ""}
         else:
             todo.append(spec)
+            if problem is not None:
+                why_rejected[problem] = why_rejected.get(problem, 0) + 1
+    rejected = sum(why_rejected.values())
     client, own = scheduler, False
     if isinstance(scheduler, str):  # connect only when there is something to run
         client, own = (connect(scheduler), True) if todo else (None, False)
     bar = ProgressBar(len(specs), len(outcomes), stream, progress, label)
+    if rejected and store is not None:
+        reasons = ", ".join(f"{why}: {n}" for why, n in sorted(why_rejected.items()))
+        bar.message(f"{rejected_line(rejected)} ({store.folder}/: {reasons})")
+    n_workers = 1
+    if client is None:
+        n_workers, capped = worker_count(workers, len(todo))
+        if capped:
+            bar.message(capped)
     bar.draw(force=bool(todo))
     computed = 0
 
@@ -733,12 +827,12 @@ def execute(
         if client is not None:
             _run_dask(todo, client, done)
         else:
-            _run_local(todo, workers or default_workers(), start_method, done)
+            _run_local(todo, n_workers, start_method, done)
     finally:
         bar.close()
         if own:
             client.close()
-    return Execution(outcomes, computed, len(specs) - len(todo))
+    return Execution(outcomes, computed, len(specs) - len(todo), rejected)
 
 
 def build_table(
@@ -883,6 +977,8 @@ class SweepResult:
     replications: int
     base_seed: int
     specs: list[RunSpec] = field(repr=False, default_factory=list)
+    # stored runs whose records did not check and were computed again
+    rejected: int = 0
 
     def summary(self, kpis: Sequence[str] | None = None, confidence: float = CONFIDENCE):
         return summarize(self.table, self.params, kpis or self.kpis, confidence)
@@ -969,6 +1065,7 @@ def _run_and_tabulate(
         "kpis": kpis,
         "computed": ex.computed,
         "stored": ex.stored,
+        "rejected": ex.rejected,
     }
 
 
@@ -997,6 +1094,8 @@ class Comparison:
     base_seed: int
     sources: tuple[str, str]
     docs: tuple[dict[str, Any], dict[str, Any]]
+    # stored runs whose records did not check and were computed again
+    rejected: int = 0
 
     def differences(
         self, kpis: Sequence[str] | None = None, confidence: float = CONFIDENCE
@@ -1217,7 +1316,8 @@ def sweep_markdown(result: SweepResult, title: str, description: str = "") -> st
         lines.append("")
     lines += [
         f"Runs: {len(result.table)} finished ({result.computed} computed, "
-        f"{result.stored} from the store), {len(result.failures)} failed.",
+        f"{result.stored} from the store), {len(result.failures)} failed."
+        + (f" {rejected_line(result.rejected)}." if result.rejected else ""),
         "",
     ]
     if len(result.failures):
@@ -1248,7 +1348,8 @@ def compare_markdown(cmp: Comparison) -> str:
         f"{CONFIDENCE:.0%} Student t interval; * marks an interval that excludes zero.",
         "",
         f"Runs: {len(cmp.table)} finished ({cmp.computed} computed, {cmp.stored} from "
-        f"the store), {len(cmp.failures)} failed.",
+        f"the store), {len(cmp.failures)} failed."
+        + (f" {rejected_line(cmp.rejected)}." if cmp.rejected else ""),
         "",
     ]
     if cmp.table.empty:
@@ -1278,17 +1379,15 @@ def compare_markdown(cmp: Comparison) -> str:
 
 
 def write_table(table: pd.DataFrame, folder: Path, stem: str) -> None:
-    """``stem``.parquet and ``stem``.csv, each written whole."""
+    """``stem``.parquet and ``stem``.csv, each written whole (unique temporary name,
+    atomic rename)."""
     from hvsim.report.summary import table_csv
 
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{stem}.parquet.tmp"
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, folder / f"{stem}.parquet")
+    atomic_write(folder / f"{stem}.parquet", table.to_parquet(index=False))
     write_text(folder / f"{stem}.csv", table_csv(table))
 
 
 def write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """``path`` written whole: a uniquely named temporary file, then an atomic rename."""
+    atomic_write(Path(path), text)
