@@ -248,6 +248,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         {c.name: [hosts[n.name] for n in c.node_list()] for c in scenario.clusters},
         list(volumes.values()),
         trace,
+        horizon_s,
     )
     return World(
         env,

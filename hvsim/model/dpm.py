@@ -119,7 +119,11 @@ class BackupJobs:
         self.running = 0  # jobs queued or running; zero at the end of a run
 
     def protect(self, vm: VirtualMachine, plan: ProtectionGroupPlan) -> Generator:
-        """The VM's life under protection: every scheduled express full, with re-runs."""
+        """The VM's life under protection: every express full scheduled before the
+        horizon, with its automatic re-runs. A re-run may start after the horizon: it
+        finishes an occurrence that started before it (DPM re-runs the failed job,
+        facts §1), so whether that recovery point was made is known and the last
+        night is judged like the others, not cut short by where the run ends."""
         env, dpm = self.env, plan.dpm
         needs_replica = plan.initial_replica_over_network
         if not needs_replica:

@@ -671,10 +671,13 @@ class Scenario(Strict):
         7.0,
         gt=0,
         le=MAX_HORIZON_DAYS,
-        description="Simulated days. Default 7 (issue text). What started before the horizon "
-        "runs to its end, for at most max(30 days, the horizon) past it plus the longest wait "
-        "the scenario schedules (drains, events, repairs, re-runs), 20 years in all; a run "
-        "still going then stops with exit 2, naming what was running (hvsim/overrun.py).",
+        description="Simulated days. Default 7 (issue text). Nothing starts at or after the "
+        "horizon: explicit events, drains, a drain's return and the consistency checks a "
+        "repair or a storage move would trigger then are not carried out. What started "
+        "before it runs to its end (a failed backup's automatic re-runs included), for at "
+        "most max(30 days, the horizon) past it plus the longest re-run wait, 20 years in "
+        "all; a run still going then stops with exit 2, naming what was running "
+        "(hvsim/overrun.py).",
     )
     clusters: list[Cluster] = Field(default_factory=list, description="Failover clusters.")
     hosts: list[StandaloneHost] = Field(
