@@ -21,6 +21,9 @@ class JobRecord(NamedTuple):
     method: str
     attempt: int
     scheduled_s: float
+    # The occurrence's deadline: the end of the backup window it was scheduled in, or
+    # for one scheduled outside the window the group's next express full
+    # (ProtectionGroupPlan.deadline_for).
     window_end_s: float
     queued_s: float
     start_s: float

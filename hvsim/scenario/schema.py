@@ -312,8 +312,27 @@ class DpmServer(Strict):
 
 
 class BackupWindow(Strict):
+    """The time jobs should finish in. A recovery point scheduled inside the window is
+    due by the window's end; one scheduled outside it (an 08:00 express full beside a
+    20:00-06:00 window) is due by the group's next scheduled express full, and is
+    counted in backups.outside_window. backups.window_compliance is the share of
+    scheduled recovery points created by their due time."""
+
     start: Clock = Field(72000.0, description="Window start, HH:MM. Default 20:00 (assumption).")
-    end: Clock = Field(21600.0, description="Window end, HH:MM (next day if before start). 06:00.")
+    end: Clock = Field(
+        21600.0,
+        description="Window end, HH:MM (next day if before start); not equal to start. "
+        "Default 06:00 (assumption).",
+    )
+
+    @model_validator(mode="after")
+    def _has_length(self) -> BackupWindow:
+        if self.start == self.end:
+            raise ValueError(
+                "a backup window needs a length: start and end are equal (for a window "
+                "around the clock give e.g. start 00:00, end 23:59)"
+            )
+        return self
 
 
 SYNC_CHOICES_MIN = (15, 30, 45, 60, 120, 240, 360, 720, 1440)
