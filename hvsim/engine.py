@@ -148,7 +148,8 @@ def build_world(scenario: Scenario, seed: int) -> World:
             ),
         )
     for i, link in enumerate(scenario.links):
-        network.add_link(link.between[0], link.between[1], link.bandwidth, i)
+        # Transfers reach bandwidth x efficiency (protocol overhead, schema.Link).
+        network.add_link(link.between[0], link.between[1], link.bandwidth * link.efficiency, i)
 
     dpm_servers: dict[str, DpmServerState] = {}
     for d in scenario.dpm_servers:

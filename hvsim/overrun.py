@@ -85,6 +85,12 @@ def runaway(
         flow, left, end = slowest
         res = flow.bottleneck or min(flow.route, key=lambda r: r.capacity_bps)
         capacity = _rate(res.capacity_bps, res.kind)
+        link = _link_of(world.scenario, res.name) if res.kind == "network" else None
+        if link is not None and link.efficiency != 1:
+            # What the field says, and what transfers reach on it (schema.Link.efficiency).
+            capacity = (
+                f"{_rate(link.bandwidth, 'network')} at efficiency {link.efficiency:g}: {capacity}"
+            )
         ends = f"would end on day {end / DAY_S:,.0f}" if end < float("inf") else "never ends"
         return RunawayError(
             _resource_field(world.scenario, res.name),
@@ -174,6 +180,15 @@ def _resource_field(s: schema.Scenario, name: str) -> str:
         read = "read" if d.pool.read is not None else "write"
         fields[f"{d.name}:pool-read"] = f"dpm_servers[{i}].pool.{read}"
     return fields.get(name, "(run)")
+
+
+def _link_of(s: schema.Scenario, name: str) -> schema.Link | None:
+    """The scenario link behind a network resource named by build_world
+    ('link<i>:a->b'; a cluster network is 'clusternet:...')."""
+    head = name.split(":", 1)[0]
+    if head.startswith("link") and head[4:].isdigit() and int(head[4:]) < len(s.links):
+        return s.links[int(head[4:])]
+    return None
 
 
 _DURATION_TYPES = (schema.Duration, schema.DurationOrZero)

@@ -23,13 +23,15 @@ from tests.conftest import base_scenario
 
 SLOW_LINK = (
     "links[2].bandwidth: still running 30.04 days past the horizon of 1 day: a transfer "
-    "through link2:sw->dpm1 (64 kbps) moving at 64 kbps has 100 GB left and would end on "
-    "day 146; give a faster rate or a longer horizon_days (64 kbps)"
+    "through link2:sw->dpm1 (64 kbps at efficiency 0.8: 51.2 kbps) moving at 51.2 kbps has "
+    "100 GB left and would end on day 182; give a faster rate or a longer horizon_days "
+    "(64 kbps at efficiency 0.8: 51.2 kbps)"
 )
 
 
 def slow_link(**overrides) -> dict:
-    # The initial replica of 100 GB over 64 kbps (8 kB/s) takes 1.25e7 s, 145 days.
+    # The initial replica of 100 GB over 64 kbps at 80 % efficiency (6.4 kB/s) takes
+    # 1.5625e7 s, 181 days: it would end on day 182.
     doc = base_scenario(**overrides)
     doc["links"][2]["bandwidth"] = "64 kbps"
     return doc
@@ -94,7 +96,8 @@ def test_a_rate_below_the_schema_set_in_python_ends_in_the_error_not_out_of_boun
         hvsim.simulate(s, seed=1)
     assert caught.value.path == path
     assert caught.value.message.startswith("still running 30.04 days past the horizon of 1 day: ")
-    assert ("never ends" if section == "pool" else "would end on day 9,259,260") in str(
+    # 100 GB at 1 bps x efficiency 0.8 (0.1 B/s): 1e12 s, day 11,574,075.
+    assert ("never ends" if section == "pool" else "would end on day 11,574,075") in str(
         caught.value
     )
 

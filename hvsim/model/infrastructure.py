@@ -179,6 +179,8 @@ class Network:
         self._routes: dict[tuple[str, str], tuple[BandwidthResource, ...]] = {}
 
     def add_link(self, a: str, b: str, bandwidth_bps: float, index: int) -> None:
+        """A full-duplex link; ``bandwidth_bps`` is what transfers reach on it (the
+        line rate times the link's protocol efficiency)."""
         ab = self.flows.add_resource(f"link{index}:{a}->{b}", "network", bandwidth_bps)
         ba = self.flows.add_resource(f"link{index}:{b}->{a}", "network", bandwidth_bps)
         # Parallel links between the same pair: keep the widest (assumption: no teaming).
