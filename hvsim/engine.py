@@ -244,7 +244,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         network,
         jobs,
         plans,
-        MigrationSettings(lm.max_precopy_rounds, lm.stop_copy, lm.switchover),
+        MigrationSettings(lm.max_precopy_rounds, lm.stop_copy, lm.switchover, lm.setup),
         VmmTopology({m: v.name for v in scenario.vmm_servers for m in v.manages}),
         {c.name: [hosts[n.name] for n in c.node_list()] for c in scenario.clusters},
         list(volumes.values()),

@@ -41,6 +41,7 @@ class MigrationSettings:
     max_precopy_rounds: int
     stop_copy_bytes: float
     switchover_s: float
+    setup_s: float = 0.0  # fixed cost of a live migration before its pre-copy (facts §9)
 
 
 @dataclass(slots=True, frozen=True)
@@ -215,10 +216,15 @@ class MigrationManager:
         raise KeyError(cluster)
 
     def _copy_memory(self, vm: VirtualMachine, src: HyperVHost, dst: HyperVHost) -> Generator:
-        """Pre-copy rounds: send memory, then what was dirtied meanwhile, until it is
-        small enough (or rounds run out); then a blackout sends the rest."""
+        """Setup (negotiation, the VM's shell on the target), then pre-copy rounds: send
+        memory, then what was dirtied meanwhile, until it is small enough (or rounds run
+        out); then a blackout sends the rest."""
         env, st = self.env, self.settings
         route = self._host_route(src, dst)
+        if st.setup_s > 0:
+            # The VM runs on meanwhile, but nothing is copied yet, so nothing is dirtied
+            # that the first round would not send anyway.
+            yield env.timeout(st.setup_s)
         to_send = vm.memory_bytes
         sent = 0.0
         rounds = 0

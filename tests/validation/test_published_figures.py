@@ -107,17 +107,76 @@ def test_at_line_rate_the_initial_replica_misses_dpms_table_by_a_fifth():
     assert simulated < 0.8 * 1.5
 
 
-def test_live_migration_of_a_512_mb_vm_over_1_gbe_takes_several_seconds():
-    # Measured on WS2012, 1 GbE: one 512 MB VM in 7 s (facts §9, aidanfinn.com).
-    # The model has no fixed setup cost, so it may be faster, but not by half.
+# aidanfinn.com/?p=12228 (facts §9): WS2012 beta cluster, idle 512 MB VMs, the hosts
+# set to 20 simultaneous live migrations; seconds to move 1, 10 and 20 VMs.
+LIVE_MIGRATION = [
+    ("1 Gbps", 1, 7.0),
+    ("1 Gbps", 10, 40.0),
+    ("1 Gbps", 20, 80.0),
+    ("10 Gbps", 1, 5.0),
+    ("10 Gbps", 10, 13.0),
+    ("10 Gbps", 20, 21.0),
+]
+
+
+def _live_migration_s(network: str, n: int, memory: str, dirty_rate: str) -> float:
+    """Seconds from requesting ``n`` live migrations c1-n1 -> c1-n2 at 12:00 over a
+    cluster network of ``network`` until the last one ends."""
+    vms = {"name": "v{i:02d}", "count": n, "cluster": "c1", "csv": "csv1", "node": "c1-n1"}
+    moves = [
+        {"vm": f"v{i:02d}", "day": 0, "time": "12:00", "kind": "live", "target": "c1-n2"}
+        for i in range(1, n + 1)
+    ]
     doc = base_scenario(
-        vms=[{"name": "v", "cluster": "c1", "csv": "csv1", "node": "c1-n1", "memory": "512 MiB"}],
-        migrations={
-            "events": [{"vm": "v", "day": 0, "time": "12:00", "kind": "live", "target": "c1-n2"}]
-        },
+        protection_groups=[],
+        vms=[dict(vms, memory=memory, dirty_rate=dirty_rate)],
+        migrations={"events": moves},
+        live_migration={"simultaneous_per_host": 20},
     )
-    seconds = run(doc).migrations["duration_s"].iloc[0]
-    assert 3.5 <= seconds <= 8.0
+    doc["clusters"][0]["cluster_network"] = network
+    m = run(doc).migrations
+    assert len(m) == n
+    return float(m["end_s"].max() - 12 * H)
+
+
+@pytest.mark.parametrize(("network", "n", "published_s"), LIVE_MIGRATION)
+def test_live_migration_series_of_512_mb_vms_on_1_and_10_gbe(network, n, published_s):
+    # The VMs were new lab VMs made by a script, idle: dirty rate 0 (assumption; the
+    # article names no load). The cluster network carries them at line rate (no link
+    # efficiency there; the article measured 119.5-122.8 MB/s on 1 GbE, 96-98 % of it).
+    # By hand: all n start together, each takes the 4.5 s setup (live_migration.setup),
+    # then n x 512 MiB share the network, then the 0.1 s switchover.
+    simulated = _live_migration_s(network, n, "512 MiB", "0 MB/s")
+    line_rate = 125e6 if network == "1 Gbps" else 1.25e9
+    assert simulated == pytest.approx(4.5 + n * 512 * 2**20 / line_rate + 0.1, rel=1e-9)
+    print(f"live migration {n} VM(s) @ {network}: {published_s} s published, {simulated:.3g} s")
+    ratio = simulated / published_s
+    if network == "10 Gbps" and n == 1:
+        # The fit: live_migration.setup = 5 s - 0.43 s copy - 0.1 s switchover.
+        assert ratio == pytest.approx(1.0, abs=0.02)
+    elif network == "1 Gbps":
+        # 13-27 % slow: the setup fitted at 10 GbE is longer than the 1 GbE series
+        # implies (7 s - 4.3 s of copying = 2.7 s for one VM); within 30 %.
+        assert 1.0 <= ratio <= 1.3
+    else:
+        # A known miss, 32 % and 37 % fast: the model fills 10 GbE with concurrent
+        # migrations (1.25 GB/s); the article's hosts moved 10 and 20 VMs at about
+        # 0.4-0.5 GB/s on average. No parameter is fitted to it: another WS2012 lab
+        # drained 18 VMs (~80 GB) over 10 GbE in 65 s, about 1.2 GB/s, close to line
+        # rate (blogs.technet.microsoft.com/kevinholman/2013/07/01/hyper-v-live-
+        # migration-and-the-upgrade-to-10-gigabit-ethernet), so the link-bound model
+        # sits between the two measurements. Fail if it moves further off.
+        assert 0.6 <= ratio < 1.0
+
+
+def test_live_migration_of_an_8_gb_sql_vm_over_1_gbe_takes_more_than_78_s():
+    # WS2012 R2, an 8 GB VM running SQL, TCP/IP over 1 GbE: "> 78 s", ~95 % NIC use
+    # (aidanfinn.com/?p=15421, facts §9). With the default dirty rate of 20 MB/s (a
+    # busy VM, assumption): setup 4.5 s, rounds of 68.7, 11.0 and 1.8 s, blackout 0.4 s:
+    # 86.4 s, within 25 % above the published lower bound.
+    simulated = _live_migration_s("1 Gbps", 1, "8 GiB", "20 MB/s")
+    print(f"live migration 8 GB SQL VM @ 1 Gbps: published > 78 s, simulated {simulated:.3g} s")
+    assert 78 < simulated < 1.25 * 78
 
 
 def test_consistency_check_reads_source_and_replica_then_sends_the_differences():
