@@ -481,8 +481,9 @@ def start_migrations(world: World) -> None:
 
 
 def _report_progress(world: World, progress):
-    day = 0
-    while day * 86400.0 < world.horizon_s:
-        yield world.env.timeout(86400.0)
-        day += 1
-        progress(min(day, world.horizon_s / 86400.0))
+    # Once a day, and at the horizon itself, never after it: a tick past a fractional
+    # horizon would move the run's end (counters["end_s"]) when progress is shown.
+    env = world.env
+    while env.now < world.horizon_s:
+        yield env.timeout(min(86400.0, world.horizon_s - env.now))
+        progress(env.now / 86400.0)

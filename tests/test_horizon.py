@@ -147,3 +147,13 @@ def test_events_after_the_horizon_no_longer_lengthen_the_allowed_overrun():
         }
     )
     assert overrun_limit(hvsim.scenario_from_dict(doc)) == (1 + 30) * DAY_S + 3600
+
+
+def test_progress_reports_never_tick_past_a_fractional_horizon():
+    # hvsim.simulate(progress=...) ticks once a day; with a 1.5-day horizon it ticked at
+    # day 2, half a day after the horizon, and the run's end moved there.
+    doc = base_scenario(horizon_days=1.5, protection_groups=[])
+    days: list[float] = []
+    res = hvsim.simulate(hvsim.scenario_from_dict(doc), seed=1, progress=days.append)
+    assert days == [1.0, 1.5]
+    assert res.counters["end_s"] <= 1.5 * DAY_S
