@@ -148,7 +148,8 @@ def build_world(scenario: Scenario, seed: int) -> World:
             ),
         )
     for i, link in enumerate(scenario.links):
-        network.add_link(link.between[0], link.between[1], link.bandwidth, i)
+        # Transfers reach bandwidth x efficiency (protocol overhead, schema.Link).
+        network.add_link(link.between[0], link.between[1], link.bandwidth * link.efficiency, i)
 
     dpm_servers: dict[str, DpmServerState] = {}
     for d in scenario.dpm_servers:
@@ -243,11 +244,12 @@ def build_world(scenario: Scenario, seed: int) -> World:
         network,
         jobs,
         plans,
-        MigrationSettings(lm.max_precopy_rounds, lm.stop_copy, lm.switchover),
+        MigrationSettings(lm.max_precopy_rounds, lm.stop_copy, lm.switchover, lm.setup),
         VmmTopology({m: v.name for v in scenario.vmm_servers for m in v.manages}),
         {c.name: [hosts[n.name] for n in c.node_list()] for c in scenario.clusters},
         list(volumes.values()),
         trace,
+        horizon_s,
     )
     return World(
         env,
@@ -479,8 +481,9 @@ def start_migrations(world: World) -> None:
 
 
 def _report_progress(world: World, progress):
-    day = 0
-    while day * 86400.0 < world.horizon_s:
-        yield world.env.timeout(86400.0)
-        day += 1
-        progress(min(day, world.horizon_s / 86400.0))
+    # Once a day, and at the horizon itself, never after it: a tick past a fractional
+    # horizon would move the run's end (counters["end_s"]) when progress is shown.
+    env = world.env
+    while env.now < world.horizon_s:
+        yield env.timeout(min(86400.0, world.horizon_s - env.now))
+        progress(env.now / 86400.0)

@@ -8,14 +8,20 @@ months or centuries later: the tables cannot hold such times (pandas' timestamps
 in 2262) and the run is no answer to the planner anyway. So a run may take
 
     the horizon + max(30 days, the horizon) + the longest wait the scenario itself
-    schedules past the horizon (a drain's return, explicit events, a repair of broken
-    protection, automatic re-runs), at most 20 years in all past the horizon,
+    schedules past the horizon (automatic re-runs of a failed backup), at most 20
+    years in all past the horizon,
 
 and one still going then stops with ``RunawayError``: one line for people naming the
 field to look at (the slowest transfer's bottleneck, an on-demand stream, the scan
 costs, the longest duration) and what was running. Twenty years keeps every time
 inside pandas' timestamps from the latest start_date (2200-12-31) and the longest
 horizon (ten years).
+
+Nothing starts at or after the horizon (hvsim.model.migration): explicit events,
+drains and drains' returns, and the consistency check after a repair of broken
+protection are not carried out then, so they add no wait. A failed backup's
+automatic re-runs are the one wait left: they finish an occurrence scheduled before
+the horizon (hvsim.model.dpm.BackupJobs.protect).
 """
 
 from __future__ import annotations
@@ -60,10 +66,8 @@ def overrun_limit(scenario: schema.Scenario) -> float:
     """The latest simulated time a run of ``scenario`` may reach (seconds)."""
     horizon = scenario.horizon_days * DAY_S
     waits = [0.0]
-    waits += [d.day * DAY_S + d.time + d.duration - horizon for d in scenario.migrations.drains]
-    waits += [e.day * DAY_S + e.time - horizon for e in scenario.migrations.events]
     for d in scenario.dpm_servers:
-        waits += [d.protection_repair_time, d.auto_rerun_delay * d.auto_rerun_attempts]
+        waits.append(d.auto_rerun_delay * d.auto_rerun_attempts)
     return horizon + min(OVERRUN_MAX_S, max(OVERRUN_MIN_S, horizon) + max(waits))
 
 
@@ -81,6 +85,12 @@ def runaway(
         flow, left, end = slowest
         res = flow.bottleneck or min(flow.route, key=lambda r: r.capacity_bps)
         capacity = _rate(res.capacity_bps, res.kind)
+        link = _link_of(world.scenario, res.name) if res.kind == "network" else None
+        if link is not None and link.efficiency != 1:
+            # What the field says, and what transfers reach on it (schema.Link.efficiency).
+            capacity = (
+                f"{_rate(link.bandwidth, 'network')} at efficiency {link.efficiency:g}: {capacity}"
+            )
         ends = f"would end on day {end / DAY_S:,.0f}" if end < float("inf") else "never ends"
         return RunawayError(
             _resource_field(world.scenario, res.name),
@@ -170,6 +180,15 @@ def _resource_field(s: schema.Scenario, name: str) -> str:
         read = "read" if d.pool.read is not None else "write"
         fields[f"{d.name}:pool-read"] = f"dpm_servers[{i}].pool.{read}"
     return fields.get(name, "(run)")
+
+
+def _link_of(s: schema.Scenario, name: str) -> schema.Link | None:
+    """The scenario link behind a network resource named by build_world
+    ('link<i>:a->b'; a cluster network is 'clusternet:...')."""
+    head = name.split(":", 1)[0]
+    if head.startswith("link") and head[4:].isdigit() and int(head[4:]) < len(s.links):
+        return s.links[int(head[4:])]
+    return None
 
 
 _DURATION_TYPES = (schema.Duration, schema.DurationOrZero)

@@ -735,16 +735,17 @@ def test_the_least_rates_and_sizes_are_accepted_and_run():
     doc["dpm_servers"][0]["pool"]["write"] = "8 kB/s"
     doc["vms"][0].update(memory="32 MiB", disks=[{"size": "1 MiB"}])
     res = hvsim.simulate(hvsim.scenario_from_dict(doc), seed=1)
-    # The initial replica of 1 MiB at 8 kB/s (the pool, the slowest on the route) moves
-    # for 2**20 / 8000 = 131 s; the rest of the job is the writers' flush and the
-    # snapshot's creation and release (a few seconds).
+    # The initial replica of 1 MiB at 6.4 kB/s (the 64 kbps link at its default 80 %
+    # efficiency, the slowest on the route) moves for 2**20 / 6400 = 164 s; the rest of
+    # the job is the writers' flush and the snapshot's creation and release (a few
+    # seconds).
     first = res.jobs.iloc[0]
     assert (first["kind"], first["outcome"], first["bytes"]) == (
         "initial_replica",
         "succeeded",
         2**20,
     )
-    assert 2**20 / 8000 < first["duration_s"] < 2**20 / 8000 + 15
+    assert 2**20 / 6400 < first["duration_s"] < 2**20 / 6400 + 15
 
 
 def test_draws_of_a_memory_distribution_are_clipped_at_its_least_value():

@@ -90,3 +90,15 @@ def test_sub_byte_transfers_shorter_than_a_clock_tick_pass_the_capacity_invarian
     write.bytes_total = 2 * write.capacity_bps
     with pytest.raises(InvariantViolation, match="no resource above its capacity"):
         check_world(world)
+
+
+def test_a_migration_requested_after_the_horizon_is_reported_by_name():
+    world = _world(
+        migrations={
+            "events": [{"vm": "v1", "day": 0, "time": "12:00", "kind": "live", "target": "c1-n2"}]
+        }
+    )
+    rec = world.trace.migrations[0]
+    world.trace.migrations[0] = rec._replace(requested_s=world.horizon_s)
+    with pytest.raises(InvariantViolation, match="nothing starts at or after the horizon"):
+        check_world(world)

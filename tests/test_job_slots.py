@@ -69,7 +69,7 @@ def test_a_queued_job_gets_the_slot_when_the_holder_releases_it_first_come_first
     assert grants == [(0, 0), (10, 1), (20, 2)]
 
 
-def test_the_log_records_slots_in_use_and_queued_at_each_request_and_release():
+def test_the_log_records_slots_in_use_and_queued_at_each_request_grant_and_release():
     env = simpy.Environment()
     log = SlotLog()
     slots = JobSlots(env, 1, "dpm1", "dpm", log)
@@ -81,3 +81,7 @@ def test_the_log_records_slots_in_use_and_queued_at_each_request_and_release():
     assert set(table["slot"]) == {"dpm1"} and set(table["kind"]) == {"dpm"}
     env.run()
     assert (slots.users, len(slots.queue)) == (1, 0)  # the waiting request got it
+    # ... and the hand-over's grant is a row of its own, at the release's time.
+    table = log.to_frame()
+    assert list(zip(table["in_use"], table["queued"], strict=True))[3:] == [(1, 0)]
+    assert table["time_s"].nunique() == 1

@@ -34,9 +34,12 @@ PINNED = {
         ("backups", "succeeded"): 140,
         ("backups", "offline"): 28,
         ("backups", "window_compliance"): 1.0,
+        ("backups", "outside_window"): 0,
+        # The 1 Gbps DPM link at its default 80 % efficiency (links[].efficiency).
+        ("backups", "makespan_max_s"): 7244.685,
         ("downtime", "vms_offline"): 4,
-        ("downtime", "total_s"): 560.295,
-        ("downtime", "per_backup_max_s"): 40.131,
+        ("downtime", "total_s"): 549.08,
+        ("downtime", "per_backup_max_s"): 38.792,
         ("storage", "replica_bytes"): 723807713534.0,
     },
     "csv-8node-400vm": {
@@ -62,11 +65,16 @@ PINNED = {
         ("migrations", "shared_nothing"): 77,
         ("migrations", "storage"): 32,
         ("migrations", "protection_breaks"): 0,
+        # Moves over links at 80 % efficiency plus the 4.5 s live-migration setup; one
+        # backup finds its VM still migrating and is re-run.
+        ("migrations", "duration_mean_s"): 257.623,
+        ("backups", "failed"): 1,
         ("consistency_checks", "count"): 30,
         ("consistency_checks", "bytes_read"): 3159143990374.0,
     },
     "patch-night-drain": {
         ("migrations", "live"): 40,
+        ("migrations", "duration_mean_s"): 13.583,  # with the 4.5 s setup
         ("migrations", "protection_breaks"): 10,
         ("rpo", "recovery_points_missed"): 10,
         ("rpo", "violations"): 10,

@@ -80,14 +80,32 @@ class ProtectionGroupPlan:
                 yield at
             day += 1
 
-    def window_end_for(self, scheduled_s: float) -> float:
-        """End of the backup window that the job scheduled at ``scheduled_s`` belongs to."""
-        length = (self.window_end_s - self.window_start_s) % DAY_S or DAY_S
-        day_start = (scheduled_s // DAY_S) * DAY_S
-        start = day_start + self.window_start_s
-        if scheduled_s < start:
-            start -= DAY_S
-        return start + length
+    def in_window(self, scheduled_s: float) -> bool:
+        """Whether ``scheduled_s`` lies in one of the group's backup windows, [start, end)."""
+        length = (self.window_end_s - self.window_start_s) % DAY_S
+        return (scheduled_s - self.window_start_s) % DAY_S < length
+
+    def deadline_for(self, scheduled_s: float) -> float:
+        """By when the recovery point scheduled at ``scheduled_s`` must exist.
+
+        Scheduled inside a backup window, by that window's end: the window is the
+        time the planner gives backups. Scheduled outside any window (an 08:00 express
+        full beside a 20:00-06:00 window), by the group's next scheduled express full:
+        a point must exist before the next one is due, or the schedule falls behind.
+        (Judged against the window that closed before it, such a point always counted
+        as late.) A window with start equal to end is refused by the schema; here it
+        holds no time, so every point gets the next express full as its deadline.
+        """
+        length = (self.window_end_s - self.window_start_s) % DAY_S
+        offset = (scheduled_s - self.window_start_s) % DAY_S
+        if offset < length:
+            return scheduled_s - offset + length
+        midnight = scheduled_s - scheduled_s % DAY_S
+        clock = scheduled_s - midnight
+        for t in self.express_full_times_s:
+            if t > clock:
+                return midnight + t
+        return midnight + DAY_S + self.express_full_times_s[0]
 
 
 @dataclass(slots=True, frozen=True)
@@ -119,7 +137,11 @@ class BackupJobs:
         self.running = 0  # jobs queued or running; zero at the end of a run
 
     def protect(self, vm: VirtualMachine, plan: ProtectionGroupPlan) -> Generator:
-        """The VM's life under protection: every scheduled express full, with re-runs."""
+        """The VM's life under protection: every express full scheduled before the
+        horizon, with its automatic re-runs. A re-run may start after the horizon: it
+        finishes an occurrence that started before it (DPM re-runs the failed job,
+        facts §1), so whether that recovery point was made is known and the last
+        night is judged like the others, not cut short by where the run ends."""
         env, dpm = self.env, plan.dpm
         needs_replica = plan.initial_replica_over_network
         if not needs_replica:
@@ -154,7 +176,7 @@ class BackupJobs:
                 vm.method,
                 0,
                 at,
-                plan.window_end_for(at),
+                plan.deadline_for(at),
                 at,
                 at,
                 at,
@@ -232,7 +254,7 @@ class BackupJobs:
                 vm.method,
                 attempt,
                 scheduled,
-                plan.window_end_for(scheduled),
+                plan.deadline_for(scheduled),
                 queued,
                 start,
                 env.now,

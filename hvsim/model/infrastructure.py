@@ -15,7 +15,11 @@ from hvsim.model.trace import SlotLog
 
 class JobSlots:
     """A limit on concurrent jobs (per host, per DPM server, per CSV group) that logs
-    (time, name, kind, in use, queued) in a SlotLog whenever a job asks for or gives back a slot.
+    (time, name, kind, in use, queued) in a SlotLog whenever a job asks for a slot, gets
+    one, or gives one back. A hand-over (a release whose slot goes to a waiting job) is
+    two rows at the same time, the release's and the grant's; the last row at a time is
+    the state from then on, so the log's time-averages equal the jobs' held and waiting
+    times (tests/test_slot_log.py).
 
     Grants follow ``simpy.Resource`` exactly: requests wait first come, first served;
     a request is granted on arrival when a slot is free and nobody waits; a release
@@ -63,11 +67,14 @@ class JobSlots:
         env.schedule(done)
         self._log.add(env._now, self._id, self.users, len(self.queue))
 
-    def _grant(self, _event: object) -> None:
+    def _grant(self, event: object) -> None:
         # One grant per call, to the head of the queue, as SimPy's _trigger_put.
         if self.queue and self.users < self.capacity:
             self.users += 1
             self.queue.popleft().succeed()
+            if event is not None:
+                # A grant after a release (a hand-over): request() logs its own grants.
+                self._log.add(self.env._now, self._id, self.users, len(self.queue))
 
 
 @dataclass(slots=True, eq=False)
@@ -172,6 +179,8 @@ class Network:
         self._routes: dict[tuple[str, str], tuple[BandwidthResource, ...]] = {}
 
     def add_link(self, a: str, b: str, bandwidth_bps: float, index: int) -> None:
+        """A full-duplex link; ``bandwidth_bps`` is what transfers reach on it (the
+        line rate times the link's protocol efficiency)."""
         ab = self.flows.add_resource(f"link{index}:{a}->{b}", "network", bandwidth_bps)
         ba = self.flows.add_resource(f"link{index}:{b}->{a}", "network", bandwidth_bps)
         # Parallel links between the same pair: keep the widest (assumption: no teaming).

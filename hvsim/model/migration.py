@@ -6,6 +6,19 @@ Every byte moves through the shared FlowNetwork: pre-copy rounds of memory over
 the cluster network (in a cluster) or the host network (shared-nothing), disks
 from source volume to target volume. Hosts limit simultaneous live and storage
 migrations (2 and 2 by default, facts §9).
+
+Nothing starts at or after the horizon; what started before it finishes:
+
+- an explicit event (migration or consistency check) or a drain due at or after the
+  horizon is not carried out;
+- a drain that began before the horizon but whose return falls at or after it leaves
+  its VMs on the other nodes: the return would be new migrations, and at the horizon
+  the node is still drained;
+- a migration requested before the horizon (a drain's moves included, even those
+  waiting for a slot) runs to its end, and what it does to protection is recorded;
+- a consistency check that would be triggered at or after the horizon (the repair of
+  broken protection, the end of a storage migration) is not started: the replica
+  stays inconsistent, which is the truth at the horizon.
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ class MigrationSettings:
     max_precopy_rounds: int
     stop_copy_bytes: float
     switchover_s: float
+    setup_s: float = 0.0  # fixed cost of a live migration before its pre-copy (facts §9)
 
 
 @dataclass(slots=True, frozen=True)
@@ -53,6 +67,7 @@ class MigrationManager:
         cluster_nodes: dict[str, list[HyperVHost]],
         volumes: list[Volume],
         trace: Trace,
+        horizon_s: float,
     ):
         self.env = env
         self.flows = flows
@@ -65,6 +80,7 @@ class MigrationManager:
         self._volumes = volumes
         self._open_breaks: dict[str, int] = {}  # VM -> index of its latest break record
         self.trace = trace
+        self.horizon_s = horizon_s
         self.running = 0
 
     # -- one migration -------------------------------------------------------
@@ -200,10 +216,15 @@ class MigrationManager:
         raise KeyError(cluster)
 
     def _copy_memory(self, vm: VirtualMachine, src: HyperVHost, dst: HyperVHost) -> Generator:
-        """Pre-copy rounds: send memory, then what was dirtied meanwhile, until it is
-        small enough (or rounds run out); then a blackout sends the rest."""
+        """Setup (negotiation, the VM's shell on the target), then pre-copy rounds: send
+        memory, then what was dirtied meanwhile, until it is small enough (or rounds run
+        out); then a blackout sends the rest."""
         env, st = self.env, self.settings
         route = self._host_route(src, dst)
+        if st.setup_s > 0:
+            # The VM runs on meanwhile, but nothing is copied yet, so nothing is dirtied
+            # that the first round would not send anyway.
+            yield env.timeout(st.setup_s)
         to_send = vm.memory_bytes
         sent = 0.0
         rounds = 0
@@ -277,6 +298,9 @@ class MigrationManager:
             self.trace.breaks.append(ProtectionBreakRecord(vm.name, vm.group, start, end, reason))
             vm.broken_reason = reason
         vm.broken_until_s = end
+        if end >= self.horizon_s:
+            # Re-protected after the horizon: nothing starts then (module docstring).
+            return
 
         def repaired() -> Generator:
             yield env.timeout(end - env.now)
@@ -288,17 +312,23 @@ class MigrationManager:
         env.process(repaired())
 
     def mark_inconsistent(self, vm: VirtualMachine, trigger: str) -> None:
+        """The replica needs a consistency check; with auto consistency check on, one
+        starts now, unless now is at or after the horizon (module docstring)."""
         vm.inconsistent = True
         plan = self.plans[vm.group]
-        if plan.auto_consistency_check and not vm.check_pending:
+        if plan.auto_consistency_check and not vm.check_pending and self.env.now < self.horizon_s:
             self.env.process(self.jobs.consistency_check(vm, plan, trigger))
 
     # -- sources of migrations -----------------------------------------------
     def drain(
         self, node: HyperVHost, at_s: float, duration_s: float, vms: list[VirtualMachine]
     ) -> Generator:
-        """Move every VM off ``node`` to the other nodes (round-robin), then back."""
+        """Move every VM off ``node`` to the other nodes (round-robin), then back; a
+        drain due at or after the horizon does nothing, and one whose return falls at
+        or after it leaves the VMs moved (module docstring)."""
         env = self.env
+        if at_s >= self.horizon_s:
+            return
         yield env.timeout(max(at_s - env.now, 0.0))
         others = [n for n in self.cluster_nodes[node.cluster or ""] if n is not node]
         if not others:
@@ -310,6 +340,8 @@ class MigrationManager:
         ]
         if procs:
             yield env.all_of(procs)
+        if env.now + duration_s >= self.horizon_s:
+            return  # not even a wake-up past the horizon: the run would wait for it
         yield env.timeout(duration_s)
         back = [
             env.process(self.migrate(vm, "live", "return", node))
@@ -351,6 +383,9 @@ class MigrationManager:
             env.process(self.migrate(vm, kind, "poisson", target))
 
     def at(self, at_s: float, action: Callable[[], Generator]) -> Generator:
+        """``action`` at ``at_s``, unless that is at or after the horizon."""
+        if at_s >= self.horizon_s:
+            return
         yield self.env.timeout(max(at_s - self.env.now, 0.0))
         yield from action()
 

@@ -21,6 +21,9 @@ class JobRecord(NamedTuple):
     method: str
     attempt: int
     scheduled_s: float
+    # The occurrence's deadline: the end of the backup window it was scheduled in, or
+    # for one scheduled outside the window the group's next express full
+    # (ProtectionGroupPlan.deadline_for).
     window_end_s: float
     queued_s: float
     start_s: float
@@ -117,9 +120,10 @@ class OnDemandRecord(NamedTuple):
 
 
 class SlotLog:
-    """Job-slot occupancy at each request and release: (time, slot, kind, in use,
-    queued), kept as typed arrays (about 32 bytes an entry, where a tuple cost about
-    100 and dominated memory on long runs). Slots register once for an index."""
+    """Job-slot occupancy at each request, grant and release: (time, slot, kind, in
+    use, queued); of several rows at one time the last is the state from then on.
+    Kept as typed arrays (about 32 bytes an entry, where a tuple cost about 100 and
+    dominated memory on long runs). Slots register once for an index."""
 
     __slots__ = ("names", "kinds", "time_s", "slot", "in_use", "queued")
 
@@ -180,7 +184,8 @@ class Trace:
         self.on_demand: list[OnDemandRecord] = []
         self.migrations: list[MigrationRecord] = []
         self.breaks: list[ProtectionBreakRecord] = []
-        # (time, slot name, kind host|dpm|csv-group|..., in use, queued) at each change
+        # (time, slot name, kind host|dpm|csv-group|..., in use, queued) at each request,
+        # grant and release
         self.slot_log = SlotLog()
         self.scans: list[ScanRecord] = []
         self.jobs: list[JobRecord] = []

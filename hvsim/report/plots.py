@@ -100,7 +100,7 @@ def _window_lengths(scenario: Any) -> dict[str, float]:
     out = {}
     for pg in getattr(scenario, "protection_groups", []) or []:
         start, end = pg.backup_window.start, pg.backup_window.end
-        out[pg.name] = (end - start) % DAY_S or DAY_S
+        out[pg.name] = (end - start) % DAY_S  # start == end is refused by the schema
     return out
 
 
@@ -161,6 +161,10 @@ class Night:
         windows = set()
         for (group, we), rows in jobs.groupby(["protection_group", "window_end_s"]):
             start = we - lengths[group] if group in lengths else float(rows["scheduled_s"].min())
+            if float(rows["scheduled_s"].min()) < start:
+                # Scheduled outside the window: window_end_s is the deadline (the group's
+                # next express full, ProtectionGroupPlan.deadline_for), not a window.
+                continue
             windows.add((float(start), float(we)))
         begin, end = float(jobs["scheduled_s"].min()), float(jobs["end_s"].max())
         lo = min([begin] + [w[0] for w in windows])

@@ -24,6 +24,17 @@ def _fmt_s(x: float) -> str:
     return f"{x:.1f} s"
 
 
+def _compliance(b: dict[str, Any]) -> str:
+    """The share on time; n/a with no scheduled backup (kpis.json null, not 0 %)."""
+    if b["window_compliance"] is None:
+        return "n/a (no scheduled backups)"
+    text = f"{b['window_compliance']:.1%}"
+    outside = b.get("outside_window", 0)
+    if outside:
+        text += f" ({outside} scheduled outside the window, due by the next express full)"
+    return text
+
+
 def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
     b, d, s = k["backups"], k["downtime"], k["storage"]
     rows = [
@@ -32,7 +43,7 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
             f"{b['jobs']} ({b['succeeded']} / {b['failed']} / {b['skipped']})",
         ),
         ("jobs online / offline (saved state)", f"{b['online']} / {b['offline']}"),
-        ("backup window compliance", f"{b['window_compliance']:.1%}"),
+        ("backup window compliance", _compliance(b)),
         (
             "nightly makespan p50 / max",
             f"{_fmt_s(b['makespan_p50_s'])} / {_fmt_s(b['makespan_max_s'])}",

@@ -15,9 +15,9 @@ INSTANT = {"writers": {"system": {"flush_time": "0 s"}}}
 @pytest.mark.parametrize("n", [1, 3, 8])
 def test_n_initial_replicas_over_a_saturated_link_end_at_n_bytes_over_bandwidth(n):
     # All n jobs start at 22:00 (n host slots, n DPM slots), take 1 s hardware
-    # snapshots together, then share the 1 Gbps DPM link (125 MB/s; CSV 500 MB/s and
-    # pool 1 GB/s are faster): the link is never idle, so all transfers end at
-    # 1 + n x 10 GB / 125 MB/s, and the releases 1 s later.
+    # snapshots together, then share the 1 Gbps DPM link, 100 MB/s at its default 80 %
+    # efficiency (CSV 500 MB/s and pool 1 GB/s are faster): the link is never idle, so
+    # all transfers end at 1 + n x 10 GB / 100 MB/s, and the releases 1 s later.
     doc = base_scenario(
         vss=INSTANT,
         vms=[
@@ -36,13 +36,14 @@ def test_n_initial_replicas_over_a_saturated_link_end_at_n_bytes_over_bandwidth(
     doc["links"][2]["bandwidth"] = "1 Gbps"
     jobs = run(doc).jobs
     assert (jobs["start_s"] == 22 * 3600).all()
-    assert jobs["end_s"].max() - 22 * 3600 == pytest.approx(1 + n * 10e9 / 125e6 + 1, rel=1e-9)
+    assert jobs["end_s"].max() - 22 * 3600 == pytest.approx(1 + n * 10e9 / 100e6 + 1, rel=1e-9)
 
 
 def test_two_hosts_share_the_dpm_link_max_min_fair():
-    # h1's 1 Gbps uplink caps its flow at 125 MB/s; the 3 Gbps DPM link (375 MB/s)
-    # leaves 250 MB/s to h2. h1's 12.5 GB take 100 s; h2 moves 25 of its 50 GB
-    # meanwhile, then gets the whole 375 MB/s: 25 GB / 375 MB/s = 66.7 s more.
+    # Links at their default 80 % efficiency: h1's 1 Gbps uplink caps its flow at
+    # 100 MB/s; the 3 Gbps DPM link (300 MB/s) leaves 200 MB/s to h2. h1's 10 GB take
+    # 100 s; h2 moves 20 of its 50 GB meanwhile, then gets the whole 300 MB/s:
+    # 30 GB / 300 MB/s = 100 s more.
     storage = {"capacity": "10 TB", "read": "2 GB/s", "write": "2 GB/s", "vss_provider": "hardware"}
     doc = base_scenario(
         clusters=[],
@@ -56,7 +57,7 @@ def test_two_hosts_share_the_dpm_link_max_min_fair():
             {"between": ["dpm1", "sw"], "bandwidth": "3 Gbps"},
         ],
         vms=[
-            {"name": "a", "host": "h1", "disks": [{"size": "20 GB", "used": "12.5 GB"}]},
+            {"name": "a", "host": "h1", "disks": [{"size": "20 GB", "used": "10 GB"}]},
             {"name": "b", "host": "h2", "disks": [{"size": "60 GB", "used": "50 GB"}]},
         ],
         vss=INSTANT,
@@ -65,4 +66,4 @@ def test_two_hosts_share_the_dpm_link_max_min_fair():
     jobs = run(doc).jobs.set_index("vm")
     transfer = jobs["end_s"] - jobs["start_s"] - 2  # minus snapshot and release
     assert transfer["a"] == pytest.approx(100.0, rel=1e-9)
-    assert transfer["b"] == pytest.approx(100.0 + 25e9 / 375e6, rel=1e-9)
+    assert transfer["b"] == pytest.approx(100.0 + 30e9 / 300e6, rel=1e-9)
