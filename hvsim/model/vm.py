@@ -11,8 +11,8 @@ from hvsim.model.infrastructure import HyperVHost, Volume
 from hvsim.scenario.schema import GUESTS_WITH_VSS
 
 # The seven requirements for an online backup ("Backup Using Child Partition
-# Snapshot"), in the seed article's order; the first one that fails is the
-# reason the VM is backed up in saved state (facts §4).
+# Snapshot"), in the seed article's order; every one that fails is a reason the VM
+# is backed up in saved state (facts §4), listed in this order.
 REQUIREMENTS = (
     ("backup_integration_service", "Backup integration service is off"),
     ("guest_supports_vss", "guest OS does not support VSS"),
@@ -60,8 +60,9 @@ class VirtualMachine:
     broken_until_s: float = -1.0
     broken_reason: str = ""
 
-    def failed_requirement(self) -> str | None:
-        """The first of the seven online-backup requirements this VM fails, or None."""
+    def failed_requirements(self) -> list[str]:
+        """Every one of the seven online-backup requirements this VM fails, in the
+        seed article's order (empty: it meets them all)."""
         checks = {
             "backup_integration_service": self.backup_integration_service,
             "guest_supports_vss": self.guest_os in GUESTS_WITH_VSS,
@@ -71,10 +72,11 @@ class VirtualMachine:
             "vss_storage_unmodified": not self.vss_storage_assignment_modified,
             "cluster_group_online": self.cluster_group_online or self.host.cluster is None,
         }
-        for key, reason in REQUIREMENTS:
-            if not checks[key]:
-                return reason
-        return None
+        return [reason for key, reason in REQUIREMENTS if not checks[key]]
+
+    def failed_requirement(self) -> str | None:
+        """The failed requirements joined with "; " (the offline reason), or None."""
+        return "; ".join(self.failed_requirements()) or None
 
     def changed_bytes_since(self, t0: float, now: float) -> float:
         """Bytes changed since ``t0`` at the daily rate, at most the used bytes."""
