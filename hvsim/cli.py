@@ -32,8 +32,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     scenario, problems = _load(args.scenario)
     if problems:
         return _print_problems(problems)
+    from hvsim.scenario.warnings import scenario_warnings
+
     n = sum(v.count for v in scenario.vms)
     print(f"{args.scenario}: ok ({n} VMs, {len(scenario.protection_groups)} protection groups)")
+    # Warnings do not make the scenario wrong: stderr, exit status 0.
+    for line in scenario_warnings(scenario, args.scenario):
+        print(line, file=sys.stderr)
     return 0
 
 

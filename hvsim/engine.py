@@ -220,9 +220,15 @@ def build_world(scenario: Scenario, seed: int) -> World:
         horizon_s,
     )
     for vm in vms:
-        dpm = plans[vm.group].dpm if vm.group else None
+        if not vm.group:
+            # In no protection group: never backed up, no recovery points; every output
+            # lists it as unprotected (its method and consistency read "none").
+            vm.method, vm.offline_reason, vm.consistency = "none", "", "none"
+            continue
+        kept_running = plans[vm.group].dpm.keeps_vms_online(vm.host.os)
+        vm.consistency = vm.recovery_point_consistency(kept_running)
         reason = vm.failed_requirement()
-        if reason is not None and dpm is not None and dpm.keeps_vms_online(vm.host.os):
+        if reason is not None and kept_running:
             # DPM 2012 R2 UR3+ on WS2012 R2 backs the VM up while it keeps running
             # (facts §4); Linux and VSS-less guests are then file/crash consistent.
             vm.method, vm.offline_reason = "online", ""
