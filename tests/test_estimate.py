@@ -210,3 +210,18 @@ def test_a_run_estimated_over_a_minute_says_its_estimate_and_goes_ahead(
         "estimated 100 s and 215.0 MB of memory"
     ]  # 215 MB + 2.4 kB for the VM + 2 x 2.9 kB for its jobs
     assert (tmp_path / "out" / "kpis.json").exists()
+
+
+def test_progress_changes_nothing_in_the_run_not_even_its_end_time():
+    # 3 days; the last job (22:00 on day 2) ends before the horizon (72 h). A progress
+    # tick scheduled as a SimPy event at 72 h moved the run's end (env.now, the pool's
+    # expiries) to the horizon: hvsim run, which always shows progress now, would
+    # differ from hvsim.simulate.
+    scenario = hvsim.scenario_from_dict(base_scenario(horizon_days=3))
+    seen: list[float] = []
+    quiet = hvsim.simulate(scenario)
+    shown = hvsim.simulate(scenario, progress=seen.append)
+    assert quiet.counters["end_s"] < 3 * 86400.0
+    assert shown.counters == quiet.counters
+    assert shown.kpis() == quiet.kpis()
+    assert seen == [1.0, 2.0, 3.0]
