@@ -32,8 +32,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     scenario, problems = _load(args.scenario)
     if problems:
         return _print_problems(problems)
+    from hvsim.scenario.warnings import scenario_warnings
+
     n = sum(v.count for v in scenario.vms)
     print(f"{args.scenario}: ok ({n} VMs, {len(scenario.protection_groups)} protection groups)")
+    # Warnings do not make the scenario wrong: stderr, exit status 0.
+    for line in scenario_warnings(scenario, args.scenario):
+        print(line, file=sys.stderr)
     return 0
 
 
@@ -194,10 +199,47 @@ def _demote(markdown: str) -> str:
     return "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
 
 
+def _costly(args: argparse.Namespace, source: str, here: list, pooled: list = ()) -> int | None:
+    """Exit status 2 and one line if the command's estimated cost is past the limit
+    (hvsim.estimate) and neither --yes nor a --max-jobs that covers it is given;
+    ``here``: scenarios run in this process, ``pooled``: one per run of the pool.
+    A long run that may go ahead says its estimate (stderr); a short one says nothing."""
+    from hvsim.estimate import LIMIT_BYTES, LIMIT_S, estimate, format_bytes, format_duration
+
+    if args.yes:
+        return None
+    workers = 1
+    if pooled:
+        from hvsim.sweep import default_workers
+
+        workers = args.workers or default_workers()
+    est = estimate(here, list(pooled), workers)
+    if est.over_limit(args.max_jobs):
+        limit = (
+            f"--max-jobs {args.max_jobs:,}"
+            if args.max_jobs is not None
+            else f"{format_duration(LIMIT_S)} or {format_bytes(LIMIT_BYTES)}"
+        )
+        print(
+            f"{source}: (run): {est.describe()}, over the limit of {limit}; not started "
+            "(--yes runs it anyway, --max-jobs N allows up to N jobs)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if est.seconds >= LONG_RUN_S:
+        print(f"{source}: {est.describe()}", file=sys.stderr)
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     scenario, problems = _load(args.scenario)
     if problems:
         return _print_problems(problems)
+    # Before the imports of pandas and matplotlib: a refused run stops at once.
+    pooled = [scenario] * args.replications if args.replications > 1 else []
+    status = _costly(args, args.scenario, [scenario], pooled)
+    if status is not None:
+        return status
     command = "run --replications" if args.replications > 1 else "run"
     try:
         with _output(args, scenario.name, command) as folder:
@@ -225,7 +267,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         reps, status = _many_runs(replicate, args, folder, args.scenario)
         if status is not None:
             return status
-    progress = _progress_printer(scenario.horizon_days) if sys.stderr.isatty() else None
+    progress = _progress_printer(scenario.horizon_days)
     try:
         results = simulate(scenario, seed=args.seed, progress=progress)
     except RunawayError as exc:
@@ -272,6 +314,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     scenario, problems = _load(args.scenario)
     if problems:
         return _print_problems(problems)
+    pooled, problems = _sweep_scenarios(args)
+    if problems:
+        return _print_problems(problems)
+    # The report's detail runs: the first and the last combination, in this process.
+    here = [pooled[0]] if pooled[0] is pooled[-1] else [pooled[0], pooled[-1]]
+    status = _costly(args, args.scenario, here, pooled)
+    if status is not None:
+        return status
     try:
         with _output(args, f"{scenario.name}-sweep", "sweep") as folder:
             return _sweep_into(folder, args, scenario)
@@ -323,12 +373,36 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
     return _finish_many(folder.given, sweep, written)
 
 
+def _sweep_scenarios(args: argparse.Namespace) -> tuple[list, list[str] | None]:
+    """The scenario of each run of ``hvsim sweep`` (one per combination and seed), or
+    the problems with the varied values."""
+    import copy
+
+    from hvsim.scenario.loader import ScenarioError, scenario_from_dict
+    from hvsim.sweep import load_document, parse_vary, plan_runs
+
+    try:
+        doc = load_document(args.scenario)
+        varies = [parse_vary(v, args.scenario) for v in args.vary]
+        specs = plan_runs(doc, args.scenario, varies, args.replications, args.seed)
+        parsed: dict[int, Any] = {}
+        for spec in specs:
+            if id(spec.doc) not in parsed:
+                parsed[id(spec.doc)] = scenario_from_dict(copy.deepcopy(spec.doc), args.scenario)
+    except ScenarioError as exc:
+        return [], exc.problems
+    return [parsed[id(spec.doc)] for spec in specs], None
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     loaded = [_load(path) for path in (args.a, args.b)]
     problems = [line for _, p in loaded for line in (p or [])]
     if problems:
         return _print_problems(problems)
     a, b = (s for s, _ in loaded)
+    status = _costly(args, args.a, [a, b], [a] * args.replications + [b] * args.replications)
+    if status is not None:
+        return status
     try:
         # Each name shortened alike, so both sides stay recognisable in a long pair.
         name = f"compare-{fit_name(a.name, 116)}-vs-{fit_name(b.name, 116)}"
@@ -406,13 +480,68 @@ def cmd_scan_table(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_printer(horizon_days: float):
+# A run estimated to take this long says its estimate before it starts (stderr).
+LONG_RUN_S = 60.0
+# Progress of a single run (stderr): on a terminal one line redrawn at most every
+# TTY_REDRAW_S once the run has taken TTY_AFTER_S; elsewhere (a log, a CI job) one
+# line every LINE_EVERY_S, the first after LINE_EVERY_S: a short run prints nothing.
+TTY_AFTER_S = 1.0
+TTY_REDRAW_S = 0.2
+LINE_EVERY_S = 10.0
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+
+
+def _progress_printer(horizon_days: float, stream: Any = None, tty: bool | None = None, clock=None):
+    """The ``progress`` callback of ``hvsim.simulate`` (called with the simulated day):
+    "simulated day X/Y, elapsed M:SS, ETA M:SS", the ETA from the simulated days per
+    wall second so far (the run's last jobs, tables and report come after it)."""
+    import time
+
+    stream = stream if stream is not None else sys.stderr
+    tty = stream.isatty() if tty is None else tty
+    clock = clock or time.monotonic
+    start = clock()
+    state = {"shown": start, "printed": False}
+
     def show(day: float) -> None:
-        print(f"\rsimulated day {day:.0f}/{horizon_days:g}", end="", file=sys.stderr, flush=True)
-        if day >= horizon_days:
-            print(file=sys.stderr)
+        now = clock()
+        elapsed = now - start
+        done = day >= horizon_days
+        if tty:
+            due = elapsed >= TTY_AFTER_S and (done or now - state["shown"] >= TTY_REDRAW_S)
+        else:
+            due = now - state["shown"] >= LINE_EVERY_S or (done and state["printed"])
+        if not due:
+            return
+        line = f"simulated day {day:.0f}/{horizon_days:g}, elapsed {_hms(elapsed)}"
+        if not done and day > 0 and elapsed > 0:
+            line += f", ETA {_hms((horizon_days - day) * elapsed / day)}"
+        if tty:
+            print("\r" + line + ("\n" if done else ""), end="", file=stream, flush=True)
+        else:
+            print(line, file=stream, flush=True)
+        state["shown"], state["printed"] = now, True
 
     return show
+
+
+def _estimate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="run even if the estimate is past the limit (10 min or 4 GB)",
+    )
+    p.add_argument(
+        "--max-jobs",
+        type=_positive(10**15),
+        metavar="N",
+        help="allow up to N simulated jobs (estimated) instead of the time and memory limit",
+    )
 
 
 def _execution_options(p: argparse.ArgumentParser) -> None:
@@ -464,6 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="runs with seeds SEED, SEED+1, ...: each KPI's mean, 95%% CI, p50 and p95",
     )
     _execution_options(run)
+    _estimate_options(run)
     run.set_defaults(func=cmd_run)
     swp = sub.add_parser(
         "sweep", help="run the cross product of varied fields, with replications and CIs"
@@ -483,6 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     _seed_option(swp, "first seed (default 1)")
     _out_options(swp, "reports/<scenario name>-sweep")
     _execution_options(swp)
+    _estimate_options(swp)
     swp.set_defaults(func=cmd_sweep)
     cmp = sub.add_parser(
         "compare", help="two scenarios with the same seeds: the difference and its CI"
@@ -495,6 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     _seed_option(cmp, "first seed (default 1)")
     _out_options(cmp, "reports/compare-<A>-vs-<B>")
     _execution_options(cmp)
+    _estimate_options(cmp)
     cmp.set_defaults(func=cmd_compare)
     val = sub.add_parser("validate", help="check a scenario file; exit 2 on problems")
     val.add_argument("scenario")

@@ -4,7 +4,9 @@ domain objects and their processes decide."""
 from __future__ import annotations
 
 import gc
+import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,9 +223,15 @@ def build_world(scenario: Scenario, seed: int) -> World:
         horizon_s,
     )
     for vm in vms:
-        dpm = plans[vm.group].dpm if vm.group else None
+        if not vm.group:
+            # In no protection group: never backed up, no recovery points; every output
+            # lists it as unprotected (its method and consistency read "none").
+            vm.method, vm.offline_reason, vm.consistency = "none", "", "none"
+            continue
+        kept_running = plans[vm.group].dpm.keeps_vms_online(vm.host.os)
+        vm.consistency = vm.recovery_point_consistency(kept_running)
         reason = vm.failed_requirement()
-        if reason is not None and dpm is not None and dpm.keeps_vms_online(vm.host.os):
+        if reason is not None and kept_running:
             # DPM 2012 R2 UR3+ on WS2012 R2 backs the VM up while it keeps running
             # (facts §4); Linux and VSS-less guests are then file/crash consistent.
             vm.method, vm.offline_reason = "online", ""
@@ -388,8 +396,6 @@ def _expand_vm(
 def run_world(world: World, progress=None) -> None:
     """Run ``world`` to its end; RunawayError if it is still going at overrun_limit."""
     env = world.env
-    if progress is not None:
-        env.process(_report_progress(world, progress))
     scans = [
         (t, env.process(world.scanner.schedule(t, world.horizon_s, world.discovery_at_s)))
         for t in world.scan_targets
@@ -417,8 +423,11 @@ def run_world(world: World, progress=None) -> None:
         # before it, and the run's end time is a result; stepping keeps it at the last
         # event. peek() is infinite once no event is left.
         step, peek = env.step, env.peek
-        while peek() <= limit:
-            step()
+        if progress is None:
+            while peek() <= limit:
+                step()
+        else:
+            _run_reporting_days(env, limit, world.horizon_s, progress)
     finally:
         gc.enable()
         gc.unfreeze()
@@ -480,10 +489,24 @@ def start_migrations(world: World) -> None:
             env.process(mgr.scheduled_checks(plan, members, world.horizon_s))
 
 
-def _report_progress(world: World, progress):
-    # Once a day, and at the horizon itself, never after it: a tick past a fractional
-    # horizon would move the run's end (counters["end_s"]) when progress is shown.
-    env = world.env
-    while env.now < world.horizon_s:
-        yield env.timeout(min(86400.0, world.horizon_s - env.now))
-        progress(env.now / 86400.0)
+def _run_reporting_days(
+    env: simpy.Environment, limit: float, horizon_s: float, progress: Callable[[float], None]
+) -> None:
+    """run_world's loop, calling ``progress`` with the end of each simulated day (the
+    last one is the horizon) once the clock is about to pass it. It schedules no event:
+    a SimPy process ticking each day would move the run's end time (``env.now``, so the
+    pool's expiries and the end_s counter) to the horizon when the model's last event
+    comes earlier."""
+    ends = iter([min(d * 86400.0, horizon_s) for d in range(1, math.ceil(horizon_s / 86400.0) + 1)])
+    end = next(ends, math.inf)
+    step, peek = env.step, env.peek
+    t = peek()
+    while t <= limit:
+        while t >= end:
+            progress(end / 86400.0)
+            end = next(ends, math.inf)
+        step()
+        t = peek()
+    while end < math.inf:  # the events ended before the horizon: the rest is done
+        progress(end / 86400.0)
+        end = next(ends, math.inf)

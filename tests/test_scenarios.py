@@ -135,7 +135,8 @@ def test_small_lab_offline_vms_are_exactly_the_four_that_fail_a_requirement():
     res = hvsim.simulate(hvsim.load_scenario(ROOT / "scenarios" / "small-lab.yaml"), seed=1)
     offline = res.vms[res.vms["method"] == "offline"].set_index("vm")["offline_reason"]
     assert offline.to_dict() == {
-        "legacy-linux": "Backup integration service is off",
+        "legacy-linux": "Backup integration service is off; guest OS does not support VSS; "
+        "a volume is not NTFS",
         "legacy-win2000": "guest OS does not support VSS",
         "legacy-dynamic": "dynamic disks in the guest",
         "legacy-stopped": "VM is not running",

@@ -11,8 +11,8 @@ from hvsim.model.infrastructure import HyperVHost, Volume
 from hvsim.scenario.schema import GUESTS_WITH_VSS
 
 # The seven requirements for an online backup ("Backup Using Child Partition
-# Snapshot"), in the seed article's order; the first one that fails is the
-# reason the VM is backed up in saved state (facts §4).
+# Snapshot"), in the seed article's order; every one that fails is a reason the VM
+# is backed up in saved state (facts §4), listed in this order.
 REQUIREMENTS = (
     ("backup_integration_service", "Backup integration service is off"),
     ("guest_supports_vss", "guest OS does not support VSS"),
@@ -59,9 +59,13 @@ class VirtualMachine:
     check_pending: bool = False
     broken_until_s: float = -1.0
     broken_reason: str = ""
+    # What its recovery points hold: application, file or crash; "none" for a VM in
+    # no protection group (set by engine.build_world, see recovery_point_consistency).
+    consistency: str = "application"
 
-    def failed_requirement(self) -> str | None:
-        """The first of the seven online-backup requirements this VM fails, or None."""
+    def failed_requirements(self) -> list[str]:
+        """Every one of the seven online-backup requirements this VM fails, in the
+        seed article's order (empty: it meets them all)."""
         checks = {
             "backup_integration_service": self.backup_integration_service,
             "guest_supports_vss": self.guest_os in GUESTS_WITH_VSS,
@@ -71,10 +75,41 @@ class VirtualMachine:
             "vss_storage_unmodified": not self.vss_storage_assignment_modified,
             "cluster_group_online": self.cluster_group_online or self.host.cluster is None,
         }
-        for key, reason in REQUIREMENTS:
-            if not checks[key]:
-                return reason
-        return None
+        return [reason for key, reason in REQUIREMENTS if not checks[key]]
+
+    def failed_requirement(self) -> str | None:
+        """The failed requirements joined with "; " (the offline reason), or None."""
+        return "; ".join(self.failed_requirements()) or None
+
+    def recovery_point_consistency(self, kept_running: bool) -> str:
+        """What this protected VM's recovery points hold, "application", "file" or
+        "crash", when its DPM server keeps VMs running whatever fails
+        (``kept_running``: DPM 2012 R2 UR3+ on WS2012 R2, facts §4) or not.
+
+        - All seven requirements met: a child-partition snapshot; the VSS request goes
+          through the Backup integration service to the guest's writers, which flush,
+          so the point is application-consistent (seed article; facts §4).
+        - A requirement fails and the VM is backed up in saved state: application.
+          The VM is saved (memory, devices and disks at one instant) and resumes, so
+          nothing is in flight; restored, it resumes where it was saved. The seed
+          article: "the only way to ensure a good backup is to perform an offline
+          backup". A stopped VM's disks are at rest: the same, with either DPM.
+        - Kept running although a requirement fails (facts §4: the offline rules no
+          longer apply): a Linux guest is file-consistent (facts §4 "Linux VMs (DPM
+          2012 R2): file-consistent only"; facts-guest-restore-storage §1.6) when its
+          Backup integration service is on, since that service's VSS daemon
+          (hv_vss_daemon) freezes the guest's file systems for the snapshot; without
+          it the host falls back to a standard snapshot (Linux kernel commit
+          db886e4d24c2, "Drivers: hv: utils: Check VSS daemon is listening before a
+          hot backup"), crash-consistent. Any other failure (no VSS in the guest,
+          integration service off, dynamic disks, a volume not NTFS, ...) leaves a
+          snapshot of disks in use that nothing flushed: crash-consistent.
+        """
+        if not kept_running or not self.running or not self.failed_requirements():
+            return "application"
+        if self.guest_os == "linux" and self.backup_integration_service:
+            return "file"
+        return "crash"
 
     def changed_bytes_since(self, t0: float, now: float) -> float:
         """Bytes changed since ``t0`` at the daily rate, at most the used bytes."""

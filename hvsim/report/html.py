@@ -13,7 +13,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hvsim.report import plots
-from hvsim.report.summary import kpi_rows
+from hvsim.report.summary import (
+    CONSISTENCY_NOTE,
+    LISTED_VMS,
+    UNPROTECTED_NOTE,
+    kpi_rows,
+    not_application_consistent,
+    unprotected_vms,
+)
 from hvsim.results import Results
 
 STYLE = """
@@ -167,11 +174,38 @@ def run_report(
             f"{res.start_date.isoformat()}.</p><h2>KPIs</h2>"
         )
     body.append(kpi_table(kpis))
+    body += coverage_html(res)
     body += _figures_html(run_figures(res, scenario))
     if replications is not None and len(replications.table):
         body.append("<h2>All KPIs across replications</h2>")
         body.append(stats_table(replications.summary()))
     return page(f"hvsim {res.scenario}", body)
+
+
+def coverage_html(res: Results) -> list[str]:
+    """Unprotected VMs and recovery points that are not application-consistent, at
+    most LISTED_VMS rows each, then how many more."""
+    names = unprotected_vms(res)
+    body = ["<h2>Unprotected VMs</h2>"]
+    if not names:
+        body.append("<p>None: every VM is in a protection group.</p>")
+    else:
+        more = f", and {len(names) - LISTED_VMS} more" if len(names) > LISTED_VMS else ""
+        body.append(
+            f"<p>{len(names)} of {len(res.vms)} VMs are {_e(UNPROTECTED_NOTE)}: "
+            f"{_e(', '.join(names[:LISTED_VMS]))}{more}.</p>"
+        )
+    weak = not_application_consistent(res)
+    body.append("<h2>Recovery points not application-consistent</h2>")
+    if weak.empty:
+        body.append("<p>None: every protected VM's recovery points are application-consistent.</p>")
+    else:
+        body.append(f"<p>{_e(CONSISTENCY_NOTE)}</p>")
+        rows = [list(r) for r in weak.head(LISTED_VMS).itertuples(index=False)]
+        if len(weak) > LISTED_VMS:
+            rows.append([f"and {len(weak) - LISTED_VMS} more", "", ""])
+        body.append(table_html(["VM", "consistency", "failed requirements"], rows))
+    return body
 
 
 def _failures_html(failures: pd.DataFrame, params: Sequence[str]) -> list[str]:

@@ -35,9 +35,39 @@ def _compliance(b: dict[str, Any]) -> str:
     return text
 
 
+# Names shown on the console line of unprotected VMs (all are in summary.md up to
+# LISTED_VMS, and in res.vms).
+CONSOLE_NAMES = 5
+# Rows of the per-VM coverage lists in summary.md and report.html; "and N more" after.
+LISTED_VMS = 100
+
+
+def _names(names: list[str], total: int, shown: int) -> str:
+    more = total - min(shown, len(names))
+    text = ", ".join(names[:shown])
+    return f"{text} and {more} more" if more > 0 else text
+
+
+def coverage_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
+    """Protected and unprotected VMs, and what the recovery points hold."""
+    cov = k["coverage"]
+    protected = f"{cov['protected_vms']} / {cov['unprotected_vms']}"
+    if cov["unprotected_vms"]:
+        names = _names(cov["unprotected_vm_names"], cov["unprotected_vms"], CONSOLE_NAMES)
+        protected += f" (not backed up: {names})"
+    return [
+        ("VMs protected / unprotected", protected),
+        (
+            "recovery points application / file / crash consistent",
+            f"{cov['application_consistent_vms']} / {cov['file_consistent_vms']} / "
+            f"{cov['crash_consistent_vms']} VMs",
+        ),
+    ]
+
+
 def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
     b, d, s = k["backups"], k["downtime"], k["storage"]
-    rows = [
+    rows = coverage_rows(k) + [
         (
             "backup jobs (succeeded / failed / skipped)",
             f"{b['jobs']} ({b['succeeded']} / {b['failed']} / {b['skipped']})",
@@ -135,10 +165,11 @@ def summary_markdown(res: Results, k: dict[str, Any], description: str = "") -> 
         "|---|---|",
     ]
     lines += [f"| {a} | {b} |" for a, b in kpi_rows(k)]
+    lines += coverage_markdown(res)
     offline = res.vms[res.vms["method"] == "offline"]
     lines += ["", "## VMs backed up offline (saved state)", ""]
     if offline.empty:
-        lines.append("None: every protected VM meets the seven online requirements.")
+        lines.append("None: every protected VM is backed up while it runs.")
     else:
         per_vm = res.downtime.groupby("vm")["seconds"].agg(["count", "sum", "max"])
         lines += [
@@ -171,6 +202,61 @@ def summary_markdown(res: Results, k: dict[str, Any], description: str = "") -> 
             f"{r.bottleneck_flow_s / total:.1%} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def unprotected_vms(res: Results) -> list[str]:
+    """Names of the VMs in no protection group, sorted."""
+    return sorted(res.vms.loc[res.vms["protection_group"] == "", "vm"])
+
+
+def not_application_consistent(res: Results) -> pd.DataFrame:
+    """Protected VMs whose recovery points are file or crash consistent, sorted by
+    name: vm, recovery_point_consistency, failed_requirements."""
+    vms = res.vms
+    rows = vms[vms["recovery_point_consistency"].isin(("file", "crash"))]
+    cols = ["vm", "recovery_point_consistency", "failed_requirements"]
+    return rows[cols].sort_values("vm", kind="stable").reset_index(drop=True)
+
+
+UNPROTECTED_NOTE = "in no protection group: never backed up, no recovery points"
+CONSISTENCY_NOTE = (
+    "Kept running during backup by DPM 2012 R2 UR3+ on Windows Server 2012 R2 although "
+    "an online requirement fails: a Linux guest with its Backup integration service on "
+    "is file-consistent, any other such VM crash-consistent."
+)
+
+
+def coverage_markdown(res: Results) -> list[str]:
+    """summary.md's sections on unprotected VMs and on recovery points that are not
+    application-consistent (at most LISTED_VMS rows each, then how many more)."""
+    names = unprotected_vms(res)
+    lines = ["", "## Unprotected VMs", ""]
+    if not names:
+        lines.append("None: every VM is in a protection group.")
+    else:
+        lines.append(f"{len(names)} of {len(res.vms)} VMs are {UNPROTECTED_NOTE}:")
+        lines.append("")
+        lines += [f"- {n}" for n in names[:LISTED_VMS]]
+        if len(names) > LISTED_VMS:
+            lines.append(f"- and {len(names) - LISTED_VMS} more")
+    weak = not_application_consistent(res)
+    lines += ["", "## Recovery points not application-consistent", ""]
+    if weak.empty:
+        lines.append("None: every protected VM's recovery points are application-consistent.")
+    else:
+        lines += [
+            CONSISTENCY_NOTE,
+            "",
+            "| VM | consistency | failed requirements |",
+            "|---|---|---|",
+        ]
+        for row in weak.head(LISTED_VMS).itertuples():
+            lines.append(
+                f"| {row.vm} | {row.recovery_point_consistency} | {row.failed_requirements} |"
+            )
+        if len(weak) > LISTED_VMS:
+            lines.append(f"| and {len(weak) - LISTED_VMS} more | | |")
+    return lines
 
 
 def table_csv(df: pd.DataFrame) -> str:

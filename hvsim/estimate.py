@@ -1,0 +1,232 @@
+"""What a run will cost, from the scenario alone, before it starts: the jobs it will
+simulate, its wall time and its peak memory. ``hvsim run``, ``sweep`` and ``compare``
+refuse a run past LIMIT_S or LIMIT_BYTES unless told to go ahead (``--yes``, or
+``--max-jobs N`` to allow up to N jobs): a scenario of 100,000 VMs over ten years
+validates, and would otherwise run for hours, silently, growing to hundreds of GB.
+
+The count of jobs is the model's own arithmetic (protected VMs x express fulls per
+day x days, on-demand arrivals, migrations, scans), with an allowance for re-runs; the
+seconds and bytes per job, per VM and per scanned VM are measured (CALIBRATION).
+An estimate, not a promise: a scenario where most jobs fail and re-run, or whose
+migrations cascade into consistency checks, costs more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hvsim.scenario.patterns import VmNames
+from hvsim.scenario.schema import Scenario
+
+DAY_S = 86400.0
+
+# Refused above either (without --yes or --max-jobs): ten minutes is past what anyone
+# waits for without having asked for it, and 4 GB is a laptop's spare memory.
+LIMIT_S = 600.0
+LIMIT_BYTES = 4e9
+
+# CALIBRATION: a whole `hvsim run` (import, build, simulate, tables, KPIs, report.html,
+# CSVs) measured by benchmarks/bench_estimate.py on bench_scale's estate (clusters of
+# 8 WS2012 nodes, 4 CSVs, 400 VMs; one express full a day), x86_64, Python 3.12, one
+# process on a shared 2-core machine. CPU seconds (what a core of its own would take)
+# and peak resident memory (ru_maxrss):
+#
+#   VMs x days (discovery scan)  jobs      CPU s   peak MB
+#   20 x 1                            21     4.0     202
+#   400 x 7                        2,940     4.2     228
+#   400 x 60 (scan)               25,200     7.8     297
+#   2,000 x 7                     14,700     7.8     278
+#   2,000 x 30 (scan)             63,000    17.4     392
+#   8,000 x 7                     58,800    19.3     406
+#   1,000 x 180                  189,000    40.0     775
+#
+# and fitted by least squares (rounded):
+#   seconds = BASE_S + S_PER_VM x VMs + S_PER_JOB x jobs + S_PER_SCAN_VM x scanned VMs
+#   bytes   = BASE_BYTES + BYTES_PER_VM x VMs + BYTES_PER_JOB x jobs
+# A job costs about 190 us and 2.9 kB over the whole command: its records, its rows
+# of the utilisation and slot logs, their tables and the CSV text (bench_scale's
+# simulation alone: 1,000 VMs x 365 days in about 30 s and 450 MB).
+BASE_S = 3.5
+S_PER_VM = 6.0e-4
+S_PER_JOB = 1.9e-4
+S_PER_SCAN_VM = 7.0e-6
+BASE_BYTES = 215e6
+BYTES_PER_VM = 2.4e3
+BYTES_PER_JOB = 2.9e3
+
+# Re-runs: DPM re-runs a failed job (auto_rerun_attempts); with the default writers a
+# few attempts in a thousand fail (facts §8), so 5 % covers a scenario that is mostly
+# healthy (assumption). A migration is about as much work as a job per pre-copy round
+# (a transfer each, assumption).
+RERUN_ALLOWANCE = 0.05
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """The expected cost of one run of a scenario."""
+
+    vms: int
+    protected_vms: int
+    express_fulls: int
+    reruns: int
+    on_demand: int
+    migrations: int
+    scans: int
+    scanned_vms: int  # VMs enumerated, summed over every scan of every cluster
+    seconds: float
+    peak_bytes: float
+
+    @property
+    def jobs(self) -> int:
+        """Backup jobs (with the re-run allowance), on-demand jobs and migrations."""
+        return self.express_fulls + self.reruns + self.on_demand + self.migrations
+
+
+def _occurrences(times_s: Sequence[float], horizon_s: float) -> int:
+    """Scheduled times ``day x 86400 + t`` before the horizon, over every day (as
+    ProtectionGroupPlan.occurrences counts them)."""
+    return sum(math.ceil((horizon_s - t) / DAY_S) for t in times_s if t < horizon_s)
+
+
+def estimate_run(scenario: Scenario) -> RunEstimate:
+    """The jobs, wall seconds and peak bytes of one run of ``scenario`` (linear in
+    its VMs; nothing is simulated)."""
+    horizon_s = scenario.horizon_days * DAY_S
+    days = scenario.horizon_days
+    names = VmNames(n for spec in scenario.vms for n in spec.names())
+    group_of: dict[str, str] = {}
+    for g in scenario.protection_groups:
+        for m in g.members:
+            for n in names.matching(m):
+                group_of.setdefault(n, g.name)
+    members = {g.name: 0 for g in scenario.protection_groups}
+    for g in group_of.values():
+        members[g] += 1
+    express = sum(
+        members[g.name] * _occurrences(g.express_full_times, horizon_s)
+        for g in scenario.protection_groups
+    )
+    reruns = math.ceil(express * RERUN_ALLOWANCE)
+    on_demand = math.ceil(sum(o.per_hour * 24.0 * days for o in scenario.on_demand))
+    mig = scenario.migrations
+    rounds = 1 + scenario.live_migration.max_precopy_rounds
+    moves = sum(
+        p.per_vm_per_day * days * sum(len(names.matching(m)) for m in p.members)
+        for p in mig.poisson
+    )
+    # A drain moves the node's VMs away and back: at most every VM of its cluster.
+    cluster_vms: dict[str, int] = {}
+    for spec in scenario.vms:
+        if spec.cluster is not None:
+            cluster_vms[spec.cluster] = cluster_vms.get(spec.cluster, 0) + spec.count
+    node_cluster = {n.name: c.name for c in scenario.clusters for n in c.node_list()}
+    moves += sum(2 * cluster_vms.get(node_cluster.get(d.node, ""), 0) for d in mig.drains)
+    moves += len(mig.events)
+    migrations = math.ceil(moves * rounds)
+    # The wizard's scan of each cluster at 0, then one discovery scan a day after it
+    # (ProtectionScanner.schedule): each enumerates the cluster's VMs.
+    at = scenario.scan.discovery_time
+    per_cluster = 1 + (
+        _occurrences([at], horizon_s) - (1 if at == 0 else 0) if at is not None else 0
+    )
+    scanned = [n for n in cluster_vms.values() if n]
+    scans = per_cluster * len(scanned)
+    scanned_vms = per_cluster * sum(scanned)
+    vms = len(names.names)
+    jobs = express + reruns + on_demand + migrations
+    return RunEstimate(
+        vms=vms,
+        protected_vms=len(group_of),
+        express_fulls=express,
+        reruns=reruns,
+        on_demand=on_demand,
+        migrations=migrations,
+        scans=scans,
+        scanned_vms=scanned_vms,
+        seconds=BASE_S + S_PER_VM * vms + S_PER_JOB * jobs + S_PER_SCAN_VM * scanned_vms,
+        peak_bytes=BASE_BYTES + BYTES_PER_VM * vms + BYTES_PER_JOB * jobs,
+    )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The expected cost of a command: its runs, their jobs, wall time and peak memory
+    (runs in ``workers`` processes at once)."""
+
+    runs: int
+    jobs: int
+    seconds: float
+    peak_bytes: float
+    largest: RunEstimate
+
+    def over_limit(self, max_jobs: int | None = None) -> bool:
+        """Past the default limits, or past ``max_jobs`` jobs when that is given."""
+        if max_jobs is not None:
+            return self.jobs > max_jobs
+        return self.seconds > LIMIT_S or self.peak_bytes > LIMIT_BYTES
+
+    def describe(self) -> str:
+        """One line of figures: jobs, what they are, time and memory."""
+        e = self.largest
+        runs = f" in {self.runs:,} runs" if self.runs > 1 else ""
+        parts = [f"{e.protected_vms:,} protected VMs"]
+        if e.express_fulls:
+            per_vm = e.express_fulls / max(e.protected_vms, 1)
+            parts.append(f"{per_vm:,.0f} express fulls each")
+        for count, what in (
+            (e.reruns, "re-runs allowed"),
+            (e.on_demand, "on-demand jobs"),
+            (e.migrations, "migration transfers"),
+        ):
+            if count:
+                parts.append(f"{count:,} {what}")
+        of = ", ".join(parts) + (" in the largest run" if self.runs > 1 else "")
+        return (
+            f"about {self.jobs:,} jobs{runs} ({of}): estimated {format_duration(self.seconds)} "
+            f"and {format_bytes(self.peak_bytes)} of memory"
+        )
+
+
+def estimate(
+    here: Sequence[Scenario], pooled: Sequence[Scenario] = (), workers: int = 1
+) -> Estimate:
+    """The cost of a command that runs ``pooled`` (one scenario per run) in ``workers``
+    processes at once, and ``here`` one after another in this process (a single run,
+    or the detail plots of replications, a sweep or a comparison)."""
+    memo: dict[int, RunEstimate] = {}
+
+    def of(s: Scenario) -> RunEstimate:
+        if id(s) not in memo:
+            memo[id(s)] = estimate_run(s)
+        return memo[id(s)]
+
+    here_e, pooled_e = [of(s) for s in here], [of(s) for s in pooled]
+    runs = here_e + pooled_e
+    largest = max(runs, key=lambda e: (e.seconds, e.peak_bytes))
+    parallel = max(1, min(workers, len(pooled_e)))
+    seconds = sum(e.seconds for e in pooled_e) / parallel + sum(e.seconds for e in here_e)
+    # Each worker holds one run at a time; the runs here come one after another.
+    peak = max(
+        parallel * max((e.peak_bytes for e in pooled_e), default=0.0),
+        max((e.peak_bytes for e in here_e), default=0.0),
+    )
+    return Estimate(len(runs), sum(e.jobs for e in runs), seconds, peak, largest)
+
+
+def format_duration(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:,.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+
+
+def format_bytes(n: float) -> str:
+    for unit, f in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= f:
+            return f"{n / f:,.1f} {unit}"
+    return f"{n:,.0f} B"
