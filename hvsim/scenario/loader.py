@@ -29,21 +29,79 @@ MAX_ALIAS_EXPANSION = 100_000
 # Nesting of sequences and mappings. A scenario needs about 8 levels; composing is
 # recursive, so 10,000 nested brackets (a 20 kB file) overflowed Python's stack.
 MAX_DEPTH = 100
+# YAML nodes (scalars, sequences, mappings; a key and its value are two) a document
+# may hold. Bytes alone do not bound the work: a 4.9 MB flow list of 2.4 million
+# one-letter items was still being read after 150 s at 3.2 GB, and 200,000 unknown
+# keys took 33 s. The bulk forms keep real estates small (100,000 VMs from one entry
+# with count, members by pattern, distributions for sizes): the largest shipped example
+# has under 300 nodes. The most a real scenario lists one by one is migration events:
+# 10,000 of them are 110,000 nodes (a mapping of five keys and values each). 250,000
+# leaves room beside them for some thousands of VMs listed one by one, and is read
+# (or refused) in about 2 s.
+MAX_NODES = 250_000
+# Problem lines a ScenarioError keeps: a few dozen say what is wrong; 200,000 lines
+# for 200,000 unknown keys only bury it. The rest are counted in one closing line.
+MAX_PROBLEM_LINES = 40
 
 
 class ScenarioError(Exception):
-    """A scenario with mistakes; ``problems`` holds one formatted line per problem."""
+    """A scenario with mistakes; ``problems`` holds one formatted line per problem,
+    at most MAX_PROBLEM_LINES of them and then a line saying how many more there
+    are (``count`` is the number of problems in all)."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], source: str | None = None):
+        self.count = len(problems)
+        if len(problems) > MAX_PROBLEM_LINES:
+            more = len(problems) - MAX_PROBLEM_LINES
+            head = f"{source}: " if source is not None else ""
+            problems = [
+                *problems[:MAX_PROBLEM_LINES],
+                f"{head}(more): ... and {more:,} more problems",
+            ]
         super().__init__("\n".join(problems))
         self.problems = problems
 
 
-class _Loader(yaml.SafeLoader):
+try:  # libyaml's event parser, when PyYAML has it: about 20 times faster than Python's
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
+
+
+if _CParser is not None:
+
+    class _SafeBase(  # type: ignore[misc]
+        yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver, _CParser
+    ):
+        """libyaml reads events; composing stays in Python (below), where nodes are
+        counted and refused as they come, before the rest of the document is read.
+        (yaml.CSafeLoader composes in C, where nothing can be counted.)"""
+
+        def __init__(self, stream: str):
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+else:  # pragma: no cover
+    _SafeBase = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+
+class _Loader(_SafeBase):
     """Safe loader that refuses alias bombs (billion laughs) before expanding them,
-    and duplicate keys in a mapping (the first value would be silently lost)."""
+    documents of more than MAX_NODES nodes or MAX_DEPTH levels as they are read, and
+    duplicate keys in a mapping (the first value would be silently lost)."""
 
     def compose_node(self, parent, index):  # type: ignore[override]
+        self._nodes = getattr(self, "_nodes", 0) + 1
+        if self._nodes > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"more than {MAX_NODES:,} values (YAML nodes), more than a scenario needs: "
+                "give many VMs by count and a name pattern, not one by one",
+                self.peek_event().start_mark,
+            )
         if self.check_event(yaml.AliasEvent):
             self._aliases = getattr(self, "_aliases", 0) + 1
             if self._aliases > MAX_ALIASES:
@@ -272,10 +330,19 @@ def parse_yaml(text: str, source: str) -> Any:
         context = ""
         if exc.context and exc.context_mark and mark and exc.context_mark.line != mark.line:
             context = f" ({exc.context} at line {exc.context_mark.line + 1})"
-        message = f"{source}: (yaml): {where}: {exc.problem or exc}{context}"
+        problem = exc.problem or exc
+        if problem == "exceeded maximum nesting depth":
+            # libyaml's own limit (1000 levels): its scanner reads ahead of the
+            # composer while a '[' may still start a key, so it can stop first.
+            problem = f"values nested more than {MAX_DEPTH} deep"
+        message = f"{source}: (yaml): {where}: {problem}{context}"
         raise ScenarioError([_one_line(message)]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([_one_line(f"{source}: (yaml): {exc}")]) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate, given from Python
+        raise ScenarioError(
+            [f"{source}: (yaml): position {exc.start}: not a character (a lone surrogate)"]
+        ) from None
 
 
 def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
@@ -299,10 +366,10 @@ def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
             _one_line(f"{source}: {path}: {'; '.join(messages)}{given}")
             for (path, given), messages in merged.items()
         ]
-        raise ScenarioError(lines) from None
+        raise ScenarioError(lines, source) from None
     problems = [_one_line(f"{source}: {p}") for p in check_references(scenario)]
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(problems, source)
     return scenario
 
 
