@@ -5,6 +5,7 @@ Every problem becomes one line ``file: path.to.field: what is wrong (given value
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import reprlib
 import string
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from hvsim.scenario.mobility_refs import check_mobility_references
 from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.schema import MAX_ON_DEMAND_JOBS, MAX_VMS, Scenario, VmSpec
+from hvsim.scenario.units import format_size
 
 MAX_FILE_BYTES = 5_000_000
 MAX_ALIASES = 1_000
@@ -284,6 +286,12 @@ class _Repr(reprlib.Repr):
             return f"<integer of about {int(x.bit_length() * 0.30103)} digits>"
         return super().repr_int(x, level)
 
+    def repr_date(self, x: dt.date, level: int) -> str:  # as YAML writes it: 2026-01-05
+        return x.isoformat()
+
+    def repr_datetime(self, x: dt.datetime, level: int) -> str:
+        return x.isoformat(sep=" ")
+
     def repr_dict(self, x: dict, level: int) -> str:  # keep the file's key order
         if not x:
             return "{}"
@@ -489,6 +497,7 @@ def check_references(s: Scenario) -> list[str]:
                         f"({disk.used.params[0]:g} bytes)"
                     )
     dup("VM", vm_names)
+    problems += _check_capacity(s)
 
     all_vms = VmNames(n for _, n in vm_names)
     covered: set[str] = set()
@@ -515,6 +524,55 @@ def check_references(s: Scenario) -> list[str]:
     return problems
 
 
+def _check_capacity(s: Scenario) -> list[str]:
+    """Each CSV, standalone host's local storage and SMB share holds what is placed on
+    it: every VM's disks in use and its saved-state file (.bin), which Hyper-V reserves
+    equal to the VM's memory (facts §4). A distribution counts with its mean (an
+    'expected' need); a disk's use is the mean of ``used`` or, if larger, of ``size``
+    (the model draws min(size, used), whose mean is at most this)."""
+    volumes: dict[tuple[str, str], tuple[str, float]] = {}  # (kind, name) -> (path, bytes)
+    for i, c in enumerate(s.clusters):
+        for j, v in enumerate(c.csvs):
+            volumes[("csv", f"{c.name}/{v.name}")] = (
+                f"clusters[{i}].csvs[{j}].capacity",
+                v.capacity,
+            )
+    for i, h in enumerate(s.hosts):
+        volumes[("local", h.name)] = (f"hosts[{i}].storage.capacity", h.storage.capacity)
+    for i, sh in enumerate(s.smb_shares):
+        volumes[("smb", sh.name)] = (f"smb_shares[{i}].capacity", sh.capacity)
+    need: dict[tuple[str, str], list] = {}  # -> [VMs, bytes, any distribution]
+    for v in s.vms:
+        if v.csv is not None:
+            key = ("csv", f"{v.cluster}/{v.csv}")
+        elif v.host is not None:
+            key = ("local", v.host)
+        else:
+            key = ("smb", v.share or "")
+        if key not in volumes:
+            continue  # an unknown place: reported where it is named
+        fields = [v.memory, *(d.size for d in v.disks), *(d.used for d in v.disks if d.used)]
+        per_vm = v.memory.expected() + sum(
+            min(d.size.expected(), d.used.expected()) if d.used is not None else d.size.expected()
+            for d in v.disks
+        )
+        entry = need.setdefault(key, [0, 0.0, False])
+        entry[0] += v.count
+        entry[1] += v.count * per_vm
+        entry[2] = entry[2] or not all(f.is_constant for f in fields)
+    problems = []
+    for key, (count, total, expected) in need.items():
+        path, capacity = volumes[key]
+        if total > capacity:
+            vms = "1 VM needs" if count == 1 else f"{count:,} VMs need"
+            problems.append(
+                f"{path}: {vms} {'an expected ' if expected else ''}{format_size(total)} "
+                f"(disks in use + saved-state files), more than the {format_size(capacity)} "
+                "capacity"
+            )
+    return problems
+
+
 _VM_NAME = re.compile(r"^[A-Za-z0-9_.\-:*?\[\]]{1,200}$")
 
 
@@ -538,13 +596,21 @@ def _expand_names(v: VmSpec) -> list[str]:
         # The first and the last name first (names grow with {i}): 100,000 names
         # of 999 characters would take 100 MB only to be refused.
         ends = [v.name.format(i=i) for i in (v.first_index, v.first_index + v.count - 1)]
-        names = ends if not all(_VM_NAME.match(n) for n in ends) else v.names()
+        names = ends if not all(map(_is_vm_name, ends)) else v.names()
     except (ValueError, LookupError, AttributeError, TypeError) as exc:
         raise ValueError(f"cannot expand the name pattern ({_one_line(str(exc))[:100]})") from None
     for n in names:
-        if not _VM_NAME.match(n):
-            raise ValueError(f"the name pattern makes an invalid VM name {_short(n)}")
+        if not _is_vm_name(n):
+            raise ValueError(
+                f"the name pattern makes {_short(n)}, not a VM name: a VM name is 1 to 200 "
+                "letters, digits or the characters _ . - : * ? [ ], and not only dots"
+            )
     return names
+
+
+def _is_vm_name(name: str) -> bool:
+    # '{i:c}' formats a number as a character: 46 is '.', 47 '/'.
+    return bool(_VM_NAME.match(name)) and name.strip(".") != ""
 
 
 def _check_network(
