@@ -9,6 +9,8 @@ validates cleanly and makes exactly one mistake.
 from __future__ import annotations
 
 import copy
+import csv
+import datetime as dt
 import json
 import re
 import subprocess
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hvsim import load_scenario
 from hvsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,6 +264,10 @@ def _delete_dpm_link(doc: dict) -> None:
 
 def _duplicate_of_a_templated_name(doc: dict) -> None:
     doc["vms"].append({"name": "app-07", "cluster": "lab", "csv": "csv1"})
+
+
+def _storage_event(target: str) -> dict:
+    return {"vm": "legacy-linux", "day": 1, "time": "10:00", "kind": "storage", "target": target}
 
 
 CASES: list[tuple[str, Callable[[dict], None], str, str]] = [
@@ -536,6 +543,74 @@ CASES: list[tuple[str, Callable[[dict], None], str, str]] = [
     ("name-pattern-with-bad-format", _set("vms[0].name", "app-{i:zz}"), "vms[0].name", "{i:zz}"),
     # count > 1 without {i}: schema.py reports it on the VM entry (vms[0]) itself
     ("count-above-one-without-i", _set("vms[0].name", "app"), "vms[0]", "{i}"),
+    # names in words, not a regular expression; '.' and '..' are no names (a scenario's
+    # name is its report folder: '..' wrote the report into the working folder's parent)
+    ("scenario-named-dot-dot", _set("name", ".."), "name", "not only dots"),
+    ("scenario-named-dot", _set("name", "."), "name", "not only dots ('.' and '..' are"),
+    ("cluster-named-dot-dot", _set("clusters[0].name", ".."), "clusters[0].name", "only dots"),
+    ("vm-named-dot", _set("vms[1].name", "."), "vms[1].name", "only dots"),
+    (
+        "member-dot-dot",
+        _set("protection_groups[0].members", [".."]),
+        "protection_groups[0].members[0]",
+        "only dots",
+    ),
+    ("name-with-a-space", _set("clusters[0].name", "lab 1"), "clusters[0].name", "letters, digits"),
+    ("name-with-a-slash", _set("name", "a/b"), "name", "(no spaces, slashes or other characters)"),
+    ("empty-name", _set("vms[1].name", ""), "vms[1].name", "1 to 200 letters"),
+    # '{i:c}' writes 46 as '.': a pattern that makes the VM name '..'
+    (
+        "vm-name-pattern-making-dot-dot",
+        lambda doc: doc["vms"][1].update(name="{i:c}{i:c}", first_index=46),
+        "vms[1].name",
+        "not a VM name",
+    ),
+    # start_date: a date, nothing else ('start_date: 0' was 1970-01-01)
+    ("start-date-zero", _set("start_date", 0), "start_date", "must be a date written YYYY-MM-DD"),
+    ("start-date-number", _set("start_date", 20260105), "start_date", "YYYY-MM-DD"),
+    (
+        "start-date-text-with-time",
+        _set("start_date", "2026-01-05T00:00"),
+        "start_date",
+        "YYYY-MM-DD",
+    ),
+    ("start-date-day-first", _set("start_date", "05/01/2026"), "start_date", "YYYY-MM-DD"),
+    ("start-date-one-digit-month", _set("start_date", "2026-1-5"), "start_date", "YYYY-MM-DD"),
+    (
+        "start-date-not-a-day",
+        _set("start_date", "2026-02-30"),
+        "start_date",
+        "not a day of the calendar",
+    ),
+    # storage moves name a volume; other moves name a host or node
+    (
+        "storage-move-to-unknown-csv",
+        _set("migrations", {"events": [_storage_event("lab/csv9")]}),
+        "migrations.events[0].target",
+        "unknown volume",
+    ),
+    (
+        "live-move-to-a-volume",
+        _set("migrations", {"events": [{**_storage_event("lab/csv1"), "kind": "live"}]}),
+        "migrations.events[0].target",
+        "only storage moves take one",
+    ),
+    (
+        "target-of-three-parts",
+        _set("migrations", {"events": [_storage_event("lab/csv1/x")]}),
+        "migrations.events[0].target",
+        "'cluster/csv', 'host/local' or a share name",
+    ),
+    # storage that cannot hold what is placed on it: 16 app VMs of 35 GiB in use (the
+    # mean of 20 to 50 GiB) and 4.2 GiB of memory (0.3 x 2 + 0.5 x 4 + 0.2 x 8), and the
+    # legacy VMs' 15 + 2, 8 + 1, 40 + 4 and 30 + 4 GiB: 731.2 GiB, 785 GB
+    (
+        "csv-smaller-than-its-vms",
+        _set("clusters[0].csvs[0].capacity", "100 GiB"),
+        "clusters[0].csvs[0].capacity",
+        "20 VMs need an expected 785 GB (disks in use + saved-state files), more than the "
+        "107 GB capacity",
+    ),
 ]
 
 
@@ -755,6 +830,210 @@ def test_run_in_a_separate_process_exits_2_without_traceback_or_output(tmp_path)
     assert sorted(proc.stderr.splitlines()) == [
         f"{scenario}: protection_groups[0].express_full_times[0]: time of day must lie "
         "between 00:00 and 23:59, not 24:00 ('24:00')",
-        f"{scenario}: vms[1].memory: size must be greater than 0 ('-2 GiB')",
+        f"{scenario}: vms[1].memory: memory must be a size from 32 MiB to 1 EB (1e18 bytes) "
+        "('-2 GiB')",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.yaml"]
+
+
+# --- names, dates and numbers said in words ----------------------------------------
+
+
+def test_a_bad_name_says_what_a_name_is_in_words_not_as_a_regular_expression(capsys, tmp_path):
+    doc = small_lab()
+    set_at(doc, "clusters[0].name", "lab 1")
+    scenario = write_doc(tmp_path, doc)
+    lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
+    assert lines[0] == (
+        f"{scenario}: clusters[0].name: a name is 1 to 200 letters, digits or the characters "
+        "_ . - { } : * ? [ ] (no spaces, slashes or other characters) ('lab 1')"
+    )
+    assert not any("pattern" in line or "^[" in line for line in lines)
+
+
+def test_a_scenario_named_dot_dot_is_refused_and_nothing_lands_beside_the_working_folder(
+    capsys, tmp_path, monkeypatch
+):
+    # The report folder is reports/<name>: '..' was the working folder itself, which
+    # 'hvsim run' then filled (or emptied).
+    work = tmp_path / "work"
+    work.mkdir()
+    doc = small_lab()
+    doc["name"] = ".."
+    write_doc(work, doc)
+    monkeypatch.chdir(work)
+    code, out, lines = hvsim(capsys, "run", "scenario.yaml")
+    assert (code, out) == (2, "")
+    assert lines == [
+        "scenario.yaml: name: a name is not only dots ('.' and '..' are a folder and its "
+        "parent) ('..')"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+    assert sorted(p.name for p in work.iterdir()) == ["scenario.yaml"]
+
+
+def test_start_date_takes_a_yaml_date_or_its_yyyy_mm_dd_text_and_no_number(capsys, tmp_path):
+    base = yaml.safe_dump({k: v for k, v in small_lab().items() if k != "start_date"})
+    for text in ("2026-01-05", "'2026-01-05'"):
+        scenario = write_text(tmp_path, base + f"start_date: {text}\n")
+        code, _, err = hvsim(capsys, "validate", str(scenario))
+        assert (code, err) == (0, [])
+        assert load_scenario(scenario).start_date == dt.date(2026, 1, 5)
+    # pydantic read a number as seconds since 1970: 'start_date: 0' ran from 1970-01-01.
+    scenario = write_text(tmp_path, base + "start_date: 0\n")
+    (line,) = assert_bad_input(capsys, tmp_path, scenario, "validate")
+    assert line == (
+        f"{scenario}: start_date: start_date must be a date written YYYY-MM-DD, such as "
+        "2026-01-05 (0)"
+    )
+
+
+def test_start_date_with_a_time_of_day_is_refused_and_shown_as_written(capsys, tmp_path):
+    base = yaml.safe_dump({k: v for k, v in small_lab().items() if k != "start_date"})
+    scenario = write_text(tmp_path, base + "start_date: 2026-01-05 00:00:00\n")
+    (line,) = assert_bad_input(capsys, tmp_path, scenario, "validate")
+    assert line == (
+        f"{scenario}: start_date: start_date is a date without a time of day, such as "
+        "2026-01-05 (2026-01-05 00:00:00)"
+    )
+
+
+# Each field kind given NaN or more than its largest value: the line names the field and
+# the values it takes. (Before: 'size must be a finite number', 'unknown size unit
+# 'EB'', 'Input should be less than or equal to 3660' for a NaN horizon, 'Input should
+# be a finite number' for a NaN count.)
+_SIZE = "a size from 1 MiB to 1 EB (1e18 bytes)"
+_RATE = "a rate from 64 kbps (8 kB/s) to 1 PB/s (1e15 bytes/s)"
+_TEN_YEARS = "3660 d (ten years, the longest horizon)"
+_FRACTION = "a fraction from 0 to 1 (0 % to 100 %)"
+RANGES = [
+    ("clusters[0].csvs[0].capacity", ".nan", f"capacity must be {_SIZE} (nan)"),
+    ("clusters[0].csvs[0].capacity", "1 EiB", f"capacity must be {_SIZE} ('1 EiB')"),
+    ("clusters[0].csvs[0].capacity", "2 EB", f"capacity must be {_SIZE} ('2 EB')"),
+    ("clusters[0].csvs[0].capacity", ".inf", f"capacity must be {_SIZE} (inf)"),
+    ("dpm_servers[0].pool.capacity", "1e400", f"capacity must be {_SIZE} ('1e400')"),
+    ("clusters[0].csvs[0].read", ".nan", f"read must be {_RATE} (nan)"),
+    ("clusters[0].csvs[0].read", "1 EB/s", f"read must be {_RATE} ('1 EB/s')"),
+    ("links[0].bandwidth", "10 Pbps", f"bandwidth must be {_RATE} ('10 Pbps')"),
+    ("links[0].bandwidth", "100 bps", f"bandwidth must be {_RATE} ('100 bps')"),
+    (
+        "dpm_servers[0].auto_rerun_delay",
+        ".nan",
+        f"auto_rerun_delay must be a duration greater than 0 s and at most {_TEN_YEARS} (nan)",
+    ),
+    (
+        "protection_groups[0].rpo",
+        "4000 d",
+        f"rpo must be a duration greater than 0 s and at most {_TEN_YEARS} ('4000 d')",
+    ),
+    ("horizon_days", ".nan", "horizon_days must be a number greater than 0 and at most 3660 (nan)"),
+    (
+        "horizon_days",
+        "1e9",  # YAML 1.1 reads 1e9 (no dot) as text
+        "horizon_days must be a number greater than 0 and at most 3660 ('1e9')",
+    ),
+    ("vms[1].disks[0].daily_change", ".nan", f"daily_change must be {_FRACTION} (nan)"),
+    ("vms[1].disks[0].daily_change", "'120 %'", f"daily_change must be {_FRACTION} ('120 %')"),
+    ("vms[1].memory", ".nan", "memory must be a size from 32 MiB to 1 EB (1e18 bytes) (nan)"),
+    (
+        "vms[1].memory",
+        "1.5 EB",
+        "memory must be a size from 32 MiB to 1 EB (1e18 bytes) ('1.5 EB')",
+    ),
+    (
+        "vms[1].memory",
+        "{dist: uniform, low: .nan, high: 4 GiB}",
+        "low of memory must be a size from 32 MiB to 1 EB (1e18 bytes) ({'dist': 'uniform', "
+        "'low': nan, 'high': '4 GiB'})",
+    ),
+    (
+        "vms[1].memory",
+        "{dist: normal, mean: 4 GiB, sd: .nan}",
+        "sd of memory must be a size from 0 bytes to 1 EB (1e18 bytes) ({'dist': 'normal', "
+        "'mean': '4 GiB', 'sd': nan})",
+    ),
+    (
+        "vms[1].memory",
+        "{dist: lognormal, median: 4 GiB, sigma: .nan}",
+        "sigma of memory must be a number from 0 to 10 (the shape of ln X) ({'dist': "
+        "'lognormal', 'median': '4 GiB', 'sigma': nan})",
+    ),
+    (
+        "vms[1].dirty_rate",
+        ".nan",
+        "dirty_rate must be a rate from 0 B/s to 1 PB/s (1e15 bytes/s) (nan)",
+    ),
+    ("vms[1].count", ".nan", "count must be a whole number from 1 to 100000 (nan)"),
+    ("vms[1].count", "2.5", "count must be a whole number from 1 to 100000 (2.5)"),
+    ("vms[1].count", "1e9", "count must be a whole number from 1 to 100000 ('1e9')"),
+    (
+        "clusters[0].nodes",
+        ".nan",
+        "nodes must be a whole number from 1 to 64 (facts §1: WS2012 "
+        "maximum) or a list of node names (nan)",
+    ),
+    (
+        "dpm_servers[0].max_parallel_jobs",
+        "1000",
+        "max_parallel_jobs must be a whole number from 1 to 256 (1000)",
+    ),
+    (
+        "protection_groups[0].retention_days",
+        ".inf",
+        "retention_days must be a whole number from 1 to 448 (inf)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("field", "text", "message"), RANGES)
+def test_nan_and_too_large_values_are_refused_naming_the_field_and_its_range(
+    capsys, tmp_path, field, text, message
+):
+    doc = small_lab()
+    set_at(doc, field, yaml.safe_load(f"v: {text}")["v"])
+    scenario = write_doc(tmp_path, doc)
+    lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
+    assert lines == [f"{scenario}: {field}: {message}"]
+
+
+def test_1_eb_is_a_size_and_the_largest_a_capacity_takes(capsys, tmp_path):
+    doc = small_lab()
+    set_at(doc, "clusters[0].csvs[0].capacity", "1 EB")
+    set_at(doc, "dpm_servers[0].pool.capacity", "1 EB")
+    code, _, err = hvsim(capsys, "validate", str(write_doc(tmp_path, doc)))
+    assert (code, err) == (0, [])
+
+
+def test_the_largest_rates_and_sizes_run_to_the_end_and_a_transfer_of_decades_stops_with_a_line(
+    capsys, tmp_path
+):
+    # A 0.9 EB disk at 1 PB/s everywhere: the initial replica takes 900 s.
+    doc = small_lab()
+    doc["vms"] = [{"name": "big", "cluster": "lab", "csv": "csv1", "disks": [{"size": "0.9 EB"}]}]
+    doc["protection_groups"][0]["members"] = ["big"]
+    set_at(
+        doc,
+        "clusters[0].csvs[0]",
+        {"name": "csv1", "capacity": "1 EB", "read": "1 PB/s", "write": "1 PB/s"},
+    )
+    set_at(doc, "dpm_servers[0].pool", {"capacity": "1 EB", "write": "1 PB/s"})
+    for link in doc["links"]:
+        link["bandwidth"] = "1 PB/s"
+        link["efficiency"] = 1.0  # the line rate, so the time is the storage's
+    code, _, err = hvsim(capsys, "run", str(write_doc(tmp_path, doc)), "--out", str(tmp_path / "a"))
+    assert (code, err) == (0, [])
+    with (tmp_path / "a" / "jobs.csv").open() as f:
+        first = next(csv.DictReader(f))
+    assert (first["kind"], first["outcome"]) == ("initial_replica", "succeeded")
+    assert float(first["bytes"]) == 0.9e18
+    # 0.9e18 bytes / 1e15 B/s = 900 s, plus the writers' flush and the snapshot.
+    assert 900 < float(first["duration_s"]) < 915
+    # At the CSV's 400 MB/s the same disk would take 71 years: the run stops, says why
+    # and writes nothing, rather than running on or reporting an unfinished replica.
+    set_at(doc, "clusters[0].csvs[0].read", "400 MB/s")
+    scenario = write_doc(tmp_path, doc, "slow.yaml")
+    code, out, err = hvsim(capsys, "run", str(scenario), "--out", str(tmp_path / "b"))
+    assert code == 2 and out == ""
+    (line,) = err
+    assert line.startswith(f"{scenario}: clusters[0].csvs[0].read: still running ")
+    assert not (tmp_path / "b").exists()

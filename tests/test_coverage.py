@@ -68,6 +68,7 @@ def test_a_long_list_of_unprotected_vms_is_capped_in_kpis_json_and_says_so():
         horizon_days=0.01,  # the scan only: what matters here is who is protected
     )
     doc["protection_groups"][0]["members"] = ["app"]
+    doc["clusters"][0]["csvs"][0]["capacity"] = "20 TB"  # 106 x (100 GB + 4 GiB) fit
     cov = run(doc).kpis()["coverage"]
     assert cov["unprotected_vms"] == n  # the count is always complete
     assert cov["unprotected_vm_names"] == [f"o-{i:04d}" for i in range(1, 101)]

@@ -33,6 +33,8 @@ def _huge() -> dict:
         vms=[{"name": "vm{i:06d}", "count": 100_000, "cluster": "c1", "csv": "csv1"}],
         horizon_days=3650,
     )
+    # 100,000 x (100 GB + 4 GiB of saved-state file) = 10.4 PB: a CSV that holds them.
+    doc["clusters"][0]["csvs"][0]["capacity"] = "11 PB"
     return doc
 
 

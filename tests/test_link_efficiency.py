@@ -26,11 +26,11 @@ def test_only_links_carry_the_efficiency_cluster_network_and_storage_keep_their_
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (0, "Input should be greater than 0"),
-        (1.5, "Input should be less than or equal to 1"),
-        (-0.2, "Input should be greater than 0"),
+        (0, "efficiency must be a number greater than 0 and at most 1"),
+        (1.5, "efficiency must be a number greater than 0 and at most 1"),
+        (-0.2, "efficiency must be a number greater than 0 and at most 1"),
         (True, "expected a number, not true or false"),
-        ("80 %", "Input should be a valid number, unable to parse string as a number"),
+        ("80 %", "efficiency must be a number greater than 0 and at most 1"),
     ],
 )
 def test_an_efficiency_outside_0_to_1_is_refused_with_one_line(value, message):

@@ -9,7 +9,13 @@ from pydantic import TypeAdapter
 
 from hvsim.scenario.distributions import CategoryOf, DistOf
 from hvsim.scenario.schema import GUEST_OS
-from hvsim.scenario.units import format_clock, parse_clock, parse_quantity
+from hvsim.scenario.units import (
+    OutOfRange,
+    format_clock,
+    format_size,
+    parse_clock,
+    parse_quantity,
+)
 
 GiB = 2.0**30
 
@@ -35,6 +41,10 @@ GiB = 2.0**30
         ("2 h", "duration", 7200.0),
         ("250 ms", "duration", 0.25),
         ("1 d", "duration", 86400.0),
+        ("1 EB", "size", 1e18),  # the largest size a scenario takes
+        ("0.5 EiB", "size", 2.0**59),
+        ("1 PB/s", "rate", 1e15),  # the largest rate
+        ("8 Pbps", "rate", 1e15),
     ],
 )
 def test_parse_quantity_converts_to_bytes_bytes_per_second_or_seconds(text, kind, expected):
@@ -81,6 +91,34 @@ def test_megabytes_per_second_written_mbps_is_not_read_as_megabits():
 def test_parse_quantity_refuses_non_numbers(value):
     with pytest.raises(ValueError, match="expected a size"):
         parse_quantity(value, "size")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("1 EiB", "size"), ("1 EB/s", "rate"), ("10 Pbps", "rate"), ("11 PB", "duration")],
+)
+def test_exa_and_peta_units_are_known_and_beyond_the_largest_value_out_of_range(text, kind):
+    # Known units, so the field says its range, not 'unknown size unit 'EB''; 11 PB is
+    # no duration at all.
+    error = OutOfRange if kind != "duration" else ValueError
+    with pytest.raises(error):
+        parse_quantity(text, kind)
+
+
+@pytest.mark.parametrize(
+    ("size_bytes", "text"),
+    [
+        (40e12, "40.0 TB"),
+        (2.0**30, "1.07 GB"),
+        (999.6e9, "1.00 TB"),
+        (99.96e9, "100 GB"),
+        (12345, "12.3 kB"),
+        (512, "512 bytes"),
+        (1.5e18, "1.50 EB"),
+    ],
+)
+def test_format_size_gives_three_significant_digits_in_decimal_units(size_bytes, text):
+    assert format_size(size_bytes) == text
 
 
 def test_an_integer_too_large_for_a_float_is_a_value_error_not_an_overflow():
@@ -272,7 +310,7 @@ def test_the_same_seed_gives_the_same_draws_and_another_seed_others(spec):
         pytest.param(
             Size,
             {"dist": "normal", "mean": "4 GiB", "sd": "-1 GiB"},
-            "sd must be at least 0",
+            "sd of size must be a size from 0 bytes to 1 EB",
             id="negative-sd",
         ),
         pytest.param(
@@ -290,13 +328,22 @@ def test_the_same_seed_gives_the_same_draws_and_another_seed_others(spec):
         pytest.param(
             Size,
             {"dist": "uniform", "low": 0, "high": 2},
-            "low must be greater than 0",
+            "low of size must be a size greater than 0 bytes and at most 1 EB",
             id="uniform-low-zero",
         ),
-        pytest.param(Size, 0, "size must be greater than 0", id="zero-constant"),
+        pytest.param(
+            Size, 0, "size must be a size greater than 0 bytes and at most 1 EB", id="zero-constant"
+        ),
         pytest.param(Fraction, "abc%", "expected a fraction", id="fraction-text"),
-        pytest.param(Fraction, "150 %", "fraction must be at most 1", id="fraction-above-one"),
-        pytest.param(Fraction, -0.01, "fraction must be at least 0", id="fraction-negative"),
+        pytest.param(
+            Fraction,
+            "150 %",
+            r"fraction must be a fraction from 0 to 1 \(0 % to 100 %\)",
+            id="fraction-above-one",
+        ),
+        pytest.param(
+            Fraction, -0.01, "fraction must be a fraction from 0 to 1", id="fraction-negative"
+        ),
         pytest.param(GuestOs, "beos", "expected one of", id="category-unknown"),
         pytest.param(
             GuestOs,

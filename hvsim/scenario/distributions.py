@@ -16,13 +16,14 @@ categorical fields (guest OS, on/off switches).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
 
-from hvsim.scenario.units import KIND_MAXIMUM, parse_quantity
+from hvsim.scenario.units import KIND_MAXIMUM, OutOfRange, allowed, parse_quantity
 
 PARAMS: dict[str, tuple[str, ...]] = {
     "fixed": ("value",),
@@ -86,19 +87,61 @@ class Dist:
             return p[0] * float(np.exp(p[1] ** 2 / 2))
         return (p[0] + p[1] + p[2]) / 3
 
+    def expected(self) -> float:
+        """Mean of the draws themselves, which a normal or lognormal has clipped to
+        [floor, ceiling] (``mean()`` is the unclipped distribution's): the expected
+        value of clip(X, floor, ceiling) from the normal CDF."""
+        k, p = self.kind, self.params
+        if k not in ("normal", "lognormal"):
+            return float(self.mean())
+        lo = -math.inf if self.floor is None else self.floor
+        hi = math.inf if self.ceiling is None else self.ceiling
+        if p[1] == 0:
+            return min(max(float(p[0]), lo), hi)
+        if k == "normal":
+            mu, sd = p
+            a, b = (lo - mu) / sd, (hi - mu) / sd  # the bounds in standard units
+            inside = mu * (_cdf(b) - _cdf(a)) + sd * (_pdf(a) - _pdf(b))
+        else:  # lognormal: X = median * exp(sigma * Z)
+            median, sd = p
+            a = (math.log(lo / median) if lo > 0 else -math.inf) / sd
+            b = (math.log(hi / median) if hi < math.inf else math.inf) / sd
+            inside = median * math.exp(sd**2 / 2) * (_cdf(b - sd) - _cdf(a - sd))
+        below = lo * _cdf(a) if lo > -math.inf else 0.0
+        above = hi * (1 - _cdf(b)) if hi < math.inf else 0.0
+        return below + inside + above
 
-def _check_number(x: float, name: str, minimum: float, exclusive: bool, maximum: float | None):
+
+_FRACTION_WORDS = "a fraction from 0 to 1 (0 % to 100 %)"
+
+
+def _cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2))
+
+
+def _pdf(z: float) -> float:
+    return math.exp(-z * z / 2) / math.sqrt(2 * math.pi) if math.isfinite(z) else 0.0
+
+
+def _allowed(kind: str, minimum: float, exclusive: bool, maximum: float | None, least_text: str):
+    """The values a field takes, in words (units.allowed for quantities)."""
+    if kind in KIND_MAXIMUM and (least_text or minimum == 0):
+        return allowed(kind, least_text, exclusive=exclusive)
+    if kind == "fraction" and (minimum, exclusive, maximum) == (0, False, 1):
+        return _FRACTION_WORDS
+    noun = "a fraction" if kind == "fraction" else "a number"
+    low = f"greater than {minimum:g}" if exclusive else f"from {minimum:g}"
+    if maximum is None:
+        return f"{noun} {low}" if exclusive else f"{noun} of {minimum:g} or more"
+    return f"{noun} {low} and at most {maximum:g}" if exclusive else f"{noun} {low} to {maximum:g}"
+
+
+def _in_range(x: float, minimum: float, exclusive: bool, maximum: float | None) -> bool:
     if not np.isfinite(x):
-        raise ValueError(f"{name} must be a finite number")
-    if exclusive and x <= minimum:
-        raise ValueError(f"{name} must be greater than {minimum:g}")
-    if not exclusive and x < minimum:
-        raise ValueError(f"{name} must be at least {minimum:g}")
-    if maximum is not None and x > maximum:
-        raise ValueError(f"{name} must be at most {maximum:g}")
-
-
-_FIELD_NAMES = {"fraction": "fraction", "count": "number"}
+        return False
+    if x < minimum or (exclusive and x <= minimum):
+        return False
+    return maximum is None or x <= maximum
 
 
 def _validator(
@@ -117,6 +160,9 @@ def _validator(
     # ... and to the least value it takes (a draw below a field's least, say a VM's
     # memory under 32 MiB, becomes that least).
     floor = least if least is not None else (minimum if not exclusive else None)
+    words = _allowed(kind, minimum, exclusive, maximum, least_text)
+    # A spread (a normal's sd) carries the unit of its field but may be zero.
+    spread_words = _allowed(kind, 0.0, False, KIND_MAXIMUM.get(kind), "")
 
     def convert(x: object, name: str, spread: bool = False) -> float:
         if kind == "fraction":
@@ -124,34 +170,36 @@ def _validator(
         elif kind == "count":
             if isinstance(x, bool) or not isinstance(x, int | float):
                 raise ValueError("expected a number")
-            v = _finite_float(x, name)
+            v = _finite_float(x)
         else:
-            v = parse_quantity(x, kind)
+            try:
+                v = parse_quantity(x, kind)
+            except OutOfRange:
+                v = float("nan")
         if spread:
-            # A spread carries the unit of its field but may be zero.
-            _check_number(v, name, 0.0, False, None)
-        else:
-            _check_number(v, name, minimum, exclusive, maximum)
-            if least is not None and v < least:
-                raise ValueError(f"{name} must be at least {least_text}")
+            if not _in_range(v, 0.0, False, None):
+                raise ValueError(f"{name} must be {spread_words}")
+        elif not _in_range(v, minimum, exclusive, maximum) or (least is not None and v < least):
+            raise ValueError(f"{name} must be {words}")
         return v
 
-    def validate(value: object) -> Dist:
+    def validate(value: object, info: ValidationInfo) -> Dist:
         if isinstance(value, Dist):
             return value
+        field = info.field_name or kind
         if not isinstance(value, dict):
-            return Dist("fixed", (convert(value, _FIELD_NAMES.get(kind, kind)),))
-        return _from_mapping(value, convert, floor, maximum)
+            return Dist("fixed", (convert(value, field),))
+        return _from_mapping(value, field, convert, floor, maximum)
 
     validate.kind = kind  # type: ignore[attr-defined]  # read by the scenario reference
     return validate
 
 
-def _finite_float(x: int | float, name: str) -> float:
+def _finite_float(x: int | float) -> float:
     try:
         return float(x)
     except OverflowError:
-        raise ValueError(f"{name} must be a finite number") from None
+        return float("inf")  # refused with the field's range
 
 
 def _fraction(x: object) -> float:
@@ -162,11 +210,13 @@ def _fraction(x: object) -> float:
         except ValueError:
             raise ValueError("expected a fraction such as 0.03 or '3 %'") from None
     if isinstance(x, int | float) and not isinstance(x, bool):
-        return _finite_float(x, "fraction")
+        return _finite_float(x)
     raise ValueError("expected a fraction such as 0.03 or '3 %'")
 
 
-def _from_mapping(value: dict, convert, floor: float | None, maximum: float | None) -> Dist:
+def _from_mapping(
+    value: dict, field: str, convert, floor: float | None, maximum: float | None
+) -> Dist:
     kind = value.get("dist")
     if not isinstance(kind, str) or kind not in PARAMS:
         raise ValueError(f"'dist' must be one of {', '.join(PARAMS)}")
@@ -182,32 +232,32 @@ def _from_mapping(value: dict, convert, floor: float | None, maximum: float | No
         values = value["values"]
         if not isinstance(values, list) or not values:
             raise ValueError("choice needs a non-empty list 'values'")
-        conv = tuple(convert(v, "each value") for v in values)
+        conv = tuple(convert(v, f"each value of {field}") for v in values)
         return Dist("choice", (conv, _weights(value.get("weights"), len(conv))))
     if kind == "fixed":
-        return Dist("fixed", (convert(value["value"], "value"),))
+        return Dist("fixed", (convert(value["value"], f"value of {field}"),))
     if kind == "uniform":
-        low, high = convert(value["low"], "low"), convert(value["high"], "high")
+        low, high = (convert(value[n], f"{n} of {field}") for n in ("low", "high"))
         if high < low:
             raise ValueError("uniform needs low <= high")
         return Dist("uniform", (low, high))
     if kind == "triangular":
-        low, mode, high = (convert(value[n], n) for n in ("low", "mode", "high"))
+        low, mode, high = (convert(value[n], f"{n} of {field}") for n in ("low", "mode", "high"))
         if not low <= mode <= high:
             raise ValueError("triangular needs low <= mode <= high")
         return Dist("triangular", (low, mode, high))
     if kind == "normal":
-        mean = convert(value["mean"], "mean")
-        sd = convert(value["sd"], "sd", spread=True)
+        mean = convert(value["mean"], f"mean of {field}")
+        sd = convert(value["sd"], f"sd of {field}", spread=True)
         # A normal can draw outside the field's bounds: such draws are clipped to a
         # small positive floor (or the minimum itself) and to the maximum, never
         # passed on as nonsense.
         low = floor if floor is not None else max(mean * 1e-3, 1e-9)
         return Dist("normal", (mean, sd), low, maximum)
-    median = convert(value["median"], "median")
+    median = convert(value["median"], f"median of {field}")
     sigma = value["sigma"]
     if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0 <= sigma <= 10:
-        raise ValueError("lognormal 'sigma' (shape of ln X) must be a number from 0 to 10")
+        raise ValueError(f"sigma of {field} must be a number from 0 to 10 (the shape of ln X)")
     return Dist("lognormal", (median, float(sigma)), floor, maximum)
 
 

@@ -5,6 +5,7 @@ Every problem becomes one line ``file: path.to.field: what is wrong (given value
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import reprlib
 import string
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from hvsim.scenario.mobility_refs import check_mobility_references
 from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.schema import MAX_ON_DEMAND_JOBS, MAX_VMS, Scenario, VmSpec
+from hvsim.scenario.units import format_size
 
 MAX_FILE_BYTES = 5_000_000
 MAX_ALIASES = 1_000
@@ -29,21 +31,79 @@ MAX_ALIAS_EXPANSION = 100_000
 # Nesting of sequences and mappings. A scenario needs about 8 levels; composing is
 # recursive, so 10,000 nested brackets (a 20 kB file) overflowed Python's stack.
 MAX_DEPTH = 100
+# YAML nodes (scalars, sequences, mappings; a key and its value are two) a document
+# may hold. Bytes alone do not bound the work: a 4.9 MB flow list of 2.4 million
+# one-letter items was still being read after 150 s at 3.2 GB, and 200,000 unknown
+# keys took 33 s. The bulk forms keep real estates small (100,000 VMs from one entry
+# with count, members by pattern, distributions for sizes): the largest shipped example
+# has under 300 nodes. The most a real scenario lists one by one is migration events:
+# 10,000 of them are 110,000 nodes (a mapping of five keys and values each). 250,000
+# leaves room beside them for some thousands of VMs listed one by one, and is read
+# (or refused) in about 2 s.
+MAX_NODES = 250_000
+# Problem lines a ScenarioError keeps: a few dozen say what is wrong; 200,000 lines
+# for 200,000 unknown keys only bury it. The rest are counted in one closing line.
+MAX_PROBLEM_LINES = 40
 
 
 class ScenarioError(Exception):
-    """A scenario with mistakes; ``problems`` holds one formatted line per problem."""
+    """A scenario with mistakes; ``problems`` holds one formatted line per problem,
+    at most MAX_PROBLEM_LINES of them and then a line saying how many more there
+    are (``count`` is the number of problems in all)."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], source: str | None = None):
+        self.count = len(problems)
+        if len(problems) > MAX_PROBLEM_LINES:
+            more = len(problems) - MAX_PROBLEM_LINES
+            head = f"{source}: " if source is not None else ""
+            problems = [
+                *problems[:MAX_PROBLEM_LINES],
+                f"{head}(more): ... and {more:,} more problems",
+            ]
         super().__init__("\n".join(problems))
         self.problems = problems
 
 
-class _Loader(yaml.SafeLoader):
+try:  # libyaml's event parser, when PyYAML has it: about 20 times faster than Python's
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
+
+
+if _CParser is not None:
+
+    class _SafeBase(  # type: ignore[misc]
+        yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver, _CParser
+    ):
+        """libyaml reads events; composing stays in Python (below), where nodes are
+        counted and refused as they come, before the rest of the document is read.
+        (yaml.CSafeLoader composes in C, where nothing can be counted.)"""
+
+        def __init__(self, stream: str):
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+else:  # pragma: no cover
+    _SafeBase = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+
+class _Loader(_SafeBase):
     """Safe loader that refuses alias bombs (billion laughs) before expanding them,
-    and duplicate keys in a mapping (the first value would be silently lost)."""
+    documents of more than MAX_NODES nodes or MAX_DEPTH levels as they are read, and
+    duplicate keys in a mapping (the first value would be silently lost)."""
 
     def compose_node(self, parent, index):  # type: ignore[override]
+        self._nodes = getattr(self, "_nodes", 0) + 1
+        if self._nodes > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"more than {MAX_NODES:,} values (YAML nodes), more than a scenario needs: "
+                "give many VMs by count and a name pattern, not one by one",
+                self.peek_event().start_mark,
+            )
         if self.check_event(yaml.AliasEvent):
             self._aliases = getattr(self, "_aliases", 0) + 1
             if self._aliases > MAX_ALIASES:
@@ -226,6 +286,12 @@ class _Repr(reprlib.Repr):
             return f"<integer of about {int(x.bit_length() * 0.30103)} digits>"
         return super().repr_int(x, level)
 
+    def repr_date(self, x: dt.date, level: int) -> str:  # as YAML writes it: 2026-01-05
+        return x.isoformat()
+
+    def repr_datetime(self, x: dt.datetime, level: int) -> str:
+        return x.isoformat(sep=" ")
+
     def repr_dict(self, x: dict, level: int) -> str:  # keep the file's key order
         if not x:
             return "{}"
@@ -272,10 +338,19 @@ def parse_yaml(text: str, source: str) -> Any:
         context = ""
         if exc.context and exc.context_mark and mark and exc.context_mark.line != mark.line:
             context = f" ({exc.context} at line {exc.context_mark.line + 1})"
-        message = f"{source}: (yaml): {where}: {exc.problem or exc}{context}"
+        problem = exc.problem or exc
+        if problem == "exceeded maximum nesting depth":
+            # libyaml's own limit (1000 levels): its scanner reads ahead of the
+            # composer while a '[' may still start a key, so it can stop first.
+            problem = f"values nested more than {MAX_DEPTH} deep"
+        message = f"{source}: (yaml): {where}: {problem}{context}"
         raise ScenarioError([_one_line(message)]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([_one_line(f"{source}: (yaml): {exc}")]) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate, given from Python
+        raise ScenarioError(
+            [f"{source}: (yaml): position {exc.start}: not a character (a lone surrogate)"]
+        ) from None
 
 
 def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
@@ -299,10 +374,10 @@ def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
             _one_line(f"{source}: {path}: {'; '.join(messages)}{given}")
             for (path, given), messages in merged.items()
         ]
-        raise ScenarioError(lines) from None
+        raise ScenarioError(lines, source) from None
     problems = [_one_line(f"{source}: {p}") for p in check_references(scenario)]
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(problems, source)
     return scenario
 
 
@@ -422,6 +497,7 @@ def check_references(s: Scenario) -> list[str]:
                         f"({disk.used.params[0]:g} bytes)"
                     )
     dup("VM", vm_names)
+    problems += _check_capacity(s)
 
     all_vms = VmNames(n for _, n in vm_names)
     covered: set[str] = set()
@@ -448,6 +524,55 @@ def check_references(s: Scenario) -> list[str]:
     return problems
 
 
+def _check_capacity(s: Scenario) -> list[str]:
+    """Each CSV, standalone host's local storage and SMB share holds what is placed on
+    it: every VM's disks in use and its saved-state file (.bin), which Hyper-V reserves
+    equal to the VM's memory (facts §4). A distribution counts with its mean (an
+    'expected' need); a disk's use is the mean of ``used`` or, if larger, of ``size``
+    (the model draws min(size, used), whose mean is at most this)."""
+    volumes: dict[tuple[str, str], tuple[str, float]] = {}  # (kind, name) -> (path, bytes)
+    for i, c in enumerate(s.clusters):
+        for j, v in enumerate(c.csvs):
+            volumes[("csv", f"{c.name}/{v.name}")] = (
+                f"clusters[{i}].csvs[{j}].capacity",
+                v.capacity,
+            )
+    for i, h in enumerate(s.hosts):
+        volumes[("local", h.name)] = (f"hosts[{i}].storage.capacity", h.storage.capacity)
+    for i, sh in enumerate(s.smb_shares):
+        volumes[("smb", sh.name)] = (f"smb_shares[{i}].capacity", sh.capacity)
+    need: dict[tuple[str, str], list] = {}  # -> [VMs, bytes, any distribution]
+    for v in s.vms:
+        if v.csv is not None:
+            key = ("csv", f"{v.cluster}/{v.csv}")
+        elif v.host is not None:
+            key = ("local", v.host)
+        else:
+            key = ("smb", v.share or "")
+        if key not in volumes:
+            continue  # an unknown place: reported where it is named
+        fields = [v.memory, *(d.size for d in v.disks), *(d.used for d in v.disks if d.used)]
+        per_vm = v.memory.expected() + sum(
+            min(d.size.expected(), d.used.expected()) if d.used is not None else d.size.expected()
+            for d in v.disks
+        )
+        entry = need.setdefault(key, [0, 0.0, False])
+        entry[0] += v.count
+        entry[1] += v.count * per_vm
+        entry[2] = entry[2] or not all(f.is_constant for f in fields)
+    problems = []
+    for key, (count, total, expected) in need.items():
+        path, capacity = volumes[key]
+        if total > capacity:
+            vms = "1 VM needs" if count == 1 else f"{count:,} VMs need"
+            problems.append(
+                f"{path}: {vms} {'an expected ' if expected else ''}{format_size(total)} "
+                f"(disks in use + saved-state files), more than the {format_size(capacity)} "
+                "capacity"
+            )
+    return problems
+
+
 _VM_NAME = re.compile(r"^[A-Za-z0-9_.\-:*?\[\]]{1,200}$")
 
 
@@ -471,13 +596,21 @@ def _expand_names(v: VmSpec) -> list[str]:
         # The first and the last name first (names grow with {i}): 100,000 names
         # of 999 characters would take 100 MB only to be refused.
         ends = [v.name.format(i=i) for i in (v.first_index, v.first_index + v.count - 1)]
-        names = ends if not all(_VM_NAME.match(n) for n in ends) else v.names()
+        names = ends if not all(map(_is_vm_name, ends)) else v.names()
     except (ValueError, LookupError, AttributeError, TypeError) as exc:
         raise ValueError(f"cannot expand the name pattern ({_one_line(str(exc))[:100]})") from None
     for n in names:
-        if not _VM_NAME.match(n):
-            raise ValueError(f"the name pattern makes an invalid VM name {_short(n)}")
+        if not _is_vm_name(n):
+            raise ValueError(
+                f"the name pattern makes {_short(n)}, not a VM name: a VM name is 1 to 200 "
+                "letters, digits or the characters _ . - : * ? [ ], and not only dots"
+            )
     return names
+
+
+def _is_vm_name(name: str) -> bool:
+    # '{i:c}' formats a number as a character: 46 is '.', 47 '/'.
+    return bool(_VM_NAME.match(name)) and name.strip(".") != ""
 
 
 def _check_network(

@@ -30,6 +30,23 @@ def _route_problems(s: Scenario, where: str, pairs: set[tuple[str, str]]) -> lis
     ]
 
 
+def _reachable_volumes(s: Scenario, spec: VmSpec) -> set[str]:
+    """Volumes a storage move can take a VM of ``spec`` to while it stays on its host
+    (Hyper-V storage migration moves the files, not the VM): the CSVs of its host's
+    cluster, its standalone host's local storage, and any SMB share."""
+    reachable = {sh.name for sh in s.smb_shares}
+    clusters = {n.name: c for c in s.clusters for n in c.node_list()}
+    cluster = next((c for c in s.clusters if c.name == spec.cluster), None)
+    if spec.smb_host is not None:
+        cluster = clusters.get(spec.smb_host)
+    if cluster is not None:
+        reachable |= {f"{cluster.name}/{v.name}" for v in cluster.csvs}
+    for host in (spec.host, spec.smb_host):
+        if host is not None and any(h.name == host for h in s.hosts):
+            reachable.add(f"{host}/local")
+    return reachable
+
+
 def check_mobility_references(s: Scenario, vm_names: VmNames) -> list[str]:
     problems: list[str] = []
     nodes = {n.name: c.name for c in s.clusters for n in c.node_list()}
@@ -38,6 +55,15 @@ def check_mobility_references(s: Scenario, vm_names: VmNames) -> list[str]:
     volumes = {f"{c.name}/{v.name}" for c in s.clusters for v in c.csvs}
     volumes |= {f"{h}/local" for h in hosts} | {sh.name for sh in s.smb_shares}
     managed = {c.name for c in s.clusters} | hosts
+    spec_by_name: dict[str, VmSpec] = {}
+
+    def spec_of(vm: str) -> VmSpec | None:
+        # One look-up table for all events: finding a VM's entry by expanding every
+        # entry's names for each event took events x VMs.
+        if not spec_by_name:
+            spec_by_name.update((n, v) for v in reversed(s.vms) for n in v.names())
+        return spec_by_name.get(vm)
+
     for i, v in enumerate(s.vmm_servers):
         for j, m in enumerate(v.manages):
             if m not in managed:
@@ -57,6 +83,7 @@ def check_mobility_references(s: Scenario, vm_names: VmNames) -> list[str]:
     for i, d in enumerate(s.migrations.drains):
         if d.node not in nodes:
             problems.append(f"migrations.drains[{i}].node: not a cluster node ({d.node!r})")
+    moved_between_hosts: set[str] = set()  # VMs a shared-nothing move may take elsewhere
     for i, p in enumerate(s.migrations.poisson):
         for j, m in enumerate(p.members):
             if not vm_names.matching(m):
@@ -70,32 +97,49 @@ def check_mobility_references(s: Scenario, vm_names: VmNames) -> list[str]:
             problems.append(
                 f"migrations.poisson[{i}].targets: shared_nothing moves need target hosts"
             )
-        if p.kind == "shared_nothing" and not problems:
+        if p.kind == "shared_nothing":
             moved = {n for m in p.members for n in vm_names.matching(m)}
-            specs = [v for v in s.vms if not moved.isdisjoint(v.names())]
-            pairs = {(a, t) for v in specs for a in _placements(s, v) for t in p.targets}
-            problems += _route_problems(s, f"migrations.poisson[{i}].targets", pairs)
+            moved_between_hosts |= moved
+            if not problems:
+                specs = [v for v in s.vms if not moved.isdisjoint(v.names())]
+                pairs = {(a, t) for v in specs for a in _placements(s, v) for t in p.targets}
+                problems += _route_problems(s, f"migrations.poisson[{i}].targets", pairs)
+    moved_between_hosts |= {e.vm for e in s.migrations.events if e.kind == "shared_nothing"}
     for i, e in enumerate(s.migrations.events):
         if e.vm not in vm_names:
             problems.append(f"migrations.events[{i}].vm: unknown VM ({e.vm!r})")
         if e.kind == "consistency_check":
             continue
+        where = f"migrations.events[{i}].target"
         if e.target is None:
-            problems.append(f"migrations.events[{i}].target: a {e.kind} move needs a target")
+            problems.append(f"{where}: a {e.kind} move needs a target")
         elif e.kind == "storage" and e.target not in volumes:
             problems.append(
-                f"migrations.events[{i}].target: unknown volume, use 'cluster/csv', "
-                f"'host/local' or a share name ({e.target!r})"
+                f"{where}: unknown volume, use 'cluster/csv', 'host/local' or a share name "
+                f"({e.target!r})"
             )
-        elif e.kind != "storage" and e.target not in machines:
-            problems.append(f"migrations.events[{i}].target: unknown host or node ({e.target!r})")
+        elif e.kind == "storage":
+            spec = spec_of(e.vm)
+            # A shared-nothing move may take the VM to another host first; where it
+            # is then is known only when the run gets there.
+            if spec is not None and e.vm not in moved_between_hosts:
+                reachable = _reachable_volumes(s, spec)
+                if e.target not in reachable:
+                    problems.append(
+                        f"{where}: a storage move keeps the VM on its host, which cannot "
+                        f"reach this volume; it reaches {', '.join(sorted(reachable))} "
+                        f"({e.target!r})"
+                    )
+        elif e.target not in machines:
+            volume = " (a volume: only storage moves take one)" if e.target in volumes else ""
+            problems.append(f"{where}: unknown host or node{volume} ({e.target!r})")
         elif e.kind == "shared_nothing":
-            spec = next((v for v in s.vms if e.vm in v.names()), None)
+            spec = spec_of(e.vm)
             if spec is not None:
                 pairs = {(a, e.target) for a in _placements(s, spec)}
-                problems += _route_problems(s, f"migrations.events[{i}].target", pairs)
+                problems += _route_problems(s, where, pairs)
         elif e.kind == "live":
-            spec = next((v for v in s.vms if e.vm in v.names()), None)
+            spec = spec_of(e.vm)
             if spec is not None and spec.csv is None:
                 problems.append(
                     f"migrations.events[{i}].kind: live migration moves a VM on a CSV between "
@@ -103,7 +147,7 @@ def check_mobility_references(s: Scenario, vm_names: VmNames) -> list[str]:
                 )
             elif spec is not None and spec.cluster != nodes.get(e.target):
                 problems.append(
-                    f"migrations.events[{i}].target: a live migration stays in the VM's "
+                    f"{where}: a live migration stays in the VM's "
                     f"cluster; use shared_nothing ({e.target!r})"
                 )
     return problems

@@ -9,15 +9,21 @@ from these models, so they cannot drift from the code.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import math
 import re
+import types
 import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -25,7 +31,13 @@ from pydantic import (
 )
 
 from hvsim.scenario.distributions import CategoryOf, DistOf, fixed
-from hvsim.scenario.units import parse_clock, parse_quantity
+from hvsim.scenario.units import (
+    KIND_MAXIMUM_TEXT,
+    OutOfRange,
+    allowed,
+    parse_clock,
+    parse_quantity,
+)
 
 # Least values of rates and sizes. Anything smaller is no estate but a unit slip
 # ('bandwidth: 1000' is 1000 bytes/s), and it ran away: a 1 bps link or a 1e-300 B/s
@@ -36,28 +48,36 @@ MIN_SIZE = float(2**20)
 MIN_SIZE_TEXT = "1 MiB"
 MIN_MEMORY = float(32 * 2**20)
 MIN_MEMORY_TEXT = "32 MiB"
-# Why these values: the scenario reference's preamble (reference.py).
-RATE_FLOOR = f"At least {MIN_RATE_TEXT}."
-SIZE_FLOOR = f"At least {MIN_SIZE_TEXT}."
+# Why these values: the scenario reference's preamble (reference.py). The largest
+# values (units.KIND_MAXIMUM) are far beyond any estate and keep times and bytes exact
+# enough in floats.
+RATE_FLOOR = f"From {MIN_RATE_TEXT} to {KIND_MAXIMUM_TEXT['rate']}."
+SIZE_FLOOR = f"From {MIN_SIZE_TEXT} to {KIND_MAXIMUM_TEXT['size']}."
+
+
+def _field(info: ValidationInfo, fallback: str) -> str:
+    return info.field_name or fallback
 
 
 def _quantity(kind: str, example: str, least: float = 0.0, least_text: str = ""):
-    def convert(value: object) -> float:
-        v = parse_quantity(value, kind)
-        if not v > 0:
-            raise ValueError(f"{kind} must be greater than zero")
-        if v < least:
-            raise ValueError(f"{kind} must be at least {least_text}")
+    words = allowed(kind, least_text, exclusive=True)
+
+    def convert(value: object, info: ValidationInfo) -> float:
+        try:
+            v = parse_quantity(value, kind)
+        except OutOfRange:
+            v = float("nan")
+        if not (v > 0 and v >= least):  # NaN fails both
+            raise ValueError(f"{_field(info, kind)} must be {words}")
         return v
 
-    at_least = f"; at least {least_text}" if least else ""
     return Annotated[
         float,
         BeforeValidator(convert),
         WithJsonSchema(
             {
                 "anyOf": [{"type": "number"}, {"type": "string"}],
-                "description": f"e.g. {example}{at_least}",
+                "description": f"e.g. {example}; {words}",
             }
         ),
     ]
@@ -66,26 +86,124 @@ def _quantity(kind: str, example: str, least: float = 0.0, least_text: str = "")
 Size = _quantity("size", "'100 GiB'", MIN_SIZE, MIN_SIZE_TEXT)
 Rate = _quantity("rate", "'1 Gbps' or '500 MB/s'", MIN_RATE, MIN_RATE_TEXT)
 Duration = _quantity("duration", "'30 s'")
+_DURATION_OR_ZERO = allowed("duration")
 
 
-def _duration_or_zero(value: object) -> float:
-    v = parse_quantity(value, "duration")
-    if v < 0 or v != v:
-        raise ValueError("duration must not be negative")
+def _duration_or_zero(value: object, info: ValidationInfo) -> float:
+    try:
+        v = parse_quantity(value, "duration")
+    except OutOfRange:
+        v = float("nan")
+    if not v >= 0:  # NaN fails too
+        raise ValueError(f"{_field(info, 'duration')} must be {_DURATION_OR_ZERO}")
     return v
 
 
 DurationOrZero = Annotated[
     float,
     BeforeValidator(_duration_or_zero),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "description": "'0 s'"}),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number"}, {"type": "string"}],
+            "description": f"e.g. '0 s'; {_DURATION_OR_ZERO}",
+        }
+    ),
+]
+FIRST_DATE, LAST_DATE = dt.date(1970, 1, 1), dt.date(2200, 12, 31)
+_DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date(value: object, info: ValidationInfo) -> dt.date:
+    """A calendar date: YAML's 2026-01-05 or the text '2026-01-05'. pydantic also
+    reads a number as seconds since 1970 ('start_date: 0' was 1970-01-01) and takes
+    '2026-01-05T00:00'; neither is a date a planner means."""
+    name = _field(info, "date")
+    if isinstance(value, dt.datetime):
+        raise ValueError(f"{name} is a date without a time of day, such as 2026-01-05")
+    if isinstance(value, str) and _DATE_FORM.fullmatch(value.strip()):
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{name} is not a day of the calendar") from None
+    if not isinstance(value, dt.date):
+        raise ValueError(f"{name} must be a date written YYYY-MM-DD, such as 2026-01-05")
+    # Results carry pandas timestamps, which end in April 2262.
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise ValueError(f"{name} must be a date from {FIRST_DATE} to {LAST_DATE}")
+    return value
+
+
+Date = Annotated[
+    dt.date,
+    BeforeValidator(_date),
+    WithJsonSchema({"type": "string", "format": "date", "description": "YYYY-MM-DD"}),
 ]
 Clock = Annotated[
     float,
     BeforeValidator(parse_clock),
     WithJsonSchema({"type": "string", "pattern": r"^\d{1,2}:\d{2}$", "description": "HH:MM"}),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-{}:*?\[\]]+$")]
+MAX_NAME_CHARS = 200
+# Names of clusters, hosts, VMs, groups... and of the scenario, which names the report
+# folder: letters, digits and a few marks that patterns ('web-*', 'app-{i:03d}') need,
+# never a space or a slash; and never only dots, since '.' and '..' as a folder name
+# are the folder itself and its parent (a scenario named '..' wrote its report there).
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-{}:*?\[\]]+")
+NAME_RULE = (
+    f"a name is 1 to {MAX_NAME_CHARS} letters, digits or the characters _ . - {{ }} : * ? [ ] "
+    "(no spaces, slashes or other characters)"
+)
+_NAME_PART = rf"(?!\.+(?:/|$))[A-Za-z0-9_.\-{{}}:*?\[\]]{{1,{MAX_NAME_CHARS}}}"
+NAME_PATTERN = f"^{_NAME_PART}$"  # for editors (hvsim schema); name_problem() decides
+
+
+def name_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a name, in words; None if it is one."""
+    if not value or len(value) > MAX_NAME_CHARS or not _NAME_CHARS.fullmatch(value):
+        return NAME_RULE
+    if value.strip(".") == "":
+        return "a name is not only dots ('.' and '..' are a folder and its parent)"
+    return None
+
+
+def _name(value: str) -> str:
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Name = Annotated[
+    str,
+    AfterValidator(_name),
+    WithJsonSchema({"type": "string", "pattern": NAME_PATTERN, "description": NAME_RULE}),
+]
+
+
+def _target(value: str) -> str:
+    # 'cluster/csv' and 'host/local' name a volume (a storage move's target); each
+    # part is a name. Whether the target fits the event's kind is checked with the
+    # scenario's names (mobility_refs.py).
+    parts = value.split("/")
+    if len(parts) > 2 or any(name_problem(p) for p in parts):
+        raise ValueError(
+            "a target is a host or node name, or for a storage move a volume: "
+            f"'cluster/csv', 'host/local' or a share name ({NAME_RULE})"
+        )
+    return value
+
+
+Target = Annotated[
+    str,
+    AfterValidator(_target),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": f"^{_NAME_PART}(?:/{_NAME_PART})?$",
+            "description": "a host or node, or a volume 'cluster/csv', 'host/local' or a share",
+        }
+    ),
+]
 
 HostOs = Literal["2008R2", "2012", "2012R2"]
 GUEST_OS = (
@@ -107,24 +225,97 @@ MAX_ON_DEMAND_JOBS = 500_000
 MAX_HORIZON_DAYS = 3660
 
 
+_AS_INT = TypeAdapter(int)
+_AS_FLOAT = TypeAdapter(float)
+
+
+@functools.cache
+def _number_rule(model: type[BaseModel], name: str) -> tuple[type, str, dict] | None:
+    """(int or float, the values allowed in words, the bounds) of a number field with
+    bounds, such as ``count`` ('a whole number from 1 to 100000'); else None."""
+    field = model.model_fields[name]
+    ann = field.annotation
+    union = typing.get_origin(ann) in (typing.Union, types.UnionType)
+    kinds = set(typing.get_args(ann)) - {type(None)} if union else {ann}
+    if kinds == {int}:
+        kind: type = int
+    elif kinds in ({float}, {int, float}):
+        kind = float
+    else:
+        return None  # not a number, or 'int | list' (its own validator speaks)
+    bounds = {
+        op: getattr(m, op)
+        for m in field.metadata
+        for op in ("ge", "gt", "le", "lt")
+        if getattr(m, op, None) is not None
+    }
+    if not bounds:
+        return None
+    low = f"{bounds['ge']:g}" if "ge" in bounds else None
+    if "ge" in bounds and "le" in bounds:
+        words = f"from {low} to {bounds['le']:g}"
+    else:
+        parts = [f"greater than {bounds['gt']:g}"] if "gt" in bounds else []
+        parts += [f"of {low} or more"] if low is not None else []
+        parts += [f"at most {bounds['le']:g}"] if "le" in bounds else []
+        parts += [f"less than {bounds['lt']:g}"] if "lt" in bounds else []
+        words = " and ".join(parts)
+    return kind, f"{'a whole number' if kind is int else 'a number'} {words}", bounds
+
+
+def _in_bounds(x: float, bounds: dict) -> bool:
+    return (
+        x >= bounds.get("ge", -math.inf)
+        and x > bounds.get("gt", -math.inf)
+        and x <= bounds.get("le", math.inf)
+        and x < bounds.get("lt", math.inf)
+    )
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+    def _numbers_in_range(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is None:
+            return value
+        field = cls.model_fields[info.field_name]
         # pydantic reads true/false as 1/0 for a number: 'count: true' made one VM.
-        if isinstance(value, bool) and info.field_name is not None:
-            ann = cls.model_fields[info.field_name].annotation
+        if isinstance(value, bool):
+            ann = field.annotation
             if ann in (int, float) or {int, float} & set(typing.get_args(ann)):
                 raise ValueError("expected a number, not true or false")
+            return value
+        rule = _number_rule(cls, info.field_name)
+        if rule is None or value is None:
+            return value
+        # A number field's own words for NaN, a number out of its range or text that
+        # is no number: pydantic's ('Input should be less than or equal to 3660' for
+        # NaN) name neither the field nor its range. Values pydantic takes pass as given.
+        kind, words, bounds = rule
+        number = value
+        if isinstance(value, str):
+            try:
+                number = (_AS_INT if kind is int else _AS_FLOAT).validate_python(value)
+            except ValidationError:
+                number = None
+        ok = isinstance(number, int | float) and not isinstance(number, bool)
+        if ok and isinstance(number, float):
+            ok = math.isfinite(number) and (kind is float or number.is_integer())
+        if not (ok and _in_bounds(number, bounds)):
+            raise ValueError(f"{info.field_name} must be {words}")
         return value
 
 
 class Storage(Strict):
     """Storage behind VMs: a CSV, a host's local volume, or an SMB share's volume."""
 
-    capacity: Size = Field(description=f"Capacity, bytes (e.g. '4 TiB'). Required. {SIZE_FLOOR}")
+    capacity: Size = Field(
+        description=f"Capacity, bytes (e.g. '4 TiB'). Required. {SIZE_FLOOR} Must hold what is "
+        "placed on it: each VM's disks in use and its saved-state file, which reserves as "
+        "much as the VM's memory (facts §4); a distribution counts with its mean."
+    )
     read: Rate = Field(
         description=f"Sequential read throughput shared by all readers. Required. {RATE_FLOOR}"
     )
@@ -155,6 +346,9 @@ class CsvVolume(Storage):
 class ClusterNode(Strict):
     name: Name
     dpm_agent: bool = Field(True, description="DPM protection agent installed. Default true.")
+
+
+_NODES = "a whole number from 1 to 64 (facts §1: WS2012 maximum) or a list of node names"
 
 
 class Cluster(Strict):
@@ -191,11 +385,20 @@ class Cluster(Strict):
         ),
     )
 
+    @field_validator("nodes", mode="before")
+    @classmethod
+    def _node_count(cls, nodes: object) -> object:
+        # A number that is no node count (NaN, 2.5): pydantic's words for the two
+        # forms ('Input should be a finite number; Input should be a valid list').
+        if isinstance(nodes, float) and not (math.isfinite(nodes) and nodes.is_integer()):
+            raise ValueError(f"nodes must be {_NODES}")
+        return nodes
+
     @field_validator("nodes")
     @classmethod
     def _nodes(cls, nodes: int | list) -> int | list:
         if isinstance(nodes, int) and not 1 <= nodes <= 64:
-            raise ValueError("nodes must be between 1 and 64 (facts §1: WS2012 maximum)")
+            raise ValueError(f"nodes must be {_NODES}")
         if isinstance(nodes, list) and not nodes:
             raise ValueError("nodes must name at least one node")
         return nodes
@@ -449,8 +652,8 @@ class VmSpec(Strict):
     memory: DistOf("size", least=MIN_MEMORY, least_text=MIN_MEMORY_TEXT) = Field(
         default_factory=lambda: fixed(4 * 2**30),
         description="Memory assigned (saved to disk on save state, facts §4). Default 4 GiB "
-        f"(assumption). At least {MIN_MEMORY_TEXT} (assumption: a floor that catches unit "
-        "slips).",
+        f"(assumption). From {MIN_MEMORY_TEXT} (assumption: a floor that catches unit "
+        f"slips) to {KIND_MAXIMUM_TEXT['size']}.",
     )
     dirty_rate: DistOf("rate", minimum=0.0, exclusive=False) = Field(
         default_factory=lambda: fixed(20e6),
@@ -640,7 +843,11 @@ class ExplicitEvent(Strict):
         "disks to target volume ('cluster/csv', 'host/local' or a share); "
         "consistency_check: on request."
     )
-    target: Name | None = Field(None, description="Host or node (migrations) or volume (storage).")
+    target: Target | None = Field(
+        None,
+        description="Host or node (migrations) or volume (storage): 'cluster/csv', "
+        "'host/local' or a share name.",
+    )
 
 
 class Migrations(Strict):
@@ -704,12 +911,10 @@ class ScanSettings(Strict):
 class Scenario(Strict):
     name: Name = Field(description="Scenario name, used for the report folder.")
     description: str = Field("", description="The design question this scenario answers.")
-    start_date: dt.date = Field(
+    start_date: Date = Field(
         dt.date(2026, 1, 5),
-        # Results carry pandas timestamps, which end in April 2262.
-        ge=dt.date(1970, 1, 1),
-        le=dt.date(2200, 12, 31),
-        description="First simulated day (00:00). Default 2026-01-05.",
+        description="First simulated day (00:00), a date YYYY-MM-DD from 1970-01-01 to "
+        "2200-12-31 (results carry pandas timestamps, which end in 2262). Default 2026-01-05.",
     )
     horizon_days: float = Field(
         7.0,

@@ -25,11 +25,13 @@ SIZE_UNITS: dict[str, float] = {
     "gb": 1e9,
     "tb": 1e12,
     "pb": 1e15,
+    "eb": 1e18,
     "kib": 2.0**10,
     "mib": 2.0**20,
     "gib": 2.0**30,
     "tib": 2.0**40,
     "pib": 2.0**50,
+    "eib": 2.0**60,
 }
 
 # Rates: bytes per second (``MB/s``, upper-case B) or bits per second (``Gbps``,
@@ -41,12 +43,16 @@ _PREFIXES: dict[str, float] = {
     "m": 1e6,
     "g": 1e9,
     "t": 1e12,
+    "p": 1e15,
+    "e": 1e18,
     "ki": 2.0**10,
     "mi": 2.0**20,
     "gi": 2.0**30,
     "ti": 2.0**40,
+    "pi": 2.0**50,
+    "ei": 2.0**60,
 }
-_DECIMAL = ("", "k", "m", "g", "t")
+_DECIMAL = ("", "k", "m", "g", "t", "p", "e")
 # The spellings listed in error messages; _rate_factor also takes other cases
 # where they cannot be misread (``gbps``, ``KB/s``, ``GBit/s``).
 RATE_UNITS: dict[str, float] = {
@@ -55,6 +61,7 @@ RATE_UNITS: dict[str, float] = {
     "MB/s": 1e6,
     "GB/s": 1e9,
     "TB/s": 1e12,
+    "PB/s": 1e15,
     "KiB/s": 2.0**10,
     "MiB/s": 2.0**20,
     "GiB/s": 2.0**30,
@@ -64,6 +71,7 @@ RATE_UNITS: dict[str, float] = {
     "Mbps": 1e6 / 8,
     "Gbps": 1e9 / 8,
     "Tbps": 1e12 / 8,
+    "Pbps": 1e15 / 8,
     "kbit/s": 1e3 / 8,
     "Mbit/s": 1e6 / 8,
     "Gbit/s": 1e9 / 8,
@@ -107,7 +115,8 @@ DURATION_UNITS: dict[str, float] = {
 KIND_UNITS = {"size": SIZE_UNITS, "rate": RATE_UNITS, "duration": DURATION_UNITS}
 KIND_EXAMPLES = {"size": "'100 GiB'", "rate": "'1 Gbps' or '500 MB/s'", "duration": "'30 s'"}
 
-# Largest values a scenario may give. Far beyond any estate, but small enough that
+# Largest values a scenario may give. Far beyond any estate (a VHDX holds at most
+# 64 TB, an NTFS volume 256 TB; the fastest links are 400 Gbps), but small enough that
 # times and bytes stay exact enough in floats and fit pandas' timestamps: with a
 # 1e300-byte disk or a 1e300 s release time a run crashed or never ended.
 MAX_DURATION_S = 3660 * 86400.0  # the longest horizon (schema.MAX_HORIZON_DAYS)
@@ -117,21 +126,39 @@ KIND_MAXIMUM_TEXT = {
     "rate": "1 PB/s (1e15 bytes/s)",
     "duration": "3660 d (ten years, the longest horizon)",
 }
+KIND_ZERO_TEXT = {"size": "0 bytes", "rate": "0 B/s", "duration": "0 s"}
+
+
+class OutOfRange(ValueError):
+    """A quantity that is not finite or larger than its kind's maximum. The field
+    that took it says its own allowed range (``allowed``)."""
+
+
+def allowed(kind: str, least_text: str = "", exclusive: bool = False) -> str:
+    """The values a field of ``kind`` takes, in words: 'a size from 1 MiB to 1 EB
+    (1e18 bytes)', 'a duration greater than 0 s and at most 3660 d (...)'."""
+    top = KIND_MAXIMUM_TEXT[kind]
+    if least_text:
+        return f"a {kind} from {least_text} to {top}"
+    if exclusive:
+        return f"a {kind} greater than {KIND_ZERO_TEXT[kind]} and at most {top}"
+    return f"a {kind} from {KIND_ZERO_TEXT[kind]} to {top}"
 
 
 def parse_quantity(value: object, kind: str) -> float:
     """Convert ``value`` (number or string with unit) of ``kind`` to base units.
 
-    Refuses values that are not finite or larger than ``KIND_MAXIMUM[kind]``; zero
-    and negative values pass (each field decides whether it takes them)."""
+    Refuses values that are not finite or larger than ``KIND_MAXIMUM[kind]``
+    (OutOfRange); zero and negative values pass (each field decides whether it
+    takes them)."""
     return _bounded(_parse_quantity(value, kind), kind)
 
 
 def _bounded(v: float, kind: str) -> float:
     if v != v or v in (float("inf"), float("-inf")):
-        raise ValueError(f"{kind} must be a finite number")
+        raise OutOfRange(f"{kind} must be a finite number, at most {KIND_MAXIMUM_TEXT[kind]}")
     if v > KIND_MAXIMUM[kind]:
-        raise ValueError(f"{kind} must be at most {KIND_MAXIMUM_TEXT[kind]}")
+        raise OutOfRange(f"{kind} must be at most {KIND_MAXIMUM_TEXT[kind]}")
     return v
 
 
@@ -160,7 +187,7 @@ def _to_float(value: int | float) -> float:
     try:
         return float(value)
     except OverflowError:
-        raise ValueError("number too large") from None
+        raise OutOfRange("number too large") from None
 
 
 def parse_clock(value: object) -> float:
@@ -186,3 +213,12 @@ def parse_clock(value: object) -> float:
 def format_clock(seconds: float) -> str:
     seconds = int(seconds) % 86400
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def format_size(size_bytes: float) -> str:
+    """Bytes in decimal units with three significant digits: '40.0 TB', '1.07 GB'."""
+    units = (("EB", 1e18), ("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
+    unit, factor = next(((u, f) for u, f in units if size_bytes >= f * 0.9995), ("bytes", 1.0))
+    x = size_bytes / factor
+    decimals = 0 if x >= 99.95 or factor == 1.0 else 1 if x >= 9.995 else 2
+    return f"{x:.{decimals}f} {unit}"
