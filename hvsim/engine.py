@@ -233,7 +233,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         reason = vm.failed_requirement()
         if reason is not None and kept_running:
             # DPM 2012 R2 UR3+ on WS2012 R2 backs the VM up while it keeps running
-            # (facts §4); Linux and VSS-less guests are then file/crash consistent.
+            # (source: dpm-ur3-online); Linux and VSS-less guests are then file/crash consistent.
             vm.method, vm.offline_reason = "online", ""
         elif reason is not None:
             vm.method, vm.offline_reason = "offline", reason

@@ -57,7 +57,7 @@ BYTES_PER_VM = 2.4e3
 BYTES_PER_JOB = 2.9e3
 
 # Re-runs: DPM re-runs a failed job (auto_rerun_attempts); with the default writers a
-# few attempts in a thousand fail (facts §8), so 5 % covers a scenario that is mostly
+# few attempts in a thousand fail (source: vss-timeouts), so 5 % covers a scenario that is mostly
 # healthy (assumption). A migration is about as much work as a job per pre-copy round
 # (a transfer each, assumption).
 RERUN_ALLOWANCE = 0.05

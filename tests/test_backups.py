@@ -133,7 +133,7 @@ def test_hardware_provider_on_2008r2_csv_lets_snapshots_overlap():
     jobs = res.jobs
     # 6 VMs on 2 nodes with 3 slots each: all six run at once.
     assert _overlaps(list(zip(jobs["start_s"], jobs["end_s"], strict=True))) == 6
-    # Redirected only while each snapshot is taken: 1 s each (facts §3).
+    # Redirected only while each snapshot is taken: 1 s each (source: csv-redirected-access).
     assert res.redirected_io["seconds"].tolist() == pytest.approx([1.0] * 6)
 
 
@@ -219,7 +219,10 @@ def test_writer_past_the_flush_window_fails_the_job_and_the_rerun_comes_60_min_l
         vss={"writers": {"slow": {"flush_time": "12 s"}}},
     )
     jobs = run(doc).jobs
-    assert jobs["outcome"].tolist() == ["failed", "failed"]  # first try + 1 re-run (facts §1)
+    assert jobs["outcome"].tolist() == [
+        "failed",
+        "failed",
+    ]  # first try + 1 re-run (source: dpm-auto-rerun)
     assert jobs["attempt"].tolist() == [1, 2]
     first, rerun = jobs.iloc[0], jobs.iloc[1]
     assert first["end_s"] - first["start_s"] == pytest.approx(10.0)  # the 10 s window

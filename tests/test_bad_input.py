@@ -969,7 +969,7 @@ RANGES = [
     (
         "clusters[0].nodes",
         ".nan",
-        "nodes must be a whole number from 1 to 64 (facts §1: WS2012 "
+        "nodes must be a whole number from 1 to 64 (source: dpm-scale-out, the WS2012 "
         "maximum) or a list of node names (nan)",
     ),
     (

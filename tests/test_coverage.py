@@ -136,7 +136,7 @@ def test_dpm_2012_r2_ur3_keeps_failing_vms_running_with_file_or_crash_consistent
     res = run(_ur3())
     vms = res.vms.set_index("vm")
     assert vms["method"].to_dict() == dict.fromkeys(vms.index, "online")
-    # facts §4: Linux is file-consistent (its VSS daemon freezes the file systems);
+    # source: dpm-ur3-online: Linux is file-consistent (its VSS daemon freezes the file systems);
     # without the integration service nothing freezes it, and a Windows guest that
     # cannot take a VSS snapshot is copied as it runs: crash. A stopped VM's disks are
     # at rest.

@@ -120,8 +120,9 @@ def test_a_drain_whose_return_falls_after_the_horizon_leaves_the_vms_on_the_othe
 def test_a_failed_backups_rerun_after_the_horizon_still_runs():
     # The decision for re-runs: the 22:00 express full finds the VM migrating (a 64 GiB
     # VM moving from 21:59 over the 1 Gbps cluster network takes over 9 min) and fails;
-    # the horizon is 22:30; DPM re-runs it 60 min later (facts §1), at 23:00 + a little,
-    # after the horizon. It runs: it finishes the 22:00 occurrence, which started before.
+    # the horizon is 22:30; DPM re-runs it 60 min later (source: dpm-auto-rerun), at
+    # 23:00 + a little, after the horizon. It runs: it finishes the 22:00 occurrence,
+    # which started before.
     doc = _cluster(
         horizon_days=22.5 / 24,
         migrations={
@@ -139,7 +140,7 @@ def test_a_failed_backups_rerun_after_the_horizon_still_runs():
 
 def test_events_after_the_horizon_no_longer_lengthen_the_allowed_overrun():
     # They are not carried out, so the run need not wait for them: 1 day + 30 days +
-    # the longest re-run wait (one re-run after 60 min, facts §1).
+    # the longest re-run wait (one re-run after 60 min, source: dpm-auto-rerun).
     doc = base_scenario(
         migrations={
             "events": [{"vm": "vm1", "day": 3000, "time": "00:00", "kind": "consistency_check"}],

@@ -1,5 +1,5 @@
 """links[].efficiency: transfers over a link reach bandwidth x efficiency (DPM's
-planning guide: about 80 % at best, facts-guest-restore-storage §2); a cluster's own
+planning guide: about 80 % at best, source: dpm-network-efficiency); a cluster's own
 network and storage are not links. The published initial-replica times are checked
 in tests/validation/test_published_figures.py."""
 

@@ -234,7 +234,8 @@ def test_draining_a_node_moves_its_vms_away_and_back():
     assert m["trigger"].tolist().count("return") == 4
     assert set(m.loc[m["trigger"] == "drain", "to_host"]) == {"c1-n2", "c1-n3"}
     assert (res.vms["host"] == "c1-n1").all()  # vms table reflects final placement
-    # Two live migrations per host at most (facts §9): c1-n1 sends four, two at a time.
+    # Two live migrations per host at most (source: hyperv-simultaneous-migrations):
+    # c1-n1 sends four, two at a time.
     drains = m[m["trigger"] == "drain"].sort_values("start_s")
     assert drains["start_s"].iloc[2] >= drains["end_s"].iloc[:2].min() - 1e-9
 

@@ -46,7 +46,7 @@ def _write(tmp_path: Path, doc: dict) -> Path:
 def test_the_run_may_go_a_month_or_the_horizon_again_past_its_horizon_at_most_20_years():
     one_day = hvsim.scenario_from_dict(base_scenario())
     # 1 day + 30 days + the longest wait the scenario schedules past the horizon (one
-    # re-run after 60 min, facts §1): 30.04 days past the horizon.
+    # re-run after 60 min, source: dpm-auto-rerun): 30.04 days past the horizon.
     assert overrun_limit(one_day) == (1 + 30) * DAY_S + 3600
     year = hvsim.scenario_from_dict(base_scenario(horizon_days=365))
     assert overrun_limit(year) == (365 + 365) * DAY_S + 3600

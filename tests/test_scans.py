@@ -104,7 +104,7 @@ def test_serialized_scan_grows_with_nodes_and_vms(nodes, vms, csvs):
 
 
 def test_article_case_takes_hours_serialized_and_minutes_on_ws2012_sp1():
-    # Calibration target (facts §6): 8 nodes x 400 VMs on CSVs, serialized: 2-4 h.
+    # Calibration target (source: seed-article): 8 nodes x 400 VMs on CSVs, serialized: 2-4 h.
     s = hvsim.load_scenario(ROOT / "scenarios" / "csv-8node-400vm.yaml")
     old = hvsim.simulate(s, seed=1).kpis()["scan"]["prod"]["duration_s"]
     assert 2 * 3600 <= old <= 4 * 3600

@@ -3,7 +3,7 @@ a volume the VM's host can reach.
 
 Capacity: a CSV, a standalone host's local storage or an SMB share must hold each
 VM's disks in use (``used``, default the disk's size) and its saved-state file, which
-Hyper-V reserves equal to the VM's memory (facts §4). Before, 400 VMs of 100 GB on a
+Hyper-V reserves equal to the VM's memory (source: saved-state). Before, 400 VMs of 100 GB on a
 1 GiB CSV validated and ran.
 """
 
@@ -194,7 +194,7 @@ def test_a_storage_move_to_cluster_slash_csv_validates_and_moves_the_disks():
     mirror = 100e9 * 0.03 * 400 / 86400
     assert move.storage_bytes == pytest.approx(100e9 + mirror, rel=1e-3)
     assert move.duration_s == pytest.approx(400 + mirror / 250e6, rel=1e-3)
-    # Change tracking is lost: a consistency check follows (facts §5).
+    # Change tracking is lost: a consistency check follows (source: dpm-consistency-check).
     assert list(res.consistency_checks.trigger) == ["storage_migration"]
 
 

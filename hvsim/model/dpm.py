@@ -22,7 +22,7 @@ class JobFailed(Exception):
 
 
 def check_agents(vm: VirtualMachine) -> None:
-    """What DPM needs on the machines that serve the VM (seed article)."""
+    """What DPM needs on the machines that serve the VM (source: seed-article)."""
     if not vm.host.dpm_agent:
         raise JobFailed(f"no DPM agent on host {vm.host.name}")
     volume = vm.volume
@@ -41,10 +41,9 @@ def check_vm_state(vm: VirtualMachine, now: float) -> None:
         raise JobFailed(f"protection broken by a migration: {vm.broken_reason}")
     if vm.migrating:
         # Hyper-V runs one operation on a VM at a time. Source: a VM in Hyper-V's
-        # "Backing up" state cannot be live-migrated (Arcserve UDP troubleshooting,
-        # documentation.arcserve.com, "udp_trblsht_bakup_job_complet_bt_vm_locked");
+        # "Backing up" state cannot be live-migrated (source: hyperv-backing-up-lock);
         # that the backup fails when the VM is migrating, and DPM's auto-rerun retries
-        # it (facts §1), is our assumption from the same lock.
+        # it (source: dpm-auto-rerun), is our assumption from the same lock.
         raise JobFailed("VM is being migrated")
     if vm.inconsistent or vm.check_pending:
         raise JobFailed("replica inconsistent: consistency check required")
@@ -140,7 +139,7 @@ class BackupJobs:
         """The VM's life under protection: every express full scheduled before the
         horizon, with its automatic re-runs. A re-run may start after the horizon: it
         finishes an occurrence that started before it (DPM re-runs the failed job,
-        facts §1), so whether that recovery point was made is known and the last
+        source: dpm-auto-rerun), so whether that recovery point was made is known and the last
         night is judged like the others, not cut short by where the run ends."""
         env, dpm = self.env, plan.dpm
         needs_replica = plan.initial_replica_over_network
@@ -289,7 +288,7 @@ class BackupJobs:
     ) -> Generator:
         """Read the whole source and the whole replica block by block (both reads share
         bandwidth with everything else), compare checksums, send the differing blocks
-        (facts §5). Runs as a DPM job in the same slots as backups."""
+        (source: dpm-consistency-check). Runs as a DPM job in the same slots as backups."""
         env, dpm = self.env, plan.dpm
         if vm.replica_bytes <= 0:
             vm.inconsistent = False  # no replica yet: the initial replica will make one
@@ -353,7 +352,7 @@ class BackupJobs:
 
     def _saved_state_snapshot(self, vm: VirtualMachine, job_id: int) -> Generator:
         """Offline backup: save state (memory written to the VM's storage), host
-        snapshot, resume (memory read back). The VM is down throughout (facts §4)."""
+        snapshot, resume (memory read back). The VM is down throughout (source: saved-state)."""
         env, volume = self.env, vm.volume
         if not vm.running:
             # Nothing to save: the VM is already off, so the backup costs no downtime.

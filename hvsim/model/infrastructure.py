@@ -103,7 +103,8 @@ class Volume:
 
     @property
     def redirects_on_snapshot(self) -> bool:
-        """CSV v1 (2008 R2): a snapshot switches the CSV to redirected access (facts §3)."""
+        """CSV v1 (2008 R2): a snapshot switches the CSV to redirected access
+        (source: csv-redirected-access)."""
         return self.kind == "csv" and self.host_os == "2008R2"
 
 
@@ -144,7 +145,8 @@ class DpmServerState:
     _rp_head: int = 0
 
     def keeps_vms_online(self, host_os: str) -> bool:
-        """DPM 2012 R2 UR3 or later on WS2012 R2: no saved-state backups (facts §4)."""
+        """DPM 2012 R2 UR3 or later on WS2012 R2: no saved-state backups
+        (source: dpm-ur3-online)."""
         return self.version == "2012R2" and self.update_rollup >= 3 and host_os == "2012R2"
 
     def used_bytes(self, now: float) -> float:
@@ -158,7 +160,8 @@ class DpmServerState:
         return self.replica_bytes + self.recovery_point_bytes
 
     def store(self, now: float, replica_bytes: float, rp_bytes: float, expiry: float) -> bool:
-        """Account a recovery point; False if the pool has no room (job fails, facts §1)."""
+        """Account a recovery point; False if the pool has no room (the job fails,
+        source: dpm-retention)."""
         used = self.used_bytes(now)
         if used + replica_bytes + rp_bytes > self.pool_capacity_bytes:
             return False

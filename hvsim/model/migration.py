@@ -1,11 +1,12 @@
 """VM mobility: live migration in a cluster, shared-nothing live migration between
 hosts (with a storage copy when the storage is not shared), storage migration, and
-what each does to protection (facts §5, §6, §9; seed article).
+what each does to protection (sources: dpm-consistency-check, dpm-vmm-continuity,
+hyperv-simultaneous-migrations, seed-article).
 
 Every byte moves through the shared FlowNetwork: pre-copy rounds of memory over
 the cluster network (in a cluster) or the host network (shared-nothing), disks
 from source volume to target volume. Hosts limit simultaneous live and storage
-migrations (2 and 2 by default, facts §9).
+migrations (2 and 2 by default, source: hyperv-simultaneous-migrations).
 
 Nothing starts at or after the horizon; what started before it finishes:
 
@@ -41,7 +42,8 @@ class MigrationSettings:
     max_precopy_rounds: int
     stop_copy_bytes: float
     switchover_s: float
-    setup_s: float = 0.0  # fixed cost of a live migration before its pre-copy (facts §9)
+    # fixed cost of a live migration before its pre-copy (source: live-migration-ws2012-lab)
+    setup_s: float = 0.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -115,8 +117,9 @@ class MigrationManager:
             storage_bytes = memory_bytes = 0.0
             rounds = 0
             blackout = 0.0
-            # Simultaneous storage and live migrations per host (facts §9); hosts are
-            # taken in name order so that two opposite moves cannot deadlock.
+            # Simultaneous storage and live migrations per host (source:
+            # hyperv-simultaneous-migrations); hosts are taken in name order so that two
+            # opposite moves cannot deadlock.
             pools = []
             for h in sorted({src_host, target_host}, key=lambda h: h.name):
                 if target_volume is not src_volume:
@@ -170,7 +173,7 @@ class MigrationManager:
                 self._break(vm, reason)
             if target_volume is not src_volume and vm.group:
                 # Storage moved: change tracking is lost, the replica needs a full
-                # consistency check (facts §5).
+                # consistency check (source: dpm-consistency-check).
                 self.mark_inconsistent(vm, "storage_migration")
         finally:
             self.running -= 1
@@ -186,7 +189,8 @@ class MigrationManager:
     def _copy_storage(
         self, vm: VirtualMachine, src: HyperVHost, dst: HyperVHost, volume: Volume
     ) -> Generator:
-        """Copy the disks, then the writes made meanwhile (facts §9: mirror of writes)."""
+        """Copy the disks, then the writes made meanwhile (assumption: no published
+        storage-migration figure)."""
         env = self.env
         route = self._storage_route(vm.volume, src, dst, volume)
         t0 = env.now
@@ -255,7 +259,8 @@ class MigrationManager:
     def _continuity(
         self, vm: VirtualMachine, kind: str, src: HyperVHost, dst: HyperVHost
     ) -> tuple[str, str]:
-        """Does DPM keep protecting the VM after the move? (seed article, facts §6)"""
+        """Does DPM keep protecting the VM after the move? (sources: seed-article,
+        dpm-vmm-continuity)"""
         if not vm.group:
             return "unprotected", ""
         if src is dst:
@@ -304,8 +309,8 @@ class MigrationManager:
 
         def repaired() -> Generator:
             yield env.timeout(end - env.now)
-            # Re-protected, the replica must be checked against the VM (facts §5:
-            # a failed or inconsistent replica).
+            # Re-protected, the replica must be checked against the VM (a failed or
+            # inconsistent replica, source: dpm-consistency-check).
             if env.now >= vm.broken_until_s:
                 self.mark_inconsistent(vm, "protection_repaired")
 
@@ -392,7 +397,8 @@ class MigrationManager:
     def scheduled_checks(
         self, plan: ProtectionGroupPlan, vms: list[VirtualMachine], horizon_s: float
     ) -> Generator:
-        """The group's daily consistency check: only inconsistent replicas (facts §5)."""
+        """The group's daily consistency check: only inconsistent replicas
+        (source: dpm-consistency-check)."""
         env = self.env
         day = 0
         while True:

@@ -10,8 +10,8 @@ enumerates VMs and their VSS writer metadata:
   node, costing ``per_csv_coordination``). Nodes take their CSVs in rotated order,
   so the scan is a flow shop of nodes x CSVs.
 - Parallel mode (Windows Server 2012 or later with DPM 2012 SP1 or later: "no
-  longer need to enable serialization", seed article; "cluster query
-  improvements", facts §6): nodes work in parallel and each enumerates only the
+  longer need to enable serialization", source: seed-article; "cluster query
+  improvements", source: dpm-2012sp1-csv): nodes work in parallel and each enumerates only the
   VMs it owns.
 
 A node without the DPM agent contributes nothing; the VMs it owns are missed.
@@ -63,7 +63,7 @@ class ClusterScanTarget:
 
 
 def scan_mode_serialized(cluster_os: str, dpm_version: str) -> bool:
-    """Serialization is needed unless WS2012+ and DPM 2012 SP1+ (seed article)."""
+    """Serialization is needed unless WS2012+ and DPM 2012 SP1+ (source: seed-article)."""
     return cluster_os == "2008R2" or dpm_version == "2012"
 
 

@@ -12,7 +12,7 @@ from hvsim.scenario.schema import GUESTS_WITH_VSS
 
 # The seven requirements for an online backup ("Backup Using Child Partition
 # Snapshot"), in the seed article's order; every one that fails is a reason the VM
-# is backed up in saved state (facts §4), listed in this order.
+# is backed up in saved state (source: seed-article), listed in this order.
 REQUIREMENTS = (
     ("backup_integration_service", "Backup integration service is off"),
     ("guest_supports_vss", "guest OS does not support VSS"),
@@ -84,24 +84,23 @@ class VirtualMachine:
     def recovery_point_consistency(self, kept_running: bool) -> str:
         """What this protected VM's recovery points hold, "application", "file" or
         "crash", when its DPM server keeps VMs running whatever fails
-        (``kept_running``: DPM 2012 R2 UR3+ on WS2012 R2, facts §4) or not.
+        (``kept_running``: DPM 2012 R2 UR3+ on WS2012 R2, source: dpm-ur3-online) or not.
 
         - All seven requirements met: a child-partition snapshot; the VSS request goes
           through the Backup integration service to the guest's writers, which flush,
-          so the point is application-consistent (seed article; facts §4).
+          so the point is application-consistent (source: seed-article).
         - A requirement fails and the VM is backed up in saved state: application.
           The VM is saved (memory, devices and disks at one instant) and resumes, so
           nothing is in flight; restored, it resumes where it was saved. The seed
           article: "the only way to ensure a good backup is to perform an offline
           backup". A stopped VM's disks are at rest: the same, with either DPM.
-        - Kept running although a requirement fails (facts §4: the offline rules no
-          longer apply): a Linux guest is file-consistent (facts §4 "Linux VMs (DPM
-          2012 R2): file-consistent only"; facts-guest-restore-storage §1.6) when its
+        - Kept running although a requirement fails (source: dpm-ur3-online: the offline
+          rules no longer apply): a Linux guest is file-consistent ("Linux VMs (DPM
+          2012 R2): file-consistent only", same source) when its
           Backup integration service is on, since that service's VSS daemon
           (hv_vss_daemon) freezes the guest's file systems for the snapshot; without
-          it the host falls back to a standard snapshot (Linux kernel commit
-          db886e4d24c2, "Drivers: hv: utils: Check VSS daemon is listening before a
-          hot backup"), crash-consistent. Any other failure (no VSS in the guest,
+          it the host falls back to a standard snapshot (source:
+          linux-hv-vss-daemon), crash-consistent. Any other failure (no VSS in the guest,
           integration service off, dynamic disks, a volume not NTFS, ...) leaves a
           snapshot of disks in use that nothing flushed: crash-consistent.
         """

@@ -15,7 +15,7 @@ from hvsim.scenario.distributions import Dist
 
 
 class WriterTimeout(Exception):
-    """A guest writer did not freeze and flush within the window (facts §8)."""
+    """A guest writer did not freeze and flush within the window (source: vss-timeouts)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -41,7 +41,7 @@ class HostSnapshot:
 class RedirectedIo:
     """A CSV in redirected access: the VMs on every other node send their I/O over
     the cluster network to the coordinator (the node backing up, which owns the CSV
-    for the backup, facts §3), and it hits the CSV with copy-on-write."""
+    for the backup, source: csv-redirected-access), and it hits the CSV with copy-on-write."""
 
     start_s: float
     demand_bps: float
@@ -88,10 +88,11 @@ class VssCoordinator:
         volume.snapshots_alive += 1
         self.alive += 1
         if redirect is not None and hardware:
-            # Hardware provider: redirected only while the snapshot is taken (facts §3).
+            # Hardware provider: redirected only while the snapshot is taken
+            # (source: csv-redirected-access).
             self._end_redirect(vm, job_id, redirect)
             redirect = None
-        # Software provider: redirected until the backup completes (facts §3).
+        # Software provider: redirected until the backup completes (source: csv-redirected-access).
         return HostSnapshot(vm, job_id, redirect)
 
     def release(self, snap: HostSnapshot) -> Generator[simpy.Event, None, None]:

@@ -527,7 +527,7 @@ def check_references(s: Scenario) -> list[str]:
 def _check_capacity(s: Scenario) -> list[str]:
     """Each CSV, standalone host's local storage and SMB share holds what is placed on
     it: every VM's disks in use and its saved-state file (.bin), which Hyper-V reserves
-    equal to the VM's memory (facts §4). A distribution counts with its mean (an
+    equal to the VM's memory (source: saved-state). A distribution counts with its mean (an
     'expected' need); a disk's use is the mean of ``used`` or, if larger, of ``size``
     (the model draws min(size, used), whose mean is at most this)."""
     volumes: dict[tuple[str, str], tuple[str, float]] = {}  # (kind, name) -> (path, bytes)

@@ -1,7 +1,7 @@
 """The scenario format: pydantic models whose field descriptions are the reference.
 
 Every field's description says its unit, its default and where the default comes
-from: a section of ``shared/domain/facts.md`` (cited as ``facts §N``) or the word
+from: an entry of ``docs/sources.md`` (cited as ``source: NAME``) or the word
 *assumption*. The README's scenario reference and ``hvsim schema`` are generated
 from these models, so they cannot drift from the code.
 """
@@ -314,7 +314,7 @@ class Storage(Strict):
     capacity: Size = Field(
         description=f"Capacity, bytes (e.g. '4 TiB'). Required. {SIZE_FLOOR} Must hold what is "
         "placed on it: each VM's disks in use and its saved-state file, which reserves as "
-        "much as the VM's memory (facts §4); a distribution counts with its mean."
+        "much as the VM's memory (source: saved-state); a distribution counts with its mean."
     )
     read: Rate = Field(
         description=f"Sequential read throughput shared by all readers. Required. {RATE_FLOOR}"
@@ -326,7 +326,8 @@ class Storage(Strict):
         "software",
         description=(
             "VSS provider that takes host-level snapshots. Default software: the system "
-            "provider that every host has; a hardware provider needs the SAN's (facts §3)."
+            "provider that every host has; a hardware provider needs the SAN's (source: "
+            "csv-redirected-access)."
         ),
     )
 
@@ -336,9 +337,10 @@ class CsvVolume(Storage):
     serialize_backups: bool | None = Field(
         None,
         description=(
-            "One backup at a time on this CSV (DataSourceGroups.xml, facts §2). Default: on for a "
+            "One backup at a time on this CSV (DataSourceGroups.xml, source: dpm-serialization). "
+            "Default: on for a "
             "software provider on a Windows Server 2008 R2 cluster, as DPM requires there "
-            "(facts §2, §3); off otherwise."
+            "(sources: dpm-serialization, csv-redirected-access); off otherwise."
         ),
     )
 
@@ -348,7 +350,10 @@ class ClusterNode(Strict):
     dpm_agent: bool = Field(True, description="DPM protection agent installed. Default true.")
 
 
-_NODES = "a whole number from 1 to 64 (facts §1: WS2012 maximum) or a list of node names"
+_NODES = (
+    "a whole number from 1 to 64 (source: dpm-scale-out, the WS2012 maximum) or a list of "
+    "node names"
+)
 
 
 class Cluster(Strict):
@@ -364,8 +369,9 @@ class Cluster(Strict):
         le=64,
         description=(
             "Registry MaxAllowedParallelBackups 'Microsoft Hyper-V' on each node. Default 1 on "
-            "a 2008 R2 cluster with any software-provider CSV (facts §2, ff634192), otherwise 3 "
-            "(assumption: no published default, facts §2)."
+            "a 2008 R2 cluster with any software-provider CSV (source: dpm-serialization), "
+            "otherwise 3 "
+            "(assumption: no published default, source: dpm-serialization)."
         ),
     )
 
@@ -415,7 +421,11 @@ class StandaloneHost(Strict):
     storage: Storage = Field(description="The host's local storage for VMs.")
     dpm_agent: bool = Field(True, description="DPM protection agent installed. Default true.")
     max_parallel_backups: int = Field(
-        3, ge=1, le=64, description="MaxAllowedParallelBackups. Default 3 (assumption, facts §2)."
+        3,
+        ge=1,
+        le=64,
+        description="MaxAllowedParallelBackups. Default 3 (assumption; no published default, "
+        "source: dpm-serialization).",
     )
 
 
@@ -428,13 +438,14 @@ class SmbShare(Storage):
     name: Name
     file_servers: list[Name] = Field(min_length=1, description="File servers serving the share.")
     file_server_vss_agent: bool = Field(
-        True, description="File Server VSS Agent Service enabled (seed article). Default true."
+        True,
+        description="File Server VSS Agent Service enabled (source: seed-article). Default true.",
     )
 
 
 # DPM's planning guide: "maximum network efficiency is approximately 80 %", initial
-# replica hours = MB / (0.8 x MB/s) / 3600 (facts-guest-restore-storage §2); its
-# initial-replica table (facts §7) gives those hours when its GB are GiB.
+# replica hours = MB / (0.8 x MB/s) / 3600; its initial-replica table gives those
+# hours when its GB are GiB (source: dpm-network-efficiency).
 LINK_EFFICIENCY = 0.8
 
 
@@ -450,9 +461,10 @@ class Link(Strict):
         description="Share of the bandwidth that transfers reach (protocol overhead): all "
         "traffic on the link shares bandwidth x efficiency. Default 0.8, DPM's planning "
         "guide: network replication reaches about 80 % of the link at best, initial "
-        "replica hours = MB / (0.8 x MB/s) / 3600 (facts-guest-restore-storage §2), which "
-        "matches DPM's initial-replica table (facts §7: 50 GB in 1.5 h at 100 Mbps) when its "
-        "GB are GiB. Not applied to a cluster's own network (cluster_network) or to storage.",
+        "replica hours = MB / (0.8 x MB/s) / 3600, which matches DPM's initial-replica "
+        "table (50 GB in 1.5 h at 100 Mbps) when its GB are GiB (source: "
+        "dpm-network-efficiency). Not applied to a cluster's own network (cluster_network) "
+        "or to storage.",
     )
 
 
@@ -469,7 +481,8 @@ class Pool(Strict):
 
 
 class VmmIntegration(Strict):
-    """What protection across migrations needs on the DPM side (seed article; facts §6)."""
+    """What protection across migrations needs on the DPM side (sources: seed-article,
+    dpm-vmm-continuity)."""
 
     vmm_server: Name | None = Field(
         None,
@@ -501,7 +514,7 @@ class DpmServer(Strict):
         le=20,
         description=(
             "Update rollup of DPM 2012 R2. UR3 or later protecting Windows Server 2012 R2 "
-            "hosts keeps VMs running (facts §4). Default 0 (assumption: no rollup)."
+            "hosts keeps VMs running (source: dpm-ur3-online). Default 0 (assumption: no rollup)."
         ),
     )
     pool: Pool = Field(description="The DPM storage pool.")
@@ -511,11 +524,12 @@ class DpmServer(Strict):
         le=256,
         description=(
             "Jobs this DPM server runs at once. Default 8 (assumption; the only published DPM "
-            "task-controller default is 8 for online backups, facts §1)."
+            "task-controller default is 8 for online backups, source: dpm-task-controller-8)."
         ),
     )
     auto_rerun_delay: Duration = Field(
-        3600.0, description="Delay before a failed job is re-run. Default 60 min (facts §1)."
+        3600.0,
+        description="Delay before a failed job is re-run. Default 60 min (source: dpm-auto-rerun).",
     )
     vmm: VmmIntegration = Field(
         default_factory=VmmIntegration,
@@ -527,7 +541,7 @@ class DpmServer(Strict):
         "an administrator re-protects the VM. Default 24 h (assumption).",
     )
     auto_rerun_attempts: int = Field(
-        1, ge=0, le=10, description="Re-runs of a failed job. Default 1 (facts §1)."
+        1, ge=0, le=10, description="Re-runs of a failed job. Default 1 (source: dpm-auto-rerun)."
     )
 
 
@@ -569,18 +583,23 @@ class ProtectionGroup(Strict):
         min_length=1,
         description=(
             "Times of day of express full backups (Hyper-V recovery points come only from "
-            "express fulls, facts §1). Default 22:00 (facts §1, vendor default daily 22:00)."
+            "express fulls, source: dpm-hyperv-recovery-points). Default 22:00 (source: "
+            "vendor-schedule-22h)."
         ),
     )
     sync_frequency: Duration = Field(
         900.0,
         description=(
             "Synchronisation frequency, one of 15, 30, 45, 60, 120, 240, 360, 720, 1440 min. "
-            "Default 15 min (facts §1). Hyper-V has no incremental sync, so it creates no jobs."
+            "Default 15 min (source: dpm-hyperv-recovery-points). Hyper-V has no incremental "
+            "sync, so it creates no jobs."
         ),
     )
     retention_days: int = Field(
-        5, ge=1, le=448, description="Disk retention range, days. Default 5 (facts §1, RR = 5)."
+        5,
+        ge=1,
+        le=448,
+        description="Disk retention range, days. Default 5 (source: dpm-retention, RR = 5).",
     )
     backup_window: BackupWindow = Field(
         default_factory=BackupWindow, description="Nightly window jobs should finish in."
@@ -588,22 +607,23 @@ class ProtectionGroup(Strict):
     rpo: Duration = Field(
         93600.0,
         description="Recovery point objective: the longest acceptable gap between recovery "
-        "points. Default 26 h (assumption: one express full a day, facts §1, plus 2 h for "
+        "points. Default 26 h (assumption: one express full a day, source: dpm-scale-out, "
+        "plus 2 h for "
         "jobs queueing behind each other).",
     )
     auto_consistency_check: bool = Field(
         True,
         description="Run a consistency check as soon as a replica turns inconsistent "
-        "(facts §5: must be on for mobility). Default true.",
+        "(source: dpm-consistency-check: must be on for mobility). Default true.",
     )
     consistency_check_time: Clock | None = Field(
         None,
         description="Daily scheduled consistency check, run only for inconsistent replicas "
-        "(facts §5). Default none.",
+        "(source: dpm-consistency-check). Default none.",
     )
     initial_replica: Literal["network", "removable_media"] = Field(
         "network",
-        description="How the initial replica is created. Default network (seed article).",
+        description="How the initial replica is created. Default network (source: seed-article).",
     )
 
     @field_validator("sync_frequency")
@@ -619,7 +639,8 @@ class ProtectionGroup(Strict):
 class Disk(Strict):
     size: DistOf("size", least=MIN_SIZE, least_text=MIN_SIZE_TEXT) = Field(
         default_factory=lambda: fixed(100e9),
-        description=f"Virtual disk size. Default 100 GB (facts §1: average protected VM). "
+        description="Virtual disk size. Default 100 GB (source: dpm-scale-out: average "
+        f"protected VM). "
         f"{SIZE_FLOOR}",
     )
     used: DistOf("size", least=MIN_SIZE, least_text=MIN_SIZE_TEXT) | None = Field(
@@ -629,7 +650,7 @@ class Disk(Strict):
     )
     daily_change: DistOf("fraction", minimum=0.0, exclusive=False, maximum=1.0) = Field(
         default_factory=lambda: fixed(0.03),
-        description="Fraction of used bytes changed per day. Default 3 % (facts §1).",
+        description="Fraction of used bytes changed per day. Default 3 % (source: dpm-scale-out).",
     )
 
 
@@ -651,7 +672,8 @@ class VmSpec(Strict):
     )
     memory: DistOf("size", least=MIN_MEMORY, least_text=MIN_MEMORY_TEXT) = Field(
         default_factory=lambda: fixed(4 * 2**30),
-        description="Memory assigned (saved to disk on save state, facts §4). Default 4 GiB "
+        description="Memory assigned (saved to disk on save state, source: saved-state). "
+        "Default 4 GiB "
         f"(assumption). From {MIN_MEMORY_TEXT} (assumption: a floor that catches unit "
         f"slips) to {KIND_MAXIMUM_TEXT['size']}.",
     )
@@ -673,7 +695,7 @@ class VmSpec(Strict):
     )
     guest_os: CategoryOf(GUEST_OS) = Field(
         default_factory=lambda: fixed("windows2012"),
-        description="Guest OS. Windows 2003 or later supports VSS (seed article).",
+        description="Guest OS. Windows 2003 or later supports VSS (source: seed-article).",
     )
     backup_integration_service: CategoryOf((True, False), "boolean") = Field(
         default_factory=lambda: fixed(True), description="Backup integration service on."
@@ -691,7 +713,7 @@ class VmSpec(Strict):
     )
     vss_storage_assignment_modified: CategoryOf((True, False), "boolean") = Field(
         default_factory=lambda: fixed(False),
-        description="Shadow storage of a volume assigned elsewhere (seed article).",
+        description="Shadow storage of a volume assigned elsewhere (source: seed-article).",
     )
     cluster_group_online: CategoryOf((True, False), "boolean") = Field(
         default_factory=lambda: fixed(True), description="Cluster resource group online."
@@ -724,7 +746,7 @@ class VmSpec(Strict):
 
 def _default_writers() -> dict[str, WriterSpec]:
     # Medians: assumption (no published per-writer timing); spreads chosen so a few
-    # attempts in a thousand pass the 10 s flush window (facts §8).
+    # attempts in a thousand pass the 10 s flush window (source: vss-timeouts).
     return {
         "system": WriterSpec(flush_time={"dist": "lognormal", "median": "1 s", "sigma": 0.5}),
         "sql": WriterSpec(flush_time={"dist": "lognormal", "median": "2 s", "sigma": 0.6}),
@@ -741,7 +763,8 @@ class WriterSpec(Strict):
 
 class Vss(Strict):
     flush_window: Duration = Field(
-        10.0, description="Freeze/flush window; longer fails the attempt. 10 s (facts §8)."
+        10.0,
+        description="Freeze/flush window; longer fails the attempt. 10 s (source: vss-timeouts).",
     )
     writers: dict[Name, WriterSpec] = Field(
         default_factory=_default_writers,
@@ -751,10 +774,11 @@ class Vss(Strict):
     snapshot_time_software: Duration = Field(
         5.0,
         description="Host snapshot creation with the software provider, incl. auto-recovery "
-        "mount. 5 s (assumption within the 10 s commit limit, facts §8).",
+        "mount. 5 s (assumption within the 10 s commit limit, source: vss-timeouts).",
     )
     snapshot_time_hardware: Duration = Field(
-        1.0, description="Host snapshot creation with a hardware provider. 1 s (facts §8)."
+        1.0,
+        description="Host snapshot creation with a hardware provider. 1 s (source: vss-timeouts).",
     )
     release_time: DurationOrZero = Field(
         1.0, description="Snapshot release/deletion. 1 s (assumption)."
@@ -778,7 +802,8 @@ class SavedState(Strict):
 
 
 class LiveMigration(Strict):
-    """Live and storage migration mechanics (facts §9)."""
+    """Live and storage migration mechanics (sources: hyperv-simultaneous-migrations,
+    live-migration-ws2012-lab)."""
 
     max_precopy_rounds: int = Field(
         8, ge=1, le=100, description="Pre-copy rounds before stop-and-copy. 8 (assumption)."
@@ -796,14 +821,23 @@ class LiveMigration(Strict):
         description="Fixed time of each live migration besides copying memory (negotiation, "
         "the VM's shell on the target host), spent before the pre-copy rounds while the "
         "migration holds its slots. 4.5 s, fitted to the measured WS2012 live migration of "
-        "one idle 512 MB VM over 10 GbE in 5 s (facts §9): its copy takes 512 MiB / "
+        "one idle 512 MB VM over 10 GbE in 5 s (source: live-migration-ws2012-lab): its copy "
+        "takes 512 MiB / "
         "1.25 GB/s = 0.43 s and the switchover 0.1 s. Not for a storage-only move.",
     )
     simultaneous_per_host: int = Field(
-        2, ge=1, le=64, description="Simultaneous live migrations per host. 2 (facts §9)."
+        2,
+        ge=1,
+        le=64,
+        description="Simultaneous live migrations per host. 2 (source: "
+        "hyperv-simultaneous-migrations).",
     )
     simultaneous_storage_per_host: int = Field(
-        2, ge=1, le=64, description="Simultaneous storage migrations per host. 2 (facts §9)."
+        2,
+        ge=1,
+        le=64,
+        description="Simultaneous storage migrations per host. 2 (source: "
+        "hyperv-simultaneous-migrations).",
     )
 
 
@@ -879,7 +913,7 @@ class OnDemandJobs(Strict):
 
 
 class ScanSettings(Strict):
-    """Costs of protection scans. Calibration (facts §6: 'hours' for 8 nodes x 400
+    """Costs of protection scans. Calibration (source: seed-article: 'hours' for 8 nodes x 400
     VMs on CSVs, serialized; target 2-4 h): with these defaults the serialized scan of
     8 nodes, 4 CSVs, 400 VMs with one writer each takes 8 x (20 + 100 x 9) s + 30 s
     = 2.05 h, and the Windows Server 2012 / DPM 2012 SP1 scan (nodes in parallel, each
@@ -887,11 +921,13 @@ class ScanSettings(Strict):
 
     per_vm_query: Duration = Field(
         8.0,
-        description="Querying one VM on one node. 8 s (calibrated to facts §6 'hours', "
-        "see scan section).",
+        description="Querying one VM on one node. 8 s (calibrated to the seed article's "
+        "'hours', source: seed-article; see the scan section).",
     )
     per_writer_metadata: DurationOrZero = Field(
-        1.0, description="Reading one VSS writer's metadata of a VM. 1 s (calibrated, facts §6)."
+        1.0,
+        description="Reading one VSS writer's metadata of a VM. 1 s (calibrated, source: "
+        "seed-article).",
     )
     per_node_overhead: DurationOrZero = Field(
         30.0, description="Fixed cost of asking one node's agent. 30 s (assumption)."
@@ -903,8 +939,9 @@ class ScanSettings(Strict):
     )
     discovery_time: Clock | None = Field(
         0.0,
-        description="Time of DPM's daily discovery scan of each cluster (once a day, facts "
-        "§1); null disables it. Default 00:00 (assumption, as the daily DPM jobs of facts §6).",
+        description="Time of DPM's daily discovery scan of each cluster (once a day, source: "
+        "dpm-discovery-daily); null disables it. Default 00:00 (assumption, as DPM's other "
+        "daily jobs at midnight, same source).",
     )
 
 

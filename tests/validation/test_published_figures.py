@@ -1,24 +1,24 @@
 """The model against every measured or published figure of the facts files
-(shared/domain/facts.md, facts-guest-restore-storage.md) that one of its mechanisms
+(docs/sources.md) that one of its mechanisms
 produces, with the tolerance each source allows. Where the model missed a figure it
 was calibrated by a parameter that cites the figure (links[].efficiency,
 live_migration.setup), never by a constant in a formula.
 
 Published vs simulated (seed 1; run this file with -s to print the table):
 
-- initial replica over the network (facts §7): 50 GB at 512 kbps / 2 / 8 / 32 /
-  100 Mbps: 284 / 71 / 18 / 5 / 1.5 h, 500 GB at 100 Mbps: 15 h; simulated with
-  links[].efficiency 0.8 and GB = GiB: 291.3 / 74.6 / 18.6 / 4.66 / 1.49 h and
+- initial replica over the network (source: dpm-network-efficiency): 50 GB at
+  512 kbps / 2 / 8 / 32 / 100 Mbps: 284 / 71 / 18 / 5 / 1.5 h, 500 GB at 100 Mbps:
+  15 h; simulated with links[].efficiency 0.8 and GB = GiB: 291.3 / 74.6 / 18.6 / 4.66 / 1.49 h and
   14.9 h (+2.6 %, +5.0 %, +3.6 %, -6.8 %, -0.6 %, -0.6 %). At line rate (the model
   before links[].efficiency) the same rows were 21 % to 25 % short.
-- live migration, WS2012, idle 512 MB VMs, 20 at once (facts §9): see
+- live migration, WS2012, idle 512 MB VMs, 20 at once (source: live-migration-ws2012-lab): see
   LIVE_MIGRATION below; 1 GbE 13-27 % slow, 10 GbE one VM exact (the fit), 10 GbE
   10 and 20 VMs 32 % and 37 % fast (a known miss, explained at the test).
-- WS2012 R2, an 8 GB VM running SQL over 1 GbE TCP/IP: "> 78 s" (facts §9);
-  simulated 86.4 s with the default dirty rate.
-- saved-state downtime: "about 30 s", "less than a minute" (facts §4); a 4 GiB VM
+- WS2012 R2, an 8 GB VM running SQL over 1 GbE TCP/IP: "> 78 s"
+  (source: live-migration-ws2012r2-lab); simulated 86.4 s with the default dirty rate.
+- saved-state downtime: "about 30 s", "less than a minute" (source: saved-state); a 4 GiB VM
   on a 500 MB/s CSV: 26.2 s.
-- consistency checks: no throughput or duration is published (facts §5: "No
+- consistency checks: no throughput or duration is published (source: dpm-consistency-check: "No
   published CC throughput"); the mechanism is checked against a hand computation
   and against the published qualitative claim that a check sends far less over the
   network than the initial replica.
@@ -38,7 +38,7 @@ H = 3600.0
 
 def test_saved_state_downtime_of_a_typical_vm_is_about_30_s_and_under_a_minute():
     # Seed article: "about 30 seconds in most environments"; DPM docs: "usually less
-    # than a minute" (facts §4). A 4 GiB VM on a 500 MB/s CSV with the software
+    # than a minute" (source: saved-state). A 4 GiB VM on a 500 MB/s CSV with the software
     # provider and the default overheads: 2 x 8.6 s + 2 + 2 + 5 s = 26.2 s.
     doc = base_scenario(
         vms=[
@@ -56,7 +56,7 @@ def test_saved_state_downtime_of_a_typical_vm_is_about_30_s_and_under_a_minute()
     assert 20 <= seconds <= 60
 
 
-# DPM's initial-replica table (facts §7, Deploy-protection-groups): (GB, link, hours).
+# DPM's initial-replica table (source: dpm-network-efficiency): (GB, link, hours).
 INITIAL_REPLICA_TABLE = [
     (50, "512 kbps", 284.0),
     (50, "2 Mbps", 71.0),
@@ -84,9 +84,9 @@ def _initial_replica_hours(size_gib: float, link: str, efficiency: float | None 
 @pytest.mark.parametrize(("size_gb", "link", "hours"), INITIAL_REPLICA_TABLE)
 def test_initial_replica_over_the_network_takes_dpms_table_time(size_gb, link, hours):
     # DPM's planning guide: replication reaches about 80 % of the link, hours =
-    # MB / (0.8 x MB/s) / 3600 (facts-guest-restore-storage §2), the default of
+    # MB / (0.8 x MB/s) / 3600 (source: dpm-network-efficiency), the default of
     # links[].efficiency. The table's GB are GiB (with decimal GB it would imply 75 %,
-    # facts §7), and it rounds to two figures and mixes conventions (32 Mbps: 4.66 h
+    # same source), and it rounds to two figures and mixes conventions (32 Mbps: 4.66 h
     # decimal, 4.44 h binary, the table says 5): within 8 %.
     simulated = _initial_replica_hours(size_gb, link)
     # Hand computation: bytes / (bits per second / 8 x 0.8), plus the 1 s hardware
@@ -107,7 +107,7 @@ def test_at_line_rate_the_initial_replica_misses_dpms_table_by_a_fifth():
     assert simulated < 0.8 * 1.5
 
 
-# aidanfinn.com/?p=12228 (facts §9): WS2012 beta cluster, idle 512 MB VMs, the hosts
+# source: live-migration-ws2012-lab: WS2012 beta cluster, idle 512 MB VMs, the hosts
 # set to 20 simultaneous live migrations; seconds to move 1, 10 and 20 VMs.
 LIVE_MIGRATION = [
     ("1 Gbps", 1, 7.0),
@@ -163,15 +163,14 @@ def test_live_migration_series_of_512_mb_vms_on_1_and_10_gbe(network, n, publish
         # migrations (1.25 GB/s); the article's hosts moved 10 and 20 VMs at about
         # 0.4-0.5 GB/s on average. No parameter is fitted to it: another WS2012 lab
         # drained 18 VMs (~80 GB) over 10 GbE in 65 s, about 1.2 GB/s, close to line
-        # rate (blogs.technet.microsoft.com/kevinholman/2013/07/01/hyper-v-live-
-        # migration-and-the-upgrade-to-10-gigabit-ethernet), so the link-bound model
+        # rate (source: live-migration-10gbe-drain), so the link-bound model
         # sits between the two measurements. Fail if it moves further off.
         assert 0.6 <= ratio < 1.0
 
 
 def test_live_migration_of_an_8_gb_sql_vm_over_1_gbe_takes_more_than_78_s():
     # WS2012 R2, an 8 GB VM running SQL, TCP/IP over 1 GbE: "> 78 s", ~95 % NIC use
-    # (aidanfinn.com/?p=15421, facts §9). With the default dirty rate of 20 MB/s (a
+    # (source: live-migration-ws2012r2-lab). With the default dirty rate of 20 MB/s (a
     # busy VM, assumption): setup 4.5 s, rounds of 68.7, 11.0 and 1.8 s, blackout 0.4 s:
     # 86.4 s, within 25 % above the published lower bound.
     simulated = _live_migration_s("1 Gbps", 1, "8 GiB", "20 MB/s")
@@ -180,7 +179,7 @@ def test_live_migration_of_an_8_gb_sql_vm_over_1_gbe_takes_more_than_78_s():
 
 
 def test_consistency_check_reads_source_and_replica_then_sends_the_differences():
-    # No published throughput or duration (facts §5: "No published CC throughput"), so
+    # No published throughput or duration (source: dpm-consistency-check), so
     # the mechanism against a hand computation. A 200 GiB VM on the CSV (read 500 MB/s)
     # with its replica in the pool (read 250 MB/s): both read in parallel, the pool
     # the slower: 200 GiB / 250 MB/s = 859.0 s. Then the blocks changed since the last
@@ -203,7 +202,7 @@ def test_consistency_check_reads_source_and_replica_then_sends_the_differences()
     assert cc["bytes_read"] == pytest.approx(2 * 200 * GiB, rel=1e-12)
     assert cc["bytes_sent"] == pytest.approx(changed, rel=1e-12)
     assert cc["duration_s"] == pytest.approx(200 * GiB / 250e6 + changed / 100e6, rel=1e-9)
-    # Published, qualitative (facts §5, DPM 2007 text): a check sends only checksums and
+    # Published, qualitative (source: dpm-consistency-check): a check sends only checksums and
     # changes over the network, "significantly lower than initial replica creation".
     initial = res.jobs[res.jobs["kind"] == "initial_replica"].iloc[0]
     assert cc["bytes_sent"] < 0.05 * initial["bytes"]
