@@ -28,17 +28,22 @@ def _print_problems(problems: list[str]) -> int:
     return EXIT_BAD_INPUT
 
 
+def _warn(scenario, source: str) -> None:
+    """The scenario's warnings (things it most likely does not mean) on stderr; they do
+    not make it wrong, so the command goes on."""
+    from hvsim.scenario.warnings import scenario_warnings
+
+    for line in scenario_warnings(scenario, source):
+        print(line, file=sys.stderr)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     scenario, problems = _load(args.scenario)
     if problems:
         return _print_problems(problems)
-    from hvsim.scenario.warnings import scenario_warnings
-
     n = sum(v.count for v in scenario.vms)
     print(f"{args.scenario}: ok ({n} VMs, {len(scenario.protection_groups)} protection groups)")
-    # Warnings do not make the scenario wrong: stderr, exit status 0.
-    for line in scenario_warnings(scenario, args.scenario):
-        print(line, file=sys.stderr)
+    _warn(scenario, args.scenario)
     return 0
 
 
@@ -235,6 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario, problems = _load(args.scenario)
     if problems:
         return _print_problems(problems)
+    _warn(scenario, args.scenario)
     # Before the imports of pandas and matplotlib: a refused run stops at once.
     pooled = [scenario] * args.replications if args.replications > 1 else []
     status = _costly(args, args.scenario, [scenario], pooled)
@@ -314,6 +320,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     scenario, problems = _load(args.scenario)
     if problems:
         return _print_problems(problems)
+    _warn(scenario, args.scenario)
     pooled, problems = _sweep_scenarios(args)
     if problems:
         return _print_problems(problems)
@@ -400,6 +407,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if problems:
         return _print_problems(problems)
     a, b = (s for s, _ in loaded)
+    _warn(a, args.a)
+    _warn(b, args.b)
     status = _costly(args, args.a, [a, b], [a] * args.replications + [b] * args.replications)
     if status is not None:
         return status

@@ -73,6 +73,7 @@ HEADLINE_KPIS = (
     "rpo.worst_gap_s",
     "on_demand.mean_wait_s",
     "storage.pool_peak_bytes",
+    "coverage.unprotected_vms",
 )
 
 

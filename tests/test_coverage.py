@@ -207,3 +207,29 @@ def test_the_offline_reason_lists_every_failed_requirement_in_the_articles_order
     assert res.vms.loc[0, "offline_reason"] == expected
     assert res.vms.loc[0, "failed_requirements"] == expected
     assert set(res.jobs["offline_reason"]) == {expected}
+
+
+def test_drains_and_events_due_after_the_horizon_are_named_as_not_carried_out(tmp_path, capsys):
+    # A 1-day run with a drain on day 3 and an event at 24:00 of day 0 (the horizon
+    # itself): nothing starts at or after the horizon, so both are left out; validate
+    # and run say so on stderr (exit 0), and an event inside the horizon is not named.
+    doc = base_scenario(
+        migrations={
+            "drains": [{"node": "c1-n1", "day": 3, "time": "01:00", "duration": "1 h"}],
+            "events": [
+                {"vm": "vm1", "day": 0, "time": "12:00", "kind": "live", "target": "c1-n2"},
+                {"vm": "vm1", "day": 1, "time": "00:00", "kind": "consistency_check"},
+            ],
+        }
+    )
+    path = _write(tmp_path, doc)
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"{path}: migrations.drains[0]: warning: due on day 3 at 01:00, at or after the "
+        "horizon of 1 days; nothing starts then, so it is not carried out",
+        f"{path}: migrations.events[1]: warning: due on day 1 at 00:00, at or after the "
+        "horizon of 1 days; nothing starts then, so it is not carried out",
+    ]
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().err.splitlines() == err

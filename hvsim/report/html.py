@@ -222,7 +222,7 @@ def sweep_report(
     """report.html of ``hvsim sweep``: each KPI against the varied parameter with its
     confidence band, statistics per combination, and the plots of one run of some
     combinations (``details``: (label, results, scenario))."""
-    from hvsim.sweep import headline, varying
+    from hvsim.sweep import headline, rejected_line, varying
 
     title = title or "hvsim sweep"
     body = [f"<h1>{_e(title)}</h1>"]
@@ -236,7 +236,9 @@ def sweep_report(
         f"<p>Varied:</p><ul>{varied}</ul><p>{sweep.replications} replication(s) per "
         f"combination (seeds {seeds[0]} to {seeds[-1]}); {len(sweep.table)} runs finished "
         f"({sweep.computed} computed, {sweep.stored} from the store), "
-        f"{len(sweep.failures)} failed.</p>"
+        f"{len(sweep.failures)} failed"
+        + (f"; {_e(rejected_line(sweep.rejected))}" if sweep.rejected else "")
+        + ".</p>"
     )
     if len(sweep.failures):
         body += _failures_html(sweep.failures, sweep.params)

@@ -14,7 +14,7 @@ NAMES_SHOWN = 10
 
 def scenario_warnings(scenario: Scenario, source: str) -> list[str]:
     """Every warning about ``scenario`` (read from ``source``), in a fixed order."""
-    return _unprotected(scenario, source)
+    return _unprotected(scenario, source) + _after_horizon(scenario, source)
 
 
 def unprotected_vm_names(scenario: Scenario) -> list[str]:
@@ -38,3 +38,29 @@ def _unprotected(scenario: Scenario, source: str) -> list[str]:
         f"{source}: protection_groups: warning: {len(missing)} of {total} VMs are in no "
         f"protection group and get no backups or recovery points ({shown}{more})"
     ]
+
+
+def _after_horizon(scenario: Scenario, source: str) -> list[str]:
+    """Drains and explicit events due at or after the horizon: nothing starts then, so
+    they are not carried out (a drain that starts before it but returns after it
+    leaves its VMs where it moved them, which is what the horizon sees)."""
+    horizon_s = scenario.horizon_days * 86400.0
+    lines = []
+    for kind, items in (
+        ("drains", scenario.migrations.drains),
+        ("events", scenario.migrations.events),
+    ):
+        for i, item in enumerate(items):
+            at_s = item.day * 86400.0 + item.time
+            if at_s >= horizon_s:
+                lines.append(
+                    f"{source}: migrations.{kind}[{i}]: warning: due on day {item.day} at "
+                    f"{_clock(item.time)}, at or after the horizon of {scenario.horizon_days:g} "
+                    "days; nothing starts then, so it is not carried out"
+                )
+    return lines
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
