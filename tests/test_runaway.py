@@ -71,6 +71,22 @@ def test_a_link_too_slow_for_the_horizon_stops_the_run_with_exit_2_and_one_line(
     assert not out.exists()
 
 
+def test_replications_of_a_run_that_runs_away_stop_with_its_one_line_before_they_start(
+    tmp_path, capsys
+):
+    # The run of the seed comes first: it runs away, and the command stops with the
+    # exit-2 line. The replications used to run first (their progress and one failure
+    # line each on stderr, their store written), then the seed's run ran away again.
+    scenario = _write(tmp_path, slow_link())
+    out = tmp_path / "out"
+    argv = ["run", str(scenario), "--replications", "3", "--workers", "1", "--out", str(out)]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (2, "")
+    assert captured.err.splitlines() == [f"{scenario}: {SLOW_LINK}"]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("section", "field", "value", "path"),
     [
