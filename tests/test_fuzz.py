@@ -600,7 +600,8 @@ def test_lognormal_draws_of_a_size_are_clipped_at_the_largest_size_a_file_may_gi
         (
             "vms[0].memory",
             {"dist": "uniform", "low": "1 MiB", "high": "4 GiB"},
-            "vms[0].memory: low of memory must be a size from 32 MiB to 1 EB (1e18 bytes)",
+            "vms[0].memory.low: low of memory must be a size from 32 MiB to 1 EB (1e18 bytes) "
+            "('1 MiB')",
         ),
         (
             "vms[0].disks",
