@@ -186,3 +186,18 @@ def test_the_sweep_command_leaves_a_runaway_combination_out_of_the_report_and_ex
     assert pd.read_csv(out / "failures.csv")["error"].tolist() == [f"{scenario}: {SLOW_LINK}"]
     assert len(pd.read_parquet(out / "runs.parquet")) == 1
     assert (out / "report.html").exists()
+
+
+def test_a_comparison_whose_runs_all_run_away_writes_compare_csv_with_its_header(tmp_path, capsys):
+    # Every run of both sides runs away: exit 1, each run in failures.csv, and the
+    # tables empty but readable (compare.csv was a lone newline, which pandas cannot
+    # read: found by whole-command fuzzing).
+    scenario = _write(tmp_path, slow_link())
+    out = tmp_path / "out"
+    argv = ["compare", str(scenario), str(scenario), "--replications", "1"]
+    assert main([*argv, "--workers", "1", "--out", str(out)]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+    assert len(pd.read_csv(out / "failures.csv")) == 2
+    differences = pd.read_csv(out / "compare.csv")
+    assert len(differences) == 0
+    assert list(differences.columns[:3]) == ["kpi", "a_mean", "a_ci_low"]
