@@ -204,10 +204,13 @@ def _demote(markdown: str) -> str:
     return "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
 
 
-def _costly(args: argparse.Namespace, source: str, here: list, pooled: list = ()) -> int | None:
+def _costly(
+    args: argparse.Namespace, source: str, here: list, pooled: list = (), held: bool = False
+) -> int | None:
     """Exit status 2 and one line if the command's estimated cost is past the limit
     (hvsim.estimate) and neither --yes nor a --max-jobs that covers it is given;
-    ``here``: scenarios run in this process, ``pooled``: one per run of the pool.
+    ``here``: scenarios run in this process, ``pooled``: one per run of the pool,
+    ``held``: the results of ``here`` are kept while the pool runs.
     A long run that may go ahead says its estimate (stderr); a short one says nothing."""
     from hvsim.estimate import LIMIT_BYTES, LIMIT_S, estimate, format_bytes, format_duration
 
@@ -218,7 +221,7 @@ def _costly(args: argparse.Namespace, source: str, here: list, pooled: list = ()
         from hvsim.sweep import default_workers
 
         workers = args.workers or default_workers()
-    est = estimate(here, list(pooled), workers)
+    est = estimate(here, list(pooled), workers, held=held)
     if est.over_limit(args.max_jobs):
         limit = (
             f"--max-jobs {args.max_jobs:,}"
@@ -243,7 +246,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _warn(scenario, args.scenario)
     # Before the imports of pandas and matplotlib: a refused run stops at once.
     pooled = [scenario] * args.replications if args.replications > 1 else []
-    status = _costly(args, args.scenario, [scenario], pooled)
+    status = _costly(args, args.scenario, [scenario], pooled, held=True)
     if status is not None:
         return status
     command = "run --replications" if args.replications > 1 else "run"
@@ -268,16 +271,18 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         write_table,
     )
 
-    reps = None
-    if args.replications > 1:
-        reps, status = _many_runs(replicate, args, folder, args.scenario)
-        if status is not None:
-            return status
+    # The run of the seed first: one that runs away stops here with its one line,
+    # before the replications are computed (and stored), reported and thrown away.
     progress = _progress_printer(scenario.horizon_days)
     try:
         results = simulate(scenario, seed=args.seed, progress=progress)
     except RunawayError as exc:
         return _print_problems([exc.problem(args.scenario)])
+    reps = None
+    if args.replications > 1:
+        reps, status = _many_runs(replicate, args, folder, args.scenario)
+        if status is not None:
+            return status
     kpis = results.kpis()
     summary = summary_markdown(results, kpis, scenario.description)
     # Written into a fresh folder beside the target, then swapped in: a run that

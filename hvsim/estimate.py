@@ -190,11 +190,16 @@ class Estimate:
 
 
 def estimate(
-    here: Sequence[Scenario], pooled: Sequence[Scenario] = (), workers: int = 1
+    here: Sequence[Scenario],
+    pooled: Sequence[Scenario] = (),
+    workers: int = 1,
+    held: bool = False,
 ) -> Estimate:
     """The cost of a command that runs ``pooled`` (one scenario per run) in ``workers``
     processes at once, and ``here`` one after another in this process (a single run,
-    or the detail plots of replications, a sweep or a comparison)."""
+    or the detail plots of replications, a sweep or a comparison). ``held``: the
+    results of the runs here are kept while the pool runs (``run --replications``
+    simulates its seed's run first)."""
     memo: dict[int, RunEstimate] = {}
 
     def of(s: Scenario) -> RunEstimate:
@@ -207,11 +212,13 @@ def estimate(
     largest = max(runs, key=lambda e: (e.seconds, e.peak_bytes))
     parallel = max(1, min(workers, len(pooled_e)))
     seconds = sum(e.seconds for e in pooled_e) / parallel + sum(e.seconds for e in here_e)
-    # Each worker holds one run at a time; the runs here come one after another.
-    peak = max(
-        parallel * max((e.peak_bytes for e in pooled_e), default=0.0),
-        max((e.peak_bytes for e in here_e), default=0.0),
-    )
+    # Each worker holds one run at a time; the runs here come one after another, and
+    # their tables (all but the process's base) stay while the pool runs if held.
+    here_peak = max((e.peak_bytes for e in here_e), default=0.0)
+    pooled_peak = parallel * max((e.peak_bytes for e in pooled_e), default=0.0)
+    if held and pooled_e:
+        pooled_peak += max(0.0, here_peak - BASE_BYTES)
+    peak = max(pooled_peak, here_peak)
     return Estimate(len(runs), sum(e.jobs for e in runs), seconds, peak, largest)
 
 

@@ -166,7 +166,7 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
     return Results(
         scenario=scenario_name,
         seed=seed,
-        horizon_days=world.horizon_s / 86400.0,
+        horizon_days=world.scenario.horizon_days,
         start_date=start_date,
         jobs=jobs,
         downtime=downtime,
@@ -239,7 +239,8 @@ def compute_kpis(res: Results) -> dict[str, Any]:
     return {
         "scenario": res.scenario,
         "seed": res.seed,
-        "horizon_days": _r(res.horizon_days),
+        # As given: rounded to 3 places a horizon under 43 s read 0 days.
+        "horizon_days": res.horizon_days,
         "scan": _scan_kpis(res.scans),
         "backups": {
             "jobs": int(len(ran)),
@@ -375,16 +376,26 @@ def _check_kpis(res: Results) -> dict[str, Any]:
     cc = res.consistency_checks
     done = cc[cc["outcome"] == "succeeded"]
     jobs = res.jobs[(res.jobs["outcome"] != "skipped") & (res.jobs["attempt"] == 1)]
-    nights = jobs["window_end_s"].unique()
-    with_checks, without = [], []
-    for we in nights:
-        night = jobs[jobs["window_end_s"] == we]
-        begin = float(night["scheduled_s"].min())
-        end_jobs = float(night["end_s"].max())
-        in_night = cc[(cc["start_s"] >= begin) & (cc["start_s"] < we)]
-        end_all = max(end_jobs, float(in_night["end_s"].max()) if len(in_night) else 0.0)
-        without.append(end_jobs - begin)
-        with_checks.append(end_all - begin)
+    # Per night (the jobs due by one window end): from its first scheduled job to its
+    # last job's end, and to the end of the last check started in [first job, window
+    # end). By groups and sorted checks, not a filter of every table per night: with 48
+    # express fulls a day for a year that loop took 14 s (minutes over ten years).
+    nights = jobs.groupby("window_end_s", sort=False).agg(
+        begin=("scheduled_s", "min"), end_jobs=("end_s", "max")
+    )
+    we = nights.index.to_numpy(dtype=float)
+    begin = nights["begin"].to_numpy(dtype=float)
+    end_jobs = nights["end_jobs"].to_numpy(dtype=float)
+    ended = cc[cc["end_s"].notna()].sort_values("start_s", kind="stable")
+    starts = ended["start_s"].to_numpy(dtype=float)
+    ends = ended["end_s"].to_numpy(dtype=float)
+    first = np.searchsorted(starts, begin, side="left")
+    stop = np.searchsorted(starts, we, side="left")
+    end_all = end_jobs.copy()
+    for i in np.flatnonzero(stop > first):
+        end_all[i] = max(end_jobs[i], float(ends[first[i] : stop[i]].max()))
+    without = list(end_jobs - begin)
+    with_checks = list(end_all - begin)
     return {
         "count": int(len(cc)),
         "succeeded": int(len(done)),

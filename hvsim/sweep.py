@@ -1144,7 +1144,24 @@ def paired_differences(
                 "significant": bool(d.low > 0 or d.high < 0) if d.n > 1 else False,
             }
         )
-    return pd.DataFrame(rows)
+    # Named columns even with no row (every run failed): compare.csv keeps its header.
+    return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)
+
+
+DIFFERENCE_COLUMNS = [
+    "kpi",
+    "a_mean",
+    "a_ci_low",
+    "a_ci_high",
+    "b_mean",
+    "b_ci_low",
+    "b_ci_high",
+    "pairs",
+    "diff_mean",
+    "diff_ci_low",
+    "diff_ci_high",
+    "significant",
+]
 
 
 def side_labels(docs: Sequence[dict[str, Any]], sources: Sequence[str]) -> tuple[str, str]:

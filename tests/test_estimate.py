@@ -111,6 +111,17 @@ def test_run_refuses_the_100000_vm_ten_year_scenario_in_one_line_and_runs_a_smal
     assert capsys.readouterr().err == ""
 
 
+def test_replications_hold_the_seeds_run_while_the_pool_runs():
+    # run --replications simulates its seed's run first and keeps its tables while
+    # the replications run: the peak is one replication (base + tables) plus the
+    # held run's tables (its peak less the process's base).
+    one = hvsim.scenario_from_dict(base_scenario())
+    run = est.estimate_run(one)
+    held = est.estimate([one], [one] * 4, workers=1, held=True)
+    assert held.peak_bytes == run.peak_bytes + (run.peak_bytes - est.BASE_BYTES)
+    assert est.estimate([one], [one] * 4, workers=1).peak_bytes == run.peak_bytes
+
+
 @pytest.mark.parametrize("command", ["sweep", "compare"])
 def test_sweep_and_compare_refuse_it_too(tmp_path, capsys, command):
     huge = _write(tmp_path, _huge(), "huge.yaml")

@@ -158,3 +158,12 @@ def test_progress_reports_never_tick_past_a_fractional_horizon():
     res = hvsim.simulate(hvsim.scenario_from_dict(doc), seed=1, progress=days.append)
     assert days == [1.0, 1.5]
     assert res.counters["end_s"] <= 1.5 * DAY_S
+
+
+@pytest.mark.parametrize("horizon", [1e-6, 0.0004, 0.0123456, 7.0])
+def test_kpis_json_gives_the_horizon_as_the_scenario_does(horizon):
+    # Rounded to 3 places, a horizon of 1e-6 days (0.0864 s; the schema takes any
+    # horizon above 0) read 0 days in kpis.json and the console, and 0.0123456 days
+    # read 0.012 (found by whole-command fuzzing).
+    kpis = run(base_scenario(horizon_days=horizon)).kpis()
+    assert kpis["horizon_days"] == horizon

@@ -71,6 +71,22 @@ def test_a_link_too_slow_for_the_horizon_stops_the_run_with_exit_2_and_one_line(
     assert not out.exists()
 
 
+def test_replications_of_a_run_that_runs_away_stop_with_its_one_line_before_they_start(
+    tmp_path, capsys
+):
+    # The run of the seed comes first: it runs away, and the command stops with the
+    # exit-2 line. The replications used to run first (their progress and one failure
+    # line each on stderr, their store written), then the seed's run ran away again.
+    scenario = _write(tmp_path, slow_link())
+    out = tmp_path / "out"
+    argv = ["run", str(scenario), "--replications", "3", "--workers", "1", "--out", str(out)]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (2, "")
+    assert captured.err.splitlines() == [f"{scenario}: {SLOW_LINK}"]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("section", "field", "value", "path"),
     [
@@ -170,3 +186,18 @@ def test_the_sweep_command_leaves_a_runaway_combination_out_of_the_report_and_ex
     assert pd.read_csv(out / "failures.csv")["error"].tolist() == [f"{scenario}: {SLOW_LINK}"]
     assert len(pd.read_parquet(out / "runs.parquet")) == 1
     assert (out / "report.html").exists()
+
+
+def test_a_comparison_whose_runs_all_run_away_writes_compare_csv_with_its_header(tmp_path, capsys):
+    # Every run of both sides runs away: exit 1, each run in failures.csv, and the
+    # tables empty but readable (compare.csv was a lone newline, which pandas cannot
+    # read: found by whole-command fuzzing).
+    scenario = _write(tmp_path, slow_link())
+    out = tmp_path / "out"
+    argv = ["compare", str(scenario), str(scenario), "--replications", "1"]
+    assert main([*argv, "--workers", "1", "--out", str(out)]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+    assert len(pd.read_csv(out / "failures.csv")) == 2
+    differences = pd.read_csv(out / "compare.csv")
+    assert len(differences) == 0
+    assert list(differences.columns[:3]) == ["kpi", "a_mean", "a_ci_low"]

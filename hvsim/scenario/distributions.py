@@ -35,6 +35,39 @@ PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 
+class ParameterError(ValueError):
+    """What is wrong with one parameter of a distribution. ``at`` is the parameter's
+    place in the field's mapping (``("low",)``, ``("values", 2)``) and ``given`` its
+    value: the problem line names ``vms[0].memory.values[2]`` and that value, not the
+    field and its whole mapping, where a wrong item among several was hard to find."""
+
+    def __init__(self, message: str, at: tuple[str | int, ...], given: Any):
+        super().__init__(message)
+        self.at = at
+        self.given = given
+
+
+def _param(value: dict, name: str, convert) -> Any:
+    """``convert(value[name])``, its error located at the parameter."""
+    try:
+        return convert(value[name])
+    except ParameterError:
+        raise
+    except ValueError as exc:
+        raise ParameterError(str(exc), (name,), value[name]) from None
+
+
+def _each_value(values: list, convert) -> tuple[Any, ...]:
+    """The converted items of a choice's ``values``, an error located at its item."""
+    out = []
+    for i, v in enumerate(values):
+        try:
+            out.append(convert(v))
+        except ValueError as exc:
+            raise ParameterError(str(exc), ("values", i), v) from None
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Dist:
     """A validated distribution of a numeric or categorical field, in base units."""
@@ -219,7 +252,8 @@ def _from_mapping(
 ) -> Dist:
     kind = value.get("dist")
     if not isinstance(kind, str) or kind not in PARAMS:
-        raise ValueError(f"'dist' must be one of {', '.join(PARAMS)}")
+        at = ("dist",) if "dist" in value else ()
+        raise ParameterError(f"'dist' must be one of {', '.join(PARAMS)}", at, kind)
     allowed = set(PARAMS[kind]) | {"dist"}
     unknown = sorted(set(value) - allowed, key=str)
     if unknown:
@@ -228,36 +262,44 @@ def _from_mapping(
     missing = [n for n in required if n not in value]
     if missing:
         raise ValueError(f"dist {kind} needs {', '.join(missing)}")
+
+    def param(name: str, spread: bool = False) -> float:
+        return _param(value, name, lambda x: convert(x, f"{name} of {field}", spread))
+
     if kind == "choice":
         values = value["values"]
         if not isinstance(values, list) or not values:
-            raise ValueError("choice needs a non-empty list 'values'")
-        conv = tuple(convert(v, f"each value of {field}") for v in values)
+            raise ParameterError("choice needs a non-empty list 'values'", ("values",), values)
+        conv = _each_value(values, lambda v: convert(v, f"each value of {field}"))
         return Dist("choice", (conv, _weights(value.get("weights"), len(conv))))
     if kind == "fixed":
-        return Dist("fixed", (convert(value["value"], f"value of {field}"),))
+        return Dist("fixed", (param("value"),))
     if kind == "uniform":
-        low, high = (convert(value[n], f"{n} of {field}") for n in ("low", "high"))
+        low, high = param("low"), param("high")
         if high < low:
             raise ValueError("uniform needs low <= high")
         return Dist("uniform", (low, high))
     if kind == "triangular":
-        low, mode, high = (convert(value[n], f"{n} of {field}") for n in ("low", "mode", "high"))
+        low, mode, high = param("low"), param("mode"), param("high")
         if not low <= mode <= high:
             raise ValueError("triangular needs low <= mode <= high")
         return Dist("triangular", (low, mode, high))
     if kind == "normal":
-        mean = convert(value["mean"], f"mean of {field}")
-        sd = convert(value["sd"], f"sd of {field}", spread=True)
+        mean = param("mean")
+        sd = param("sd", spread=True)
         # A normal can draw outside the field's bounds: such draws are clipped to a
         # small positive floor (or the minimum itself) and to the maximum, never
         # passed on as nonsense.
         low = floor if floor is not None else max(mean * 1e-3, 1e-9)
         return Dist("normal", (mean, sd), low, maximum)
-    median = convert(value["median"], f"median of {field}")
+    median = param("median")
     sigma = value["sigma"]
     if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0 <= sigma <= 10:
-        raise ValueError(f"sigma of {field} must be a number from 0 to 10 (the shape of ln X)")
+        raise ParameterError(
+            f"sigma of {field} must be a number from 0 to 10 (the shape of ln X)",
+            ("sigma",),
+            sigma,
+        )
     return Dist("lognormal", (median, float(sigma)), floor, maximum)
 
 
@@ -265,18 +307,22 @@ def _weights(weights: object, n: int) -> tuple[float, ...]:
     if weights is None:
         return tuple([1.0 / n] * n)
     if not isinstance(weights, list) or len(weights) != n:
-        raise ValueError(f"'weights' must be a list of {n} numbers, one per value")
-    if any(isinstance(w, bool) or not isinstance(w, int | float) for w in weights):
-        raise ValueError("'weights' must be numbers >= 0")
-    try:
-        ws = [float(w) for w in weights]
-    except OverflowError:
-        raise ValueError("'weights' must be finite numbers >= 0") from None
-    if not all(np.isfinite(w) and w >= 0 for w in ws):
-        raise ValueError("'weights' must be finite numbers >= 0")
+        raise ParameterError(
+            f"'weights' must be a list of {n} numbers, one per value", ("weights",), weights
+        )
+    ws = []
+    for i, w in enumerate(weights):
+        if isinstance(w, bool) or not isinstance(w, int | float):
+            raise ParameterError("'weights' must be numbers >= 0", ("weights", i), w)
+        try:
+            ws.append(float(w))
+        except OverflowError:
+            ws.append(math.inf)
+        if not (np.isfinite(ws[-1]) and ws[-1] >= 0):
+            raise ParameterError("'weights' must be finite numbers >= 0", ("weights", i), w)
     total = sum(ws)
     if total <= 0:
-        raise ValueError("'weights' must not all be zero")
+        raise ParameterError("'weights' must not all be zero", ("weights",), weights)
     if not np.isfinite(total):  # huge weights: scale them to at most 1 first
         ws = [w / max(ws) for w in ws]
         total = sum(ws)
@@ -299,14 +345,19 @@ def _categorical_validator(allowed: tuple[Any, ...], type_name: str):
         if not isinstance(value, dict):
             return Dist("fixed", (convert(value),))
         if value.get("dist") != "choice":
-            raise ValueError("a categorical field takes a value or {dist: choice, values: [..]}")
+            raise ParameterError(
+                "a categorical field takes a value or {dist: choice, values: [..]}",
+                ("dist",) if "dist" in value else (),
+                value.get("dist"),
+            )
         unknown = sorted(set(value) - {"dist", "values", "weights"}, key=str)
         if unknown:
             raise ValueError(f"unknown key(s) {', '.join(map(str, unknown))} for dist choice")
         values = value.get("values")
         if not isinstance(values, list) or not values:
-            raise ValueError("choice needs a non-empty list 'values'")
-        conv = tuple(convert(v) for v in values)
+            at = ("values",) if "values" in value else ()
+            raise ParameterError("choice needs a non-empty list 'values'", at, values)
+        conv = _each_value(values, convert)
         return Dist("choice", (conv, _weights(value.get("weights"), len(conv))))
 
     validate.kind = type_name  # type: ignore[attr-defined]  # read by the scenario reference

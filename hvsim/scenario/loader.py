@@ -17,6 +17,7 @@ import networkx as nx
 import yaml
 from pydantic import ValidationError
 
+from hvsim.scenario.distributions import ParameterError
 from hvsim.scenario.mobility_refs import check_mobility_references
 from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.schema import MAX_ON_DEMAND_JOBS, MAX_VMS, Scenario, VmSpec
@@ -366,8 +367,13 @@ def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
         for err in exc.errors(include_url=False):
             msg = err["msg"].removeprefix("Value error, ")
             missing = err["type"] == "missing"
-            given = "" if missing else f" ({_short(err.get('input'))})"
-            messages = merged.setdefault((_render_path(err["loc"], data, missing), given), [])
+            loc, value = err["loc"], err.get("input")
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, ParameterError) and cause.at:
+                # A distribution's parameter: its own place and value.
+                loc, value = (*loc, *cause.at), cause.given
+            given = "" if missing else f" ({_short(value)})"
+            messages = merged.setdefault((_render_path(loc, data, missing), given), [])
             if msg not in messages:
                 messages.append(msg)
         lines = [
