@@ -172,15 +172,14 @@ def _finish_many(out: Path, result, written: list[str]) -> int:
     """The last lines of a sweep or comparison; exit 1 if a run failed."""
     print(_runs_line(result))
     print(f"\nwrote {out}/ ({', '.join(written)}; finished runs in runs/)")
-    return _report_failures(result.failures)
+    return _report_failures(result)
 
 
-def _report_failures(failures) -> int:
+def _report_failures(result) -> int:
+    failures = result.failures
     if len(failures):
-        print(
-            f"{len(failures)} run(s) failed (see failures.csv); the others are in the tables",
-            file=sys.stderr,
-        )
+        rest = "the others are in the tables" if len(result.table) else "no run finished"
+        print(f"{len(failures)} run(s) failed (see failures.csv); {rest}", file=sys.stderr)
         return 1
     return 0
 
@@ -318,7 +317,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         print(console_stats(reps.summary(), [], headline(reps.kpis, reps.table)))
         print(_runs_line(reps))
     print(f"\nwrote {folder.given}/ ({', '.join(written)})")
-    return _report_failures(reps.failures) if reps is not None else 0
+    return _report_failures(reps) if reps is not None else 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -23,8 +23,10 @@ from typing import Any
 import pytest
 import yaml
 
-from hvsim import load_scenario
+from hvsim import load_scenario, scenario_from_dict
 from hvsim.cli import main
+from hvsim.scenario.loader import ScenarioError
+from tests.conftest import base_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -1094,3 +1096,16 @@ def test_the_largest_rates_and_sizes_run_to_the_end_and_a_transfer_of_decades_st
     (line,) = err
     assert line.startswith(f"{scenario}: clusters[0].csvs[0].read: still running ")
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("value", [10**400, 1e308, 1_000_000_001])
+def test_a_huge_first_index_is_refused_with_its_range(value):
+    # Found by the fuzz tests: 1e308 got pydantic's "exceeded maximum size" message.
+    doc = base_scenario(vms=[{"name": "vm{i}", "count": 2, "cluster": "c1", "csv": "csv1"}])
+    doc["vms"][0]["first_index"] = value
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_dict(doc, "f.yaml")
+    (line,) = caught.value.problems
+    assert line.startswith(
+        "f.yaml: vms[0].first_index: first_index must be a whole number from 0 to 1000000000"
+    )

@@ -167,3 +167,21 @@ def test_kpis_json_gives_the_horizon_as_the_scenario_does(horizon):
     # read 0.012 (found by whole-command fuzzing).
     kpis = run(base_scenario(horizon_days=horizon)).kpis()
     assert kpis["horizon_days"] == horizon
+
+
+def test_unprotected_time_counts_only_the_part_of_a_break_before_the_horizon():
+    # A live migration at 20:00 of a 1-day run breaks protection (no VMM console on the
+    # DPM server); the break lasts until the repair 24 h later, long after the horizon.
+    # Unprotected time inside the run: from the break's start to 24:00, about 4 h, not
+    # the 24 h of the whole break (4 such breaks once read 138 h in a 1-day run).
+    doc = base_scenario(
+        migrations={
+            "events": [{"vm": "vm1", "day": 0, "time": "20:00", "kind": "live", "target": "c1-n2"}]
+        }
+    )
+    doc["vms"][0]["node"] = "c1-n1"
+    res = run(doc)
+    (brk,) = res.protection_breaks.itertuples()
+    assert brk.duration_s == pytest.approx(86400.0)
+    assert 20 * 3600 < brk.start_s < 20 * 3600 + 60
+    assert res.kpis()["migrations"]["unprotected_s"] == round(86400.0 - brk.start_s, 3)

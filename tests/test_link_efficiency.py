@@ -26,11 +26,12 @@ def test_only_links_carry_the_efficiency_cluster_network_and_storage_keep_their_
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (0, "efficiency must be a number greater than 0 and at most 1"),
-        (1.5, "efficiency must be a number greater than 0 and at most 1"),
-        (-0.2, "efficiency must be a number greater than 0 and at most 1"),
+        (0, "efficiency must be a number from 0.1 to 1"),
+        (1.5, "efficiency must be a number from 0.1 to 1"),
+        (-0.2, "efficiency must be a number from 0.1 to 1"),
+        (0.008, "efficiency must be a number from 0.1 to 1"),  # 0.8 slipped by 100
         (True, "expected a number, not true or false"),
-        ("80 %", "efficiency must be a number greater than 0 and at most 1"),
+        ("80 %", "efficiency must be a number from 0.1 to 1"),
     ],
 )
 def test_an_efficiency_outside_0_to_1_is_refused_with_one_line(value, message):

@@ -223,6 +223,8 @@ MAX_VMS = 100_000
 MAX_ON_DEMAND_PER_HOUR = 1000
 MAX_ON_DEMAND_JOBS = 500_000
 MAX_HORIZON_DAYS = 3660
+# {i} of a VM name: a billion is more than any naming scheme needs (assumption).
+MAX_FIRST_INDEX = 1_000_000_000
 
 
 _AS_INT = TypeAdapter(int)
@@ -251,16 +253,21 @@ def _number_rule(model: type[BaseModel], name: str) -> tuple[type, str, dict] | 
     }
     if not bounds:
         return None
-    low = f"{bounds['ge']:g}" if "ge" in bounds else None
+    low = _bound_text(bounds["ge"]) if "ge" in bounds else None
     if "ge" in bounds and "le" in bounds:
-        words = f"from {low} to {bounds['le']:g}"
+        words = f"from {low} to {_bound_text(bounds['le'])}"
     else:
-        parts = [f"greater than {bounds['gt']:g}"] if "gt" in bounds else []
+        parts = [f"greater than {_bound_text(bounds['gt'])}"] if "gt" in bounds else []
         parts += [f"of {low} or more"] if low is not None else []
-        parts += [f"at most {bounds['le']:g}"] if "le" in bounds else []
-        parts += [f"less than {bounds['lt']:g}"] if "lt" in bounds else []
+        parts += [f"at most {_bound_text(bounds['le'])}"] if "le" in bounds else []
+        parts += [f"less than {_bound_text(bounds['lt'])}"] if "lt" in bounds else []
         words = " and ".join(parts)
     return kind, f"{'a whole number' if kind is int else 'a number'} {words}", bounds
+
+
+def _bound_text(x: float) -> str:
+    """A bound as a planner writes it: 1000000000, not 1e+09; 0.1 as 0.1."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 def _in_bounds(x: float, bounds: dict) -> bool:
@@ -447,6 +454,8 @@ class SmbShare(Storage):
 # replica hours = MB / (0.8 x MB/s) / 3600; its initial-replica table gives those
 # hours when its GB are GiB (source: dpm-network-efficiency).
 LINK_EFFICIENCY = 0.8
+# Less than a tenth of a link is a slip (0.8 written as 0.008), not a protocol (assumption).
+MIN_LINK_EFFICIENCY = 0.1
 
 
 class Link(Strict):
@@ -456,7 +465,7 @@ class Link(Strict):
     )
     efficiency: float = Field(
         LINK_EFFICIENCY,
-        gt=0,
+        ge=MIN_LINK_EFFICIENCY,
         le=1,
         description="Share of the bandwidth that transfers reach (protocol overhead): all "
         "traffic on the link shares bandwidth x efficiency. Default 0.8, DPM's planning "
@@ -464,7 +473,7 @@ class Link(Strict):
         "replica hours = MB / (0.8 x MB/s) / 3600, which matches DPM's initial-replica "
         "table (50 GB in 1.5 h at 100 Mbps) when its GB are GiB (source: "
         "dpm-network-efficiency). Not applied to a cluster's own network (cluster_network) "
-        "or to storage.",
+        "or to storage. At least 0.1 (assumption: less is a slip, such as 0.008 for 0.8).",
     )
 
 
@@ -661,7 +670,12 @@ class VmSpec(Strict):
     count: int = Field(
         1, ge=1, le=MAX_VMS, description=f"How many VMs this entry makes (at most {MAX_VMS})."
     )
-    first_index: int = Field(1, ge=0, description="First value of {i}. Default 1.")
+    first_index: int = Field(
+        1,
+        ge=0,
+        le=MAX_FIRST_INDEX,
+        description=f"First value of {{i}}. Default 1. At most {MAX_FIRST_INDEX:,}.",
+    )
     cluster: Name | None = Field(None, description="Cluster of the VM (with csv).")
     csv: Name | None = Field(None, description="CSV of that cluster holding the VM's disks.")
     node: Name | None = Field(None, description="Owner node. Default: spread round-robin.")
