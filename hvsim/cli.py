@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hvsim.files import OutputError, OutputFolder, default_folder, fit_name
+
+if TYPE_CHECKING:
+    from hvsim.runs.options import RunOptions
 
 EXIT_BAD_INPUT = 2
 
@@ -106,20 +109,19 @@ def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs):
     replications, seed and execution options, each finished run stored in the
     output folder's ``runs/``. Returns (result, None), or (None, exit status) on a
     mistake."""
+    from hvsim.runs.dask import SchedulerError
+    from hvsim.runs.options import RunOptions
     from hvsim.scenario.loader import ScenarioError
-    from hvsim.sweep import SchedulerError
 
-    store = folder.store
+    base = args.run_options or RunOptions()
+    options = base.but(
+        store=folder.store,
+        workers=args.workers if args.workers is not None else base.workers,
+        scheduler=args.scheduler if args.scheduler is not None else base.scheduler,
+        progress=True,
+    )
     try:
-        result = fn(
-            *inputs,
-            args.replications,
-            args.seed,
-            store=store,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            progress=True,
-        )
+        result = fn(*inputs, args.replications, args.seed, options)
     except ScenarioError as exc:
         return None, _print_problems(exc.problems)
     except SchedulerError as exc:
@@ -141,15 +143,14 @@ def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs):
 def _write_many(out: Path, result, files: dict[str, str]) -> list[str]:
     """Into the fresh folder ``out``: the runs table of a sweep or comparison, then
     ``files`` (name: text), and failures.csv if a run failed; the names written."""
-    from hvsim.report.summary import table_csv
-    from hvsim.sweep import write_table, write_text
+    from hvsim.files import write_csv, write_table, write_text
 
     write_table(result.table, out, "runs")
     for name, text in files.items():
         write_text(out / name, text)
     written = ["runs.parquet", "runs.csv", *files]
     if len(result.failures):
-        write_text(out / "failures.csv", table_csv(result.failures))
+        write_csv(out / "failures.csv", result.failures)
         written.append("failures.csv")
     return written
 
@@ -159,7 +160,7 @@ def _heading(text: str) -> None:
 
 
 def _runs_line(result) -> str:
-    from hvsim.sweep import rejected_line
+    from hvsim.runs.store import rejected_line
 
     line = (
         f"runs: {len(result.table)} finished ({result.computed} computed, {result.stored} from "
@@ -215,7 +216,7 @@ def _costly(args: argparse.Namespace, source: str, here: list, pooled: list = ()
         return None
     workers = 1
     if pooled:
-        from hvsim.sweep import default_workers
+        from hvsim.runs.local import default_workers
 
         workers = args.workers or default_workers()
     est = estimate(here, list(pooled), workers)
@@ -256,17 +257,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     from hvsim import simulate
+    from hvsim.files import write_csv, write_table, write_text
     from hvsim.overrun import RunawayError
     from hvsim.report.html import run_report
-    from hvsim.report.summary import console_table, summary_markdown, table_csv
+    from hvsim.report.summary import console_table, summary_markdown
+    from hvsim.report.text import console_stats, headline, sweep_markdown
     from hvsim.results import kpis_json
-    from hvsim.sweep import (
-        console_stats,
-        headline,
-        replicate,
-        sweep_markdown,
-        write_table,
-    )
+    from hvsim.sweep import replicate
 
     reps = None
     if args.replications > 1:
@@ -284,22 +281,22 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     # fails half-way leaves no partial output.
     written = ["kpis.json", "jobs.csv", "downtime.csv", "redirected_io.csv", "summary.md"]
     with folder.staging() as tmp:
-        (tmp / "kpis.json").write_text(kpis_json(kpis), encoding="utf-8")
-        (tmp / "jobs.csv").write_text(table_csv(results.jobs), encoding="utf-8")
-        (tmp / "downtime.csv").write_text(table_csv(results.downtime), encoding="utf-8")
-        (tmp / "redirected_io.csv").write_text(table_csv(results.redirected_io), encoding="utf-8")
+        write_text(tmp / "kpis.json", kpis_json(kpis))
+        write_csv(tmp / "jobs.csv", results.jobs)
+        write_csv(tmp / "downtime.csv", results.downtime)
+        write_csv(tmp / "redirected_io.csv", results.redirected_io)
         if reps is not None:
             title = f"hvsim replications: {scenario.name}"
             summary = sweep_markdown(reps, title, scenario.description) + "\n" + _demote(summary)
             write_table(reps.table, tmp, "runs")
-            (tmp / "summary.csv").write_text(table_csv(reps.summary()), encoding="utf-8")
+            write_csv(tmp / "summary.csv", reps.summary())
             written += ["runs.parquet", "runs.csv", "summary.csv"]
             if len(reps.failures):
-                (tmp / "failures.csv").write_text(table_csv(reps.failures), encoding="utf-8")
+                write_csv(tmp / "failures.csv", reps.failures)
                 written.append("failures.csv")
-        (tmp / "summary.md").write_text(summary, encoding="utf-8")
+        write_text(tmp / "summary.md", summary)
         page = run_report(results, kpis, scenario, scenario.description, reps)
-        (tmp / "report.html").write_text(page, encoding="utf-8")
+        write_text(tmp / "report.html", page)
         written.append("report.html")
         folder.publish(tmp, written)
     if reps is None:
@@ -337,16 +334,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
+    from hvsim.files import table_csv
     from hvsim.report.html import sweep_report
-    from hvsim.report.summary import table_csv
-    from hvsim.sweep import (
-        combination_label,
-        console_stats,
-        headline,
-        run_sweep,
-        sweep_markdown,
-        varying,
-    )
+    from hvsim.report.text import console_stats, headline, sweep_markdown
+    from hvsim.runs.plan import combination_label
+    from hvsim.stats import varying
+    from hvsim.sweep import run_sweep
 
     sweep, status = _many_runs(run_sweep, args, folder, args.scenario, args.vary)
     if status is not None:
@@ -385,8 +378,9 @@ def _sweep_scenarios(args: argparse.Namespace) -> tuple[list, list[str] | None]:
     the problems with the varied values."""
     import copy
 
+    from hvsim.runs.plan import load_document, plan_runs
+    from hvsim.runs.vary import parse_vary
     from hvsim.scenario.loader import ScenarioError, scenario_from_dict
-    from hvsim.sweep import load_document, parse_vary, plan_runs
 
     try:
         doc = load_document(args.scenario)
@@ -422,9 +416,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
+    from hvsim.files import table_csv
     from hvsim.report.html import compare_report
-    from hvsim.report.summary import table_csv
-    from hvsim.sweep import compare, compare_markdown, console_comparison, headline
+    from hvsim.report.text import compare_markdown, console_comparison, headline
+    from hvsim.sweep import compare
 
     cmp, status = _many_runs(compare, args, folder, args.a, args.b)
     if status is not None:
@@ -462,7 +457,7 @@ def _int_list(text: str) -> list[int]:
 
 
 def cmd_scan_table(args: argparse.Namespace) -> int:
-    from hvsim.report.summary import table_csv
+    from hvsim.files import write_csv
     from hvsim.scan_table import pivot_for_print, scan_table
 
     scenario, problems = _load(args.scenario)
@@ -478,7 +473,7 @@ def cmd_scan_table(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 return _print_problems([f"{args.scenario}: clusters: {exc}"])
             with folder.staging() as tmp:
-                (tmp / "scan-table.csv").write_text(table_csv(table), encoding="utf-8")
+                write_csv(tmp / "scan-table.csv", table)
                 folder.publish(tmp, ["scan-table.csv"])
     except OutputError as exc:
         return _output_problem(exc)
@@ -654,8 +649,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, runs: RunOptions | None = None) -> int:
+    """The command ``argv`` (default: the command line); its exit status. ``runs``:
+    how sweeps, comparisons and replications carry out their runs where the command
+    line does not say (which function runs one run, the cores: for tests, or hvsim
+    embedded in another tool)."""
     args = build_parser().parse_args(argv)
+    args.run_options = runs
     return args.func(args)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -497,3 +498,23 @@ def _nightly_makespans(ran: pd.DataFrame) -> pd.Series:
 
 def kpis_json(kpis: dict[str, Any]) -> str:
     return json.dumps(kpis, indent=2, sort_keys=False) + "\n"
+
+
+def flatten_kpis(kpis: dict[str, Any], prefix: str = "") -> dict[str, float | int]:
+    """Nested kpis.json -> {'backups.window_compliance': 0.97, ...}: one row of a runs
+    table. Text is skipped and so is the top-level seed (the table has its own seed
+    column)."""
+    out: dict[str, float | int] = {}
+    for key, value in kpis.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten_kpis(value, name + "."))
+        elif name == "seed":
+            continue
+        elif isinstance(value, bool):
+            out[name] = int(value)
+        elif isinstance(value, numbers.Integral):
+            out[name] = int(value)
+        elif isinstance(value, numbers.Real):
+            out[name] = float(value)
+    return out

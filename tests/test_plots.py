@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 import hvsim
 from hvsim.report import plots
 from hvsim.report.html import compare_report, run_report, sweep_report
-from hvsim.sweep import compare, replicate, run_sweep, summarize
+from hvsim.stats import summarize
+from hvsim.sweep import compare, replicate, run_sweep
 from tests.test_replications import noisy_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

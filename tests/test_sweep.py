@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
+import sys
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -11,16 +15,14 @@ import yaml
 from scipy import stats
 
 import hvsim
-import hvsim.sweep as sweep_module
 from hvsim.cli import main
+from hvsim.results import flatten_kpis
+from hvsim.runs.options import RunOptions
+from hvsim.runs.plan import kpi_source_files, source_fingerprint
+from hvsim.runs.task import run_spec
+from hvsim.runs.vary import parse_vary, set_path
 from hvsim.scenario.loader import ScenarioError
-from hvsim.sweep import (
-    compare,
-    flatten_kpis,
-    parse_vary,
-    run_sweep,
-    set_path,
-)
+from hvsim.sweep import compare, run_sweep
 from tests.conftest import base_scenario
 from tests.test_replications import noisy_scenario
 
@@ -206,32 +208,34 @@ def test_the_same_sweep_gives_the_same_table_with_one_or_two_worker_processes():
 # --- store and resume ---------------------------------------------------------------
 
 
-def test_a_resumed_sweep_does_not_rerun_finished_runs(tmp_path, monkeypatch):
+def test_a_resumed_sweep_does_not_rerun_finished_runs(tmp_path):
     doc, store = noisy_scenario(), tmp_path / "runs"
     calls: list[int] = []
-    real = sweep_module.run_spec
 
     def killed_after_three(spec):
         if len(calls) == 3:
             raise KeyboardInterrupt  # the sweep dies while the fourth run is going
         calls.append(spec.seed)
-        return real(spec)
+        return run_spec(spec)
 
-    monkeypatch.setattr(sweep_module, "run_spec", killed_after_three)
+    def counted(spec):
+        calls.append(1)
+        return run_spec(spec)
+
+    here = RunOptions(store=store, workers=1)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(doc, [BANDWIDTH], replications=3, store=store, workers=1)
+        run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=killed_after_three))
     assert len(list(store.glob("*.json"))) == 3
 
     calls.clear()
-    monkeypatch.setattr(sweep_module, "run_spec", lambda spec: calls.append(1) or real(spec))
-    resumed = run_sweep(doc, [BANDWIDTH], replications=3, store=store, workers=1)
+    resumed = run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=counted))
     assert len(calls) == 6 - 3
     assert (resumed.computed, resumed.stored) == (3, 3)
     fresh = run_sweep(doc, [BANDWIDTH], replications=3, workers=1)
     pd.testing.assert_frame_equal(resumed.table, fresh.table)
 
     calls.clear()
-    again = run_sweep(doc, [BANDWIDTH], replications=3, store=store, workers=1)
+    again = run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=counted))
     assert calls == [] and (again.computed, again.stored) == (0, 6)
 
 
@@ -267,26 +271,62 @@ def test_sweep_command_run_twice_computes_nothing_the_second_time(tmp_path, caps
     assert "KPIs against the varied parameter" in (out / "report.html").read_text()
 
 
+def test_editing_report_runner_or_command_code_keeps_stored_runs_but_a_model_edit_does_not(
+    tmp_path,
+):
+    # Stored runs are keyed by a fingerprint of what decides KPIs: a copy of the
+    # package with the reports, the runner, the statistics or the command line edited
+    # keeps its fingerprint (its stores stay valid); a model edit changes it.
+    root = tmp_path / "hvsim"
+    package = Path(hvsim.__file__).parent
+    shutil.copytree(package, root, ignore=shutil.ignore_patterns("__pycache__"))
+    before = source_fingerprint(root)
+    assert before == source_fingerprint(package)
+    for rel in ("report/html.py", "runs/local.py", "cli.py", "sweep.py", "stats.py", "files.py"):
+        with (root / rel).open("a", encoding="utf-8") as fh:
+            fh.write("\n# moved\n")
+    assert source_fingerprint(root) == before
+    with next((root / "model").glob("*.py")).open("a", encoding="utf-8") as fh:
+        fh.write("\n# changed\n")
+    assert source_fingerprint(root) != before
+
+
+def test_every_module_a_simulation_loads_is_in_the_fingerprint():
+    # A module that simulate() and kpis() load decides KPIs: forgetting it in
+    # KPI_SOURCES would reuse stored runs of an older model.
+    code = (
+        "import sys, hvsim\n"
+        "from hvsim.scenario.loader import load_scenario\n"
+        "hvsim.simulate(load_scenario(sys.argv[1]), seed=1).kpis()\n"
+        "for name, m in sorted(sys.modules.items()):\n"
+        "    if name.split('.')[0] == 'hvsim': print(m.__file__)\n"
+    )
+    example = Path(__file__).resolve().parents[1] / "scenarios" / "small-lab.yaml"
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(example)], capture_output=True, text=True, check=True
+    )
+    loaded = {Path(line).resolve() for line in out.stdout.split()}
+    hashed = {p.resolve() for p in kpi_source_files(Path(hvsim.__file__).parent)}
+    assert loaded and loaded <= hashed, sorted(map(str, loaded - hashed))
+
+
 # --- a run that raises --------------------------------------------------------------
 
 
-def _fail_seed_2(monkeypatch):
-    real = sweep_module.simulate
-
-    def simulate(scenario, seed=1, progress=None):
-        if seed == 2:
-            raise RuntimeError("model bug\nat day 3")
-        return real(scenario, seed=seed)
-
-    monkeypatch.setattr(sweep_module, "simulate", simulate)
+def _simulate_failing_on_seed_2(scenario, seed=1, progress=None):
+    if seed == 2:
+        raise RuntimeError("model bug\nat day 3")
+    return hvsim.simulate(scenario, seed=seed)
 
 
-def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on(
-    tmp_path, monkeypatch
-):
-    _fail_seed_2(monkeypatch)
+# Runs whose simulation raises on seed 2 (a model bug, say).
+FAILING_SEED_2 = RunOptions(runner=partial(run_spec, simulate=_simulate_failing_on_seed_2))
+
+
+def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on(tmp_path):
     store = tmp_path / "runs"
-    r = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, store=store, workers=1)
+    failing = FAILING_SEED_2.but(store=store, workers=1)
+    r = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, options=failing)
     assert list(r.table["seed"]) == [1, 3, 1, 3]
     assert r.failures[["links[2].bandwidth", "seed", "error"]].to_dict("records") == [
         {"links[2].bandwidth": "1 Gbps", "seed": 2, "error": "RuntimeError: model bug at day 3"},
@@ -294,17 +334,15 @@ def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on
     ]
     assert "Traceback" in r.failures["traceback"].iloc[0]
     assert len(list(store.glob("*.json"))) == 4  # failed runs are not stored
-    monkeypatch.undo()
     fixed = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, store=store, workers=1)
     assert (fixed.computed, fixed.stored, len(fixed.failures)) == (2, 4, 0)
 
 
-def test_sweep_command_with_a_failing_run_says_which_and_exits_1(tmp_path, capsys, monkeypatch):
-    _fail_seed_2(monkeypatch)
+def test_sweep_command_with_a_failing_run_says_which_and_exits_1(tmp_path, capsys):
     scenario = _write(tmp_path, noisy_scenario())
     out = tmp_path / "out"
     argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "2"]
-    code = main(argv + ["--workers", "1", "--out", str(out)])
+    code = main(argv + ["--workers", "1", "--out", str(out)], runs=FAILING_SEED_2)
     captured = capsys.readouterr()
     assert code == 1
     assert (

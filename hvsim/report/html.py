@@ -81,7 +81,8 @@ def kpi_table(kpis: dict[str, Any]) -> str:
 
 def stats_table(summary: pd.DataFrame, by: Sequence[str] = ()) -> str:
     """Mean, confidence interval, p50 and p95 per (combination and) KPI."""
-    from hvsim.sweep import CONFIDENCE, format_ci, format_kpi
+    from hvsim.report.text import format_ci, format_kpi
+    from hvsim.stats import CONFIDENCE
 
     head = [*by, "KPI", "n", "mean", f"{CONFIDENCE:.0%} CI", "p50", "p95"]
     rows = []
@@ -146,7 +147,7 @@ def run_report(
 ) -> str:
     """report.html of ``hvsim run``: KPIs, (replication statistics,) and the plots of
     the run with the base seed. ``replications`` is a ``hvsim.sweep.SweepResult``."""
-    from hvsim.sweep import headline
+    from hvsim.report.text import headline
 
     kpis = kpis if kpis is not None else res.kpis()
     body = [f"<h1>hvsim: {_e(res.scenario)}</h1>"]
@@ -222,7 +223,9 @@ def sweep_report(
     """report.html of ``hvsim sweep``: each KPI against the varied parameter with its
     confidence band, statistics per combination, and the plots of one run of some
     combinations (``details``: (label, results, scenario))."""
-    from hvsim.sweep import headline, rejected_line, varying
+    from hvsim.report.text import headline
+    from hvsim.runs.store import rejected_line
+    from hvsim.stats import varying
 
     title = title or "hvsim sweep"
     body = [f"<h1>{_e(title)}</h1>"]
@@ -266,7 +269,7 @@ def sweep_report(
 
 
 def _with_ci(kpi: str, row: dict[str, Any], side: str) -> str:
-    from hvsim.sweep import format_ci, format_kpi
+    from hvsim.report.text import format_ci, format_kpi
 
     mean, low, high = row[f"{side}_mean"], row[f"{side}_ci_low"], row[f"{side}_ci_high"]
     return f"{format_kpi(kpi, mean)} {format_ci(kpi, low, high)}"
@@ -275,7 +278,8 @@ def _with_ci(kpi: str, row: dict[str, Any], side: str) -> str:
 def compare_report(cmp: Any, details: Sequence[tuple[str, Results, Any]] = ()) -> str:
     """report.html of ``hvsim compare``: A and B with their intervals, the paired
     difference, and the plots of one run of each side."""
-    from hvsim.sweep import CONFIDENCE, format_ci, format_kpi, headline
+    from hvsim.report.text import format_ci, format_kpi, headline
+    from hvsim.stats import CONFIDENCE
 
     a, b = cmp.labels
     seeds = list(range(cmp.base_seed, cmp.base_seed + cmp.replications))

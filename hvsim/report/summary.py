@@ -257,12 +257,3 @@ def coverage_markdown(res: Results) -> list[str]:
         if len(weak) > LISTED_VMS:
             lines.append(f"| and {len(weak) - LISTED_VMS} more | | |")
     return lines
-
-
-def table_csv(df: pd.DataFrame) -> str:
-    """CSV text with fixed float and datetime formatting, identical in every process."""
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23)
-    return out.to_csv(index=False, float_format="%.6f", lineterminator="\n")
