@@ -159,19 +159,11 @@ def _heading(text: str) -> None:
     print(text + "\n" + "-" * len(text))
 
 
-def _runs_line(result) -> str:
-    from hvsim.runs.store import rejected_line
-
-    line = (
-        f"runs: {len(result.table)} finished ({result.computed} computed, {result.stored} from "
-        f"the store), {len(result.failures)} failed"
-    )
-    return line + (f"; {rejected_line(result.rejected)}" if result.rejected else "")
-
-
 def _finish_many(out: Path, result, written: list[str]) -> int:
     """The last lines of a sweep or comparison; exit 1 if a run failed."""
-    print(_runs_line(result))
+    from hvsim.report.text import runs_line
+
+    print(runs_line(result))
     print(f"\nwrote {out}/ ({', '.join(written)}; finished runs in runs/)")
     return _report_failures(result.failures)
 
@@ -260,8 +252,14 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     from hvsim.files import write_csv, write_table, write_text
     from hvsim.overrun import RunawayError
     from hvsim.report.html import run_report
-    from hvsim.report.summary import console_table, summary_markdown
-    from hvsim.report.text import console_stats, headline, sweep_markdown
+    from hvsim.report.text import (
+        console_stats,
+        console_table,
+        headline,
+        runs_line,
+        summary_markdown,
+        sweep_markdown,
+    )
     from hvsim.results import kpis_json
     from hvsim.sweep import replicate
 
@@ -308,7 +306,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
             f"{seeds[-1]}, {scenario.horizon_days:g} days): mean, 95% CI, p50, p95"
         )
         print(console_stats(reps.summary(), [], headline(reps.kpis, reps.table)))
-        print(_runs_line(reps))
+        print(runs_line(reps))
     print(f"\nwrote {folder.given}/ ({', '.join(written)})")
     return _report_failures(reps.failures) if reps is not None else 0
 

@@ -13,15 +13,22 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hvsim.report import plots
-from hvsim.report.summary import (
+from hvsim.report.text import (
     CONSISTENCY_NOTE,
     LISTED_VMS,
     UNPROTECTED_NOTE,
-    kpi_rows,
+    Table,
+    comparison_table,
+    consistency_table,
+    headline,
+    kpi_table,
     not_application_consistent,
+    stats_table,
     unprotected_vms,
 )
 from hvsim.results import Results
+from hvsim.runs.store import rejected_line
+from hvsim.stats import CONFIDENCE, varying
 
 STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #222;
@@ -55,9 +62,10 @@ def _e(text: Any) -> str:
     return html.escape(str(text))
 
 
-def table_html(head: Sequence[str], rows: Sequence[Sequence[Any]], numeric_from: int = 99) -> str:
-    out = ["<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
-    for row in rows:
+def table_html(table: Table) -> str:
+    numeric_from = table.numeric_from if table.numeric_from is not None else len(table.head)
+    out = ["<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in table.head) + "</tr>"]
+    for row in table.rows:
         cells = "".join(
             f'<td class="num">{_e(c)}</td>' if i >= numeric_from else f"<td>{_e(c)}</td>"
             for i, c in enumerate(row)
@@ -73,33 +81,6 @@ def page(title: str, body: Sequence[str]) -> str:
         + "\n".join(body)
         + "\n</body></html>\n"
     )
-
-
-def kpi_table(kpis: dict[str, Any]) -> str:
-    return table_html(["KPI", "value"], kpi_rows(kpis))
-
-
-def stats_table(summary: pd.DataFrame, by: Sequence[str] = ()) -> str:
-    """Mean, confidence interval, p50 and p95 per (combination and) KPI."""
-    from hvsim.report.text import format_ci, format_kpi
-    from hvsim.stats import CONFIDENCE
-
-    head = [*by, "KPI", "n", "mean", f"{CONFIDENCE:.0%} CI", "p50", "p95"]
-    rows = []
-    for r in summary.to_dict("records"):
-        k = r["kpi"]
-        rows.append(
-            [*(r[c] for c in by)]
-            + [
-                k,
-                r["n"],
-                format_kpi(k, r["mean"]),
-                format_ci(k, r["ci_low"], r["ci_high"]),
-                format_kpi(k, r["p50"]),
-                format_kpi(k, r["p95"]),
-            ]
-        )
-    return table_html(head, rows, numeric_from=len(by) + 1)
 
 
 def run_figures(res: Results, scenario: Any = None, full: bool = True) -> list[tuple[str, Figure]]:
@@ -147,8 +128,6 @@ def run_report(
 ) -> str:
     """report.html of ``hvsim run``: KPIs, (replication statistics,) and the plots of
     the run with the base seed. ``replications`` is a ``hvsim.sweep.SweepResult``."""
-    from hvsim.report.text import headline
-
     kpis = kpis if kpis is not None else res.kpis()
     body = [f"<h1>hvsim: {_e(res.scenario)}</h1>"]
     if description:
@@ -162,7 +141,7 @@ def run_report(
         )
         heads = headline(replications.kpis, replications.table)
         body.append("<h2>KPIs across replications</h2>")
-        body.append(stats_table(replications.summary(heads)))
+        body.append(table_html(stats_table(replications.summary(heads))))
         body.append(
             figure_img(plots.replications_figure(replications.table, heads), "replications")
         )
@@ -174,12 +153,12 @@ def run_report(
             f"<p>Seed {res.seed}, {res.horizon_days:g} simulated days from "
             f"{res.start_date.isoformat()}.</p><h2>KPIs</h2>"
         )
-    body.append(kpi_table(kpis))
+    body.append(table_html(kpi_table(kpis)))
     body += coverage_html(res)
     body += _figures_html(run_figures(res, scenario))
     if replications is not None and len(replications.table):
         body.append("<h2>All KPIs across replications</h2>")
-        body.append(stats_table(replications.summary()))
+        body.append(table_html(stats_table(replications.summary())))
     return page(f"hvsim {res.scenario}", body)
 
 
@@ -202,16 +181,16 @@ def coverage_html(res: Results) -> list[str]:
         body.append("<p>None: every protected VM's recovery points are application-consistent.</p>")
     else:
         body.append(f"<p>{_e(CONSISTENCY_NOTE)}</p>")
-        rows = [list(r) for r in weak.head(LISTED_VMS).itertuples(index=False)]
-        if len(weak) > LISTED_VMS:
-            rows.append([f"and {len(weak) - LISTED_VMS} more", "", ""])
-        body.append(table_html(["VM", "consistency", "failed requirements"], rows))
+        body.append(table_html(consistency_table(weak)))
     return body
 
 
 def _failures_html(failures: pd.DataFrame, params: Sequence[str]) -> list[str]:
-    rows = [[*(r[p] for p in params), r["seed"], r["error"]] for r in failures.to_dict("records")]
-    return ["<h2>Failed runs</h2>", table_html([*params, "seed", "error"], rows)]
+    rows = [
+        [*(str(r[p]) for p in params), str(r["seed"]), r["error"]]
+        for r in failures.to_dict("records")
+    ]
+    return ["<h2>Failed runs</h2>", table_html(Table([*params, "seed", "error"], rows))]
 
 
 def sweep_report(
@@ -223,10 +202,6 @@ def sweep_report(
     """report.html of ``hvsim sweep``: each KPI against the varied parameter with its
     confidence band, statistics per combination, and the plots of one run of some
     combinations (``details``: (label, results, scenario))."""
-    from hvsim.report.text import headline
-    from hvsim.runs.store import rejected_line
-    from hvsim.stats import varying
-
     title = title or "hvsim sweep"
     body = [f"<h1>{_e(title)}</h1>"]
     if description:
@@ -258,31 +233,22 @@ def sweep_report(
             chunk = (heads + rest)[i : i + 12]
             body.append(figure_img(plots.sweep_figure(sweep, chunk), "KPIs against parameter"))
         body.append("<h2>Headline KPIs per combination</h2>")
-        body.append(stats_table(sweep.summary(headline(sweep.kpis, sweep.table)), sweep.params))
+        heads = headline(sweep.kpis, sweep.table)
+        body.append(table_html(stats_table(sweep.summary(heads), sweep.params)))
     for label, res, scenario in details:
         body.append(f"<h2>One run: {_e(label)}, seed {res.seed}</h2>")
         body += _figures_html(run_figures(res, scenario, full=False), level=3)
     if len(sweep.table):
         body.append("<h2>All KPIs per combination</h2>")
-        body.append(stats_table(sweep.summary(), sweep.params))
+        body.append(table_html(stats_table(sweep.summary(), sweep.params)))
     return page(title, body)
-
-
-def _with_ci(kpi: str, row: dict[str, Any], side: str) -> str:
-    from hvsim.report.text import format_ci, format_kpi
-
-    mean, low, high = row[f"{side}_mean"], row[f"{side}_ci_low"], row[f"{side}_ci_high"]
-    return f"{format_kpi(kpi, mean)} {format_ci(kpi, low, high)}"
 
 
 def compare_report(cmp: Any, details: Sequence[tuple[str, Results, Any]] = ()) -> str:
     """report.html of ``hvsim compare``: A and B with their intervals, the paired
     difference, and the plots of one run of each side."""
-    from hvsim.report.text import format_ci, format_kpi, headline
-    from hvsim.stats import CONFIDENCE
-
     a, b = cmp.labels
-    seeds = list(range(cmp.base_seed, cmp.base_seed + cmp.replications))
+    seeds = cmp.seeds
     body = [
         f"<h1>hvsim comparison: {_e(a)} vs {_e(b)}</h1>",
         f"<p>A = <code>{_e(cmp.sources[0])}</code>, B = <code>{_e(cmp.sources[1])}</code>; "
@@ -297,22 +263,8 @@ def compare_report(cmp: Any, details: Sequence[tuple[str, Results, Any]] = ()) -
         heads = headline(cmp.kpis, cmp.table)
         body.append(figure_img(plots.comparison_figure(cmp, heads), "comparison"))
         for title, kpis in (("Headline KPIs", heads), ("All KPIs", cmp.kpis)):
-            rows = []
-            for r in cmp.differences(kpis).to_dict("records"):
-                k = r["kpi"]
-                rows.append(
-                    [
-                        k,
-                        _with_ci(k, r, "a"),
-                        _with_ci(k, r, "b"),
-                        format_kpi(k, r["diff_mean"]) + (" *" if r["significant"] else ""),
-                        format_ci(k, r["diff_ci_low"], r["diff_ci_high"]),
-                    ]
-                )
             body.append(f"<h2>{title}</h2>")
-            body.append(
-                table_html(["KPI", f"A: {a}", f"B: {b}", "B - A", f"{CONFIDENCE:.0%} CI"], rows, 1)
-            )
+            body.append(table_html(comparison_table(cmp.differences(kpis), cmp.labels)))
     for label, res, scenario in details:
         body.append(f"<h2>One run: {_e(label)}, seed {res.seed}</h2>")
         body += _figures_html(run_figures(res, scenario, full=False), level=3)
