@@ -246,19 +246,23 @@ def test_reports_are_self_contained_with_every_plot_embedded(small_sweep):
     assert page.count("data:image/png;base64,") == 1
 
 
-def test_results_offer_the_plots_as_methods():
-    import matplotlib.pyplot as plt
+def test_results_statistics_and_runs_import_nothing_from_the_report_or_the_command_line():
+    # Floors: results < runs < report < cli. Results used to import the plots (for its
+    # plot_* methods) while the plots import Results: a circle.
+    import ast
 
-    root = Path(__file__).resolve().parents[1]
-    res = hvsim.simulate(hvsim.load_scenario(root / "scenarios" / "small-lab.yaml"), seed=1)
-    for fig in (
-        res.plot_gantt(),
-        res.plot_downtime(),
-        res.plot_utilisation(),
-        res.plot_slot_queues(),
-    ):
-        assert fig.axes and any(ax.patches or ax.lines or ax.collections for ax in fig.axes)
-        plt.close(fig)
+    package = Path(hvsim.__file__).parent
+    below = [package / "results.py", package / "stats.py", package / "sweep.py"]
+    below += sorted((package / "runs").glob("*.py"))
+    for path in below:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                assert not name.startswith(("hvsim.report", "hvsim.cli")), (path.name, name)
 
 
 def test_gantt_names_no_more_hosts_than_fit_and_no_two_names_overlap():
