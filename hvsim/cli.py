@@ -261,6 +261,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         sweep_markdown,
     )
     from hvsim.results import kpis_json
+    from hvsim.runs.progress import day_progress
     from hvsim.sweep import replicate
 
     reps = None
@@ -268,7 +269,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         reps, status = _many_runs(replicate, args, folder, args.scenario)
         if status is not None:
             return status
-    progress = _progress_printer(scenario.horizon_days)
+    progress = day_progress(scenario.horizon_days)
     try:
         results = simulate(scenario, seed=args.seed, progress=progress)
     except RunawayError as exc:
@@ -484,52 +485,6 @@ def cmd_scan_table(args: argparse.Namespace) -> int:
 
 # A run estimated to take this long says its estimate before it starts (stderr).
 LONG_RUN_S = 60.0
-# Progress of a single run (stderr): on a terminal one line redrawn at most every
-# TTY_REDRAW_S once the run has taken TTY_AFTER_S; elsewhere (a log, a CI job) one
-# line every LINE_EVERY_S, the first after LINE_EVERY_S: a short run prints nothing.
-TTY_AFTER_S = 1.0
-TTY_REDRAW_S = 0.2
-LINE_EVERY_S = 10.0
-
-
-def _hms(seconds: float) -> str:
-    s = int(round(seconds))
-    h, m = divmod(s // 60, 60)
-    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
-
-
-def _progress_printer(horizon_days: float, stream: Any = None, tty: bool | None = None, clock=None):
-    """The ``progress`` callback of ``hvsim.simulate`` (called with the simulated day):
-    "simulated day X/Y, elapsed M:SS, ETA M:SS", the ETA from the simulated days per
-    wall second so far (the run's last jobs, tables and report come after it)."""
-    import time
-
-    stream = stream if stream is not None else sys.stderr
-    tty = stream.isatty() if tty is None else tty
-    clock = clock or time.monotonic
-    start = clock()
-    state = {"shown": start, "printed": False}
-
-    def show(day: float) -> None:
-        now = clock()
-        elapsed = now - start
-        done = day >= horizon_days
-        if tty:
-            due = elapsed >= TTY_AFTER_S and (done or now - state["shown"] >= TTY_REDRAW_S)
-        else:
-            due = now - state["shown"] >= LINE_EVERY_S or (done and state["printed"])
-        if not due:
-            return
-        line = f"simulated day {day:.0f}/{horizon_days:g}, elapsed {_hms(elapsed)}"
-        if not done and day > 0 and elapsed > 0:
-            line += f", ETA {_hms((horizon_days - day) * elapsed / day)}"
-        if tty:
-            print("\r" + line + ("\n" if done else ""), end="", file=stream, flush=True)
-        else:
-            print(line, file=stream, flush=True)
-        state["shown"], state["printed"] = now, True
-
-    return show
 
 
 def _estimate_options(p: argparse.ArgumentParser) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import io
+import re
 import shutil
 import subprocess
 import sys
@@ -352,6 +354,45 @@ def test_sweep_command_with_a_failing_run_says_which_and_exits_1(tmp_path, capsy
     assert "Traceback" not in captured.err
     assert len(pd.read_csv(out / "failures.csv")) == 2
     assert len(pd.read_parquet(out / "runs.parquet")) == 2
+
+
+# --- progress -----------------------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_bar_counts_runs_and_a_failed_run_is_a_line_of_its_own():
+    stream = _Terminal()
+    shown = FAILING_SEED_2.but(workers=1, progress=True, stream=stream)
+    run_sweep(noisy_scenario(), [BANDWIDTH], replications=2, options=shown)
+    text = stream.getvalue()
+    # What a terminal shows of each line: what follows its last carriage return.
+    lines = [line.split("\r")[-1].rstrip() for line in text.split("\n")]
+    for bandwidth in ("1 Gbps", "10 Gbps"):
+        assert (
+            f"run failed (links[2].bandwidth={bandwidth}, seed 2): RuntimeError: model bug at day 3"
+        ) in lines
+    assert text.endswith("\n") and lines[-1] == ""
+    assert re.fullmatch(r"runs \[#{24}\] 4/4, 2 failed, elapsed \d\d:\d\d, ETA 00:00", lines[-2]), (
+        lines[-2]
+    )
+
+
+def test_off_a_terminal_progress_is_a_first_and_a_last_line_counting_stored_runs(tmp_path):
+    store = tmp_path / "runs"
+    run_sweep(noisy_scenario(), [BANDWIDTH], replications=1, store=store, workers=1)
+    stream = io.StringIO()  # not a terminal: lines, at most one every 10 s
+    run_sweep(
+        noisy_scenario(), [BANDWIDTH], 2, store=store, workers=1, progress=True, stream=stream
+    )
+    lines = stream.getvalue().splitlines()
+    # 2 of 4 runs stored: half the bar at the start, no rate yet (ETA ?).
+    assert lines[0] == "runs [############............] 2/4, 2 stored, elapsed 00:00, ETA ?"
+    assert re.fullmatch(r"runs \[#{24}\] 4/4, 2 stored, elapsed \d\d:\d\d, ETA 00:00", lines[-1])
+    assert len(lines) <= 3  # a line every 10 s at most between them
 
 
 # --- comparisons --------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 from hvsim.runs.local import run_local, worker_count
 from hvsim.runs.options import RunOptions
 from hvsim.runs.plan import RunSpec, describe
-from hvsim.runs.progress import ProgressBar
+from hvsim.runs.progress import RunsProgress
 from hvsim.runs.store import RunStore, rejected_line
 
 
@@ -46,7 +46,7 @@ def execute(
         from hvsim.runs.dask import connect
 
         client, own = (connect(client), True) if todo else (None, False)
-    bar = ProgressBar(len(specs), len(outcomes), options.stream, options.progress, label)
+    bar = RunsProgress(len(specs), len(outcomes), options.stream, options.progress, label)
     if rejected and store is not None:
         reasons = ", ".join(f"{why}: {n}" for why, n in sorted(why_rejected.items()))
         bar.message(f"{rejected_line(rejected)} ({store.folder}/: {reasons})")
@@ -55,7 +55,7 @@ def execute(
         n_workers, capped = worker_count(options.workers, len(todo), options.cores)
         if capped:
             bar.message(capped)
-    bar.draw(force=bool(todo))
+    bar.start(len(todo))
     computed = 0
 
     def done(spec: RunSpec, outcome: dict[str, Any]) -> None:
