@@ -246,6 +246,17 @@ def test_reports_are_self_contained_with_every_plot_embedded(small_sweep):
     assert page.count("data:image/png;base64,") == 1
 
 
+def test_a_report_escapes_what_the_scenario_says_and_keeps_its_own_markup():
+    # The page comes from a jinja2 template: every value is escaped as html.escape
+    # does (quotes too), the page's own tags are not.
+    scenario = hvsim.scenario_from_dict(noisy_scenario(horizon_days=1))
+    res = hvsim.simulate(scenario, seed=1)
+    page = run_report(res, None, scenario, '<b>A & B\'s "x"</b>\n')
+    assert "<p>&lt;b&gt;A &amp; B&#x27;s &quot;x&quot;&lt;/b&gt;</p>\n" in page
+    assert "<h2>KPIs</h2>\n<table><tr><th>KPI</th><th>value</th></tr><tr><td>" in page
+    assert page.endswith("</table>\n</body></html>\n") or page.endswith('">\n</body></html>\n')
+
+
 def test_results_statistics_and_runs_import_nothing_from_the_report_or_the_command_line():
     # Floors: results < runs < report < cli. Results used to import the plots (for its
     # plot_* methods) while the plots import Results: a circle.
