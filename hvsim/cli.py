@@ -511,7 +511,8 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",
-        help="send the runs to this Dask scheduler instead of local processes",
+        help="send the runs to this Dask scheduler instead of local processes (needs the "
+        "optional extra: pip install 'hvsim[dask]')",
     )
 
 
@@ -533,10 +534,27 @@ def _seed_option(p: argparse.ArgumentParser, help_text: str) -> None:
     p.add_argument("--seed", type=_seed, default=1, help=help_text + ", 0 to 4294967295")
 
 
+class _Version(argparse.Action):
+    """--version: read from the installed package's metadata only when asked (so
+    --help and every command start without importlib.metadata)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from hvsim import installed_version
+
+        print(f"hvsim {installed_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hvsim",
         description="Simulate protection of Hyper-V VMs with System Center DPM.",
+    )
+    p.add_argument(
+        "--version", action=_Version, help="print hvsim's version (as installed) and exit"
     )
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="simulate a scenario and write its results and report")
@@ -609,6 +627,12 @@ def main(argv: list[str] | None = None, runs: RunOptions | None = None) -> int:
     embedded in another tool)."""
     args = build_parser().parse_args(argv)
     args.run_options = runs
+    if getattr(args, "scheduler", None) is not None:
+        from hvsim.runs.dask import MISSING, available
+
+        if not available():  # before any work: the scenario, the estimate, the folder
+            print(f"hvsim: {MISSING}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     return args.func(args)
 
 
