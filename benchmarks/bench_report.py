@@ -22,8 +22,8 @@ from bench_scale import estate
 
 import hvsim
 from hvsim.engine import build_world, run_world
+from hvsim.files import table_csv
 from hvsim.report import html
-from hvsim.report.summary import table_csv
 from hvsim.results import collect
 
 STEPS = ("simulate", "tables", "kpis", "figures", "png", "csv")

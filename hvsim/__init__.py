@@ -19,6 +19,9 @@ _LAZY = {"Results": "hvsim.results", "RunawayError": "hvsim.overrun"}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = installed_version()
+        return value
     if name in _LAZY:
         import importlib
 
@@ -37,7 +40,17 @@ __all__ = [
     "scenario_from_dict",
     "simulate",
 ]
-__version__ = "0.1.0"
+
+
+def installed_version() -> str:
+    """hvsim's version from the installed package's metadata (pyproject.toml's), or
+    "unknown" when hvsim runs from a folder it was not installed from."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hvsim")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 # Seeds are whole numbers 0 to 2**32 - 1 (numpy's classic seed range): SeedSequence

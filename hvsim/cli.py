@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hvsim.files import OutputError, OutputFolder, default_folder, fit_name
+
+if TYPE_CHECKING:
+    from hvsim.runs.options import RunOptions
 
 EXIT_BAD_INPUT = 2
 
@@ -106,20 +109,19 @@ def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs):
     replications, seed and execution options, each finished run stored in the
     output folder's ``runs/``. Returns (result, None), or (None, exit status) on a
     mistake."""
+    from hvsim.runs.dask import SchedulerError
+    from hvsim.runs.options import RunOptions
     from hvsim.scenario.loader import ScenarioError
-    from hvsim.sweep import SchedulerError
 
-    store = folder.store
+    base = args.run_options or RunOptions()
+    options = base.but(
+        store=folder.store,
+        workers=args.workers if args.workers is not None else base.workers,
+        scheduler=args.scheduler if args.scheduler is not None else base.scheduler,
+        progress=True,
+    )
     try:
-        result = fn(
-            *inputs,
-            args.replications,
-            args.seed,
-            store=store,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            progress=True,
-        )
+        result = fn(*inputs, args.replications, args.seed, options)
     except ScenarioError as exc:
         return None, _print_problems(exc.problems)
     except SchedulerError as exc:
@@ -141,15 +143,14 @@ def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs):
 def _write_many(out: Path, result, files: dict[str, str]) -> list[str]:
     """Into the fresh folder ``out``: the runs table of a sweep or comparison, then
     ``files`` (name: text), and failures.csv if a run failed; the names written."""
-    from hvsim.report.summary import table_csv
-    from hvsim.sweep import write_table, write_text
+    from hvsim.files import write_csv, write_table, write_text
 
     write_table(result.table, out, "runs")
     for name, text in files.items():
         write_text(out / name, text)
     written = ["runs.parquet", "runs.csv", *files]
     if len(result.failures):
-        write_text(out / "failures.csv", table_csv(result.failures))
+        write_csv(out / "failures.csv", result.failures)
         written.append("failures.csv")
     return written
 
@@ -158,19 +159,11 @@ def _heading(text: str) -> None:
     print(text + "\n" + "-" * len(text))
 
 
-def _runs_line(result) -> str:
-    from hvsim.sweep import rejected_line
-
-    line = (
-        f"runs: {len(result.table)} finished ({result.computed} computed, {result.stored} from "
-        f"the store), {len(result.failures)} failed"
-    )
-    return line + (f"; {rejected_line(result.rejected)}" if result.rejected else "")
-
-
 def _finish_many(out: Path, result, written: list[str]) -> int:
     """The last lines of a sweep or comparison; exit 1 if a run failed."""
-    print(_runs_line(result))
+    from hvsim.report.text import runs_line
+
+    print(runs_line(result))
     print(f"\nwrote {out}/ ({', '.join(written)}; finished runs in runs/)")
     return _report_failures(result)
 
@@ -217,7 +210,7 @@ def _costly(
         return None
     workers = 1
     if pooled:
-        from hvsim.sweep import default_workers
+        from hvsim.runs.local import default_workers
 
         workers = args.workers or default_workers()
     est = estimate(here, list(pooled), workers, held=held)
@@ -258,21 +251,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     from hvsim import simulate
+    from hvsim.files import write_csv, write_table, write_text
     from hvsim.overrun import RunawayError
     from hvsim.report.html import run_report
-    from hvsim.report.summary import console_table, summary_markdown, table_csv
-    from hvsim.results import kpis_json
-    from hvsim.sweep import (
+    from hvsim.report.text import (
         console_stats,
+        console_table,
         headline,
-        replicate,
+        runs_line,
+        summary_markdown,
         sweep_markdown,
-        write_table,
     )
+    from hvsim.results import kpis_json
+    from hvsim.runs.progress import day_progress
+    from hvsim.sweep import replicate
 
     # The run of the seed first: one that runs away stops here with its one line,
     # before the replications are computed (and stored), reported and thrown away.
-    progress = _progress_printer(scenario.horizon_days)
+    progress = day_progress(scenario.horizon_days)
     try:
         results = simulate(scenario, seed=args.seed, progress=progress)
     except RunawayError as exc:
@@ -288,22 +284,22 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     # fails half-way leaves no partial output.
     written = ["kpis.json", "jobs.csv", "downtime.csv", "redirected_io.csv", "summary.md"]
     with folder.staging() as tmp:
-        (tmp / "kpis.json").write_text(kpis_json(kpis), encoding="utf-8")
-        (tmp / "jobs.csv").write_text(table_csv(results.jobs), encoding="utf-8")
-        (tmp / "downtime.csv").write_text(table_csv(results.downtime), encoding="utf-8")
-        (tmp / "redirected_io.csv").write_text(table_csv(results.redirected_io), encoding="utf-8")
+        write_text(tmp / "kpis.json", kpis_json(kpis))
+        write_csv(tmp / "jobs.csv", results.jobs)
+        write_csv(tmp / "downtime.csv", results.downtime)
+        write_csv(tmp / "redirected_io.csv", results.redirected_io)
         if reps is not None:
             title = f"hvsim replications: {scenario.name}"
             summary = sweep_markdown(reps, title, scenario.description) + "\n" + _demote(summary)
             write_table(reps.table, tmp, "runs")
-            (tmp / "summary.csv").write_text(table_csv(reps.summary()), encoding="utf-8")
+            write_csv(tmp / "summary.csv", reps.summary())
             written += ["runs.parquet", "runs.csv", "summary.csv"]
             if len(reps.failures):
-                (tmp / "failures.csv").write_text(table_csv(reps.failures), encoding="utf-8")
+                write_csv(tmp / "failures.csv", reps.failures)
                 written.append("failures.csv")
-        (tmp / "summary.md").write_text(summary, encoding="utf-8")
+        write_text(tmp / "summary.md", summary)
         page = run_report(results, kpis, scenario, scenario.description, reps)
-        (tmp / "report.html").write_text(page, encoding="utf-8")
+        write_text(tmp / "report.html", page)
         written.append("report.html")
         folder.publish(tmp, written)
     if reps is None:
@@ -315,7 +311,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
             f"{seeds[-1]}, {scenario.horizon_days:g} days): mean, 95% CI, p50, p95"
         )
         print(console_stats(reps.summary(), [], headline(reps.kpis, reps.table)))
-        print(_runs_line(reps))
+        print(runs_line(reps))
     print(f"\nwrote {folder.given}/ ({', '.join(written)})")
     return _report_failures(reps) if reps is not None else 0
 
@@ -341,16 +337,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
+    from hvsim.files import table_csv
     from hvsim.report.html import sweep_report
-    from hvsim.report.summary import table_csv
-    from hvsim.sweep import (
-        combination_label,
-        console_stats,
-        headline,
-        run_sweep,
-        sweep_markdown,
-        varying,
-    )
+    from hvsim.report.text import console_stats, headline, sweep_markdown
+    from hvsim.runs.plan import combination_label
+    from hvsim.stats import varying
+    from hvsim.sweep import run_sweep
 
     sweep, status = _many_runs(run_sweep, args, folder, args.scenario, args.vary)
     if status is not None:
@@ -389,8 +381,9 @@ def _sweep_scenarios(args: argparse.Namespace) -> tuple[list, list[str] | None]:
     the problems with the varied values."""
     import copy
 
+    from hvsim.runs.plan import load_document, plan_runs
+    from hvsim.runs.vary import parse_vary
     from hvsim.scenario.loader import ScenarioError, scenario_from_dict
-    from hvsim.sweep import load_document, parse_vary, plan_runs
 
     try:
         doc = load_document(args.scenario)
@@ -426,9 +419,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
+    from hvsim.files import table_csv
     from hvsim.report.html import compare_report
-    from hvsim.report.summary import table_csv
-    from hvsim.sweep import compare, compare_markdown, console_comparison, headline
+    from hvsim.report.text import compare_markdown, console_comparison, headline
+    from hvsim.sweep import compare
 
     cmp, status = _many_runs(compare, args, folder, args.a, args.b)
     if status is not None:
@@ -466,7 +460,7 @@ def _int_list(text: str) -> list[int]:
 
 
 def cmd_scan_table(args: argparse.Namespace) -> int:
-    from hvsim.report.summary import table_csv
+    from hvsim.files import write_csv
     from hvsim.scan_table import pivot_for_print, scan_table
 
     scenario, problems = _load(args.scenario)
@@ -482,7 +476,7 @@ def cmd_scan_table(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 return _print_problems([f"{args.scenario}: clusters: {exc}"])
             with folder.staging() as tmp:
-                (tmp / "scan-table.csv").write_text(table_csv(table), encoding="utf-8")
+                write_csv(tmp / "scan-table.csv", table)
                 folder.publish(tmp, ["scan-table.csv"])
     except OutputError as exc:
         return _output_problem(exc)
@@ -495,52 +489,6 @@ def cmd_scan_table(args: argparse.Namespace) -> int:
 
 # A run estimated to take this long says its estimate before it starts (stderr).
 LONG_RUN_S = 60.0
-# Progress of a single run (stderr): on a terminal one line redrawn at most every
-# TTY_REDRAW_S once the run has taken TTY_AFTER_S; elsewhere (a log, a CI job) one
-# line every LINE_EVERY_S, the first after LINE_EVERY_S: a short run prints nothing.
-TTY_AFTER_S = 1.0
-TTY_REDRAW_S = 0.2
-LINE_EVERY_S = 10.0
-
-
-def _hms(seconds: float) -> str:
-    s = int(round(seconds))
-    h, m = divmod(s // 60, 60)
-    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
-
-
-def _progress_printer(horizon_days: float, stream: Any = None, tty: bool | None = None, clock=None):
-    """The ``progress`` callback of ``hvsim.simulate`` (called with the simulated day):
-    "simulated day X/Y, elapsed M:SS, ETA M:SS", the ETA from the simulated days per
-    wall second so far (the run's last jobs, tables and report come after it)."""
-    import time
-
-    stream = stream if stream is not None else sys.stderr
-    tty = stream.isatty() if tty is None else tty
-    clock = clock or time.monotonic
-    start = clock()
-    state = {"shown": start, "printed": False}
-
-    def show(day: float) -> None:
-        now = clock()
-        elapsed = now - start
-        done = day >= horizon_days
-        if tty:
-            due = elapsed >= TTY_AFTER_S and (done or now - state["shown"] >= TTY_REDRAW_S)
-        else:
-            due = now - state["shown"] >= LINE_EVERY_S or (done and state["printed"])
-        if not due:
-            return
-        line = f"simulated day {day:.0f}/{horizon_days:g}, elapsed {_hms(elapsed)}"
-        if not done and day > 0 and elapsed > 0:
-            line += f", ETA {_hms((horizon_days - day) * elapsed / day)}"
-        if tty:
-            print("\r" + line + ("\n" if done else ""), end="", file=stream, flush=True)
-        else:
-            print(line, file=stream, flush=True)
-        state["shown"], state["printed"] = now, True
-
-    return show
 
 
 def _estimate_options(p: argparse.ArgumentParser) -> None:
@@ -567,7 +515,8 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",
-        help="send the runs to this Dask scheduler instead of local processes",
+        help="send the runs to this Dask scheduler instead of local processes (needs the "
+        "optional extra: pip install 'hvsim[dask]')",
     )
 
 
@@ -589,10 +538,27 @@ def _seed_option(p: argparse.ArgumentParser, help_text: str) -> None:
     p.add_argument("--seed", type=_seed, default=1, help=help_text + ", 0 to 4294967295")
 
 
+class _Version(argparse.Action):
+    """--version: read from the installed package's metadata only when asked (so
+    --help and every command start without importlib.metadata)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from hvsim import installed_version
+
+        print(f"hvsim {installed_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hvsim",
         description="Simulate protection of Hyper-V VMs with System Center DPM.",
+    )
+    p.add_argument(
+        "--version", action=_Version, help="print hvsim's version (as installed) and exit"
     )
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="simulate a scenario and write its results and report")
@@ -658,8 +624,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, runs: RunOptions | None = None) -> int:
+    """The command ``argv`` (default: the command line); its exit status. ``runs``:
+    how sweeps, comparisons and replications carry out their runs where the command
+    line does not say (which function runs one run, the cores: for tests, or hvsim
+    embedded in another tool)."""
     args = build_parser().parse_args(argv)
+    args.run_options = runs
+    if getattr(args, "scheduler", None) is not None:
+        from hvsim.runs.dask import MISSING, available
+
+        if not available():  # before any work: the scenario, the estimate, the folder
+            print(f"hvsim: {MISSING}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     return args.func(args)
 
 

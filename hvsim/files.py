@@ -1,4 +1,5 @@
-"""Output folders: hvsim never deletes or overwrites a file it did not write.
+"""Output folders and the files in them: hvsim never deletes or overwrites a file
+it did not write, and writes each file whole.
 
 Every command that writes a folder (run, run --replications, sweep, compare,
 scan-table, and any later writer) goes through :class:`OutputFolder`:
@@ -35,7 +36,10 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MANIFEST = ".hvsim-output.json"
 LOCK = ".hvsim.lock"
@@ -125,6 +129,36 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """``path`` written whole: a uniquely named temporary file, then an atomic rename."""
+    atomic_write(Path(path), text)
+
+
+def table_csv(df: pd.DataFrame) -> str:
+    """CSV text with fixed float and datetime formatting, identical in every process."""
+    import pandas as pd  # here: the command line starts without pandas
+
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23)
+    return out.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+
+
+def write_csv(path: Path, table: pd.DataFrame) -> None:
+    """``path`` as CSV (:func:`table_csv`), written whole."""
+    write_text(path, table_csv(table))
+
+
+def write_table(table: pd.DataFrame, folder: Path, stem: str) -> None:
+    """``stem``.parquet and ``stem``.csv, each written whole (unique temporary name,
+    atomic rename)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / f"{stem}.parquet", table.to_parquet(index=False))
+    write_csv(folder / f"{stem}.csv", table)
 
 
 # --- the manifest --------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,8 @@ DAY_S = 86400.0
 @dataclass
 class Results:
     """Tables of one run. Times are seconds from the start (``*_s``) and calendar
-    datetimes (``queued``, ``start``, ``end``)."""
+    datetimes (``queued``, ``start``, ``end``). Plots of them are in
+    ``hvsim.report.plots`` (``plots.gantt(res)``, ...)."""
 
     scenario: str
     seed: int
@@ -58,35 +60,6 @@ class Results:
 
     def kpis(self) -> dict[str, Any]:
         return compute_kpis(self)
-
-    # Plots (matplotlib figures); imported here because hvsim.report.plots imports Results.
-    def plot_gantt(self, night: int | str = "worst", scenario: Any = None) -> Any:
-        """One night's jobs per host and DPM server, coloured by kind, window marked."""
-        from hvsim.report import plots
-
-        return plots.gantt(self, night, scenario)
-
-    def plot_downtime(self) -> Any:
-        """Saved-state downtime per VM (sorted bars) and its distribution."""
-        from hvsim.report import plots
-
-        return plots.downtime(self)
-
-    def plot_utilisation(
-        self, top: int = 4, night: int | str | None = None, scenario: Any = None
-    ) -> Any:
-        """Utilisation of the busiest links, CSVs and DPM pool."""
-        from hvsim.report import plots
-
-        return plots.utilisation(self, top, night, scenario)
-
-    def plot_slot_queues(
-        self, top: int = 8, night: int | str | None = None, scenario: Any = None
-    ) -> Any:
-        """Job-slot queue lengths."""
-        from hvsim.report import plots
-
-        return plots.slot_queues(self, top, night, scenario)
 
 
 def _with_datetimes(df: pd.DataFrame, start: dt.date, cols: dict[str, str]) -> pd.DataFrame:
@@ -513,3 +486,23 @@ def _nightly_makespans(ran: pd.DataFrame) -> pd.Series:
 
 def kpis_json(kpis: dict[str, Any]) -> str:
     return json.dumps(kpis, indent=2, sort_keys=False) + "\n"
+
+
+def flatten_kpis(kpis: dict[str, Any], prefix: str = "") -> dict[str, float | int]:
+    """Nested kpis.json -> {'backups.window_compliance': 0.97, ...}: one row of a runs
+    table. Text is skipped and so is the top-level seed (the table has its own seed
+    column)."""
+    out: dict[str, float | int] = {}
+    for key, value in kpis.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten_kpis(value, name + "."))
+        elif name == "seed":
+            continue
+        elif isinstance(value, bool):
+            out[name] = int(value)
+        elif isinstance(value, numbers.Integral):
+            out[name] = int(value)
+        elif isinstance(value, numbers.Real):
+            out[name] = float(value)
+    return out

@@ -118,3 +118,48 @@ def test_sweep_command_with_scheduler_stores_runs_and_resumes_without_the_cluste
     # Everything is stored: the same sweep needs no cluster (this address has none).
     assert main(argv + ["--scheduler", f"tcp://127.0.0.1:{_free_port()}"]) == 0
     assert "4 finished (0 computed, 4 from the store)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "compare"])
+def test_scheduler_without_dask_installed_is_one_line_and_exit_2(
+    tmp_path, capsys, monkeypatch, command
+):
+    # Dask is the optional extra hvsim[dask]: without it (sys.modules entries of None
+    # make an import fail, as a missing package does) --scheduler says what to install,
+    # before reading the scenario or touching --out.
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump(noisy_scenario()), encoding="utf-8")
+    out = tmp_path / "out"
+    argv = {
+        "run": ["run", str(scenario), "--replications", "2"],
+        "sweep": ["sweep", str(scenario), "--vary", VARY[0]],
+        "compare": ["compare", str(scenario), str(scenario)],
+    }[command]
+    assert main([*argv, "--scheduler", "tcp://127.0.0.1:1", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "hvsim: --scheduler needs Dask, which is not installed: pip install 'hvsim[dask]' "
+        "(dask and distributed)"
+    ]
+    assert captured.out == "" and not out.exists()
+
+
+def test_hvsim_version_is_the_installed_packages_and_python_m_hvsim_is_the_command():
+    from importlib.metadata import version
+
+    for cmd in ([str(BIN / "hvsim")], [sys.executable, "-m", "hvsim"]):
+        done = subprocess.run([*cmd, "--version"], capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout, done.stderr) == (
+            0,
+            f"hvsim {version('hvsim')}\n",
+            "",
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "hvsim", "validate", "scenarios/small-lab.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0 and done.stdout.startswith("scenarios/small-lab.yaml: ok (")

@@ -6,6 +6,7 @@ run, with its elapsed time and ETA."""
 from __future__ import annotations
 
 import io
+import re
 import time
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import yaml
 
 import hvsim
 from hvsim import estimate as est
-from hvsim.cli import _progress_printer, main
+from hvsim.cli import main
+from hvsim.runs.progress import day_progress
 from tests.conftest import base_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,40 +162,42 @@ class FakeClock:
 
 def test_progress_off_a_terminal_prints_a_line_every_10_s_with_elapsed_and_eta():
     stream = io.StringIO()
-    show = _progress_printer(10, stream=stream, tty=False, clock=FakeClock(3.0))
+    show = day_progress(10, stream=stream, tty=False, clock=FakeClock(3.0))
     for day in range(1, 11):
         show(day)  # day d is reached at 3 d seconds
     # First line at 12 s (day 4): 6 days left at 4 days per 12 s = 18 s; the next 10 s
     # later, at 24 s (day 8): 2 days left = 6 s; then the end (a line, as lines were
     # printed).
     assert stream.getvalue().splitlines() == [
-        "simulated day 4/10, elapsed 0:12, ETA 0:18",
-        "simulated day 8/10, elapsed 0:24, ETA 0:06",
-        "simulated day 10/10, elapsed 0:30",
+        "simulated day 4/10, elapsed 00:12, ETA 00:18",
+        "simulated day 8/10, elapsed 00:24, ETA 00:06",
+        "simulated day 10/10, elapsed 00:30, ETA 00:00",
     ]
 
 
 @pytest.mark.parametrize("tty", [False, True])
 def test_progress_of_a_short_run_prints_nothing(tty):
     stream = io.StringIO()
-    show = _progress_printer(365, stream=stream, tty=tty, clock=FakeClock(0.002))
+    show = day_progress(365, stream=stream, tty=tty, clock=FakeClock(0.002))
     for day in range(1, 366):
-        show(day)  # 0.73 s in all
+        show(day)  # 0.73 s in all (and on a terminal, well under a second of real time)
     assert stream.getvalue() == ""
 
 
 def test_progress_on_a_terminal_redraws_one_line_with_elapsed_and_eta_and_ends_it():
+    # On a terminal tqdm draws (on its own clock): shown at once and redrawn at every
+    # day here, where a run shows after 1 s and redraws at most every 0.2 s.
     stream = io.StringIO()
-    show = _progress_printer(4, stream=stream, tty=True, clock=FakeClock(1.0))
+    show = day_progress(4, stream=stream, tty=True, show_after_s=0.0, redraw_s=0.0)
     for day in range(1, 5):
-        show(day)  # day d at d seconds, each redraw 1 s after the last
-    # 3 days per 3 s at day 3: 1 day left = 1 s.
-    assert stream.getvalue() == (
-        "\rsimulated day 1/4, elapsed 0:01, ETA 0:03"
-        "\rsimulated day 2/4, elapsed 0:02, ETA 0:02"
-        "\rsimulated day 3/4, elapsed 0:03, ETA 0:01"
-        "\rsimulated day 4/4, elapsed 0:04\n"
-    )
+        show(day)
+    text = stream.getvalue()
+    assert text.endswith("\n") and text.count("\n") == 1  # one line, ended
+    shown = [part.rstrip() for part in text.rstrip("\n").split("\r") if part.strip()]
+    days = [int(re.match(r"simulated day (\d)/4, ", part).group(1)) for part in shown]
+    assert days == sorted(days) and {1, 2, 3, 4} <= set(days) and days[-1] == 4
+    for part in shown:
+        assert re.fullmatch(r"simulated day \d/4, elapsed \d\d:\d\d, ETA (\d\d:\d\d|\?)", part)
 
 
 def test_long_runs_get_progress_from_hvsim_run_whatever_stderr_is(monkeypatch, tmp_path):
@@ -204,7 +208,7 @@ def test_long_runs_get_progress_from_hvsim_run_whatever_stderr_is(monkeypatch, t
         seen.append(horizon_days)
         return lambda day: None
 
-    monkeypatch.setattr("hvsim.cli._progress_printer", fake_printer)
+    monkeypatch.setattr("hvsim.runs.progress.day_progress", fake_printer)
     path = _write(tmp_path, base_scenario())
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
     assert seen == [1]

@@ -15,10 +15,13 @@ import pytest
 import yaml
 
 import hvsim
-import hvsim.sweep as sweep_module
 from hvsim.cli import main
-from hvsim.files import LOCK, MANIFEST, OutputFolder, fit_name
-from hvsim.sweep import RunStore, record_checksum, run_sweep, worker_count, write_table
+from hvsim.files import LOCK, MANIFEST, OutputFolder, fit_name, write_table
+from hvsim.runs.local import worker_count
+from hvsim.runs.options import RunOptions
+from hvsim.runs.store import RunStore, record_checksum
+from hvsim.runs.task import run_spec
+from hvsim.sweep import run_sweep
 from tests.conftest import base_scenario
 
 BANDWIDTH = "links[2].bandwidth=1 Gbps,10 Gbps"
@@ -39,6 +42,14 @@ def no_simulation(monkeypatch):
         raise AssertionError("simulated before the output folder was checked")
 
     monkeypatch.setattr(hvsim, "simulate", simulate)
+
+
+def _must_not_run(spec):
+    raise AssertionError("simulated before the output folder was checked")
+
+
+# Sweeps and comparisons whose runs must not start.
+NO_RUNS = RunOptions(runner=_must_not_run)
 
 
 def _listing(folder: Path) -> dict[str, bytes]:
@@ -204,7 +215,6 @@ def test_a_bad_out_is_refused_before_any_simulation(
     tmp_path, monkeypatch, capsys, no_simulation, make, problem, command
 ):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sweep_module, "simulate", hvsim.simulate)  # the patched one
     scenario = _write(tmp_path).name
     out = make(tmp_path)
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -214,7 +224,7 @@ def test_a_bad_out_is_refused_before_any_simulation(
         "compare": ["compare", scenario, scenario, "--workers", "1"],
         "scan-table": ["scan-table", scenario, "--nodes", "2", "--vms", "4"],
     }[command]
-    assert main([*argv, "--out", out]) == 2
+    assert main([*argv, "--out", out], runs=NO_RUNS) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"hvsim: --out {out}: {problem}"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
@@ -269,13 +279,12 @@ def test_tables_are_written_through_unique_temporary_names(tmp_path, monkeypatch
 def test_a_second_hvsim_writing_the_same_folder_is_refused_at_once(
     tmp_path, monkeypatch, capsys, no_simulation
 ):
-    monkeypatch.setattr(sweep_module, "simulate", hvsim.simulate)  # the patched one
     scenario = _write(tmp_path)
     out = tmp_path / "study"
     with OutputFolder(out, "sweep") as first:  # a sweep under way holds the lock
         assert (out / LOCK).is_file() and (out / MANIFEST).is_file()
         argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--workers", "1", "--out", str(out)]
-        assert main(argv) == 2
+        assert main(argv, runs=NO_RUNS) == 2
         assert capsys.readouterr().err.splitlines() == [
             f"hvsim: --out {out}: another hvsim is writing this folder ({out}); wait for it "
             "to finish, or choose another --out"
@@ -286,25 +295,22 @@ def test_a_second_hvsim_writing_the_same_folder_is_refused_at_once(
 
 
 def test_an_interrupted_sweep_leaves_an_hvsim_folder_that_the_same_command_resumes(
-    tmp_path, monkeypatch, capsys
+    tmp_path, capsys
 ):
     scenario = _write(tmp_path)
     out = tmp_path / "study"
     argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "1"]
     argv += ["--workers", "1", "--out", str(out)]
-    real = sweep_module.run_spec
     calls: list[int] = []
 
     def interrupted_after_one(spec):
         if calls:
             raise KeyboardInterrupt
         calls.append(1)
-        return real(spec)
+        return run_spec(spec)
 
-    monkeypatch.setattr(sweep_module, "run_spec", interrupted_after_one)
-    assert main(argv) == 130
+    assert main(argv, runs=RunOptions(runner=interrupted_after_one)) == 130
     assert sorted(p.name for p in out.iterdir()) == sorted([MANIFEST, "runs"])
-    monkeypatch.setattr(sweep_module, "run_spec", real)
     assert main(argv) == 0
     assert "2 finished (1 computed, 1 from the store)" in capsys.readouterr().out
 
@@ -404,23 +410,26 @@ def test_the_sweep_command_counts_records_computed_again_in_its_line_and_summary
 # --- workers, seeds, long names ------------------------------------------------------
 
 
-def test_workers_are_capped_at_the_cores_and_the_runs_to_compute(monkeypatch):
-    monkeypatch.setattr(sweep_module, "default_workers", lambda: 2)
-    assert worker_count(4096, 10) == (
+def test_workers_are_capped_at_the_cores_and_the_runs_to_compute():
+    assert worker_count(4096, 10, cores=2) == (
         2,
         "--workers 4096: using 2 worker processes (2 cores available)",
     )
-    assert worker_count(4, 1) == (1, "--workers 4: using 1 worker process (1 run to compute)")
-    assert worker_count(2, 10) == (2, None)  # as asked: nothing to say
-    assert worker_count(None, 10) == (2, None)  # the default: one per core
-    assert worker_count(None, 1) == (1, None)
+    assert worker_count(4, 1, cores=2) == (
+        1,
+        "--workers 4: using 1 worker process (1 run to compute)",
+    )
+    assert worker_count(2, 10, cores=2) == (2, None)  # as asked: nothing to say
+    assert worker_count(None, 10, cores=2) == (2, None)  # the default: one per core
+    assert worker_count(None, 1, cores=2) == (1, None)
 
 
-def test_a_sweep_asking_for_4096_workers_says_how_many_it_uses(monkeypatch, capsys):
+def test_a_sweep_asking_for_4096_workers_says_how_many_it_uses():
     # One core: the runs go in this process, not in 4096 (nor 3) worker processes.
-    monkeypatch.setattr(sweep_module, "default_workers", lambda: 1)
     stream = io.StringIO()
-    r = run_sweep(base_scenario(), [BANDWIDTH], 1, workers=4096, progress=False, stream=stream)
+    r = run_sweep(
+        base_scenario(), [BANDWIDTH], 1, workers=4096, cores=1, progress=False, stream=stream
+    )
     assert r.computed == 2
     assert stream.getvalue().splitlines() == [
         "--workers 4096: using 1 worker process (1 core available)"

@@ -14,7 +14,9 @@ from scipy import stats
 
 import hvsim
 from hvsim.cli import main
-from hvsim.sweep import flatten_kpis, mean_ci, replicate, summarize
+from hvsim.results import flatten_kpis
+from hvsim.stats import mean_ci, summarize
+from hvsim.sweep import replicate
 from tests.conftest import base_scenario
 
 

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import copy
+import io
+import re
+import shutil
+import subprocess
+import sys
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -11,16 +17,14 @@ import yaml
 from scipy import stats
 
 import hvsim
-import hvsim.sweep as sweep_module
 from hvsim.cli import main
+from hvsim.results import flatten_kpis
+from hvsim.runs.options import RunOptions
+from hvsim.runs.plan import kpi_source_files, source_fingerprint
+from hvsim.runs.task import run_spec
+from hvsim.runs.vary import parse_vary, set_path
 from hvsim.scenario.loader import ScenarioError
-from hvsim.sweep import (
-    compare,
-    flatten_kpis,
-    parse_vary,
-    run_sweep,
-    set_path,
-)
+from hvsim.sweep import compare, run_sweep
 from tests.conftest import base_scenario
 from tests.test_replications import noisy_scenario
 
@@ -206,32 +210,34 @@ def test_the_same_sweep_gives_the_same_table_with_one_or_two_worker_processes():
 # --- store and resume ---------------------------------------------------------------
 
 
-def test_a_resumed_sweep_does_not_rerun_finished_runs(tmp_path, monkeypatch):
+def test_a_resumed_sweep_does_not_rerun_finished_runs(tmp_path):
     doc, store = noisy_scenario(), tmp_path / "runs"
     calls: list[int] = []
-    real = sweep_module.run_spec
 
     def killed_after_three(spec):
         if len(calls) == 3:
             raise KeyboardInterrupt  # the sweep dies while the fourth run is going
         calls.append(spec.seed)
-        return real(spec)
+        return run_spec(spec)
 
-    monkeypatch.setattr(sweep_module, "run_spec", killed_after_three)
+    def counted(spec):
+        calls.append(1)
+        return run_spec(spec)
+
+    here = RunOptions(store=store, workers=1)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(doc, [BANDWIDTH], replications=3, store=store, workers=1)
+        run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=killed_after_three))
     assert len(list(store.glob("*.json"))) == 3
 
     calls.clear()
-    monkeypatch.setattr(sweep_module, "run_spec", lambda spec: calls.append(1) or real(spec))
-    resumed = run_sweep(doc, [BANDWIDTH], replications=3, store=store, workers=1)
+    resumed = run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=counted))
     assert len(calls) == 6 - 3
     assert (resumed.computed, resumed.stored) == (3, 3)
     fresh = run_sweep(doc, [BANDWIDTH], replications=3, workers=1)
     pd.testing.assert_frame_equal(resumed.table, fresh.table)
 
     calls.clear()
-    again = run_sweep(doc, [BANDWIDTH], replications=3, store=store, workers=1)
+    again = run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=counted))
     assert calls == [] and (again.computed, again.stored) == (0, 6)
 
 
@@ -267,26 +273,62 @@ def test_sweep_command_run_twice_computes_nothing_the_second_time(tmp_path, caps
     assert "KPIs against the varied parameter" in (out / "report.html").read_text()
 
 
+def test_editing_report_runner_or_command_code_keeps_stored_runs_but_a_model_edit_does_not(
+    tmp_path,
+):
+    # Stored runs are keyed by a fingerprint of what decides KPIs: a copy of the
+    # package with the reports, the runner, the statistics or the command line edited
+    # keeps its fingerprint (its stores stay valid); a model edit changes it.
+    root = tmp_path / "hvsim"
+    package = Path(hvsim.__file__).parent
+    shutil.copytree(package, root, ignore=shutil.ignore_patterns("__pycache__"))
+    before = source_fingerprint(root)
+    assert before == source_fingerprint(package)
+    for rel in ("report/html.py", "runs/local.py", "cli.py", "sweep.py", "stats.py", "files.py"):
+        with (root / rel).open("a", encoding="utf-8") as fh:
+            fh.write("\n# moved\n")
+    assert source_fingerprint(root) == before
+    with next((root / "model").glob("*.py")).open("a", encoding="utf-8") as fh:
+        fh.write("\n# changed\n")
+    assert source_fingerprint(root) != before
+
+
+def test_every_module_a_simulation_loads_is_in_the_fingerprint():
+    # A module that simulate() and kpis() load decides KPIs: forgetting it in
+    # KPI_SOURCES would reuse stored runs of an older model.
+    code = (
+        "import sys, hvsim\n"
+        "from hvsim.scenario.loader import load_scenario\n"
+        "hvsim.simulate(load_scenario(sys.argv[1]), seed=1).kpis()\n"
+        "for name, m in sorted(sys.modules.items()):\n"
+        "    if name.split('.')[0] == 'hvsim': print(m.__file__)\n"
+    )
+    example = Path(__file__).resolve().parents[1] / "scenarios" / "small-lab.yaml"
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(example)], capture_output=True, text=True, check=True
+    )
+    loaded = {Path(line).resolve() for line in out.stdout.split()}
+    hashed = {p.resolve() for p in kpi_source_files(Path(hvsim.__file__).parent)}
+    assert loaded and loaded <= hashed, sorted(map(str, loaded - hashed))
+
+
 # --- a run that raises --------------------------------------------------------------
 
 
-def _fail_seed_2(monkeypatch):
-    real = sweep_module.simulate
-
-    def simulate(scenario, seed=1, progress=None):
-        if seed == 2:
-            raise RuntimeError("model bug\nat day 3")
-        return real(scenario, seed=seed)
-
-    monkeypatch.setattr(sweep_module, "simulate", simulate)
+def _simulate_failing_on_seed_2(scenario, seed=1, progress=None):
+    if seed == 2:
+        raise RuntimeError("model bug\nat day 3")
+    return hvsim.simulate(scenario, seed=seed)
 
 
-def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on(
-    tmp_path, monkeypatch
-):
-    _fail_seed_2(monkeypatch)
+# Runs whose simulation raises on seed 2 (a model bug, say).
+FAILING_SEED_2 = RunOptions(runner=partial(run_spec, simulate=_simulate_failing_on_seed_2))
+
+
+def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on(tmp_path):
     store = tmp_path / "runs"
-    r = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, store=store, workers=1)
+    failing = FAILING_SEED_2.but(store=store, workers=1)
+    r = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, options=failing)
     assert list(r.table["seed"]) == [1, 3, 1, 3]
     assert r.failures[["links[2].bandwidth", "seed", "error"]].to_dict("records") == [
         {"links[2].bandwidth": "1 Gbps", "seed": 2, "error": "RuntimeError: model bug at day 3"},
@@ -294,17 +336,15 @@ def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on
     ]
     assert "Traceback" in r.failures["traceback"].iloc[0]
     assert len(list(store.glob("*.json"))) == 4  # failed runs are not stored
-    monkeypatch.undo()
     fixed = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, store=store, workers=1)
     assert (fixed.computed, fixed.stored, len(fixed.failures)) == (2, 4, 0)
 
 
-def test_sweep_command_with_a_failing_run_says_which_and_exits_1(tmp_path, capsys, monkeypatch):
-    _fail_seed_2(monkeypatch)
+def test_sweep_command_with_a_failing_run_says_which_and_exits_1(tmp_path, capsys):
     scenario = _write(tmp_path, noisy_scenario())
     out = tmp_path / "out"
     argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "2"]
-    code = main(argv + ["--workers", "1", "--out", str(out)])
+    code = main(argv + ["--workers", "1", "--out", str(out)], runs=FAILING_SEED_2)
     captured = capsys.readouterr()
     assert code == 1
     assert (
@@ -314,6 +354,45 @@ def test_sweep_command_with_a_failing_run_says_which_and_exits_1(tmp_path, capsy
     assert "Traceback" not in captured.err
     assert len(pd.read_csv(out / "failures.csv")) == 2
     assert len(pd.read_parquet(out / "runs.parquet")) == 2
+
+
+# --- progress -----------------------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_bar_counts_runs_and_a_failed_run_is_a_line_of_its_own():
+    stream = _Terminal()
+    shown = FAILING_SEED_2.but(workers=1, progress=True, stream=stream)
+    run_sweep(noisy_scenario(), [BANDWIDTH], replications=2, options=shown)
+    text = stream.getvalue()
+    # What a terminal shows of each line: what follows its last carriage return.
+    lines = [line.split("\r")[-1].rstrip() for line in text.split("\n")]
+    for bandwidth in ("1 Gbps", "10 Gbps"):
+        assert (
+            f"run failed (links[2].bandwidth={bandwidth}, seed 2): RuntimeError: model bug at day 3"
+        ) in lines
+    assert text.endswith("\n") and lines[-1] == ""
+    assert re.fullmatch(r"runs \[#{24}\] 4/4, 2 failed, elapsed \d\d:\d\d, ETA 00:00", lines[-2]), (
+        lines[-2]
+    )
+
+
+def test_off_a_terminal_progress_is_a_first_and_a_last_line_counting_stored_runs(tmp_path):
+    store = tmp_path / "runs"
+    run_sweep(noisy_scenario(), [BANDWIDTH], replications=1, store=store, workers=1)
+    stream = io.StringIO()  # not a terminal: lines, at most one every 10 s
+    run_sweep(
+        noisy_scenario(), [BANDWIDTH], 2, store=store, workers=1, progress=True, stream=stream
+    )
+    lines = stream.getvalue().splitlines()
+    # 2 of 4 runs stored: half the bar at the start, no rate yet (ETA ?).
+    assert lines[0] == "runs [############............] 2/4, 2 stored, elapsed 00:00, ETA ?"
+    assert re.fullmatch(r"runs \[#{24}\] 4/4, 2 stored, elapsed \d\d:\d\d, ETA 00:00", lines[-1])
+    assert len(lines) <= 3  # a line every 10 s at most between them
 
 
 # --- comparisons --------------------------------------------------------------------

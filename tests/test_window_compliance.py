@@ -14,10 +14,10 @@ import pytest
 import hvsim
 from hvsim.model.dpm import DAY_S, ProtectionGroupPlan
 from hvsim.report import plots
-from hvsim.report.summary import console_table, kpi_rows, summary_markdown
-from hvsim.results import kpis_json
+from hvsim.report.text import console_table, kpi_rows, summary_markdown
+from hvsim.results import flatten_kpis, kpis_json
 from hvsim.scenario.loader import ScenarioError
-from hvsim.sweep import flatten_kpis, load_document
+from hvsim.sweep import load_document
 from tests.conftest import base_scenario, run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,42 +1,40 @@
 """report.html: one self-contained page (inline CSS, plots as base64 PNG, no links
-to fetch) for a run, replications, a sweep or a comparison."""
+to fetch) for a run, replications, a sweep or a comparison, rendered from the
+jinja2 templates in ``templates/`` (the page's structure and CSS); this module
+makes the plots and the tables the templates show."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from hvsim.report import plots
-from hvsim.report.summary import (
+from hvsim.report.text import (
     CONSISTENCY_NOTE,
     LISTED_VMS,
     UNPROTECTED_NOTE,
-    kpi_rows,
+    Table,
+    comparison_table,
+    consistency_table,
+    headline,
+    kpi_table,
     not_application_consistent,
+    stats_table,
     unprotected_vms,
 )
 from hvsim.results import Results
+from hvsim.runs.store import rejected_line
+from hvsim.stats import CONFIDENCE, varying
 
-STYLE = """
-body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #222;
-       max-width: 1180px; margin: 1.5em auto; padding: 0 1em; line-height: 1.4; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
-h3 { font-size: 1.05em; margin-top: 1.4em; }
-table { border-collapse: collapse; font-size: 13px; margin: 0.6em 0; }
-th, td { border: 1px solid #d5d5d5; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-img { max-width: 100%; display: block; margin: 0.5em 0 1.2em; }
-p.note { color: #555; font-size: 0.92em; }
-code { font-size: 0.95em; }
-"""
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 def figure_png(fig: Figure, dpi: int = 90) -> bytes:
@@ -46,59 +44,44 @@ def figure_png(fig: Figure, dpi: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def figure_img(fig: Figure, alt: str) -> str:
-    data = base64.b64encode(figure_png(fig)).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+def figure_base64(fig: Figure) -> str:
+    """The figure as PNG in base64, for an <img> of the page."""
+    return base64.b64encode(figure_png(fig)).decode("ascii")
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text))
+def _escape(value: Any) -> Any:
+    """Every {{ value }} of a template, as html.escape writes it (quotes too); a
+    macro's output (Markup) as it is."""
+    from markupsafe import Markup
+
+    return value if isinstance(value, Markup) else Markup(html.escape(str(value)))
 
 
-def table_html(head: Sequence[str], rows: Sequence[Sequence[Any]], numeric_from: int = 99) -> str:
-    out = ["<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
-    for row in rows:
-        cells = "".join(
-            f'<td class="num">{_e(c)}</td>' if i >= numeric_from else f"<td>{_e(c)}</td>"
-            for i, c in enumerate(row)
-        )
-        out.append(f"<tr>{cells}</tr>")
-    return "".join(out) + "</table>"
+@functools.cache
+def _environment() -> Any:
+    import jinja2
 
-
-def page(title: str, body: Sequence[str]) -> str:
-    return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        finalize=_escape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
     )
+    env.filters["fmt"] = format
+    return env
 
 
-def kpi_table(kpis: dict[str, Any]) -> str:
-    return table_html(["KPI", "value"], kpi_rows(kpis))
+def render(template: str, **context: Any) -> str:
+    """A template of ``templates/`` rendered with ``context``."""
+    return _environment().get_template(template).render(**context)
 
 
-def stats_table(summary: pd.DataFrame, by: Sequence[str] = ()) -> str:
-    """Mean, confidence interval, p50 and p95 per (combination and) KPI."""
-    from hvsim.sweep import CONFIDENCE, format_ci, format_kpi
-
-    head = [*by, "KPI", "n", "mean", f"{CONFIDENCE:.0%} CI", "p50", "p95"]
-    rows = []
-    for r in summary.to_dict("records"):
-        k = r["kpi"]
-        rows.append(
-            [*(r[c] for c in by)]
-            + [
-                k,
-                r["n"],
-                format_kpi(k, r["mean"]),
-                format_ci(k, r["ci_low"], r["ci_high"]),
-                format_kpi(k, r["p50"]),
-                format_kpi(k, r["p95"]),
-            ]
-        )
-    return table_html(head, rows, numeric_from=len(by) + 1)
+def table_html(table: Table) -> str:
+    """One table of a report, as the templates render it."""
+    return str(_environment().get_template("macros.html").module.table(table))
 
 
 def run_figures(res: Results, scenario: Any = None, full: bool = True) -> list[tuple[str, Figure]]:
@@ -133,8 +116,8 @@ def run_figures(res: Results, scenario: Any = None, full: bool = True) -> list[t
     return figs
 
 
-def _figures_html(figs: list[tuple[str, Figure]], level: int = 2) -> list[str]:
-    return [f"<h{level}>{_e(title)}</h{level}>{figure_img(fig, title)}" for title, fig in figs]
+def _pngs(figs: list[tuple[str, Figure]]) -> list[tuple[str, str]]:
+    return [(title, figure_base64(fig)) for title, fig in figs]
 
 
 def run_report(
@@ -146,71 +129,54 @@ def run_report(
 ) -> str:
     """report.html of ``hvsim run``: KPIs, (replication statistics,) and the plots of
     the run with the base seed. ``replications`` is a ``hvsim.sweep.SweepResult``."""
-    from hvsim.sweep import headline
-
     kpis = kpis if kpis is not None else res.kpis()
-    body = [f"<h1>hvsim: {_e(res.scenario)}</h1>"]
-    if description:
-        body.append(f"<p>{_e(description.strip())}</p>")
-    if replications is not None and len(replications.table):
-        seeds = replications.seeds
-        body.append(
-            f"<p>{replications.replications} replications, seeds {seeds[0]} to {seeds[-1]}; "
-            "each KPI's mean with its Student t confidence interval and the 50th and 95th "
-            f"percentiles across runs. The plots show the run with seed {res.seed}.</p>"
-        )
-        heads = headline(replications.kpis, replications.table)
-        body.append("<h2>KPIs across replications</h2>")
-        body.append(stats_table(replications.summary(heads)))
-        body.append(
-            figure_img(plots.replications_figure(replications.table, heads), "replications")
-        )
-        if len(replications.failures):
-            body += _failures_html(replications.failures, [])
-        body.append(f"<h2>KPIs of the run with seed {res.seed}</h2>")
-    else:
-        body.append(
-            f"<p>Seed {res.seed}, {res.horizon_days:g} simulated days from "
-            f"{res.start_date.isoformat()}.</p><h2>KPIs</h2>"
-        )
-    body.append(kpi_table(kpis))
-    body += coverage_html(res)
-    body += _figures_html(run_figures(res, scenario))
-    if replications is not None and len(replications.table):
-        body.append("<h2>All KPIs across replications</h2>")
-        body.append(stats_table(replications.summary()))
-    return page(f"hvsim {res.scenario}", body)
+    reps = replications if replications is not None and len(replications.table) else None
+    context: dict[str, Any] = {"reps": reps}
+    if reps is not None:
+        heads = headline(reps.kpis, reps.table)
+        context["reps_headline"] = stats_table(reps.summary(heads))
+        context["reps_png"] = figure_base64(plots.replications_figure(reps.table, heads))
+        context["failures"] = _failures(reps.failures, [])
+        context["reps_all"] = stats_table(reps.summary())
+    return render(
+        "run.html",
+        title=f"hvsim {res.scenario}",
+        res=res,
+        description=description.strip(),
+        kpis=kpi_table(kpis),
+        coverage=_coverage(res),
+        figures=_pngs(run_figures(res, scenario)),
+        **context,
+    )
 
 
-def coverage_html(res: Results) -> list[str]:
+def _coverage(res: Results) -> dict[str, Any]:
     """Unprotected VMs and recovery points that are not application-consistent, at
     most LISTED_VMS rows each, then how many more."""
-    names = unprotected_vms(res)
-    body = ["<h2>Unprotected VMs</h2>"]
-    if not names:
-        body.append("<p>None: every VM is in a protection group.</p>")
-    else:
-        more = f", and {len(names) - LISTED_VMS} more" if len(names) > LISTED_VMS else ""
-        body.append(
-            f"<p>{len(names)} of {len(res.vms)} VMs are {_e(UNPROTECTED_NOTE)}: "
-            f"{_e(', '.join(names[:LISTED_VMS]))}{more}.</p>"
-        )
     weak = not_application_consistent(res)
-    body.append("<h2>Recovery points not application-consistent</h2>")
-    if weak.empty:
-        body.append("<p>None: every protected VM's recovery points are application-consistent.</p>")
-    else:
-        body.append(f"<p>{_e(CONSISTENCY_NOTE)}</p>")
-        rows = [list(r) for r in weak.head(LISTED_VMS).itertuples(index=False)]
-        if len(weak) > LISTED_VMS:
-            rows.append([f"and {len(weak) - LISTED_VMS} more", "", ""])
-        body.append(table_html(["VM", "consistency", "failed requirements"], rows))
-    return body
+    return {
+        "unprotected": unprotected_vms(res),
+        "vms": len(res.vms),
+        "listed": LISTED_VMS,
+        "unprotected_note": UNPROTECTED_NOTE,
+        "consistency_note": CONSISTENCY_NOTE,
+        "weak": None if weak.empty else consistency_table(weak),
+    }
 
 
-def _failures_html(failures: pd.DataFrame, params: Sequence[str]) -> list[str]:
-    rows = [[*(r[p] for p in params), r["seed"], r["error"]] for r in failures.to_dict("records")]
-    return ["<h2>Failed runs</h2>", table_html([*params, "seed", "error"], rows)]
+def _failures(failures: pd.DataFrame, params: Sequence[str]) -> Table | None:
+    rows = [
+        [*(str(r[p]) for p in params), str(r["seed"]), r["error"]]
+        for r in failures.to_dict("records")
+    ]
+    return Table([*params, "seed", "error"], rows) if rows else None
+
+
+def _details(details: Sequence[tuple[str, Results, Any]]) -> list[tuple[str, int, Any]]:
+    return [
+        (label, res.seed, _pngs(run_figures(res, scenario, full=False)))
+        for label, res, scenario in details
+    ]
 
 
 def sweep_report(
@@ -222,94 +188,49 @@ def sweep_report(
     """report.html of ``hvsim sweep``: each KPI against the varied parameter with its
     confidence band, statistics per combination, and the plots of one run of some
     combinations (``details``: (label, results, scenario))."""
-    from hvsim.sweep import headline, rejected_line, varying
-
-    title = title or "hvsim sweep"
-    body = [f"<h1>{_e(title)}</h1>"]
-    if description:
-        body.append(f"<p>{_e(description.strip())}</p>")
-    seeds = sweep.seeds
-    varied = "".join(
-        f"<li><code>{_e(v.path)}</code>: {_e(', '.join(v.labels))}</li>" for v in sweep.varies
-    )
-    body.append(
-        f"<p>Varied:</p><ul>{varied}</ul><p>{sweep.replications} replication(s) per "
-        f"combination (seeds {seeds[0]} to {seeds[-1]}); {len(sweep.table)} runs finished "
-        f"({sweep.computed} computed, {sweep.stored} from the store), "
-        f"{len(sweep.failures)} failed"
-        + (f"; {_e(rejected_line(sweep.rejected))}" if sweep.rejected else "")
-        + ".</p>"
-    )
-    if len(sweep.failures):
-        body += _failures_html(sweep.failures, sweep.params)
+    pngs, headline_table, all_table = [], None, None
     if len(sweep.table):
         moving = varying(sweep.table, sweep.kpis)
         heads = [k for k in headline(sweep.kpis) if k in moving]
-        rest = [k for k in moving if k not in heads]
-        body.append("<h2>KPIs against the varied parameter</h2>")
-        body.append(
-            "<p class='note'>Mean over replications, shaded: its confidence interval. "
-            "KPIs that do not change across the sweep are left out of the plots.</p>"
-        )
-        for i in range(0, len(heads + rest), 12):
-            chunk = (heads + rest)[i : i + 12]
-            body.append(figure_img(plots.sweep_figure(sweep, chunk), "KPIs against parameter"))
-        body.append("<h2>Headline KPIs per combination</h2>")
-        body.append(stats_table(sweep.summary(headline(sweep.kpis, sweep.table)), sweep.params))
-    for label, res, scenario in details:
-        body.append(f"<h2>One run: {_e(label)}, seed {res.seed}</h2>")
-        body += _figures_html(run_figures(res, scenario, full=False), level=3)
+        shown = heads + [k for k in moving if k not in heads]
+        for i in range(0, len(shown), 12):
+            pngs.append(figure_base64(plots.sweep_figure(sweep, shown[i : i + 12])))
+        summary = sweep.summary(headline(sweep.kpis, sweep.table))
+        headline_table = stats_table(summary, sweep.params)
+    detail_pngs = _details(details)
     if len(sweep.table):
-        body.append("<h2>All KPIs per combination</h2>")
-        body.append(stats_table(sweep.summary(), sweep.params))
-    return page(title, body)
-
-
-def _with_ci(kpi: str, row: dict[str, Any], side: str) -> str:
-    from hvsim.sweep import format_ci, format_kpi
-
-    mean, low, high = row[f"{side}_mean"], row[f"{side}_ci_low"], row[f"{side}_ci_high"]
-    return f"{format_kpi(kpi, mean)} {format_ci(kpi, low, high)}"
+        all_table = stats_table(sweep.summary(), sweep.params)
+    return render(
+        "sweep.html",
+        title=title or "hvsim sweep",
+        description=description.strip(),
+        sweep=sweep,
+        rejected=rejected_line(sweep.rejected) if sweep.rejected else "",
+        failures=_failures(sweep.failures, sweep.params),
+        sweep_pngs=pngs,
+        headline=headline_table,
+        details=detail_pngs,
+        all_kpis=all_table,
+    )
 
 
 def compare_report(cmp: Any, details: Sequence[tuple[str, Results, Any]] = ()) -> str:
     """report.html of ``hvsim compare``: A and B with their intervals, the paired
     difference, and the plots of one run of each side."""
-    from hvsim.sweep import CONFIDENCE, format_ci, format_kpi, headline
-
-    a, b = cmp.labels
-    seeds = list(range(cmp.base_seed, cmp.base_seed + cmp.replications))
-    body = [
-        f"<h1>hvsim comparison: {_e(a)} vs {_e(b)}</h1>",
-        f"<p>A = <code>{_e(cmp.sources[0])}</code>, B = <code>{_e(cmp.sources[1])}</code>; "
-        f"{cmp.replications} replication(s) each with the same seeds ({seeds[0]} to "
-        f"{seeds[-1]}: common random numbers). B - A is the mean of the per-seed "
-        f"differences with its {CONFIDENCE:.0%} Student t interval; * marks an interval "
-        "that excludes zero.</p>",
-    ]
-    if len(cmp.failures):
-        body += _failures_html(cmp.failures, ["scenario"])
+    png, tables = None, []
     if len(cmp.table):
         heads = headline(cmp.kpis, cmp.table)
-        body.append(figure_img(plots.comparison_figure(cmp, heads), "comparison"))
+        png = figure_base64(plots.comparison_figure(cmp, heads))
         for title, kpis in (("Headline KPIs", heads), ("All KPIs", cmp.kpis)):
-            rows = []
-            for r in cmp.differences(kpis).to_dict("records"):
-                k = r["kpi"]
-                rows.append(
-                    [
-                        k,
-                        _with_ci(k, r, "a"),
-                        _with_ci(k, r, "b"),
-                        format_kpi(k, r["diff_mean"]) + (" *" if r["significant"] else ""),
-                        format_ci(k, r["diff_ci_low"], r["diff_ci_high"]),
-                    ]
-                )
-            body.append(f"<h2>{title}</h2>")
-            body.append(
-                table_html(["KPI", f"A: {a}", f"B: {b}", "B - A", f"{CONFIDENCE:.0%} CI"], rows, 1)
-            )
-    for label, res, scenario in details:
-        body.append(f"<h2>One run: {_e(label)}, seed {res.seed}</h2>")
-        body += _figures_html(run_figures(res, scenario, full=False), level=3)
-    return page(f"hvsim comparison {a} vs {b}", body)
+            tables.append((title, comparison_table(cmp.differences(kpis), cmp.labels)))
+    a, b = cmp.labels
+    return render(
+        "compare.html",
+        title=f"hvsim comparison {a} vs {b}",
+        cmp=cmp,
+        confidence=CONFIDENCE,
+        failures=_failures(cmp.failures, ["scenario"]),
+        comparison_png=png,
+        tables=tables,
+        details=_details(details),
+    )

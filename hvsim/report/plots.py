@@ -490,7 +490,8 @@ def sweep_figure(
     mean over replications with its confidence band, one line per combination of
     the other varied values. ``sweep`` is a ``hvsim.sweep.SweepResult``; ``kpis``
     defaults to those that vary across the sweep, headline KPIs first."""
-    from hvsim.sweep import CONFIDENCE, headline, summarize, varying
+    from hvsim.report.text import headline
+    from hvsim.stats import CONFIDENCE, summarize, varying
 
     confidence = confidence or CONFIDENCE
     params = list(sweep.params)
@@ -545,7 +546,7 @@ def replications_figure(
 ) -> Figure:
     """Each KPI's value per seed (dots), its mean (line) and confidence interval
     (band) across replications."""
-    from hvsim.sweep import CONFIDENCE, mean_ci
+    from hvsim.stats import CONFIDENCE, mean_ci
 
     confidence = confidence or CONFIDENCE
     kpis = list(kpis)
@@ -570,7 +571,7 @@ def replications_figure(
 def comparison_figure(comparison: Any, kpis: Sequence[str] | None = None, ncols: int = 3) -> Figure:
     """A and B side by side for each KPI: means with confidence intervals, and the
     paired difference B - A with its interval in the title."""
-    from hvsim.sweep import format_ci, format_kpi, headline
+    from hvsim.report.text import format_ci, format_kpi, headline
 
     if comparison.table.empty:
         return _empty("Comparison", "no run finished")

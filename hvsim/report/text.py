@@ -1,0 +1,584 @@
+"""Every console and Markdown table, and the rows of the HTML report's tables.
+
+Values are shown in the unit their names say (seconds, bytes, shares: written once
+here). Each table's rows are built by one function, as text, and rendered three
+ways: on the console, in Markdown (summary.md) and in HTML (report.html's template).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from hvsim.runs.plan import combination_label, describe
+from hvsim.runs.store import rejected_line
+from hvsim.stats import CONFIDENCE
+
+if TYPE_CHECKING:
+    from hvsim.results import Results
+    from hvsim.sweep import Comparison, SweepResult
+
+# KPIs shown first (console, summary.md, report); scan durations are added per cluster.
+HEADLINE_KPIS = (
+    "backups.window_compliance",
+    "backups.makespan_p50_s",
+    "backups.makespan_max_s",
+    "backups.mean_wait_s",
+    "backups.failed",
+    "backups.offline",
+    "downtime.total_s",
+    "downtime.per_backup_p95_s",
+    "redirected_io.total_s",
+    "redirected_io.degraded_vm_minutes",
+    "consistency_checks.total_s",
+    "migrations.protection_breaks",
+    "migrations.unprotected_s",
+    "rpo.violations",
+    "rpo.worst_gap_s",
+    "on_demand.mean_wait_s",
+    "storage.pool_peak_bytes",
+    "coverage.unprotected_vms",
+)
+# Names shown on the console line of unprotected VMs (all are in summary.md up to
+# LISTED_VMS, and in res.vms).
+CONSOLE_NAMES = 5
+# Rows of the per-VM coverage lists in summary.md and report.html; "and N more" after.
+LISTED_VMS = 100
+UNPROTECTED_NOTE = "in no protection group: never backed up, no recovery points"
+CONSISTENCY_NOTE = (
+    "Kept running during backup by DPM 2012 R2 UR3+ on Windows Server 2012 R2 although "
+    "an online requirement fails: a Linux guest with its Backup integration service on "
+    "is file-consistent, any other such VM crash-consistent."
+)
+CI_LABEL = f"{CONFIDENCE:.0%} CI"
+
+
+# --- units ----------------------------------------------------------------------------
+
+
+def format_seconds(x: float) -> str:
+    """Seconds as hours from an hour, minutes from a minute: '2.27 h', '8.4 min', '9.0 s'."""
+    a = abs(x)
+    if a >= 3600:
+        return f"{x / 3600:.2f} h"
+    if a >= 60:
+        return f"{x / 60:.1f} min"
+    return f"{x:.1f} s"
+
+
+def format_bytes(x: float) -> str:
+    """Bytes in decimal units: '34.46 TB', '948.23 MB', '12 B'."""
+    for unit, f in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if abs(x) >= f:
+            return f"{x / f:.2f} {unit}"
+    return f"{x:.0f} B"
+
+
+def is_share(name: str) -> bool:
+    """A KPI that is a share of 1 (shown as a percentage)."""
+    return name.endswith(("window_compliance", "throughput_ratio")) or name.startswith(
+        "bottleneck."
+    )
+
+
+def format_kpi(name: str, value: float | None) -> str:
+    """A KPI value in the unit its name says (seconds, bytes, shares, counts)."""
+    if value is None or value != value:
+        return "n/a"
+    if name.endswith("_s"):
+        return format_seconds(value)
+    if name.endswith("_minutes"):
+        return f"{value:.1f} min"
+    if "bytes" in name.rsplit(".", 1)[-1]:
+        return format_bytes(value)
+    if is_share(name):
+        return f"{value:.1%}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def format_ci(name: str, low: float, high: float) -> str:
+    """A confidence interval '[low, high]' in the KPI's unit; n/a when unknown."""
+    if low != low:
+        return "n/a"
+    return f"[{format_kpi(name, low)}, {format_kpi(name, high)}]"
+
+
+# --- tables and their renderings ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as text: ``head`` and ``rows`` of cells. ``numeric_from``: in HTML the
+    cells from this column on are numbers (right-aligned); ``code``: in Markdown
+    this column is code (KPI names)."""
+
+    head: Sequence[str]
+    rows: Sequence[Sequence[str]] = field(default_factory=list)
+    numeric_from: int | None = None
+    code: int | None = None
+
+
+def _md_cell(text: Any) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+
+def markdown(table: Table) -> list[str]:
+    """The table's Markdown lines (a ``|`` in a cell escaped)."""
+    lines = [_md_row([_md_cell(h) for h in table.head]), "|" + "---|" * len(table.head)]
+    for row in table.rows:
+        cells = [_md_cell(c) for c in row]
+        if table.code is not None:
+            cells[table.code] = f"`{cells[table.code]}`"
+        lines.append(_md_row(cells))
+    return lines
+
+
+def console_columns(table: Table) -> list[str]:
+    """The table as aligned columns, two spaces apart, a rule under the head."""
+    rows = [list(table.head), *(list(r) for r in table.rows)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(table.head))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    out.insert(1, "-" * len(out[0]))
+    return out
+
+
+# --- one run ------------------------------------------------------------------------
+
+
+def _compliance(b: dict[str, Any]) -> str:
+    """The share on time; n/a with no scheduled backup (kpis.json null, not 0 %)."""
+    if b["window_compliance"] is None:
+        return "n/a (no scheduled backups)"
+    text = f"{b['window_compliance']:.1%}"
+    outside = b.get("outside_window", 0)
+    if outside:
+        text += f" ({outside} scheduled outside the window, due by the next express full)"
+    return text
+
+
+def _names(names: list[str], total: int, shown: int) -> str:
+    more = total - min(shown, len(names))
+    text = ", ".join(names[:shown])
+    return f"{text} and {more} more" if more > 0 else text
+
+
+def coverage_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
+    """Protected and unprotected VMs, and what the recovery points hold."""
+    cov = k["coverage"]
+    protected = f"{cov['protected_vms']} / {cov['unprotected_vms']}"
+    if cov["unprotected_vms"]:
+        names = _names(cov["unprotected_vm_names"], cov["unprotected_vms"], CONSOLE_NAMES)
+        protected += f" (not backed up: {names})"
+    return [
+        ("VMs protected / unprotected", protected),
+        (
+            "recovery points application / file / crash consistent",
+            f"{cov['application_consistent_vms']} / {cov['file_consistent_vms']} / "
+            f"{cov['crash_consistent_vms']} VMs",
+        ),
+    ]
+
+
+def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
+    """The KPIs of one run (kpis.json) as (what, value) rows."""
+    s_, b_ = format_seconds, format_bytes
+    b, d, s = k["backups"], k["downtime"], k["storage"]
+    rows = coverage_rows(k) + [
+        (
+            "backup jobs (succeeded / failed / skipped)",
+            f"{b['jobs']} ({b['succeeded']} / {b['failed']} / {b['skipped']})",
+        ),
+        ("jobs online / offline (saved state)", f"{b['online']} / {b['offline']}"),
+        ("backup window compliance", _compliance(b)),
+        ("nightly makespan p50 / max", f"{s_(b['makespan_p50_s'])} / {s_(b['makespan_max_s'])}"),
+        ("mean wait for job slots", s_(b["mean_wait_s"])),
+        ("bytes transferred", b_(b["bytes"])),
+        ("VMs backed up offline", str(d["vms_offline"])),
+        ("saved-state downtime total", s_(d["total_s"])),
+        (
+            "downtime per backup p50 / p95 / max",
+            f"{d['per_backup_p50_s']:.1f} / {d['per_backup_p95_s']:.1f} / "
+            f"{d['per_backup_max_s']:.1f} s",
+        ),
+        (
+            "CSV redirected I/O",
+            f"{k['redirected_io']['intervals']} intervals, {s_(k['redirected_io']['total_s'])}",
+        ),
+        ("DPM pool peak", b_(s["pool_peak_bytes"])),
+        (
+            "replica / recovery points",
+            f"{b_(s['replica_bytes'])} / {b_(s['recovery_point_bytes'])}",
+        ),
+    ]
+    m, cc, rpo = k["migrations"], k["consistency_checks"], k["rpo"]
+    if m["live"] or m["shared_nothing"]:
+        rows.append(
+            (
+                "migrations live / shared-nothing / with storage",
+                f"{m['live']} / {m['shared_nothing']} / {m['storage']}",
+            )
+        )
+        rows.append(
+            (
+                "protection breaks (unprotected time)",
+                f"{m['protection_breaks']} ({s_(m['unprotected_s'])})",
+            )
+        )
+    if cc["count"]:
+        rows.append(
+            (
+                "consistency checks (time, bytes read)",
+                f"{cc['count']} ({s_(cc['total_s'])}, {b_(cc['bytes_read'])})",
+            )
+        )
+        rows.append(
+            (
+                "longest night with / without checks",
+                f"{s_(cc['window_makespan_max_with_checks_s'])} / "
+                f"{s_(cc['window_makespan_max_without_checks_s'])}",
+            )
+        )
+    rows.append(
+        (
+            "RPO violations (target, worst gap)",
+            f"{rpo['violations']} ({s_(rpo['target_s'])}, "
+            f"{s_(rpo['worst_gap_s'])}), {rpo['recovery_points_missed']} points missed",
+        )
+    )
+    for cluster, scan in k.get("scan", {}).items():
+        rows.append(
+            (
+                f"protection scan of {cluster} ({scan['mode']})",
+                f"{s_(scan['duration_s'])}, {scan['vms_found']} VMs found, "
+                f"{scan['vms_missed']} missed",
+            )
+        )
+    if k.get("bottleneck"):
+        top, share = next(iter(k["bottleneck"].items()))
+        rows.append(("main transfer bottleneck", f"{top} ({share:.0%} of flow time)"))
+    return rows
+
+
+def kpi_table(k: dict[str, Any]) -> Table:
+    return Table(("KPI", "value"), kpi_rows(k))
+
+
+def console_table(k: dict[str, Any]) -> str:
+    """What ``hvsim run`` prints: a heading and the KPI rows."""
+    rows = kpi_rows(k)
+    width = max(len(r[0]) for r in rows)
+    head = f"hvsim: {k['scenario']} (seed {k['seed']}, {k['horizon_days']:g} days)"
+    return "\n".join([head, "-" * len(head)] + [f"{a:<{width}}  {b}" for a, b in rows])
+
+
+def unprotected_vms(res: Results) -> list[str]:
+    """Names of the VMs in no protection group, sorted."""
+    return sorted(res.vms.loc[res.vms["protection_group"] == "", "vm"])
+
+
+def not_application_consistent(res: Results) -> pd.DataFrame:
+    """Protected VMs whose recovery points are file or crash consistent, sorted by
+    name: vm, recovery_point_consistency, failed_requirements."""
+    vms = res.vms
+    rows = vms[vms["recovery_point_consistency"].isin(("file", "crash"))]
+    cols = ["vm", "recovery_point_consistency", "failed_requirements"]
+    return rows[cols].sort_values("vm", kind="stable").reset_index(drop=True)
+
+
+def consistency_table(weak: pd.DataFrame) -> Table:
+    """VMs whose recovery points are not application-consistent (at most LISTED_VMS
+    rows, then how many more)."""
+    rows = [[str(c) for c in r] for r in weak.head(LISTED_VMS).itertuples(index=False)]
+    if len(weak) > LISTED_VMS:
+        rows.append([f"and {len(weak) - LISTED_VMS} more", "", ""])
+    return Table(("VM", "consistency", "failed requirements"), rows)
+
+
+def coverage_markdown(res: Results) -> list[str]:
+    """summary.md's sections on unprotected VMs and on recovery points that are not
+    application-consistent (at most LISTED_VMS rows each, then how many more)."""
+    names = unprotected_vms(res)
+    lines = ["", "## Unprotected VMs", ""]
+    if not names:
+        lines.append("None: every VM is in a protection group.")
+    else:
+        lines.append(f"{len(names)} of {len(res.vms)} VMs are {UNPROTECTED_NOTE}:")
+        lines.append("")
+        lines += [f"- {n}" for n in names[:LISTED_VMS]]
+        if len(names) > LISTED_VMS:
+            lines.append(f"- and {len(names) - LISTED_VMS} more")
+    weak = not_application_consistent(res)
+    lines += ["", "## Recovery points not application-consistent", ""]
+    if weak.empty:
+        lines.append("None: every protected VM's recovery points are application-consistent.")
+    else:
+        lines += [CONSISTENCY_NOTE, ""] + markdown(consistency_table(weak))
+    return lines
+
+
+def offline_table(res: Results, offline: pd.DataFrame) -> Table:
+    """The VMs backed up offline: why, and their saved-state downtime."""
+    per_vm = res.downtime.groupby("vm")["seconds"].agg(["count", "sum", "max"])
+    rows = []
+    for row in offline.itertuples():
+        c, t, m = per_vm.loc[row.vm] if row.vm in per_vm.index else (0, 0.0, 0.0)
+        rows.append((row.vm, row.offline_reason, str(int(c)), f"{t:.1f}", f"{m:.1f}"))
+    head = ("VM", "reason", "backups with downtime", "downtime total s", "max s")
+    return Table(head, rows)
+
+
+def busiest_table(res: Results, top: int = 8) -> Table:
+    """The resources busiest longest, and their share of flow time as bottleneck."""
+    total = float(res.resources["bottleneck_flow_s"].sum()) or 1.0
+    busiest = res.resources.sort_values(["busy_s", "resource"], ascending=[False, True])
+    rows = [
+        (
+            r.resource,
+            r.kind,
+            format_bytes(r.bytes),
+            format_seconds(r.busy_s),
+            f"{r.bottleneck_flow_s / total:.1%}",
+        )
+        for r in busiest.head(top).itertuples()
+    ]
+    head = ("resource", "kind", "bytes", "busy", "share of flow time as bottleneck")
+    return Table(head, rows)
+
+
+def summary_markdown(res: Results, k: dict[str, Any], description: str = "") -> str:
+    """summary.md of one run."""
+    lines = [f"# hvsim summary: {k['scenario']}", ""]
+    if description:
+        lines += [description.strip(), ""]
+    lines += [
+        f"Seed {k['seed']}, {k['horizon_days']:g} simulated days from "
+        f"{res.start_date.isoformat()}.",
+        "",
+    ]
+    lines += markdown(kpi_table(k))
+    lines += coverage_markdown(res)
+    offline = res.vms[res.vms["method"] == "offline"]
+    lines += ["", "## VMs backed up offline (saved state)", ""]
+    if offline.empty:
+        lines.append("None: every protected VM is backed up while it runs.")
+    else:
+        lines += markdown(offline_table(res, offline))
+    failed = res.jobs[res.jobs["outcome"] == "failed"]
+    lines += ["", "## Failed attempts", ""]
+    if failed.empty:
+        lines.append("None.")
+    else:
+        reasons = failed.groupby("failure_reason").size().sort_values(ascending=False)
+        lines += markdown(Table(("reason", "attempts"), [(r, str(n)) for r, n in reasons.items()]))
+    lines += ["", "## Busiest resources", ""]
+    lines += markdown(busiest_table(res))
+    return "\n".join(lines) + "\n"
+
+
+# --- many runs ----------------------------------------------------------------------
+
+
+def headline(kpi_columns: Sequence[str], table: pd.DataFrame | None = None) -> list[str]:
+    """The headline KPIs present (scan durations per cluster included), in a fixed
+    order; with a table, only those that are non-zero in some run."""
+    scans = [c for c in kpi_columns if c.startswith("scan.") and c.endswith(".duration_s")]
+    names = [k for k in HEADLINE_KPIS if k in kpi_columns] + scans
+    if table is not None:
+        names = [k for k in names if (table[k].fillna(0) != 0).any()]
+    return names
+
+
+def runs_counts(result: SweepResult | Comparison) -> str:
+    """'N finished (C computed, S from the store), F failed'."""
+    return (
+        f"{len(result.table)} finished ({result.computed} computed, {result.stored} from "
+        f"the store), {len(result.failures)} failed"
+    )
+
+
+def runs_line(result: SweepResult | Comparison) -> str:
+    """The console line of a sweep's, a comparison's or replications' runs."""
+    rejected = f"; {rejected_line(result.rejected)}" if result.rejected else ""
+    return f"runs: {runs_counts(result)}{rejected}"
+
+
+def _runs_markdown(result: SweepResult | Comparison) -> str:
+    rejected = f" {rejected_line(result.rejected)}." if result.rejected else ""
+    return f"Runs: {runs_counts(result)}.{rejected}"
+
+
+def stats_rows(summary: pd.DataFrame, by: Sequence[str]) -> list[dict[str, str]]:
+    """Per (combination and) KPI of a summary: the combination's values, the KPI, n,
+    mean, confidence interval, p50 and p95, as text."""
+    rows = []
+    for r in summary.to_dict("records"):
+        k = r["kpi"]
+        rows.append(
+            {
+                **{c: str(r[c]) for c in by},
+                "kpi": k,
+                "n": str(r["n"]),
+                "mean": format_kpi(k, r["mean"]),
+                "ci": format_ci(k, r["ci_low"], r["ci_high"]),
+                "p50": format_kpi(k, r["p50"]),
+                "p95": format_kpi(k, r["p95"]),
+            }
+        )
+    return rows
+
+
+def stats_table(summary: pd.DataFrame, by: Sequence[str] = ()) -> Table:
+    """Mean, confidence interval, p50 and p95 per (combination and) KPI."""
+    cols = [*by, "kpi", "n", "mean", "ci", "p50", "p95"]
+    rows = [[r[c] for c in cols] for r in stats_rows(summary, by)]
+    head = [*by, "KPI", "n", "mean", CI_LABEL, "p50", "p95"]
+    return Table(head, rows, numeric_from=len(by) + 1, code=len(by))
+
+
+def console_stats(summary: pd.DataFrame, by: Sequence[str], kpis: Sequence[str]) -> str:
+    """Mean, interval, p50 and p95 of each KPI: one line per KPI, or with varied
+    columns ``by`` a block per KPI with one line per combination."""
+    order = {k: i for i, k in enumerate(kpis)}
+    rows = [r for r in stats_rows(summary, by) if r["kpi"] in order]
+    rows.sort(key=lambda r: order[r["kpi"]])  # stable: combinations keep their order
+
+    def cells(r: dict[str, str]) -> str:
+        return f"{r['mean']:>11}  {CI_LABEL} {r['ci']:<27}  p50 {r['p50']:>10}  p95 {r['p95']:>10}"
+
+    if not by:
+        width = max((len(k) for k in kpis), default=0)
+        return "\n".join(f"{r['kpi']:<{width}}  {cells(r)}" for r in rows)
+    labels = [combination_label({c: r[c] for c in by}) for r in rows]
+    width = max((len(label) for label in labels), default=0)
+    lines, current = [], None
+    for r, label in zip(rows, labels, strict=True):
+        if r["kpi"] != current:
+            current = r["kpi"]
+            lines.append(current)
+        lines.append(f"  {label:<{width}}  {cells(r)}")
+    return "\n".join(lines)
+
+
+def comparison_rows(diff: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per KPI of paired differences: A's and B's means and intervals, B - A and its
+    interval, as text; ``significant``: the interval excludes zero."""
+    rows = []
+    for r in diff.to_dict("records"):
+        k = r["kpi"]
+        rows.append(
+            {
+                "kpi": k,
+                "a": format_kpi(k, r["a_mean"]),
+                "a_ci": format_ci(k, r["a_ci_low"], r["a_ci_high"]),
+                "b": format_kpi(k, r["b_mean"]),
+                "b_ci": format_ci(k, r["b_ci_low"], r["b_ci_high"]),
+                "diff": format_kpi(k, r["diff_mean"]),
+                "diff_ci": format_ci(k, r["diff_ci_low"], r["diff_ci_high"]),
+                "significant": bool(r["significant"]),
+            }
+        )
+    return rows
+
+
+def _star(r: dict[str, Any]) -> str:
+    return " *" if r["significant"] else ""
+
+
+def comparison_table(diff: pd.DataFrame, labels: tuple[str, str]) -> Table:
+    """A and B with their intervals, B - A (* when its interval excludes zero) and
+    its interval."""
+    rows = [
+        [
+            r["kpi"],
+            f"{r['a']} {r['a_ci']}",
+            f"{r['b']} {r['b_ci']}",
+            r["diff"] + _star(r),
+            r["diff_ci"],
+        ]
+        for r in comparison_rows(diff)
+    ]
+    head = ["KPI", f"A: {labels[0]}", f"B: {labels[1]}", "B - A", CI_LABEL]
+    return Table(head, rows, numeric_from=1, code=0)
+
+
+def console_comparison(diff: pd.DataFrame, labels: tuple[str, str]) -> str:
+    """A's and B's means and B - A with its interval, in columns."""
+    rows = [
+        [r["kpi"], r["a"], r["b"], f"{r['diff']} {r['diff_ci']}{_star(r)}"]
+        for r in comparison_rows(diff)
+    ]
+    head = ["KPI", f"A: {labels[0]}", f"B: {labels[1]}", f"B - A [{CI_LABEL}]"]
+    lines = console_columns(Table(head, rows))
+    return "\n".join(lines) + "\n(* the interval excludes zero)"
+
+
+def sweep_markdown(result: SweepResult, title: str, description: str = "") -> str:
+    """summary.md of a sweep or of replications."""
+    seeds = result.seeds
+    lines = [f"# {title}", ""]
+    if description:
+        lines += [description.strip(), ""]
+    lines += [
+        f"{result.replications} replication(s){' per combination' if result.params else ''}, "
+        f"seeds {seeds[0]} to "
+        f"{seeds[-1]}; means with {CONFIDENCE:.0%} Student t confidence intervals, "
+        "p50 and p95 across replications.",
+        "",
+    ]
+    if result.params:
+        lines += ["Varied:", ""]
+        lines += [f"- `{v.path}`: {', '.join(v.labels)}" for v in result.varies]
+        lines.append("")
+    lines += [_runs_markdown(result), ""]
+    if len(result.failures):
+        lines += ["## Failed runs", ""]
+        for r in result.failures.to_dict("records"):
+            values = {p: r[p] for p in result.params}
+            lines.append(f"- {_md_cell(describe(values, r['seed']))}: {_md_cell(r['error'])}")
+        lines.append("")
+    if result.table.empty:
+        return "\n".join(lines) + "\n"
+    heads = headline(result.kpis, result.table)
+    lines += ["## Headline KPIs", ""]
+    lines += markdown(stats_table(result.summary(heads), result.params))
+    lines += ["", "## All KPIs", ""]
+    lines += markdown(stats_table(result.summary(), result.params))
+    return "\n".join(lines) + "\n"
+
+
+def compare_markdown(cmp: Comparison) -> str:
+    """summary.md of a comparison."""
+    seeds = cmp.seeds
+    a, b = cmp.labels
+    lines = [
+        f"# hvsim comparison: {a} vs {b}",
+        "",
+        f"A = `{cmp.sources[0]}`, B = `{cmp.sources[1]}`; {cmp.replications} "
+        f"replication(s) each with the same seeds ({seeds[0]} to {seeds[-1]}, common random "
+        f"numbers). B - A is the mean of the per-seed differences with its "
+        f"{CONFIDENCE:.0%} Student t interval; * marks an interval that excludes zero.",
+        "",
+        _runs_markdown(cmp),
+        "",
+    ]
+    if cmp.table.empty:
+        return "\n".join(lines) + "\n"
+    diff = cmp.differences()
+    heads = headline(cmp.kpis, cmp.table)
+    for title, part in (
+        ("Headline KPIs", diff[diff["kpi"].isin(heads)]),
+        ("All KPIs", diff),
+    ):
+        lines += [f"## {title}", ""]
+        lines += markdown(comparison_table(part, cmp.labels))
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,166 @@
+"""Runs in local worker processes: a pool at most one run per worker at a time, and
+recovery from a worker that dies (killed by the OS for memory, say)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from hvsim.runs.plan import RunSpec
+from hvsim.runs.task import failure
+
+Runner = Callable[[RunSpec], dict[str, Any]]
+Done = Callable[[RunSpec, dict[str, Any]], None]
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_count(
+    requested: int | None, todo: int, cores: int | None = None
+) -> tuple[int, str | None]:
+    """Local worker processes for ``todo`` runs: the request (default one per core)
+    capped at the ``cores`` this process may use (default: asked of the OS) and at
+    the runs to compute (more would only cost memory). With the line saying so when
+    a request is capped."""
+    cores = cores if cores is not None else default_workers()
+    wanted = requested if requested is not None else cores
+    n = max(1, min(wanted, cores, todo))
+    if requested is None or n >= requested or todo == 0:
+        return n, None
+    why = (
+        f"{_count(cores, 'core')} available"
+        if cores <= todo
+        else f"{_count(todo, 'run')} to compute"
+    )
+    return n, f"--workers {requested}: using {_count(n, 'worker process', 'es')} ({why})"
+
+
+def _count(n: int, noun: str, plural: str = "s") -> str:
+    return f"{n} {noun}{'' if n == 1 else plural}"
+
+
+def _worker_init(parent_pid: int) -> None:
+    """A pool worker leaves Ctrl-C to the sweep (which stops it) and ends with the
+    sweep even when that is killed outright (Linux: parent-death signal)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the sweep died before the signal was set
+        os._exit(1)
+
+
+class WorkerProcessDied(Exception):
+    """A run's worker process died (failures.csv says so instead of a traceback)."""
+
+
+_DIED_AT_START = (
+    "worker processes die before finishing any run: in a script, the sweep must be "
+    "under `if __name__ == '__main__':`; otherwise the runs may need more memory than "
+    "the machine has (try fewer workers)"
+)
+_DIED_MID_RUN = "its worker process died during the run (out of memory?)"
+
+
+def run_local(
+    todo: list[RunSpec], workers: int, start_method: str, runner: Runner, done: Done
+) -> None:
+    """Run ``todo`` with ``runner`` in a pool of worker processes, at most one run per
+    worker at a time (one worker: in this process). A worker that dies breaks the
+    pool and the runs under way in it: each of those is run again alone, so the run
+    that kills its worker fails by itself, and the rest go on in a new pool."""
+    if workers <= 1 or len(todo) <= 1:
+        for spec in todo:
+            done(spec, runner(spec))
+        return
+    width = min(workers, len(todo))
+    pending, worked = list(todo), False
+    dead: list[RunSpec] = []  # died alone before any run finished: reason not yet known
+    while pending:
+        suspects, pending, finished = _pool_pass(pending, width, start_method, runner, done)
+        worked = worked or finished
+        for i, spec in enumerate(suspects):
+            alone, _, finished = _pool_pass([spec], 1, start_method, runner, done)
+            worked = worked or finished
+            if alone:
+                dead.append(spec)
+            if worked:
+                for s in dead:
+                    done(s, failure(s, WorkerProcessDied(_DIED_MID_RUN)))
+                dead = []
+            elif len(dead) == 2:
+                # Workers die before finishing anything: they cannot start at all, or
+                # every run needs more memory than there is. Retrying fails alike.
+                for s in dead + suspects[i + 1 :] + pending:
+                    done(s, failure(s, WorkerProcessDied(_DIED_AT_START)))
+                return
+    for s in dead:
+        done(s, failure(s, WorkerProcessDied(_DIED_MID_RUN if worked else _DIED_AT_START)))
+
+
+def _pool_pass(
+    specs: list[RunSpec], width: int, start_method: str, runner: Runner, done: Done
+) -> tuple[list[RunSpec], list[RunSpec], bool]:
+    """Run ``specs`` in one pool, ``width`` at a time, reporting each to ``done``,
+    until they are all done or a worker dies. Returns (the runs the dead worker
+    took down, the runs not started, whether any run finished)."""
+    pool = ProcessPoolExecutor(
+        max_workers=width,
+        mp_context=multiprocessing.get_context(start_method),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
+    running: dict[Any, RunSpec] = {}
+    broken: list[RunSpec] = []
+    finished = False
+    nxt = 0
+    try:
+        while nxt < len(specs) or running:
+            while nxt < len(specs) and len(running) < width and not broken:
+                running[pool.submit(runner, specs[nxt])] = specs[nxt]
+                nxt += 1
+            if not running:
+                break
+            ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            if any(_died(fut) for fut in ready):
+                pool.shutdown(wait=True)  # every run under way has its outcome now
+                ready = set(running)
+            for fut in sorted(ready, key=lambda f: running[f].index):
+                spec = running.pop(fut)
+                if _died(fut):
+                    broken.append(spec)
+                    continue
+                try:
+                    outcome = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a run's own failure is reported
+                    outcome = failure(spec, exc)
+                finished = True
+                done(spec, outcome)
+    except BaseException:
+        # Interrupted: runs under way are lost (finished ones are stored already).
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return broken, specs[nxt:], finished
+
+
+def _died(fut: Any) -> bool:
+    return isinstance(fut.exception(), BrokenProcessPool)

@@ -1,0 +1,58 @@
+"""One run as a worker does it: simulate a RunSpec and return its outcome (its flat
+KPIs, or its error as text). Top-level functions, so every pool can pickle them."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import hvsim
+from hvsim.overrun import RunawayError
+from hvsim.results import flatten_kpis
+from hvsim.runs.plan import RunSpec
+from hvsim.scenario.loader import ScenarioError, scenario_from_dict
+
+
+def run_spec(spec: RunSpec, simulate: Callable[..., Any] = hvsim.simulate) -> dict[str, Any]:
+    """Simulate one run (with ``simulate``: hvsim.simulate, or a stand-in in a test);
+    an exception is returned as text, never raised, so one bad run does not stop a
+    sweep."""
+    started = time.perf_counter()
+    try:
+        scenario = scenario_from_dict(copy.deepcopy(spec.doc), spec.source)
+        kpis = flatten_kpis(simulate(scenario, seed=spec.seed).kpis())
+        # A KPI that is not a finite number is null (n/a in the tables), as the store
+        # keeps it; through JSON, as from the store: computed and stored runs are equal.
+        kpis = {k: v if math.isfinite(v) else None for k, v in kpis.items()}
+        kpis = json.loads(json.dumps(kpis))
+        error, trace = None, ""
+    except ScenarioError as exc:
+        kpis, error, trace = {}, "; ".join(exc.problems), ""
+    except RunawayError as exc:
+        kpis, error, trace = {}, exc.problem(spec.source), ""
+    except Exception as exc:  # noqa: BLE001 - reported with the run's parameters
+        kpis, error = {}, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        trace = traceback.format_exc()
+    return {
+        "key": spec.key,
+        "kpis": kpis,
+        "error": error,
+        "traceback": trace,
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+def failure(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
+    """The outcome of a run that did not return one (its worker died, say)."""
+    return {
+        "key": spec.key,
+        "kpis": {},
+        "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}",
+        "traceback": "",
+        "wall_s": 0.0,
+    }
