@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hvsim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict
@@ -12,10 +11,16 @@ from hvsim.scenario.schema import Scenario
 if TYPE_CHECKING:
     from hvsim.overrun import RunawayError
     from hvsim.results import Results
+    from hvsim.simulation import simulate
 
-# Results and RunawayError bring pandas (about half a second to import): loaded on
-# first use, so `hvsim validate`, `hvsim schema` and `--help` start without them.
-_LAZY = {"Results": "hvsim.results", "RunawayError": "hvsim.overrun"}
+# Results, RunawayError and simulate bring pandas and SimPy (about half a second to
+# import): loaded on first use, so `hvsim validate`, `hvsim schema` and `--help` start
+# without them.
+_LAZY = {
+    "Results": "hvsim.results",
+    "RunawayError": "hvsim.overrun",
+    "simulate": "hvsim.simulation",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -55,19 +60,3 @@ def check_seed(seed: Any) -> int:
     if not whole or not 0 <= value <= MAX_SEED:
         raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}")
     return value
-
-
-def simulate(
-    scenario: Scenario, seed: int = 1, progress: Callable[[float], None] | None = None
-) -> Results:
-    """Run one replication of ``scenario`` with ``seed`` (0 to 2**32 - 1); same
-    inputs, same tables.
-
-    ``progress`` (optional) is called with the simulated day once a day."""
-    from hvsim.engine import build_world, run_world
-    from hvsim.results import collect
-
-    seed = check_seed(seed)
-    world = build_world(scenario, seed)
-    run_world(world, progress)
-    return collect(world, scenario.name, seed, scenario.start_date)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from hvsim.model.flows import _EPS_BYTES
 
 if TYPE_CHECKING:
-    from hvsim.engine import World
+    from hvsim.world import World
 
 _REL = 1e-9
 # Clock ticks a transfer's busy time may be off by: its start, its end and the

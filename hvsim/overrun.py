@@ -38,10 +38,10 @@ from hvsim.scenario.distributions import Dist
 if TYPE_CHECKING:
     import simpy
 
-    from hvsim.engine import World
     from hvsim.model.flows import Flow
     from hvsim.model.scan import ClusterScanTarget
     from hvsim.model.vm import VirtualMachine
+    from hvsim.world import World
 
 DAY_S = 86400.0
 OVERRUN_MIN_S = 30 * DAY_S

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hvsim.engine import World
 from hvsim.model.trace import (
     ConsistencyCheckRecord,
     DowntimeRecord,
@@ -22,6 +21,7 @@ from hvsim.model.trace import (
     RedirectedIoRecord,
     ScanRecord,
 )
+from hvsim.world import World
 
 JOB_COLUMNS = list(JobRecord._fields)
 DAY_S = 86400.0

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hvsim.engine import build_world, run_world
 from hvsim.invariants import InvariantViolation, check_world
 from hvsim.scenario.loader import scenario_from_dict
+from hvsim.simulation import run_world
+from hvsim.world import build_world
 from tests.conftest import base_scenario
 
 

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hvsim
-from hvsim.engine import build_world, start_migrations
 from hvsim.scenario.patterns import VmNames, is_pattern
+from hvsim.simulation import start_migrations
+from hvsim.world import build_world
 from tests.conftest import base_scenario
 
 name_chars = st.sampled_from("abAB01-_.:")
