@@ -70,7 +70,9 @@ def run_world(world: World, progress: Callable[[float], None] | None = None) -> 
     finally:
         gc.enable()
         gc.unfreeze()
-    if env._queue:  # events left beyond the limit (SimPy has no public test for it)
+    # Stuck: an event is left past the limit, or none is left but a transfer is still
+    # under way (its end overflowed the clock, so no event waits for it).
+    if env.peek() < math.inf or world.flows.transfers_left():
         raise runaway(world, limit, protected, scans)
     world.flows.close_accounting()
     check_world(world)

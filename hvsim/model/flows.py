@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from array import array
 from collections.abc import Sequence
 
@@ -471,6 +472,11 @@ class FlowNetwork:
         at = heap[0][0]
         if self._timer_at is not None and self._timer_at <= at:
             return  # the pending timer fires first and re-arms
+        if at == math.inf:
+            # A rate so near zero that the end overflows the clock: the flow never
+            # ends, and an event at infinity would only hide it (run_world ends with
+            # no event left and this transfer still under way, see transfers_left).
+            return
         self._timer_version += 1
         self._timer_at = at
         version = self._timer_version
@@ -515,6 +521,12 @@ class FlowNetwork:
             self._arm_timer()
         for f in finished:
             f.done.succeed(now - f.started)
+
+    def transfers_left(self) -> bool:
+        """Whether a transfer (not an open-ended stream) is still under way."""
+        return any(
+            f.done is not None for res in self.resources.values() for f in res.flows.values()
+        )
 
     def close_accounting(self) -> None:
         """Settle running flows and busy periods at the end of a run."""
