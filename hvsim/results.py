@@ -20,6 +20,7 @@ from hvsim.model.trace import (
     ProtectionBreakRecord,
     RedirectedIoRecord,
     ScanRecord,
+    SlotLog,
 )
 from hvsim.world import World
 
@@ -188,11 +189,7 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         ),
         on_demand=_on_demand(trace.on_demand, start_date),
         rpo_s={name: plan.rpo_s for name, plan in world.plans.items()},
-        slot_queues=_with_datetimes(
-            trace.slot_log.to_frame(),
-            start_date,
-            {"time_s": "time"},
-        ),
+        slot_queues=_with_datetimes(_slot_log(trace.slot_log), start_date, {"time_s": "time"}),
         counters=counters,
         storage=storage,
         windows_s={
@@ -305,6 +302,22 @@ def _on_demand(records: list, start_date: dt.date) -> pd.DataFrame:
     df["duration_s"] = df["end_s"] - df["start_s"]
     return _with_datetimes(
         df, start_date, {"arrival_s": "arrival", "start_s": "start", "end_s": "end"}
+    )
+
+
+def _slot_log(log: SlotLog) -> pd.DataFrame:
+    """Columns time_s, slot, kind, in_use, queued (one row per change)."""
+    idx = np.frombuffer(log.slot, dtype=np.int64)
+    names = np.array(log.names, dtype=object)
+    kinds = np.array(log.kinds, dtype=object)
+    return pd.DataFrame(
+        {
+            "time_s": np.frombuffer(log.time_s, dtype=float).copy(),
+            "slot": names[idx],
+            "kind": kinds[idx],
+            "in_use": np.frombuffer(log.in_use, dtype=np.int64).copy(),
+            "queued": np.frombuffer(log.queued, dtype=np.int64).copy(),
+        }
     )
 
 
