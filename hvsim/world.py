@@ -12,11 +12,12 @@ import simpy
 
 from hvsim.model.dpm import BackupJobs, ProtectionGroupPlan, SavedStateSettings
 from hvsim.model.flows import FlowNetwork
-from hvsim.model.infrastructure import DpmServerState, HyperVHost, JobSlots, Network, Volume
+from hvsim.model.infrastructure import DpmServerState, HyperVHost, Network, Volume
 from hvsim.model.migration import MigrationManager, MigrationSettings, VmmTopology
 from hvsim.model.on_demand import OnDemandStream
 from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts, scan_mode_serialized
-from hvsim.model.trace import Trace
+from hvsim.model.slots import JobSlots
+from hvsim.model.trace import SlotLog, Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, VssSettings
 from hvsim.scenario.patterns import VmNames
@@ -243,7 +244,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         ),
         trace.scans,
     )
-    targets = build_scan_targets(scenario, env, hosts, volumes, vms, plans)
+    targets = build_scan_targets(scenario, env, hosts, volumes, vms, plans, trace.slot_log)
     manager = MigrationManager(
         env,
         flows,
@@ -299,6 +300,7 @@ def build_scan_targets(
     volumes: dict[str, Volume],
     vms: list[VirtualMachine],
     plans: dict[str, ProtectionGroupPlan],
+    slot_log: SlotLog,
 ) -> list[ClusterScanTarget]:
     """One scan target per cluster that holds a protected VM, scanned by that VM's DPM."""
     targets = []
@@ -320,7 +322,7 @@ def build_scan_targets(
                 t.vms_by_csv.setdefault(vm.volume.name, []).append(vm)
             else:
                 t.off_csv_by_node.setdefault(vm.host.name, []).append(vm)
-        t.csv_locks = {v.name: simpy.Resource(env, capacity=1) for v in csvs}
+        t.csv_locks = {v.name: JobSlots(env, 1, v.name, "csv-scan", slot_log) for v in csvs}
         targets.append(t)
     return targets
 

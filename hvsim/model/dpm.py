@@ -10,6 +10,7 @@ import simpy
 
 from hvsim.model.flows import FlowNetwork
 from hvsim.model.infrastructure import DpmServerState, Network
+from hvsim.model.slots import SlotsInOrder
 from hvsim.model.trace import ConsistencyCheckRecord, DowntimeRecord, JobRecord, Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, WriterTimeout
@@ -47,12 +48,6 @@ def check_vm_state(vm: VirtualMachine, now: float) -> None:
         raise JobFailed("VM is being migrated")
     if vm.inconsistent or vm.check_pending:
         raise JobFailed("replica inconsistent: consistency check required")
-
-
-def release_slots(held: list) -> None:
-    for res, req in reversed(held):
-        res.release(req)
-    held.clear()
 
 
 @dataclass(slots=True, frozen=True)
@@ -198,45 +193,44 @@ class BackupJobs:
         job_id = self.trace.new_job_id()
         queued = env.now
         self.running += 1
-        held: list = []
         busy = None
         start = queued
         nbytes = 0.0
         reason = ""
         try:
             check_agents(vm)
-            yield from self.acquire_slots(vm, dpm, held)
-            start = env.now
-            volume = vm.volume
-            check_vm_state(vm, start)
-            busy = vm.busy = env.event()
-            if kind == "initial_replica":
-                nbytes = vm.used_bytes
-            else:
-                nbytes = vm.changed_bytes_since(vm.last_sync_s, start)
-            if vm.method == "online":
-                yield from self.vss.freeze_writers(vm)
-                snap = yield from self.vss.take_snapshot(vm, job_id)
-            else:
-                snap = yield from self._saved_state_snapshot(vm, job_id)
-            yield self.flows.transfer(nbytes, self.backup_route(vm, dpm))
-            yield from self.vss.release(snap)
-            expiry = env.now + plan.retention_days * DAY_S
-            if kind == "initial_replica":
-                stored = dpm.store(env.now, nbytes, 0.0, expiry)
-            else:
-                stored = dpm.store(env.now, 0.0, nbytes, expiry)
-            if not stored:
-                raise JobFailed("DPM storage pool full")
-            if kind == "initial_replica":
-                vm.replica_bytes = nbytes
-            vm.last_recovery_point_s = vm.last_sync_s = start
-            vm.recovery_points_s.append(start)
-            outcome = "succeeded"
+            with self.job_slots(vm, dpm) as slots:
+                yield from slots.take()
+                start = env.now
+                volume = vm.volume
+                check_vm_state(vm, start)
+                busy = vm.busy = env.event()
+                if kind == "initial_replica":
+                    nbytes = vm.used_bytes
+                else:
+                    nbytes = vm.changed_bytes_since(vm.last_sync_s, start)
+                if vm.method == "online":
+                    yield from self.vss.freeze_writers(vm)
+                    snap = yield from self.vss.take_snapshot(vm, job_id)
+                else:
+                    snap = yield from self._saved_state_snapshot(vm, job_id)
+                yield self.flows.transfer(nbytes, self.backup_route(vm, dpm))
+                yield from self.vss.release(snap)
+                expiry = env.now + plan.retention_days * DAY_S
+                if kind == "initial_replica":
+                    stored = dpm.store(env.now, nbytes, 0.0, expiry)
+                else:
+                    stored = dpm.store(env.now, 0.0, nbytes, expiry)
+                if not stored:
+                    raise JobFailed("DPM storage pool full")
+                if kind == "initial_replica":
+                    vm.replica_bytes = nbytes
+                vm.last_recovery_point_s = vm.last_sync_s = start
+                vm.recovery_points_s.append(start)
+                outcome = "succeeded"
         except (WriterTimeout, JobFailed) as exc:
             outcome, reason = "failed", str(exc)
         finally:
-            release_slots(held)
             if busy is not None:
                 vm.busy = None
                 busy.succeed()
@@ -272,16 +266,12 @@ class BackupJobs:
         source = volume.file_servers[0] if volume.kind == "smb" else vm.host.name
         return (volume.read, *self.network.route(source, dpm.name), dpm.pool_write)
 
-    def acquire_slots(self, vm: VirtualMachine, dpm: DpmServerState, held: list) -> Generator:
-        """Job slots one after another in a fixed order (CSV group, host, DPM server):
-        a job holds nothing while it queues for the first, so jobs never deadlock.
-        ``held`` collects (resource, request) pairs for release_slots."""
-        for res in (vm.volume.serializer, vm.host.backup_slots, dpm.job_slots):
-            if res is None:
-                continue
-            req = res.request()
-            held.append((res, req))
-            yield req
+    @staticmethod
+    def job_slots(vm: VirtualMachine, dpm: DpmServerState) -> SlotsInOrder:
+        """The slots a DPM job on ``vm`` holds, in the order every job takes them: the
+        CSV's group when its backups are serialized (DataSourceGroups.xml), the host's
+        (MaxAllowedParallelBackups), the DPM server's."""
+        return SlotsInOrder(vm.volume.serializer, vm.host.backup_slots, dpm.job_slots)
 
     def consistency_check(
         self, vm: VirtualMachine, plan: ProtectionGroupPlan, trigger: str
@@ -295,7 +285,6 @@ class BackupJobs:
             return
         self.running += 1
         vm.check_pending = True
-        held: list = []
         busy = None
         queued = env.now
         start = queued
@@ -303,30 +292,30 @@ class BackupJobs:
         read = sent = 0.0
         try:
             check_agents(vm)
-            yield from self.acquire_slots(vm, dpm, held)
-            while vm.busy is not None:
-                # A backup snapshot or a migration holds the VM: wait for it to finish.
-                yield vm.busy
-            start = env.now
-            busy = vm.busy = env.event()
-            source = vm.used_bytes
-            replica = vm.replica_bytes
-            yield env.all_of(
-                [
-                    self.flows.transfer(source, (vm.volume.read,)),
-                    self.flows.transfer(replica, (dpm.pool_read,)),
-                ]
-            )
-            read = source + replica
-            sent = vm.changed_bytes_since(vm.last_sync_s, start)
-            yield self.flows.transfer(sent, self.backup_route(vm, dpm))
-            vm.inconsistent = False
-            vm.last_sync_s = start
-            vm.replica_bytes = source
+            with self.job_slots(vm, dpm) as slots:
+                yield from slots.take()
+                while vm.busy is not None:
+                    # A backup snapshot or a migration holds the VM: wait for it to finish.
+                    yield vm.busy
+                start = env.now
+                busy = vm.busy = env.event()
+                source = vm.used_bytes
+                replica = vm.replica_bytes
+                yield env.all_of(
+                    [
+                        self.flows.transfer(source, (vm.volume.read,)),
+                        self.flows.transfer(replica, (dpm.pool_read,)),
+                    ]
+                )
+                read = source + replica
+                sent = vm.changed_bytes_since(vm.last_sync_s, start)
+                yield self.flows.transfer(sent, self.backup_route(vm, dpm))
+                vm.inconsistent = False
+                vm.last_sync_s = start
+                vm.replica_bytes = source
         except JobFailed as exc:
             outcome, reason = "failed", str(exc)
         finally:
-            release_slots(held)
             vm.check_pending = False
             if busy is not None:
                 vm.busy = None

@@ -3,78 +3,12 @@ network and DPM servers, each holding its SimPy slots and bandwidth resources.""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import networkx as nx
-import simpy
 
 from hvsim.model.flows import BandwidthResource, FlowNetwork
-from hvsim.model.trace import SlotLog
-
-
-class JobSlots:
-    """A limit on concurrent jobs (per host, per DPM server, per CSV group) that logs
-    (time, name, kind, in use, queued) in a SlotLog whenever a job asks for a slot, gets
-    one, or gives one back. A hand-over (a release whose slot goes to a waiting job) is
-    two rows at the same time, the release's and the grant's; the last row at a time is
-    the state from then on, so the log's time-averages equal the jobs' held and waiting
-    times (tests/test_slot_log.py).
-
-    Grants follow ``simpy.Resource`` exactly: requests wait first come, first served;
-    a request is granted on arrival when a slot is free and nobody waits; a release
-    frees the slot at once and hands it to the head of the queue when the release
-    event is processed (SimPy's Release event). The same event order, without the
-    put/get queue machinery of SimPy's generic resources, which cost about a tenth
-    of a run.
-    """
-
-    __slots__ = ("env", "capacity", "name", "kind", "users", "queue", "_log", "_id", "_grant_cb")
-
-    def __init__(self, env: simpy.Environment, capacity: int, name: str, kind: str, log: SlotLog):
-        if capacity < 1:
-            raise ValueError(f"{kind} {name}: job slots must be at least 1")
-        self.env = env
-        self.capacity = capacity
-        self.name = name
-        self.kind = kind
-        self.users = 0  # slots in use
-        self.queue: deque[simpy.Event] = deque()  # requests waiting, oldest first
-        self._log = log
-        self._id = log.register(name, kind)
-        self._grant_cb = self._grant
-
-    def request(self) -> simpy.Event:
-        """An event that fires when the caller holds a slot; give it back with release."""
-        env = self.env
-        req = simpy.Event(env)
-        self.queue.append(req)
-        self._grant(None)
-        self._log.add(env._now, self._id, self.users, len(self.queue))
-        return req
-
-    def release(self, request: simpy.Event) -> None:
-        """Give back the slot ``request`` holds (or withdraw it if still waiting)."""
-        env = self.env
-        if request.triggered:
-            self.users -= 1
-        else:
-            self.queue.remove(request)
-        done = simpy.Event(env)
-        done.callbacks.append(self._grant_cb)  # type: ignore[union-attr]
-        done._ok = True
-        done._value = None
-        env.schedule(done)
-        self._log.add(env._now, self._id, self.users, len(self.queue))
-
-    def _grant(self, event: object) -> None:
-        # One grant per call, to the head of the queue, as SimPy's _trigger_put.
-        if self.queue and self.users < self.capacity:
-            self.users += 1
-            self.queue.popleft().succeed()
-            if event is not None:
-                # A grant after a release (a hand-over): request() logs its own grants.
-                self._log.add(self.env._now, self._id, self.users, len(self.queue))
+from hvsim.model.slots import JobSlots
 
 
 @dataclass(slots=True, eq=False)
@@ -88,7 +22,7 @@ class Volume:
     vss_provider: str
     host_os: str
     capacity_bytes: float
-    serializer: simpy.Resource | None = None  # one backup at a time (DataSourceGroups.xml)
+    serializer: JobSlots | None = None  # one backup at a time (DataSourceGroups.xml)
     cluster: str | None = None
     file_servers: tuple[str, ...] = ()
     file_server_vss_agent: bool = True
@@ -114,9 +48,9 @@ class HyperVHost:
     os: str
     cluster: str | None
     dpm_agent: bool
-    backup_slots: simpy.Resource  # MaxAllowedParallelBackups
-    live_migration_slots: simpy.Resource | None = None  # simultaneous live migrations
-    storage_migration_slots: simpy.Resource | None = None  # simultaneous storage migrations
+    backup_slots: JobSlots  # MaxAllowedParallelBackups
+    live_migration_slots: JobSlots | None = None  # simultaneous live migrations
+    storage_migration_slots: JobSlots | None = None  # simultaneous storage migrations
     local_volume: Volume | None = None  # a standalone host's own storage
 
 
@@ -128,7 +62,7 @@ class DpmServerState:
     pool_write: BandwidthResource
     pool_read: BandwidthResource
     pool_capacity_bytes: float
-    job_slots: simpy.Resource
+    job_slots: JobSlots
     auto_rerun_delay_s: float
     auto_rerun_attempts: int
     # DPM-VMM integration (what protection across migrations needs)

@@ -33,6 +33,7 @@ import simpy
 from hvsim.model.dpm import DAY_S, BackupJobs, ProtectionGroupPlan
 from hvsim.model.flows import BandwidthResource, FlowNetwork
 from hvsim.model.infrastructure import HyperVHost, Network, Volume
+from hvsim.model.slots import SlotsInOrder
 from hvsim.model.trace import MigrationRecord, ProtectionBreakRecord, Trace
 from hvsim.model.vm import VirtualMachine
 
@@ -126,12 +127,8 @@ class MigrationManager:
                     pools.append(h.storage_migration_slots)
                 if target_host is not src_host:
                     pools.append(h.live_migration_slots)
-            held = []
-            try:
-                for pool in pools:
-                    req = pool.request()  # type: ignore[union-attr]
-                    held.append((pool, req))
-                    yield req
+            with SlotsInOrder(*pools) as slots:
+                yield from slots.take()
                 start = env.now
                 if target_volume is not src_volume:
                     storage_bytes = yield from self._copy_storage(
@@ -141,9 +138,6 @@ class MigrationManager:
                     memory_bytes, rounds, blackout = yield from self._copy_memory(
                         vm, src_host, target_host
                     )
-            finally:
-                for pool, req in reversed(held):
-                    pool.release(req)  # type: ignore[union-attr]
             self._move(vm, target_host, target_volume)
             protection, reason = self._continuity(vm, kind, src_host, target_host)
             self.trace.migrations.append(

@@ -52,13 +52,12 @@ class OnDemandStream:
             env.process(self.job(n, hold))
 
     def job(self, n: int, hold_s: float) -> Generator:
-        env, slots = self.env, self.dpm.job_slots
+        env = self.env
         self.running += 1
         arrived = env.now
-        req = slots.request()
-        yield req
-        start = env.now
-        yield env.timeout(hold_s)
-        slots.release(req)
+        with self.dpm.job_slots.request() as slot:
+            yield slot
+            start = env.now
+            yield env.timeout(hold_s)
         self.running -= 1
         self.trace.on_demand.append(OnDemandRecord(n, self.dpm.name, arrived, start, env.now))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from hvsim.model.infrastructure import HyperVHost, Volume
+from hvsim.model.slots import JobSlots
 from hvsim.model.trace import ScanRecord
 from hvsim.model.vm import VirtualMachine
 
@@ -53,7 +54,8 @@ class ClusterScanTarget:
     csvs: list[Volume]
     vms_by_csv: dict[str, list[VirtualMachine]] = field(default_factory=dict)
     vms_by_node: dict[str, list[VirtualMachine]] = field(default_factory=dict)
-    csv_locks: dict[str, simpy.Resource] = field(default_factory=dict)
+    # One node at a time enumerates a CSV in serialized mode (module docstring).
+    csv_locks: dict[str, JobSlots] = field(default_factory=dict)
     # VMs of a node that are on no CSV (e.g. on an SMB share): always its own work.
     off_csv_by_node: dict[str, list[VirtualMachine]] = field(default_factory=dict)
 
