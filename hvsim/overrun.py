@@ -17,7 +17,7 @@ costs, the longest duration) and what was running. Twenty years keeps every time
 inside pandas' timestamps from the latest start_date (2200-12-31) and the longest
 horizon (ten years).
 
-Nothing starts at or after the horizon (hvsim.model.migration): explicit events,
+Nothing starts at or after the horizon (hvsim.model.schedule): explicit events,
 drains and drains' returns, and the consistency check after a repair of broken
 protection are not carried out then, so they add no wait. A failed backup's
 automatic re-runs are the one wait left: they finish an occurrence scheduled before

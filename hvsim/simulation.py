@@ -5,6 +5,7 @@ before it), and checks its invariants."""
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 from collections.abc import Callable
 
@@ -12,6 +13,7 @@ import simpy
 
 from hvsim import check_seed
 from hvsim.invariants import check_world
+from hvsim.model.schedule import daily
 from hvsim.overrun import overrun_limit, runaway
 from hvsim.results import Results, collect
 from hvsim.scenario.patterns import VmNames
@@ -94,7 +96,6 @@ def start_migrations(world: World) -> None:
                 p.kind,
                 [world.hosts[t] for t in p.targets],
                 stream(world.seed, f"migrations:{i}"),
-                world.horizon_s,
             )
         )
     for ev in sc.migrations.events:
@@ -127,7 +128,7 @@ def start_migrations(world: World) -> None:
     for plan in world.plans.values():
         if plan.consistency_check_time_s is not None:
             members = [vm for vm in world.vms if vm.group == plan.name]
-            env.process(mgr.scheduled_checks(plan, members, world.horizon_s))
+            env.process(mgr.scheduled_checks(plan, members))
 
 
 def _run_reporting_days(
@@ -138,7 +139,8 @@ def _run_reporting_days(
     a SimPy process ticking each day would move the run's end time (``env.now``, so the
     pool's expiries and the end_s counter) to the horizon when the model's last event
     comes earlier."""
-    ends = iter([min(d * 86400.0, horizon_s) for d in range(1, math.ceil(horizon_s / 86400.0) + 1)])
+    midnights = itertools.islice(daily((0.0,), horizon_s), 1, None)  # from day 1's on
+    ends = itertools.chain(midnights, [horizon_s])
     end = next(ends, math.inf)
     step, peek = env.step, env.peek
     t = peek()

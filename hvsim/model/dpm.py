@@ -3,19 +3,18 @@ jobs themselves (initial replica, express full; online or saved state)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import simpy
 
 from hvsim.model.flows import FlowNetwork
 from hvsim.model.infrastructure import DpmServerState, Network
+from hvsim.model.schedule import DAY_S, daily
 from hvsim.model.slots import SlotsInOrder
 from hvsim.model.trace import ConsistencyCheckRecord, DowntimeRecord, JobRecord, Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, WriterTimeout
-
-DAY_S = 86400.0
 
 
 class JobFailed(Exception):
@@ -62,17 +61,6 @@ class ProtectionGroupPlan:
     rpo_s: float = 93600.0
     auto_consistency_check: bool = True
     consistency_check_time_s: float | None = None
-
-    def occurrences(self, horizon_s: float) -> Iterator[float]:
-        """Scheduled express-full times from 0 up to the horizon."""
-        day = 0
-        while day * DAY_S < horizon_s:
-            for t in self.express_full_times_s:
-                at = day * DAY_S + t
-                if at >= horizon_s:
-                    return
-                yield at
-            day += 1
 
     def in_window(self, scheduled_s: float) -> bool:
         """Whether ``scheduled_s`` lies in one of the group's backup windows, [start, end)."""
@@ -143,7 +131,7 @@ class BackupJobs:
             dpm.store(0.0, vm.used_bytes, 0.0, 0.0)
             vm.last_recovery_point_s = vm.last_sync_s = 0.0
             vm.replica_bytes = vm.used_bytes
-        for scheduled in plan.occurrences(self.horizon_s):
+        for scheduled in daily(plan.express_full_times_s, self.horizon_s):
             if env.now > scheduled:
                 self._record_skipped(vm, plan, scheduled)
                 continue

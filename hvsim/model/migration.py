@@ -33,6 +33,7 @@ import simpy
 from hvsim.model.dpm import DAY_S, BackupJobs, ProtectionGroupPlan
 from hvsim.model.flows import BandwidthResource, FlowNetwork
 from hvsim.model.infrastructure import HyperVHost, Network, Volume
+from hvsim.model.schedule import daily, poisson_arrivals, starts_before
 from hvsim.model.slots import SlotsInOrder
 from hvsim.model.trace import MigrationRecord, ProtectionBreakRecord, Trace
 from hvsim.model.vm import VirtualMachine
@@ -297,8 +298,8 @@ class MigrationManager:
             self.trace.breaks.append(ProtectionBreakRecord(vm.name, vm.group, start, end, reason))
             vm.broken_reason = reason
         vm.broken_until_s = end
-        if end >= self.horizon_s:
-            # Re-protected after the horizon: nothing starts then (module docstring).
+        if not starts_before(end, self.horizon_s):
+            # Re-protected at or after the horizon: nothing starts then (module docstring).
             return
 
         def repaired() -> Generator:
@@ -315,7 +316,11 @@ class MigrationManager:
         starts now, unless now is at or after the horizon (module docstring)."""
         vm.inconsistent = True
         plan = self.plans[vm.group]
-        if plan.auto_consistency_check and not vm.check_pending and self.env.now < self.horizon_s:
+        if (
+            plan.auto_consistency_check
+            and not vm.check_pending
+            and starts_before(self.env.now, self.horizon_s)
+        ):
             self.env.process(self.jobs.consistency_check(vm, plan, trigger))
 
     # -- sources of migrations -----------------------------------------------
@@ -326,7 +331,7 @@ class MigrationManager:
         drain due at or after the horizon does nothing, and one whose return falls at
         or after it leaves the VMs moved (module docstring)."""
         env = self.env
-        if at_s >= self.horizon_s:
+        if not starts_before(at_s, self.horizon_s):
             return
         yield env.timeout(max(at_s - env.now, 0.0))
         others = [n for n in self.cluster_nodes[node.cluster or ""] if n is not node]
@@ -339,7 +344,7 @@ class MigrationManager:
         ]
         if procs:
             yield env.all_of(procs)
-        if env.now + duration_s >= self.horizon_s:
+        if not starts_before(env.now + duration_s, self.horizon_s):
             return  # not even a wake-up past the horizon: the run would wait for it
         yield env.timeout(duration_s)
         back = [
@@ -357,49 +362,40 @@ class MigrationManager:
         kind: str,
         targets: list[HyperVHost],
         rng: np.random.Generator,
-        horizon_s: float,
     ) -> Generator:
         """A superposed Poisson stream: one process, O(1) per migration."""
         env = self.env
         if not vms:
             return
-        rate_per_s = per_vm_per_day * len(vms) / DAY_S
-        while True:
-            gap = float(rng.exponential(1.0 / rate_per_s))
-            if env.now + gap >= horizon_s:
-                return
-            yield env.timeout(gap)
+
+        def arrive() -> None:
             vm = vms[int(rng.integers(len(vms)))]
             if kind == "live":
                 if vm.host.cluster is None:
-                    continue
+                    return
                 choices = [n for n in self.cluster_nodes[vm.host.cluster] if n is not vm.host]
             else:
                 choices = [h for h in targets if h is not vm.host]
             if not choices:
-                continue
+                return
             target = choices[int(rng.integers(len(choices)))]
             env.process(self.migrate(vm, kind, "poisson", target))
 
+        rate_per_s = per_vm_per_day * len(vms) / DAY_S
+        yield from poisson_arrivals(env, rate_per_s, rng, self.horizon_s, arrive)
+
     def at(self, at_s: float, action: Callable[[], Generator]) -> Generator:
-        """``action`` at ``at_s``, unless that is at or after the horizon."""
-        if at_s >= self.horizon_s:
+        """``action`` at ``at_s``, if that starts before the horizon."""
+        if not starts_before(at_s, self.horizon_s):
             return
         yield self.env.timeout(max(at_s - self.env.now, 0.0))
         yield from action()
 
-    def scheduled_checks(
-        self, plan: ProtectionGroupPlan, vms: list[VirtualMachine], horizon_s: float
-    ) -> Generator:
+    def scheduled_checks(self, plan: ProtectionGroupPlan, vms: list[VirtualMachine]) -> Generator:
         """The group's daily consistency check: only inconsistent replicas
         (source: dpm-consistency-check)."""
         env = self.env
-        day = 0
-        while True:
-            at = day * DAY_S + (plan.consistency_check_time_s or 0.0)
-            day += 1
-            if at >= horizon_s:
-                return
+        for at in daily((plan.consistency_check_time_s or 0.0,), self.horizon_s):
             if at < env.now:
                 continue
             yield env.timeout(at - env.now)

@@ -10,6 +10,7 @@ import numpy as np
 import simpy
 
 from hvsim.model.infrastructure import DpmServerState
+from hvsim.model.schedule import poisson_arrivals
 from hvsim.model.trace import OnDemandRecord, Trace
 
 
@@ -34,22 +35,20 @@ class OnDemandStream:
         self.trace = trace
         self.horizon_s = horizon_s
         self.running = 0
+        self._arrived = 0  # jobs numbered in order of arrival
 
     def arrivals(self) -> Generator:
-        env, rng = self.env, self.rng
-        n = 0
-        while True:
-            gap = float(rng.exponential(1.0 / self.rate_per_s))
-            if env.now + gap >= self.horizon_s:
-                return
-            yield env.timeout(gap)
-            n += 1
-            hold = (
-                float(rng.exponential(self.mean_duration_s))
-                if self.exponential
-                else self.mean_duration_s
-            )
-            env.process(self.job(n, hold))
+        """The stream's jobs, each taking one of the DPM server's slots on arrival."""
+        return poisson_arrivals(self.env, self.rate_per_s, self.rng, self.horizon_s, self._arrive)
+
+    def _arrive(self) -> None:
+        self._arrived += 1
+        hold = (
+            float(self.rng.exponential(self.mean_duration_s))
+            if self.exponential
+            else self.mean_duration_s
+        )
+        self.env.process(self.job(self._arrived, hold))
 
     def job(self, n: int, hold_s: float) -> Generator:
         env = self.env

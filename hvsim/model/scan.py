@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 import simpy
 
 from hvsim.model.infrastructure import HyperVHost, Volume
+from hvsim.model.schedule import daily
 from hvsim.model.slots import JobSlots
 from hvsim.model.trace import ScanRecord
 from hvsim.model.vm import VirtualMachine
-
-DAY_S = 86400.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -135,14 +134,11 @@ class ProtectionScanner:
         yield from self.scan(target, "initial")
         if discovery_at_s is None:
             return
-        day = 0
-        while True:
-            at = day * DAY_S + discovery_at_s
+        for at in daily((discovery_at_s,), horizon_s):
             if at <= self.env.now:
-                day += 1
+                # Due while a scan was running, or at the very moment one started or
+                # ended (the wizard's at time 0 stands for a discovery due then): that
+                # scan covers it.
                 continue
-            if at >= horizon_s:
-                return
             yield self.env.timeout(at - self.env.now)
             yield from self.scan(target, "discovery")
-            day += 1
