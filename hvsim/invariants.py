@@ -72,7 +72,7 @@ def check_world(world: World) -> None:
             raise InvariantViolation(
                 "pool within capacity", f"{dpm.name}: peak {dpm.pool_peak_bytes:.0f} B"
             )
-    offline = {vm.name for vm in world.vms if vm.method == "offline"}
+    offline = {r.vm.name for r in world.replicas.values() if r.method == "offline"}
     for rec in world.trace.downtime:
         if rec.vm not in offline:
             raise InvariantViolation(

@@ -72,10 +72,7 @@ def scan_table(
     if not clusters:
         raise ValueError(f"no cluster named {cluster!r} in the scenario")
     c = clusters[0]
-    sc = scenario.scan
-    costs = ScanCosts(
-        sc.per_vm_query, sc.per_writer_metadata, sc.per_node_overhead, sc.per_csv_coordination
-    )
+    costs = ScanCosts.build(scenario.scan)
     writer_lists = [
         tuple(spec.vss_writers)
         for spec in scenario.vms

@@ -13,7 +13,7 @@ import simpy
 
 from hvsim import check_seed
 from hvsim.invariants import check_world
-from hvsim.model.schedule import daily
+from hvsim.model.schedule import DAY_S, daily
 from hvsim.overrun import overrun_limit, runaway
 from hvsim.results import Results, collect
 from hvsim.scenario.patterns import VmNames
@@ -37,16 +37,13 @@ def simulate(
 def run_world(world: World, progress: Callable[[float], None] | None = None) -> None:
     """Run ``world`` to its end; RunawayError if it is still going at overrun_limit."""
     env = world.env
-    scans = [
-        (t, env.process(world.scanner.schedule(t, world.horizon_s, world.discovery_at_s)))
-        for t in world.scan_targets
-    ]
-    protected = [
-        (vm, env.process(world.jobs.protect(vm, world.plans[vm.group])))
-        for vm in world.vms
-        if vm.group
-    ]
+    scans = [(t, env.process(world.scanner.schedule(t))) for t in world.scan_targets]
+    protected = [(vm, env.process(world.jobs.protect(r))) for vm, r in world.replicas.items()]
     start_migrations(world)
+    for plan in world.plans.values():
+        if plan.consistency_check_time_s is not None:
+            members = [r for r in world.replicas.values() if r.plan is plan]
+            env.process(world.jobs.scheduled_checks(plan, members))
     for od in world.on_demand:
         env.process(od.arrivals())
     # Jobs started before the horizon run to their end (re-runs, checks and
@@ -81,12 +78,13 @@ def run_world(world: World, progress: Callable[[float], None] | None = None) -> 
 
 
 def start_migrations(world: World) -> None:
-    """Processes for drains, Poisson moves, explicit events and scheduled checks."""
+    """Processes for drains, Poisson moves and explicit events (migrations and
+    requested consistency checks)."""
     env, mgr, sc = world.env, world.migrations, world.scenario
     by_name = {vm.name: vm for vm in world.vms}
     names = VmNames(vm.name for vm in world.vms)
     for d in sc.migrations.drains:
-        env.process(mgr.drain(world.hosts[d.node], d.day * 86400.0 + d.time, d.duration, world.vms))
+        env.process(mgr.drain(world.hosts[d.node], d.day * DAY_S + d.time, d.duration, world.vms))
     for i, p in enumerate(sc.migrations.poisson):
         moving = {n for m in p.members for n in names.matching(m)}
         env.process(
@@ -100,15 +98,12 @@ def start_migrations(world: World) -> None:
         )
     for ev in sc.migrations.events:
         vm = by_name[ev.vm]
-        at = ev.day * 86400.0 + ev.time
+        at = ev.day * DAY_S + ev.time
         if ev.kind == "consistency_check":
-            if vm.group:
-                plan = world.plans[vm.group]
+            replica = world.replicas.get(vm)
+            if replica is not None:
                 env.process(
-                    mgr.at(
-                        at,
-                        lambda vm=vm, plan=plan: world.jobs.consistency_check(vm, plan, "request"),
-                    )
+                    mgr.at(at, lambda r=replica: world.jobs.consistency_check(r, "request"))
                 )
         elif ev.kind == "storage":
             vol = world.volumes[ev.target]  # type: ignore[index]
@@ -125,10 +120,6 @@ def start_migrations(world: World) -> None:
                     at, lambda vm=vm, host=host, kind=ev.kind: mgr.migrate(vm, kind, "event", host)
                 )
             )
-    for plan in world.plans.values():
-        if plan.consistency_check_time_s is not None:
-            members = [vm for vm in world.vms if vm.group == plan.name]
-            env.process(mgr.scheduled_checks(plan, members))
 
 
 def _run_reporting_days(

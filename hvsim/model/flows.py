@@ -69,6 +69,7 @@ class BandwidthResource:
     __slots__ = (
         "name",
         "kind",
+        "field",
         "capacity_bps",
         "flows",
         "index",
@@ -82,11 +83,14 @@ class BandwidthResource:
         "_mark",
     )
 
-    def __init__(self, name: str, kind: str, capacity_bps: float, index: int):
+    def __init__(self, name: str, kind: str, capacity_bps: float, index: int, field: str = ""):
         if not capacity_bps > 0:
             raise ValueError(f"resource {name}: capacity must be positive")
         self.name = name
         self.kind = kind
+        # The scenario field that sets the capacity ("clusters[0].csvs[1].read"), for
+        # messages; empty when none does.
+        self.field = field
         self.capacity_bps = float(capacity_bps)
         self.flows: dict[int, Flow] = {}
         self.index = index
@@ -169,10 +173,13 @@ class FlowNetwork:
         self.load_index = array("q")
         self.load_bps = array("d")
 
-    def add_resource(self, name: str, kind: str, capacity_bps: float) -> BandwidthResource:
+    def add_resource(
+        self, name: str, kind: str, capacity_bps: float, field: str = ""
+    ) -> BandwidthResource:
+        """A new resource; ``field`` is the scenario field that sets its capacity."""
         if name in self.resources:
             raise ValueError(f"duplicate bandwidth resource {name}")
-        res = BandwidthResource(name, kind, capacity_bps, len(self.resources))
+        res = BandwidthResource(name, kind, capacity_bps, len(self.resources), field)
         self.resources[name] = res
         return res
 

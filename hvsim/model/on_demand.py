@@ -5,13 +5,17 @@ with c slots is an M/M/c queue, which is how the queueing is validated."""
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
-from hvsim.model.infrastructure import DpmServerState
+from hvsim.model.dpm import DpmServerState
 from hvsim.model.schedule import poisson_arrivals
 from hvsim.model.trace import OnDemandRecord, Trace
+
+if TYPE_CHECKING:
+    from hvsim.scenario import schema
 
 
 class OnDemandStream:
@@ -25,7 +29,9 @@ class OnDemandStream:
         rng: np.random.Generator,
         trace: Trace,
         horizon_s: float,
+        field: str = "",
     ):
+        self.field = field  # its place in the scenario, e.g. "on_demand[0]"
         self.env = env
         self.dpm = dpm
         self.rate_per_s = per_hour / 3600.0
@@ -36,6 +42,29 @@ class OnDemandStream:
         self.horizon_s = horizon_s
         self.running = 0
         self._arrived = 0  # jobs numbered in order of arrival
+
+    @classmethod
+    def build(
+        cls,
+        spec: schema.OnDemandJobs,
+        index: int,
+        env: simpy.Environment,
+        dpm: DpmServerState,
+        rng: np.random.Generator,
+        trace: Trace,
+        horizon_s: float,
+    ) -> OnDemandStream:
+        return cls(
+            env,
+            dpm,
+            spec.per_hour,
+            spec.mean_duration,
+            spec.duration == "exponential",
+            rng,
+            trace,
+            horizon_s,
+            f"on_demand[{index}]",
+        )
 
     def arrivals(self) -> Generator:
         """The stream's jobs, each taking one of the DPM server's slots on arrival."""
