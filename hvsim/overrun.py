@@ -92,7 +92,7 @@ def runaway(
             capacity = f"{line} at efficiency {link.efficiency:g}: {capacity}"
         ends = f"would end on day {end / DAY_S:,.0f}" if end < float("inf") else "never ends"
         return RunawayError(
-            res.field or "(run)",
+            res.path or "(run)",
             f"{head}: a transfer through {res.name} ({capacity}) moving at "
             f"{_rate(flow.rate, res.kind)} has {_size(left)} left and {ends}; give a faster "
             f"rate or a longer horizon_days ({capacity})",
@@ -100,7 +100,7 @@ def runaway(
     for od in world.on_demand:
         if od.running:
             return RunawayError(
-                od.field,
+                od.path,
                 f"{head}: {od.running} on-demand jobs of this stream are still queued or "
                 f"holding one of the {od.dpm.job_slots.capacity} job slots of {od.dpm.name}; "
                 f"lower per_hour or mean_duration (per_hour {od.rate_per_s * 3600:g}, "

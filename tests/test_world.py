@@ -35,7 +35,7 @@ def test_every_bandwidth_resource_names_the_field_that_sets_its_capacity(path):
         link = world.network.link_of(res)
         # A link carries its line rate times its protocol efficiency (schema.Link).
         scale = link.efficiency if link is not None else 1.0
-        assert _at(scenario, res.field) * scale == res.capacity_bps, res.name
+        assert _at(scenario, res.path) * scale == res.capacity_bps, res.name
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -43,16 +43,16 @@ def test_the_estate_is_a_tree_whose_parts_know_their_place_in_the_scenario(path)
     scenario = hvsim.load_scenario(path)
     world = build_world(scenario, 1)
     for cluster, spec in zip(world.clusters, scenario.clusters, strict=True):
-        assert _at(scenario, cluster.field) is spec
+        assert _at(scenario, cluster.path) is spec
         assert [n.name for n in cluster.nodes] == [n.name for n in spec.node_list()]
         assert all(n.cluster is cluster for n in cluster.nodes)
         for csv, csv_spec in zip(cluster.csvs, spec.csvs, strict=True):
-            assert csv.cluster is cluster and _at(scenario, csv.field) is csv_spec
+            assert csv.cluster is cluster and _at(scenario, csv.path) is csv_spec
             assert world.volumes[csv.name] is csv
     for volume in world.volumes.values():
         assert isinstance(volume, CsvVolume | LocalVolume | SmbShareVolume)
-        assert _at(scenario, volume.field).capacity == volume.capacity_bytes
+        assert _at(scenario, volume.path).capacity == volume.capacity_bytes
     for i, dpm in enumerate(scenario.dpm_servers):
-        assert world.dpm_servers[dpm.name].field == f"dpm_servers[{i}]"
+        assert world.dpm_servers[dpm.name].path == f"dpm_servers[{i}]"
     for od in world.on_demand:
-        assert _at(scenario, od.field).per_hour == od.rate_per_s * 3600
+        assert _at(scenario, od.path).per_hour == od.rate_per_s * 3600

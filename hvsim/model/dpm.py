@@ -64,7 +64,7 @@ class DpmServerState:
     holds), its job slots, its automatic re-runs and its integration with VMM."""
 
     name: str
-    field: str  # its place in the scenario, e.g. "dpm_servers[0]"
+    path: str  # its place in the scenario, e.g. "dpm_servers[0]"
     version: str
     update_rollup: int
     pool_write: BandwidthResource
@@ -94,7 +94,7 @@ class DpmServerState:
         read_field = f"{path}.pool.read" if pool.read is not None else f"{path}.pool.write"
         return cls(
             name=spec.name,
-            field=path,
+            path=path,
             version=spec.version,
             update_rollup=spec.update_rollup,
             pool_write=parts.bandwidth(

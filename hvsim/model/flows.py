@@ -69,7 +69,7 @@ class BandwidthResource:
     __slots__ = (
         "name",
         "kind",
-        "field",
+        "path",
         "capacity_bps",
         "flows",
         "index",
@@ -83,14 +83,14 @@ class BandwidthResource:
         "_mark",
     )
 
-    def __init__(self, name: str, kind: str, capacity_bps: float, index: int, field: str = ""):
+    def __init__(self, name: str, kind: str, capacity_bps: float, index: int, path: str = ""):
         if not capacity_bps > 0:
             raise ValueError(f"resource {name}: capacity must be positive")
         self.name = name
         self.kind = kind
         # The scenario field that sets the capacity ("clusters[0].csvs[1].read"), for
         # messages; empty when none does.
-        self.field = field
+        self.path = path
         self.capacity_bps = float(capacity_bps)
         self.flows: dict[int, Flow] = {}
         self.index = index
@@ -174,12 +174,12 @@ class FlowNetwork:
         self.load_bps = array("d")
 
     def add_resource(
-        self, name: str, kind: str, capacity_bps: float, field: str = ""
+        self, name: str, kind: str, capacity_bps: float, path: str = ""
     ) -> BandwidthResource:
-        """A new resource; ``field`` is the scenario field that sets its capacity."""
+        """A new resource; ``path`` is the scenario field that sets its capacity."""
         if name in self.resources:
             raise ValueError(f"duplicate bandwidth resource {name}")
-        res = BandwidthResource(name, kind, capacity_bps, len(self.resources), field)
+        res = BandwidthResource(name, kind, capacity_bps, len(self.resources), path)
         self.resources[name] = res
         return res
 

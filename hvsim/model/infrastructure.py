@@ -3,7 +3,7 @@ standalone hosts with their local volume, SMB 3.0 shares on file servers, and th
 network between machines.
 
 Each object builds its own parts (bandwidth resources, job slots) from its slice of
-the scenario, names them, and knows its path in the scenario (``field``), so a
+the scenario, names them, and knows its place in the scenario (``path``), so a
 message can name the field to change."""
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class Parts:
     def slots(self, capacity: int, name: str, kind: str) -> JobSlots:
         return JobSlots(self.env, capacity, name, kind, self.slot_log)
 
-    def bandwidth(self, name: str, kind: str, capacity_bps: float, field: str) -> BandwidthResource:
-        return self.flows.add_resource(name, kind, capacity_bps, field)
+    def bandwidth(self, name: str, kind: str, capacity_bps: float, path: str) -> BandwidthResource:
+        return self.flows.add_resource(name, kind, capacity_bps, path)
 
 
 @dataclass(slots=True, eq=False, kw_only=True)
@@ -45,7 +45,7 @@ class Volume:
     """Where VM files live: a CsvVolume, a LocalVolume or an SmbShareVolume."""
 
     name: str
-    field: str  # its place in the scenario, e.g. "clusters[0].csvs[1]"
+    path: str  # its place in the scenario, e.g. "clusters[0].csvs[1]"
     read: BandwidthResource
     write: BandwidthResource
     vss_provider: str
@@ -59,11 +59,11 @@ class Volume:
 
     @staticmethod
     def _sides(
-        name: str, field: str, spec: schema.Storage, parts: Parts
+        name: str, path: str, spec: schema.Storage, parts: Parts
     ) -> tuple[BandwidthResource, BandwidthResource]:
         return (
-            parts.bandwidth(f"{name}:read", "storage", spec.read, f"{field}.read"),
-            parts.bandwidth(f"{name}:write", "storage", spec.write, f"{field}.write"),
+            parts.bandwidth(f"{name}:read", "storage", spec.read, f"{path}.read"),
+            parts.bandwidth(f"{name}:write", "storage", spec.write, f"{path}.write"),
         )
 
     @property
@@ -95,14 +95,14 @@ class CsvVolume(Volume):
         cls, cluster: HyperVCluster, spec: schema.CsvVolume, index: int, parts: Parts
     ) -> CsvVolume:
         name = f"{cluster.name}/{spec.name}"
-        path = f"{cluster.field}.csvs[{index}]"
+        path = f"{cluster.path}.csvs[{index}]"
         read, write = cls._sides(name, path, spec, parts)
         serialized = spec.serialize_backups
         if serialized is None:
             serialized = csv_backups_serialized(cluster.os, spec.vss_provider)
         return cls(
             name=name,
-            field=path,
+            path=path,
             read=read,
             write=write,
             vss_provider=spec.vss_provider,
@@ -130,7 +130,7 @@ class LocalVolume(Volume):
         read, write = cls._sides(name, path, host.storage, parts)
         return cls(
             name=name,
-            field=path,
+            path=path,
             read=read,
             write=write,
             vss_provider=host.storage.vss_provider,
@@ -159,7 +159,7 @@ class SmbShareVolume(Volume):
         read, write = cls._sides(spec.name, path, spec, parts)
         return cls(
             name=spec.name,
-            field=path,
+            path=path,
             read=read,
             write=write,
             vss_provider=spec.vss_provider,
@@ -178,7 +178,7 @@ class HyperVHost:
     """A Hyper-V host: a cluster node or a standalone host."""
 
     name: str
-    field: str
+    path: str
     os: str
     cluster: HyperVCluster | None
     dpm_agent: bool
@@ -197,14 +197,16 @@ class HyperVHost:
         migration: schema.LiveMigration,
         parts: Parts,
     ) -> HyperVHost:
+        live, storage = _migration_slots(spec.name, migration, parts)
         return cls(
             name=spec.name,
-            field=path,
+            path=path,
             os=cluster.os,
             cluster=cluster,
             dpm_agent=spec.dpm_agent,
             backup_slots=parts.slots(backups_per_node, spec.name, "host"),
-            **_migration_slots(spec.name, migration, parts),
+            live_migration_slots=live,
+            storage_migration_slots=storage,
         )
 
     @classmethod
@@ -212,31 +214,29 @@ class HyperVHost:
         cls, spec: schema.StandaloneHost, index: int, migration: schema.LiveMigration, parts: Parts
     ) -> HyperVHost:
         backup_slots = parts.slots(spec.max_parallel_backups, spec.name, "host")
+        live, storage = _migration_slots(spec.name, migration, parts)
         return cls(
             name=spec.name,
-            field=f"hosts[{index}]",
+            path=f"hosts[{index}]",
             os=spec.os,
             cluster=None,
             dpm_agent=spec.dpm_agent,
             backup_slots=backup_slots,
+            live_migration_slots=live,
+            storage_migration_slots=storage,
             local_volume=LocalVolume.build(spec, index, parts),
-            **_migration_slots(spec.name, migration, parts),
         )
 
 
 def _migration_slots(
     host: str, migration: schema.LiveMigration, parts: Parts
-) -> dict[str, JobSlots]:
+) -> tuple[JobSlots, JobSlots]:
     """Simultaneous live and storage migrations per host (source:
     hyperv-simultaneous-migrations)."""
-    return {
-        "live_migration_slots": parts.slots(
-            migration.simultaneous_per_host, host, "live-migration"
-        ),
-        "storage_migration_slots": parts.slots(
-            migration.simultaneous_storage_per_host, host, "storage-migration"
-        ),
-    }
+    return (
+        parts.slots(migration.simultaneous_per_host, host, "live-migration"),
+        parts.slots(migration.simultaneous_storage_per_host, host, "storage-migration"),
+    )
 
 
 @dataclass(slots=True, eq=False, kw_only=True)
@@ -245,7 +245,7 @@ class HyperVCluster:
     (CSV) network."""
 
     name: str
-    field: str
+    path: str
     os: str
     nodes: list[HyperVHost] = field(default_factory=list)
     csvs: list[CsvVolume] = field(default_factory=list)
@@ -258,7 +258,7 @@ class HyperVCluster:
     def build(
         cls, spec: schema.Cluster, index: int, migration: schema.LiveMigration, parts: Parts
     ) -> HyperVCluster:
-        cluster = cls(name=spec.name, field=f"clusters[{index}]", os=spec.os)
+        cluster = cls(name=spec.name, path=f"clusters[{index}]", os=spec.os)
         per_node = spec.max_parallel_backups_per_node or default_parallel_backups_per_node(
             spec.os, (v.vss_provider for v in spec.csvs)
         )
@@ -268,14 +268,14 @@ class HyperVCluster:
             HyperVHost.cluster_node(
                 cluster,
                 n,
-                f"{cluster.field}.nodes" if counted else f"{cluster.field}.nodes[{k}]",
+                f"{cluster.path}.nodes" if counted else f"{cluster.path}.nodes[{k}]",
                 per_node,
                 migration,
                 parts,
             )
             for k, n in enumerate(spec.node_list())
         ]
-        net = f"{cluster.field}.cluster_network"
+        net = f"{cluster.path}.cluster_network"
         cluster.network = {
             n.name: (
                 parts.bandwidth(
@@ -310,7 +310,7 @@ class Link:
     between: tuple[str, str]
     line_rate_bps: float
     efficiency: float
-    field: str
+    path: str
 
 
 class Network:
@@ -337,8 +337,8 @@ class Network:
         rate times the link's protocol efficiency)."""
         a, b = link.between
         bandwidth_bps = link.line_rate_bps * link.efficiency
-        ab = self.flows.add_resource(f"link{index}:{a}->{b}", "network", bandwidth_bps, link.field)
-        ba = self.flows.add_resource(f"link{index}:{b}->{a}", "network", bandwidth_bps, link.field)
+        ab = self.flows.add_resource(f"link{index}:{a}->{b}", "network", bandwidth_bps, link.path)
+        ba = self.flows.add_resource(f"link{index}:{b}->{a}", "network", bandwidth_bps, link.path)
         self._links[ab] = self._links[ba] = link
         # Parallel links between the same pair: keep the widest (assumption: no teaming).
         if self.graph.has_edge(a, b) and self.graph[a][b]["bps"] >= bandwidth_bps:

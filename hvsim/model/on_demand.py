@@ -29,9 +29,9 @@ class OnDemandStream:
         rng: np.random.Generator,
         trace: Trace,
         horizon_s: float,
-        field: str = "",
+        path: str = "",
     ):
-        self.field = field  # its place in the scenario, e.g. "on_demand[0]"
+        self.path = path  # its place in the scenario, e.g. "on_demand[0]"
         self.env = env
         self.dpm = dpm
         self.rate_per_s = per_hour / 3600.0
