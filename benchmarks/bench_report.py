@@ -21,10 +21,11 @@ import time
 from bench_scale import estate
 
 import hvsim
-from hvsim.engine import build_world, run_world
 from hvsim.files import table_csv
 from hvsim.report import html
 from hvsim.results import collect
+from hvsim.simulation import run_world
+from hvsim.world import build_world
 
 STEPS = ("simulate", "tables", "kpis", "figures", "png", "csv")
 

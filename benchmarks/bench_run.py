@@ -18,7 +18,8 @@ import simpy
 from bench_scale import raw_simpy_rate  # the same ceiling as the scale benchmark
 
 import hvsim
-from hvsim.engine import build_world, run_world
+from hvsim.simulation import run_world
+from hvsim.world import build_world
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -124,7 +124,8 @@ def one_case(n_vms: int, days: float, free_sharing: bool = False) -> dict:
     import resource
 
     import hvsim
-    from hvsim.engine import build_world, run_world
+    from hvsim.simulation import run_world
+    from hvsim.world import build_world
 
     if free_sharing:
         _free_bandwidth_sharing()

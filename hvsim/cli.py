@@ -71,7 +71,7 @@ def _positive(limit: int):
 
 
 def _seed(text: str) -> int:
-    from hvsim import MAX_SEED
+    from hvsim.seeds import MAX_SEED
 
     try:
         value = int(text)

@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hvsim.model.schedule import daily_count
 from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.schema import Scenario
 
@@ -84,12 +85,6 @@ class RunEstimate:
         return self.express_fulls + self.reruns + self.on_demand + self.migrations
 
 
-def _occurrences(times_s: Sequence[float], horizon_s: float) -> int:
-    """Scheduled times ``day x 86400 + t`` before the horizon, over every day (as
-    ProtectionGroupPlan.occurrences counts them)."""
-    return sum(math.ceil((horizon_s - t) / DAY_S) for t in times_s if t < horizon_s)
-
-
 def estimate_run(scenario: Scenario) -> RunEstimate:
     """The jobs, wall seconds and peak bytes of one run of ``scenario`` (linear in
     its VMs; nothing is simulated)."""
@@ -105,7 +100,7 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
     for g in group_of.values():
         members[g] += 1
     express = sum(
-        members[g.name] * _occurrences(g.express_full_times, horizon_s)
+        members[g.name] * daily_count(g.express_full_times, horizon_s)
         for g in scenario.protection_groups
     )
     reruns = math.ceil(express * RERUN_ALLOWANCE)
@@ -129,7 +124,7 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
     # (ProtectionScanner.schedule): each enumerates the cluster's VMs.
     at = scenario.scan.discovery_time
     per_cluster = 1 + (
-        _occurrences([at], horizon_s) - (1 if at == 0 else 0) if at is not None else 0
+        daily_count([at], horizon_s) - (1 if at == 0 else 0) if at is not None else 0
     )
     scanned = [n for n in cluster_vms.values() if n]
     scans = per_cluster * len(scanned)

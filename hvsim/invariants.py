@@ -7,9 +7,10 @@ import math
 from typing import TYPE_CHECKING
 
 from hvsim.model.flows import _EPS_BYTES
+from hvsim.model.schedule import starts_before
 
 if TYPE_CHECKING:
-    from hvsim.engine import World
+    from hvsim.world import World
 
 _REL = 1e-9
 # Clock ticks a transfer's busy time may be off by: its start, its end and the
@@ -71,7 +72,7 @@ def check_world(world: World) -> None:
             raise InvariantViolation(
                 "pool within capacity", f"{dpm.name}: peak {dpm.pool_peak_bytes:.0f} B"
             )
-    offline = {vm.name for vm in world.vms if vm.method == "offline"}
+    offline = {r.vm.name for r in world.replicas.values() if r.method == "offline"}
     for rec in world.trace.downtime:
         if rec.vm not in offline:
             raise InvariantViolation(
@@ -84,13 +85,18 @@ def check_world(world: World) -> None:
             raise InvariantViolation(
                 "jobs queue, start and end in order", f"job {rec.job_id}: {rec}"
             )
-    # Nothing starts at or after the horizon (hvsim.model.migration); a failed
+    # Nothing starts at or after the horizon (hvsim.model.schedule); a failed
     # backup's automatic re-runs may, as they finish an occurrence scheduled before it.
     horizon = world.horizon_s
-    late = [f"job {r.job_id}" for r in world.trace.jobs if r.scheduled_s >= horizon]
-    late += [f"migration of {r.vm}" for r in world.trace.migrations if r.requested_s >= horizon]
-    late += [f"check of {r.vm}" for r in world.trace.checks if r.queued_s >= horizon]
-    late += [f"on-demand job {r.number}" for r in world.trace.on_demand if r.arrival_s >= horizon]
+    t = world.trace
+    late = [f"job {r.job_id}" for r in t.jobs if not starts_before(r.scheduled_s, horizon)]
+    late += [
+        f"migration of {r.vm}" for r in t.migrations if not starts_before(r.requested_s, horizon)
+    ]
+    late += [f"check of {r.vm}" for r in t.checks if not starts_before(r.queued_s, horizon)]
+    late += [
+        f"on-demand job {r.number}" for r in t.on_demand if not starts_before(r.arrival_s, horizon)
+    ]
     if late:
         raise InvariantViolation(
             "nothing starts at or after the horizon", f"{', '.join(late[:3])} of {len(late)}"

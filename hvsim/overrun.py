@@ -17,7 +17,7 @@ costs, the longest duration) and what was running. Twenty years keeps every time
 inside pandas' timestamps from the latest start_date (2200-12-31) and the longest
 horizon (ten years).
 
-Nothing starts at or after the horizon (hvsim.model.migration): explicit events,
+Nothing starts at or after the horizon (hvsim.model.schedule): explicit events,
 drains and drains' returns, and the consistency check after a repair of broken
 protection are not carried out then, so they add no wait. A failed backup's
 automatic re-runs are the one wait left: they finish an occurrence scheduled before
@@ -38,10 +38,10 @@ from hvsim.scenario.distributions import Dist
 if TYPE_CHECKING:
     import simpy
 
-    from hvsim.engine import World
     from hvsim.model.flows import Flow
     from hvsim.model.scan import ClusterScanTarget
     from hvsim.model.vm import VirtualMachine
+    from hvsim.world import World
 
 DAY_S = 86400.0
 OVERRUN_MIN_S = 30 * DAY_S
@@ -85,23 +85,22 @@ def runaway(
         flow, left, end = slowest
         res = flow.bottleneck or min(flow.route, key=lambda r: r.capacity_bps)
         capacity = _rate(res.capacity_bps, res.kind)
-        link = _link_of(world.scenario, res.name) if res.kind == "network" else None
+        link = world.network.link_of(res)
         if link is not None and link.efficiency != 1:
             # What the field says, and what transfers reach on it (schema.Link.efficiency).
-            capacity = (
-                f"{_rate(link.bandwidth, 'network')} at efficiency {link.efficiency:g}: {capacity}"
-            )
+            line = _rate(link.line_rate_bps, "network")
+            capacity = f"{line} at efficiency {link.efficiency:g}: {capacity}"
         ends = f"would end on day {end / DAY_S:,.0f}" if end < float("inf") else "never ends"
         return RunawayError(
-            _resource_field(world.scenario, res.name),
+            res.path or "(run)",
             f"{head}: a transfer through {res.name} ({capacity}) moving at "
             f"{_rate(flow.rate, res.kind)} has {_size(left)} left and {ends}; give a faster "
             f"rate or a longer horizon_days ({capacity})",
         )
-    for i, od in enumerate(world.on_demand):
+    for od in world.on_demand:
         if od.running:
             return RunawayError(
-                f"on_demand[{i}]",
+                od.path,
                 f"{head}: {od.running} on-demand jobs of this stream are still queued or "
                 f"holding one of the {od.dpm.job_slots.capacity} job slots of {od.dpm.name}; "
                 f"lower per_hour or mean_duration (per_hour {od.rate_per_s * 3600:g}, "
@@ -153,42 +152,6 @@ def _slowest_transfer(world: World) -> tuple[Flow, float, float] | None:
             if slowest is None or end > slowest[2]:
                 slowest = (flow, left, end)
     return slowest
-
-
-def _resource_field(s: schema.Scenario, name: str) -> str:
-    """The scenario field that sets a bandwidth resource's capacity, by the names
-    build_world gives the resources."""
-    fields: dict[str, str] = {}
-    for i, c in enumerate(s.clusters):
-        for j, v in enumerate(c.csvs):
-            for side in ("read", "write"):
-                fields[f"{c.name}/{v.name}:{side}"] = f"clusters[{i}].csvs[{j}].{side}"
-        for n in c.node_list():
-            for a, b in ((n.name, c.name), (c.name, n.name)):
-                fields[f"clusternet:{a}->{b}"] = f"clusters[{i}].cluster_network"
-    for i, h in enumerate(s.hosts):
-        for side in ("read", "write"):
-            fields[f"{h.name}/local:{side}"] = f"hosts[{i}].storage.{side}"
-    for i, sh in enumerate(s.smb_shares):
-        for side in ("read", "write"):
-            fields[f"{sh.name}:{side}"] = f"smb_shares[{i}].{side}"
-    for i, link in enumerate(s.links):
-        a, b = link.between
-        fields[f"link{i}:{a}->{b}"] = fields[f"link{i}:{b}->{a}"] = f"links[{i}].bandwidth"
-    for i, d in enumerate(s.dpm_servers):
-        fields[f"{d.name}:pool-write"] = f"dpm_servers[{i}].pool.write"
-        read = "read" if d.pool.read is not None else "write"
-        fields[f"{d.name}:pool-read"] = f"dpm_servers[{i}].pool.{read}"
-    return fields.get(name, "(run)")
-
-
-def _link_of(s: schema.Scenario, name: str) -> schema.Link | None:
-    """The scenario link behind a network resource named by build_world
-    ('link<i>:a->b'; a cluster network is 'clusternet:...')."""
-    head = name.split(":", 1)[0]
-    if head.startswith("link") and head[4:].isdigit() and int(head[4:]) < len(s.links):
-        return s.links[int(head[4:])]
-    return None
 
 
 _DURATION_TYPES = (schema.Duration, schema.DurationOrZero)

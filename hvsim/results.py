@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hvsim.engine import World
+from hvsim.model.infrastructure import CsvVolume
 from hvsim.model.trace import (
     ConsistencyCheckRecord,
     DowntimeRecord,
@@ -22,7 +22,9 @@ from hvsim.model.trace import (
     ProtectionBreakRecord,
     RedirectedIoRecord,
     ScanRecord,
+    SlotLog,
 )
+from hvsim.world import World
 
 JOB_COLUMNS = list(JobRecord._fields)
 DAY_S = 86400.0
@@ -91,24 +93,27 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
     scans = pd.DataFrame.from_records(trace.scans, columns=list(ScanRecord._fields))
     scans["duration_s"] = scans["end_s"] - scans["start_s"]
     scans = _with_datetimes(scans, start_date, {"start_s": "start", "end_s": "end"})
+    # A VM in no protection group has no replica: never backed up, no recovery points;
+    # every output lists it as unprotected (its method and consistency read "none").
+    replica = [world.replicas.get(v) for v in world.vms]
     vms = pd.DataFrame(
         {
             "vm": [v.name for v in world.vms],
-            "protection_group": [v.group for v in world.vms],
+            "protection_group": [r.plan.name if r else "" for r in replica],
             "host": [v.host.name for v in world.vms],
             "storage": [v.volume.name for v in world.vms],
             "guest_os": [v.guest_os for v in world.vms],
             "memory_bytes": [v.memory_bytes for v in world.vms],
             "used_bytes": [v.used_bytes for v in world.vms],
             "daily_change": [v.daily_change for v in world.vms],
-            "method": [v.method for v in world.vms],
-            "offline_reason": [v.offline_reason for v in world.vms],
+            "method": [r.method if r else "none" for r in replica],
+            "offline_reason": [r.offline_reason if r else "" for r in replica],
             # Every failed online requirement, also of a VM kept running by DPM 2012 R2
             # UR3+ (whose offline_reason is empty): why its points are file or crash
             # consistent.
             "failed_requirements": ["; ".join(v.failed_requirements()) for v in world.vms],
             # application / file / crash; "none" for a VM in no protection group.
-            "recovery_point_consistency": [v.consistency for v in world.vms],
+            "recovery_point_consistency": [r.consistency if r else "none" for r in replica],
         }
     )
     resources = pd.DataFrame(
@@ -154,18 +159,16 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         protection_breaks=_table(trace.breaks, ProtectionBreakRecord, start_date),
         recovery_points=pd.DataFrame(
             {
-                "vm": [vm.name for vm in world.vms for _ in vm.recovery_points_s],
-                "protection_group": [vm.group for vm in world.vms for _ in vm.recovery_points_s],
-                "time_s": [t for vm in world.vms for t in vm.recovery_points_s],
+                "vm": [r.vm.name for r in world.replicas.values() for _ in r.recovery_points_s],
+                "protection_group": [
+                    r.plan.name for r in world.replicas.values() for _ in r.recovery_points_s
+                ],
+                "time_s": [t for r in world.replicas.values() for t in r.recovery_points_s],
             }
         ),
         on_demand=_on_demand(trace.on_demand, start_date),
         rpo_s={name: plan.rpo_s for name, plan in world.plans.items()},
-        slot_queues=_with_datetimes(
-            trace.slot_log.to_frame(),
-            start_date,
-            {"time_s": "time"},
-        ),
+        slot_queues=_with_datetimes(_slot_log(trace.slot_log), start_date, {"time_s": "time"}),
         counters=counters,
         storage=storage,
         windows_s={
@@ -282,6 +285,22 @@ def _on_demand(records: list, start_date: dt.date) -> pd.DataFrame:
     )
 
 
+def _slot_log(log: SlotLog) -> pd.DataFrame:
+    """Columns time_s, slot, kind, in_use, queued (one row per change)."""
+    idx = np.frombuffer(log.slot, dtype=np.int64)
+    names = np.array(log.names, dtype=object)
+    kinds = np.array(log.kinds, dtype=object)
+    return pd.DataFrame(
+        {
+            "time_s": np.frombuffer(log.time_s, dtype=float).copy(),
+            "slot": names[idx],
+            "kind": kinds[idx],
+            "in_use": np.frombuffer(log.in_use, dtype=np.int64).copy(),
+            "queued": np.frombuffer(log.queued, dtype=np.int64).copy(),
+        }
+    )
+
+
 def _utilisation(world: World, start_date: dt.date) -> pd.DataFrame:
     """Step series: from ``time_s`` on, ``resource`` carries ``load_bps`` (until its
     next row). One row per change of a resource's total rate."""
@@ -314,11 +333,12 @@ def _degraded_io(world: World, redirected: pd.DataFrame) -> pd.DataFrame:
         .groupby("csv")[["seconds", "got", "want"]]
         .sum()
     )
+    on_csv = [v for v in world.vms if isinstance(v.volume, CsvVolume)]
     rows = pd.DataFrame(
         {
-            "vm": [v.name for v in world.vms if v.volume.kind == "csv"],
-            "csv": [v.volume.name for v in world.vms if v.volume.kind == "csv"],
-            "io_rate_bps": [v.io_rate_bps for v in world.vms if v.volume.kind == "csv"],
+            "vm": [v.name for v in on_csv],
+            "csv": [v.volume.name for v in on_csv],
+            "io_rate_bps": [v.io_rate_bps for v in on_csv],
         }
     )
     if rows.empty:

@@ -15,6 +15,8 @@ import pandas as pd
 import simpy
 
 from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts
+from hvsim.model.slots import JobSlots
+from hvsim.model.trace import SlotLog
 from hvsim.scenario.schema import Scenario
 
 
@@ -55,7 +57,8 @@ def scan_duration_s(
         vm = _Vm(f"vm{i}", next(cycle))
         target.vms_by_node.setdefault(node_objs[i % nodes].name, []).append(vm)  # type: ignore[arg-type]
         target.vms_by_csv.setdefault(csv_objs[i % csvs].name, []).append(vm)  # type: ignore[arg-type]
-    target.csv_locks = {c.name: simpy.Resource(env, capacity=1) for c in csv_objs}
+    log = SlotLog()
+    target.csv_locks = {c.name: JobSlots(env, 1, c.name, "csv-scan", log) for c in csv_objs}
     env.process(scanner.scan(target, "initial"))
     env.run()
     return float(records[0].end_s - records[0].start_s)
@@ -69,10 +72,7 @@ def scan_table(
     if not clusters:
         raise ValueError(f"no cluster named {cluster!r} in the scenario")
     c = clusters[0]
-    sc = scenario.scan
-    costs = ScanCosts(
-        sc.per_vm_query, sc.per_writer_metadata, sc.per_node_overhead, sc.per_csv_coordination
-    )
+    costs = ScanCosts.build(scenario.scan)
     writer_lists = [
         tuple(spec.vss_writers)
         for spec in scenario.vms

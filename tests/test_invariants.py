@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hvsim.engine import build_world, run_world
 from hvsim.invariants import InvariantViolation, check_world
 from hvsim.scenario.loader import scenario_from_dict
+from hvsim.simulation import run_world
+from hvsim.world import build_world
 from tests.conftest import base_scenario
 
 
@@ -36,8 +37,8 @@ def test_a_snapshot_left_behind_is_reported_by_name():
 
 def test_downtime_of_an_online_vm_is_reported_by_name():
     world = _world()
-    for vm in world.vms:
-        vm.method = "online"
+    for replica in world.replicas.values():
+        replica.method = "online"
     with pytest.raises(InvariantViolation, match="downtime only for offline VMs"):
         check_world(world)
 

@@ -1,4 +1,4 @@
-"""JobSlots (hvsim/model/infrastructure.py) grants slots exactly as simpy.Resource
+"""JobSlots (hvsim/model/slots.py) grants slots exactly as simpy.Resource
 does: same holders at the same times in the same order, with ties at equal times.
 JobSlots replaces simpy.Resource for speed, so SimPy itself is the reference."""
 
@@ -8,7 +8,7 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hvsim.model.infrastructure import JobSlots
+from hvsim.model.slots import JobSlots, SlotsInOrder
 from hvsim.model.trace import SlotLog
 
 
@@ -69,6 +69,13 @@ def test_a_queued_job_gets_the_slot_when_the_holder_releases_it_first_come_first
     assert grants == [(0, 0), (10, 1), (20, 2)]
 
 
+def _rows(log):
+    return [
+        (log.names[i], log.kinds[i], used, queued)
+        for i, used, queued in zip(log.slot, log.in_use, log.queued, strict=True)
+    ]
+
+
 def test_the_log_records_slots_in_use_and_queued_at_each_request_grant_and_release():
     env = simpy.Environment()
     log = SlotLog()
@@ -76,12 +83,153 @@ def test_the_log_records_slots_in_use_and_queued_at_each_request_grant_and_relea
     a = slots.request()
     slots.request()
     slots.release(a)
-    table = log.to_frame()
-    assert list(zip(table["in_use"], table["queued"], strict=True)) == [(1, 0), (1, 1), (0, 1)]
-    assert set(table["slot"]) == {"dpm1"} and set(table["kind"]) == {"dpm"}
+    assert _rows(log) == [("dpm1", "dpm", 1, 0), ("dpm1", "dpm", 1, 1), ("dpm1", "dpm", 0, 1)]
     env.run()
     assert (slots.users, len(slots.queue)) == (1, 0)  # the waiting request got it
     # ... and the hand-over's grant is a row of its own, at the release's time.
-    table = log.to_frame()
-    assert list(zip(table["in_use"], table["queued"], strict=True))[3:] == [(1, 0)]
-    assert table["time_s"].nunique() == 1
+    assert _rows(log)[3:] == [("dpm1", "dpm", 1, 0)]
+    assert set(log.time_s) == {0.0}
+
+
+def _run_in_with_blocks(make_slots, capacity, jobs):
+    """As _run, but each job holds its slot in a ``with`` block (the form every job
+    of the model uses), and every third one fails inside it: the block gives the
+    slot back either way."""
+    env = simpy.Environment()
+    slots = make_slots(env, capacity)
+    seen = []
+
+    def job(i, arrival, hold, again):
+        yield env.timeout(arrival)
+        try:
+            with slots.request() as req:
+                yield req
+                seen.append((env.now, i, "granted"))
+                yield env.timeout(hold)
+                if i % 3 == 0:
+                    raise RuntimeError("the job failed")
+        except RuntimeError:
+            seen.append((env.now, i, "failed"))
+        seen.append((env.now, i, "released"))
+        if again:
+            with slots.request() as req:
+                yield req
+                seen.append((env.now, i, "granted again"))
+                yield env.timeout(again)
+
+    for i, spec in enumerate(jobs):
+        env.process(job(i, *spec))
+    env.run()
+    return seen
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 3),
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 4), st.integers(0, 3)),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_a_request_in_a_with_block_releases_itself_as_a_simpy_request_does(capacity, jobs):
+    assert _run_in_with_blocks(_jobslots, capacity, jobs) == _run_in_with_blocks(
+        _simpy, capacity, jobs
+    )
+
+
+def test_a_process_closed_while_it_holds_a_slot_keeps_it_as_in_simpy():
+    # SimPy does not release on GeneratorExit (resources/resource.py, Request.__exit__):
+    # a closed process is never resumed, and nothing may run on its behalf.
+    held = []
+    for make in (_jobslots, _simpy):
+        env = simpy.Environment()
+        slots = make(env, 1)
+
+        def holder(slots=slots, env=env):
+            with slots.request() as req:
+                yield req
+                yield env.timeout(10)
+
+        proc = env.process(holder())
+        env.run(until=1)
+        proc._generator.close()
+        env.run()
+        held.append(slots.users if isinstance(slots, JobSlots) else slots.count)
+    assert held == [1, 1]
+
+
+def _two_slot_jobs(make_take_both, jobs):
+    """Jobs given as (arrival, hold) each take slots a (capacity 1) then b (capacity
+    2) with the holder ``make_take_both(env)`` returns, hold both, and leave; returns
+    the (time, job, event) sequence."""
+    env = simpy.Environment()
+    take_both = make_take_both(env)
+    seen = []
+
+    def job(i, arrival, hold):
+        yield env.timeout(arrival)
+        yield from take_both(i, hold, seen)
+        seen.append((env.now, i, "left"))
+
+    for i, spec in enumerate(jobs):
+        env.process(job(i, *spec))
+    env.run()
+    return seen
+
+
+def _nested_simpy_requests(env):
+    # The reference: two simpy.Resource requests in nested with blocks, which take a
+    # then b and give back b then a.
+    a, b = simpy.Resource(env, 1), simpy.Resource(env, 2)
+
+    def take_both(i, hold, seen):
+        with a.request() as ra:
+            yield ra
+            with b.request() as rb:
+                yield rb
+                seen.append((env.now, i, "holds both"))
+                yield env.timeout(hold)
+
+    return take_both
+
+
+def _slots_in_order(env):
+    log = SlotLog()
+    a, b = JobSlots(env, 1, "a", "x", log), JobSlots(env, 2, "b", "x", log)
+
+    def take_both(i, hold, seen):
+        with SlotsInOrder(a, None, b) as held:  # None: a limit that does not apply
+            yield from held.take()
+            seen.append((env.now, i, "holds both"))
+            yield env.timeout(hold)
+
+    return take_both
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3)), min_size=1, max_size=15))
+def test_slots_in_order_take_in_order_and_give_back_in_reverse_as_nested_simpy_requests(jobs):
+    assert _two_slot_jobs(_slots_in_order, jobs) == _two_slot_jobs(_nested_simpy_requests, jobs)
+
+
+def test_slots_in_order_give_back_the_last_taken_first_even_when_the_job_fails():
+    env = simpy.Environment()
+    log = SlotLog()
+    a, b = JobSlots(env, 1, "a", "x", log), JobSlots(env, 1, "b", "x", log)
+
+    def job():
+        with SlotsInOrder(a, b) as held:
+            yield from held.take()
+            raise RuntimeError("failed while holding both")
+
+    proc = env.process(job())
+    proc.defused = True  # the failure is the point, not an error of the run
+    env.run()
+    # Rows: a taken, b taken, then b given back before a.
+    assert [(log.names[i], used) for i, used in zip(log.slot, log.in_use, strict=True)] == [
+        ("a", 1),
+        ("b", 1),
+        ("b", 0),
+        ("a", 0),
+    ]

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hvsim
-from hvsim.engine import build_world, start_migrations
 from hvsim.scenario.patterns import VmNames, is_pattern
+from hvsim.simulation import start_migrations
+from hvsim.world import build_world
 from tests.conftest import base_scenario
 
 name_chars = st.sampled_from("abAB01-_.:")
@@ -88,7 +89,7 @@ def test_hundreds_of_member_patterns_over_many_vms_cost_little_more_than_a_few()
 
 def test_the_world_puts_each_vm_in_the_group_and_the_stream_its_members_name():
     world = build_world(hvsim.scenario_from_dict(_estate(40, 60, patterns=True)), 1)
-    groups = {vm.name: vm.group for vm in world.vms}
+    groups = {vm.name: replica.plan.name for vm, replica in world.replicas.items()}
     assert len(groups) == 2400
     assert all(groups[f"app{j:03d}-{i:04d}"] == f"pg{j % 4}" for j in range(40) for i in (1, 60))
     moved = []

@@ -48,6 +48,22 @@ def test_serialized_scan_takes_each_csv_one_node_at_a_time():
     assert scans.loc[0, "vms_found"] == 4
 
 
+def test_a_serialized_scan_queues_for_each_csv_in_the_slot_log():
+    # The timeline above: n1 holds csv1 5..40 while n2 asks for it at 18 and waits
+    # until 40; n2 holds csv2 5..18, n1 40..53. Rows (time, in use, queued) at each
+    # request, grant and release; at 40 the release's row, then the hand-over's grant.
+    q = run(_two_csv_cluster(serialized=True)).slot_queues
+    scan = q[q["kind"] == "csv-scan"]
+    rows = {
+        slot: list(zip(g["time_s"], g["in_use"], g["queued"], strict=True))
+        for slot, g in scan.groupby("slot")
+    }
+    assert rows == {
+        "c1/csv1": [(5.0, 1, 0), (18.0, 1, 1), (40.0, 0, 1), (40.0, 1, 0), (75.0, 0, 0)],
+        "c1/csv2": [(5.0, 1, 0), (18.0, 0, 0), (40.0, 1, 0), (53.0, 0, 0)],
+    }
+
+
 def test_parallel_scan_has_each_node_enumerate_its_own_vms_at_once():
     # Round-robin owners: a1 -> n1, a2 -> n2, a3 -> n1, b1 -> n2. Each node: 5 + 2 x 11 = 27 s.
     scans = run(_two_csv_cluster(serialized=False)).scans

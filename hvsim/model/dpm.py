@@ -1,20 +1,27 @@
-"""DPM: protection groups, their express-full schedule, job slots and the backup
-jobs themselves (initial replica, express full; online or saved state)."""
+"""DPM: its servers and their storage pools, protection groups and their schedules,
+the Replica it keeps of each protected VM, when a replica needs a consistency check,
+and the jobs themselves (initial replica, express full, online or in saved state;
+consistency check), each holding its job slots."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import simpy
 
-from hvsim.model.flows import FlowNetwork
-from hvsim.model.infrastructure import DpmServerState, Network
+from hvsim.model.dpm_rules import keeps_vms_online
+from hvsim.model.flows import BandwidthResource, FlowNetwork
+from hvsim.model.infrastructure import Network, Parts, SmbShareVolume
+from hvsim.model.schedule import DAY_S, daily, starts_before
+from hvsim.model.slots import JobSlots, SlotsInOrder
 from hvsim.model.trace import ConsistencyCheckRecord, DowntimeRecord, JobRecord, Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, WriterTimeout
 
-DAY_S = 86400.0
+if TYPE_CHECKING:
+    from hvsim.scenario import schema
 
 
 class JobFailed(Exception):
@@ -26,7 +33,7 @@ def check_agents(vm: VirtualMachine) -> None:
     if not vm.host.dpm_agent:
         raise JobFailed(f"no DPM agent on host {vm.host.name}")
     volume = vm.volume
-    if volume.kind == "smb":
+    if isinstance(volume, SmbShareVolume):
         if volume.file_servers_without_agent:
             raise JobFailed(
                 f"no DPM agent on file server {volume.file_servers_without_agent[0]} "
@@ -36,23 +43,99 @@ def check_agents(vm: VirtualMachine) -> None:
             raise JobFailed(f"File Server VSS Agent Service not enabled for share {volume.name}")
 
 
-def check_vm_state(vm: VirtualMachine, now: float) -> None:
-    if now < vm.broken_until_s:
-        raise JobFailed(f"protection broken by a migration: {vm.broken_reason}")
-    if vm.migrating:
+def check_protection(replica: Replica, now: float) -> None:
+    """Whether DPM can back the VM up now: protection not broken, the VM not being
+    migrated, the replica consistent."""
+    if now < replica.broken_until_s:
+        raise JobFailed(f"protection broken by a migration: {replica.broken_reason}")
+    if replica.vm.migrating:
         # Hyper-V runs one operation on a VM at a time. Source: a VM in Hyper-V's
         # "Backing up" state cannot be live-migrated (source: hyperv-backing-up-lock);
         # that the backup fails when the VM is migrating, and DPM's auto-rerun retries
         # it (source: dpm-auto-rerun), is our assumption from the same lock.
         raise JobFailed("VM is being migrated")
-    if vm.inconsistent or vm.check_pending:
+    if replica.inconsistent or replica.check_pending:
         raise JobFailed("replica inconsistent: consistency check required")
 
 
-def release_slots(held: list) -> None:
-    for res, req in reversed(held):
-        res.release(req)
-    held.clear()
+@dataclass(slots=True, eq=False, kw_only=True)
+class DpmServerState:
+    """A DPM server: its version, its storage pool (bandwidth and the bytes it
+    holds), its job slots, its automatic re-runs and its integration with VMM."""
+
+    name: str
+    path: str  # its place in the scenario, e.g. "dpm_servers[0]"
+    version: str
+    update_rollup: int
+    pool_write: BandwidthResource
+    pool_read: BandwidthResource
+    pool_capacity_bytes: float
+    job_slots: JobSlots
+    auto_rerun_delay_s: float
+    auto_rerun_attempts: int
+    # DPM-VMM integration (what protection across migrations needs)
+    vmm_server: str | None = None
+    vmm_console_installed: bool = False
+    vmm_console_version_matches: bool = True
+    vmm_helper_running: bool = False
+    protection_repair_s: float = 86400.0
+    replica_bytes: float = 0.0
+    recovery_point_bytes: float = 0.0
+    pool_peak_bytes: float = 0.0
+    # (expiry time, bytes) of recovery points, oldest first
+    recovery_points: list[tuple[float, float]] = field(default_factory=list)
+    _rp_head: int = 0
+
+    @classmethod
+    def build(cls, spec: schema.DpmServer, index: int, parts: Parts) -> DpmServerState:
+        path = f"dpm_servers[{index}]"
+        pool = spec.pool
+        # Without a read rate of its own, the pool reads as fast as it writes.
+        read_field = f"{path}.pool.read" if pool.read is not None else f"{path}.pool.write"
+        return cls(
+            name=spec.name,
+            path=path,
+            version=spec.version,
+            update_rollup=spec.update_rollup,
+            pool_write=parts.bandwidth(
+                f"{spec.name}:pool-write", "pool", pool.write, f"{path}.pool.write"
+            ),
+            pool_read=parts.bandwidth(
+                f"{spec.name}:pool-read", "pool", pool.read or pool.write, read_field
+            ),
+            pool_capacity_bytes=pool.capacity,
+            job_slots=parts.slots(spec.max_parallel_jobs, spec.name, "dpm"),
+            auto_rerun_delay_s=spec.auto_rerun_delay,
+            auto_rerun_attempts=spec.auto_rerun_attempts,
+            vmm_server=spec.vmm.vmm_server,
+            vmm_console_installed=spec.vmm.console_installed,
+            vmm_console_version_matches=spec.vmm.console_version_matches,
+            vmm_helper_running=spec.vmm.helper_service_running,
+            protection_repair_s=spec.protection_repair_time,
+        )
+
+    def used_bytes(self, now: float) -> float:
+        rps = self.recovery_points
+        while self._rp_head < len(rps) and rps[self._rp_head][0] <= now:
+            self.recovery_point_bytes -= rps[self._rp_head][1]
+            self._rp_head += 1
+        if self._rp_head > 1024 and self._rp_head * 2 > len(rps):
+            del rps[: self._rp_head]
+            self._rp_head = 0
+        return self.replica_bytes + self.recovery_point_bytes
+
+    def store(self, now: float, replica_bytes: float, rp_bytes: float, expiry: float) -> bool:
+        """Account a recovery point; False if the pool has no room (the job fails,
+        source: dpm-retention)."""
+        used = self.used_bytes(now)
+        if used + replica_bytes + rp_bytes > self.pool_capacity_bytes:
+            return False
+        self.replica_bytes += replica_bytes
+        if rp_bytes > 0:
+            self.recovery_point_bytes += rp_bytes
+            self.recovery_points.append((expiry, rp_bytes))
+        self.pool_peak_bytes = max(self.pool_peak_bytes, used + replica_bytes + rp_bytes)
+        return True
 
 
 @dataclass(slots=True, frozen=True)
@@ -68,16 +151,20 @@ class ProtectionGroupPlan:
     auto_consistency_check: bool = True
     consistency_check_time_s: float | None = None
 
-    def occurrences(self, horizon_s: float) -> Iterator[float]:
-        """Scheduled express-full times from 0 up to the horizon."""
-        day = 0
-        while day * DAY_S < horizon_s:
-            for t in self.express_full_times_s:
-                at = day * DAY_S + t
-                if at >= horizon_s:
-                    return
-                yield at
-            day += 1
+    @classmethod
+    def build(cls, spec: schema.ProtectionGroup, dpm: DpmServerState) -> ProtectionGroupPlan:
+        return cls(
+            spec.name,
+            dpm,
+            tuple(sorted(spec.express_full_times)),
+            spec.retention_days,
+            spec.backup_window.start,
+            spec.backup_window.end,
+            spec.initial_replica == "network",
+            spec.rpo,
+            spec.auto_consistency_check,
+            spec.consistency_check_time,
+        )
 
     def in_window(self, scheduled_s: float) -> bool:
         """Whether ``scheduled_s`` lies in one of the group's backup windows, [start, end)."""
@@ -107,14 +194,90 @@ class ProtectionGroupPlan:
         return midnight + DAY_S + self.express_full_times_s[0]
 
 
+@dataclass(slots=True, eq=False, kw_only=True)
+class Replica:
+    """DPM's copy of one protected VM on its DPM server, and what DPM knows of it:
+    how it backs the VM up, when it last synchronised, the recovery points made, and
+    whether the replica is consistent or its protection broken. One per protected VM
+    (a host-level data source)."""
+
+    vm: VirtualMachine
+    plan: ProtectionGroupPlan
+    method: str  # "online" (child partition snapshot) or "offline" (saved state)
+    offline_reason: str  # why offline: every failed online requirement
+    consistency: str  # what its recovery points hold: application, file or crash
+    size_bytes: float = 0.0  # on the DPM server (0: no replica yet)
+    # Change tracking: bytes changed since this time go in the next express full.
+    last_sync_s: float = 0.0
+    recovery_points_s: list[float] = field(default_factory=list)
+    inconsistent: bool = False
+    check_pending: bool = False
+    broken_until_s: float = -1.0
+    broken_reason: str = ""
+
+    @classmethod
+    def for_vm(cls, vm: VirtualMachine, plan: ProtectionGroupPlan) -> Replica:
+        """``vm`` protected in ``plan``'s group: online when it meets the seven
+        requirements or its DPM server keeps VMs running, otherwise in saved state
+        with every failed requirement as the reason."""
+        dpm = plan.dpm
+        kept_running = keeps_vms_online(dpm.version, dpm.update_rollup, vm.host.os)
+        reason = vm.failed_requirement()
+        offline = reason is not None and not kept_running
+        # DPM 2012 R2 UR3+ on WS2012 R2 backs the VM up while it keeps running
+        # (source: dpm-ur3-online); Linux and VSS-less guests are then file/crash consistent.
+        return cls(
+            vm=vm,
+            plan=plan,
+            method="offline" if offline else "online",
+            offline_reason=reason if offline and reason is not None else "",
+            consistency=cls.recovery_point_consistency(vm, kept_running),
+        )
+
+    @staticmethod
+    def recovery_point_consistency(vm: VirtualMachine, kept_running: bool) -> str:
+        """What a protected VM's recovery points hold, "application", "file" or
+        "crash", when its DPM server keeps VMs running whatever fails
+        (``kept_running``: DPM 2012 R2 UR3+ on WS2012 R2, source: dpm-ur3-online) or not.
+
+        - All seven requirements met: a child-partition snapshot; the VSS request goes
+          through the Backup integration service to the guest's writers, which flush,
+          so the point is application-consistent (source: seed-article).
+        - A requirement fails and the VM is backed up in saved state: application.
+          The VM is saved (memory, devices and disks at one instant) and resumes, so
+          nothing is in flight; restored, it resumes where it was saved. The seed
+          article: "the only way to ensure a good backup is to perform an offline
+          backup". A stopped VM's disks are at rest: the same, with either DPM.
+        - Kept running although a requirement fails (source: dpm-ur3-online: the offline
+          rules no longer apply): a Linux guest is file-consistent ("Linux VMs (DPM
+          2012 R2): file-consistent only", same source) when its
+          Backup integration service is on, since that service's VSS daemon
+          (hv_vss_daemon) freezes the guest's file systems for the snapshot; without
+          it the host falls back to a standard snapshot (source:
+          linux-hv-vss-daemon), crash-consistent. Any other failure (no VSS in the guest,
+          integration service off, dynamic disks, a volume not NTFS, ...) leaves a
+          snapshot of disks in use that nothing flushed: crash-consistent.
+        """
+        if not kept_running or not vm.running or not vm.failed_requirements():
+            return "application"
+        if vm.guest_os == "linux" and vm.backup_integration_service:
+            return "file"
+        return "crash"
+
+
 @dataclass(slots=True, frozen=True)
 class SavedStateSettings:
     save_overhead_s: float
     resume_overhead_s: float
 
+    @classmethod
+    def build(cls, spec: schema.SavedState) -> SavedStateSettings:
+        return cls(spec.save_overhead, spec.resume_overhead)
+
 
 class BackupJobs:
-    """Runs each protected VM's schedule: one process per VM, one job at a time."""
+    """Runs each protected VM's schedule (one process per VM, one job at a time) and
+    its consistency checks, when DPM's policy calls for one."""
 
     def __init__(
         self,
@@ -135,34 +298,36 @@ class BackupJobs:
         self.horizon_s = horizon_s
         self.running = 0  # jobs queued or running; zero at the end of a run
 
-    def protect(self, vm: VirtualMachine, plan: ProtectionGroupPlan) -> Generator:
+    def protect(self, replica: Replica) -> Generator:
         """The VM's life under protection: every express full scheduled before the
         horizon, with its automatic re-runs. A re-run may start after the horizon: it
         finishes an occurrence that started before it (DPM re-runs the failed job,
         source: dpm-auto-rerun), so whether that recovery point was made is known and the last
         night is judged like the others, not cut short by where the run ends."""
-        env, dpm = self.env, plan.dpm
+        env, vm, plan = self.env, replica.vm, replica.plan
+        dpm = plan.dpm
         needs_replica = plan.initial_replica_over_network
         if not needs_replica:
             # Removable media: the replica arrives by courier before the first job.
             dpm.store(0.0, vm.used_bytes, 0.0, 0.0)
-            vm.last_recovery_point_s = vm.last_sync_s = 0.0
-            vm.replica_bytes = vm.used_bytes
-        for scheduled in plan.occurrences(self.horizon_s):
+            replica.last_sync_s = 0.0
+            replica.size_bytes = vm.used_bytes
+        for scheduled in daily(plan.express_full_times_s, self.horizon_s):
             if env.now > scheduled:
-                self._record_skipped(vm, plan, scheduled)
+                self._record_skipped(replica, scheduled)
                 continue
             yield env.timeout(scheduled - env.now)
             for attempt in range(1, dpm.auto_rerun_attempts + 2):
                 kind = "initial_replica" if needs_replica else "express_full"
-                ok = yield from self.run_job(vm, plan, kind, attempt, scheduled)
+                ok = yield from self.run_job(replica, kind, attempt, scheduled)
                 if ok:
                     needs_replica = False
                     break
                 if attempt <= dpm.auto_rerun_attempts:
                     yield env.timeout(dpm.auto_rerun_delay_s)
 
-    def _record_skipped(self, vm: VirtualMachine, plan: ProtectionGroupPlan, at: float) -> None:
+    def _record_skipped(self, replica: Replica, at: float) -> None:
+        vm, plan = replica.vm, replica.plan
         self.trace.jobs.append(
             JobRecord(
                 self.trace.new_job_id(),
@@ -172,7 +337,7 @@ class BackupJobs:
                 vm.host.name,
                 vm.volume.name,
                 plan.dpm.name,
-                vm.method,
+                replica.method,
                 0,
                 at,
                 plan.deadline_for(at),
@@ -182,61 +347,56 @@ class BackupJobs:
                 0.0,
                 "skipped",
                 "previous job of this VM still running",
-                vm.offline_reason,
+                replica.offline_reason,
             )
         )
 
     def run_job(
-        self,
-        vm: VirtualMachine,
-        plan: ProtectionGroupPlan,
-        kind: str,
-        attempt: int,
-        scheduled: float,
+        self, replica: Replica, kind: str, attempt: int, scheduled: float
     ) -> Generator[simpy.Event, object, bool]:
-        env, dpm, volume = self.env, plan.dpm, vm.volume
+        env, vm, plan = self.env, replica.vm, replica.plan
+        dpm, volume = plan.dpm, vm.volume
         job_id = self.trace.new_job_id()
         queued = env.now
         self.running += 1
-        held: list = []
         busy = None
         start = queued
         nbytes = 0.0
         reason = ""
         try:
             check_agents(vm)
-            yield from self.acquire_slots(vm, dpm, held)
-            start = env.now
-            volume = vm.volume
-            check_vm_state(vm, start)
-            busy = vm.busy = env.event()
-            if kind == "initial_replica":
-                nbytes = vm.used_bytes
-            else:
-                nbytes = vm.changed_bytes_since(vm.last_sync_s, start)
-            if vm.method == "online":
-                yield from self.vss.freeze_writers(vm)
-                snap = yield from self.vss.take_snapshot(vm, job_id)
-            else:
-                snap = yield from self._saved_state_snapshot(vm, job_id)
-            yield self.flows.transfer(nbytes, self.backup_route(vm, dpm))
-            yield from self.vss.release(snap)
-            expiry = env.now + plan.retention_days * DAY_S
-            if kind == "initial_replica":
-                stored = dpm.store(env.now, nbytes, 0.0, expiry)
-            else:
-                stored = dpm.store(env.now, 0.0, nbytes, expiry)
-            if not stored:
-                raise JobFailed("DPM storage pool full")
-            if kind == "initial_replica":
-                vm.replica_bytes = nbytes
-            vm.last_recovery_point_s = vm.last_sync_s = start
-            vm.recovery_points_s.append(start)
-            outcome = "succeeded"
+            with self.job_slots(vm, dpm) as slots:
+                yield from slots.take()
+                start = env.now
+                volume = vm.volume
+                check_protection(replica, start)
+                busy = vm.busy = env.event()
+                if kind == "initial_replica":
+                    nbytes = vm.used_bytes
+                else:
+                    nbytes = vm.changed_bytes_since(replica.last_sync_s, start)
+                if replica.method == "online":
+                    yield from self.vss.freeze_writers(vm)
+                    snap = yield from self.vss.take_snapshot(vm, job_id)
+                else:
+                    snap = yield from self._saved_state_snapshot(replica, job_id)
+                yield self.flows.transfer(nbytes, self.backup_route(vm, dpm))
+                yield from self.vss.release(snap)
+                expiry = env.now + plan.retention_days * DAY_S
+                if kind == "initial_replica":
+                    stored = dpm.store(env.now, nbytes, 0.0, expiry)
+                else:
+                    stored = dpm.store(env.now, 0.0, nbytes, expiry)
+                if not stored:
+                    raise JobFailed("DPM storage pool full")
+                if kind == "initial_replica":
+                    replica.size_bytes = nbytes
+                replica.last_sync_s = start
+                replica.recovery_points_s.append(start)
+                outcome = "succeeded"
         except (WriterTimeout, JobFailed) as exc:
             outcome, reason = "failed", str(exc)
         finally:
-            release_slots(held)
             if busy is not None:
                 vm.busy = None
                 busy.succeed()
@@ -250,7 +410,7 @@ class BackupJobs:
                 vm.host.name,
                 volume.name,
                 dpm.name,
-                vm.method,
+                replica.method,
                 attempt,
                 scheduled,
                 plan.deadline_for(scheduled),
@@ -260,7 +420,7 @@ class BackupJobs:
                 nbytes if outcome == "succeeded" else 0.0,
                 outcome,
                 reason,
-                vm.offline_reason,
+                replica.offline_reason,
             )
         )
         return outcome == "succeeded"
@@ -269,33 +429,56 @@ class BackupJobs:
         """Source volume read, the network to the DPM server, the pool's write. A VM on
         an SMB share is read by the file server, over its own links."""
         volume = vm.volume
-        source = volume.file_servers[0] if volume.kind == "smb" else vm.host.name
+        if isinstance(volume, SmbShareVolume):
+            source = volume.file_servers[0]
+        else:
+            source = vm.host.name
         return (volume.read, *self.network.route(source, dpm.name), dpm.pool_write)
 
-    def acquire_slots(self, vm: VirtualMachine, dpm: DpmServerState, held: list) -> Generator:
-        """Job slots one after another in a fixed order (CSV group, host, DPM server):
-        a job holds nothing while it queues for the first, so jobs never deadlock.
-        ``held`` collects (resource, request) pairs for release_slots."""
-        for res in (vm.volume.serializer, vm.host.backup_slots, dpm.job_slots):
-            if res is None:
-                continue
-            req = res.request()
-            held.append((res, req))
-            yield req
+    @staticmethod
+    def job_slots(vm: VirtualMachine, dpm: DpmServerState) -> SlotsInOrder:
+        """The slots a DPM job on ``vm`` holds, in the order every job takes them: the
+        CSV's group when its backups are serialized (DataSourceGroups.xml), the host's
+        (MaxAllowedParallelBackups), the DPM server's."""
+        return SlotsInOrder(vm.volume.serializer, vm.host.backup_slots, dpm.job_slots)
 
-    def consistency_check(
-        self, vm: VirtualMachine, plan: ProtectionGroupPlan, trigger: str
-    ) -> Generator:
+    # -- consistency checks ----------------------------------------------------
+    def mark_inconsistent(self, replica: Replica, trigger: str) -> None:
+        """The replica needs a consistency check (its VM's storage moved, its
+        protection was repaired); with auto consistency check on, one starts now,
+        unless now is at or after the horizon: the replica then stays inconsistent,
+        the truth at the horizon (source: dpm-consistency-check)."""
+        replica.inconsistent = True
+        if (
+            replica.plan.auto_consistency_check
+            and not replica.check_pending
+            and starts_before(self.env.now, self.horizon_s)
+        ):
+            self.env.process(self.consistency_check(replica, trigger))
+
+    def scheduled_checks(self, plan: ProtectionGroupPlan, replicas: Sequence[Replica]) -> Generator:
+        """The group's daily consistency check: only inconsistent replicas
+        (source: dpm-consistency-check)."""
+        env = self.env
+        for at in daily((plan.consistency_check_time_s or 0.0,), self.horizon_s):
+            if at < env.now:
+                continue
+            yield env.timeout(at - env.now)
+            for replica in replicas:
+                if replica.inconsistent and not replica.check_pending:
+                    env.process(self.consistency_check(replica, "schedule"))
+
+    def consistency_check(self, replica: Replica, trigger: str) -> Generator:
         """Read the whole source and the whole replica block by block (both reads share
         bandwidth with everything else), compare checksums, send the differing blocks
         (source: dpm-consistency-check). Runs as a DPM job in the same slots as backups."""
-        env, dpm = self.env, plan.dpm
-        if vm.replica_bytes <= 0:
-            vm.inconsistent = False  # no replica yet: the initial replica will make one
+        env, vm, plan = self.env, replica.vm, replica.plan
+        dpm = plan.dpm
+        if replica.size_bytes <= 0:
+            replica.inconsistent = False  # no replica yet: the initial replica will make one
             return
         self.running += 1
-        vm.check_pending = True
-        held: list = []
+        replica.check_pending = True
         busy = None
         queued = env.now
         start = queued
@@ -303,31 +486,31 @@ class BackupJobs:
         read = sent = 0.0
         try:
             check_agents(vm)
-            yield from self.acquire_slots(vm, dpm, held)
-            while vm.busy is not None:
-                # A backup snapshot or a migration holds the VM: wait for it to finish.
-                yield vm.busy
-            start = env.now
-            busy = vm.busy = env.event()
-            source = vm.used_bytes
-            replica = vm.replica_bytes
-            yield env.all_of(
-                [
-                    self.flows.transfer(source, (vm.volume.read,)),
-                    self.flows.transfer(replica, (dpm.pool_read,)),
-                ]
-            )
-            read = source + replica
-            sent = vm.changed_bytes_since(vm.last_sync_s, start)
-            yield self.flows.transfer(sent, self.backup_route(vm, dpm))
-            vm.inconsistent = False
-            vm.last_sync_s = start
-            vm.replica_bytes = source
+            with self.job_slots(vm, dpm) as slots:
+                yield from slots.take()
+                while vm.busy is not None:
+                    # A backup snapshot or a migration holds the VM: wait for it to finish.
+                    yield vm.busy
+                start = env.now
+                busy = vm.busy = env.event()
+                source = vm.used_bytes
+                size = replica.size_bytes
+                yield env.all_of(
+                    [
+                        self.flows.transfer(source, (vm.volume.read,)),
+                        self.flows.transfer(size, (dpm.pool_read,)),
+                    ]
+                )
+                read = source + size
+                sent = vm.changed_bytes_since(replica.last_sync_s, start)
+                yield self.flows.transfer(sent, self.backup_route(vm, dpm))
+                replica.inconsistent = False
+                replica.last_sync_s = start
+                replica.size_bytes = source
         except JobFailed as exc:
             outcome, reason = "failed", str(exc)
         finally:
-            release_slots(held)
-            vm.check_pending = False
+            replica.check_pending = False
             if busy is not None:
                 vm.busy = None
                 busy.succeed()
@@ -350,10 +533,11 @@ class BackupJobs:
             )
         )
 
-    def _saved_state_snapshot(self, vm: VirtualMachine, job_id: int) -> Generator:
+    def _saved_state_snapshot(self, replica: Replica, job_id: int) -> Generator:
         """Offline backup: save state (memory written to the VM's storage), host
         snapshot, resume (memory read back). The VM is down throughout (source: saved-state)."""
-        env, volume = self.env, vm.volume
+        env, vm = self.env, replica.vm
+        volume = vm.volume
         if not vm.running:
             # Nothing to save: the VM is already off, so the backup costs no downtime.
             return (yield from self.vss.take_snapshot(vm, job_id))
@@ -378,7 +562,7 @@ class BackupJobs:
                 saved_at - down_from,
                 snapped_at - saved_at,
                 up_at - snapped_at,
-                vm.offline_reason,
+                replica.offline_reason,
             )
         )
         return snap

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from array import array
 from collections.abc import Sequence
 
@@ -68,6 +69,7 @@ class BandwidthResource:
     __slots__ = (
         "name",
         "kind",
+        "path",
         "capacity_bps",
         "flows",
         "index",
@@ -81,11 +83,14 @@ class BandwidthResource:
         "_mark",
     )
 
-    def __init__(self, name: str, kind: str, capacity_bps: float, index: int):
+    def __init__(self, name: str, kind: str, capacity_bps: float, index: int, path: str = ""):
         if not capacity_bps > 0:
             raise ValueError(f"resource {name}: capacity must be positive")
         self.name = name
         self.kind = kind
+        # The scenario field that sets the capacity ("clusters[0].csvs[1].read"), for
+        # messages; empty when none does.
+        self.path = path
         self.capacity_bps = float(capacity_bps)
         self.flows: dict[int, Flow] = {}
         self.index = index
@@ -168,10 +173,13 @@ class FlowNetwork:
         self.load_index = array("q")
         self.load_bps = array("d")
 
-    def add_resource(self, name: str, kind: str, capacity_bps: float) -> BandwidthResource:
+    def add_resource(
+        self, name: str, kind: str, capacity_bps: float, path: str = ""
+    ) -> BandwidthResource:
+        """A new resource; ``path`` is the scenario field that sets its capacity."""
         if name in self.resources:
             raise ValueError(f"duplicate bandwidth resource {name}")
-        res = BandwidthResource(name, kind, capacity_bps, len(self.resources))
+        res = BandwidthResource(name, kind, capacity_bps, len(self.resources), path)
         self.resources[name] = res
         return res
 
@@ -471,6 +479,11 @@ class FlowNetwork:
         at = heap[0][0]
         if self._timer_at is not None and self._timer_at <= at:
             return  # the pending timer fires first and re-arms
+        if at == math.inf:
+            # A rate so near zero that the end overflows the clock: the flow never
+            # ends, and an event at infinity would only hide it (run_world ends with
+            # no event left and this transfer still under way, see transfers_left).
+            return
         self._timer_version += 1
         self._timer_at = at
         version = self._timer_version
@@ -515,6 +528,12 @@ class FlowNetwork:
             self._arm_timer()
         for f in finished:
             f.done.succeed(now - f.started)
+
+    def transfers_left(self) -> bool:
+        """Whether a transfer (not an open-ended stream) is still under way."""
+        return any(
+            f.done is not None for res in self.resources.values() for f in res.flows.values()
+        )
 
     def close_accounting(self) -> None:
         """Settle running flows and busy periods at the end of a run."""

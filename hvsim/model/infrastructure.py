@@ -1,176 +1,316 @@
-"""The estate's shape: hosts, clusters, volumes (CSV, local, SMB share), the
-network and DPM servers, each holding its SimPy slots and bandwidth resources."""
+"""Hyper-V's estate: failover clusters of nodes sharing Cluster Shared Volumes,
+standalone hosts with their local volume, SMB 3.0 shares on file servers, and the
+network between machines.
+
+Each object builds its own parts (bandwidth resources, job slots) from its slice of
+the scenario, names them, and knows its place in the scenario (``path``), so a
+message can name the field to change."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import simpy
 
+from hvsim.model.dpm_rules import csv_backups_serialized, default_parallel_backups_per_node
 from hvsim.model.flows import BandwidthResource, FlowNetwork
+from hvsim.model.slots import JobSlots
 from hvsim.model.trace import SlotLog
 
-
-class JobSlots:
-    """A limit on concurrent jobs (per host, per DPM server, per CSV group) that logs
-    (time, name, kind, in use, queued) in a SlotLog whenever a job asks for a slot, gets
-    one, or gives one back. A hand-over (a release whose slot goes to a waiting job) is
-    two rows at the same time, the release's and the grant's; the last row at a time is
-    the state from then on, so the log's time-averages equal the jobs' held and waiting
-    times (tests/test_slot_log.py).
-
-    Grants follow ``simpy.Resource`` exactly: requests wait first come, first served;
-    a request is granted on arrival when a slot is free and nobody waits; a release
-    frees the slot at once and hands it to the head of the queue when the release
-    event is processed (SimPy's Release event). The same event order, without the
-    put/get queue machinery of SimPy's generic resources, which cost about a tenth
-    of a run.
-    """
-
-    __slots__ = ("env", "capacity", "name", "kind", "users", "queue", "_log", "_id", "_grant_cb")
-
-    def __init__(self, env: simpy.Environment, capacity: int, name: str, kind: str, log: SlotLog):
-        if capacity < 1:
-            raise ValueError(f"{kind} {name}: job slots must be at least 1")
-        self.env = env
-        self.capacity = capacity
-        self.name = name
-        self.kind = kind
-        self.users = 0  # slots in use
-        self.queue: deque[simpy.Event] = deque()  # requests waiting, oldest first
-        self._log = log
-        self._id = log.register(name, kind)
-        self._grant_cb = self._grant
-
-    def request(self) -> simpy.Event:
-        """An event that fires when the caller holds a slot; give it back with release."""
-        env = self.env
-        req = simpy.Event(env)
-        self.queue.append(req)
-        self._grant(None)
-        self._log.add(env._now, self._id, self.users, len(self.queue))
-        return req
-
-    def release(self, request: simpy.Event) -> None:
-        """Give back the slot ``request`` holds (or withdraw it if still waiting)."""
-        env = self.env
-        if request.triggered:
-            self.users -= 1
-        else:
-            self.queue.remove(request)
-        done = simpy.Event(env)
-        done.callbacks.append(self._grant_cb)  # type: ignore[union-attr]
-        done._ok = True
-        done._value = None
-        env.schedule(done)
-        self._log.add(env._now, self._id, self.users, len(self.queue))
-
-    def _grant(self, event: object) -> None:
-        # One grant per call, to the head of the queue, as SimPy's _trigger_put.
-        if self.queue and self.users < self.capacity:
-            self.users += 1
-            self.queue.popleft().succeed()
-            if event is not None:
-                # A grant after a release (a hand-over): request() logs its own grants.
-                self._log.add(self.env._now, self._id, self.users, len(self.queue))
+if TYPE_CHECKING:
+    from hvsim.scenario import schema
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, frozen=True)
+class Parts:
+    """What the estate's objects build their parts with: job slots, all logged in one
+    SlotLog, and bandwidth resources, all in one FlowNetwork, on one environment."""
+
+    env: simpy.Environment
+    flows: FlowNetwork
+    slot_log: SlotLog
+
+    def slots(self, capacity: int, name: str, kind: str) -> JobSlots:
+        return JobSlots(self.env, capacity, name, kind, self.slot_log)
+
+    def bandwidth(self, name: str, kind: str, capacity_bps: float, path: str) -> BandwidthResource:
+        return self.flows.add_resource(name, kind, capacity_bps, path)
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
 class Volume:
-    """Where VM files live: a CSV, a standalone host's local volume, or an SMB share."""
+    """Where VM files live: a CsvVolume, a LocalVolume or an SmbShareVolume."""
 
     name: str
-    kind: str  # "csv" | "local" | "smb"
+    path: str  # its place in the scenario, e.g. "clusters[0].csvs[1]"
     read: BandwidthResource
     write: BandwidthResource
     vss_provider: str
     host_os: str
     capacity_bytes: float
-    serializer: simpy.Resource | None = None  # one backup at a time (DataSourceGroups.xml)
-    cluster: str | None = None
-    file_servers: tuple[str, ...] = ()
-    file_server_vss_agent: bool = True
-    file_servers_without_agent: tuple[str, ...] = ()
+    # One backup at a time (DataSourceGroups.xml): CSVs only (CsvVolume.build).
+    serializer: JobSlots | None = None
     snapshots_alive: int = 0
-    # CSV only: each node's cluster-network link (to switch, from switch), and the
-    # I/O demand of the VMs each node runs on this CSV (bytes/s).
-    cluster_net: dict[str, tuple[BandwidthResource, BandwidthResource]] = field(
-        default_factory=dict
-    )
+    # The I/O the VMs each node runs on this volume want (bytes/s).
     io_demand_by_node: dict[str, float] = field(default_factory=dict)
+
+    @staticmethod
+    def _sides(
+        name: str, path: str, spec: schema.Storage, parts: Parts
+    ) -> tuple[BandwidthResource, BandwidthResource]:
+        return (
+            parts.bandwidth(f"{name}:read", "storage", spec.read, f"{path}.read"),
+            parts.bandwidth(f"{name}:write", "storage", spec.write, f"{path}.write"),
+        )
+
+    @property
+    def redirects_on_snapshot(self) -> bool:
+        """Whether a snapshot switches the volume to redirected access (CSV v1 only)."""
+        return False
+
+    def add_io(self, node: str, bps: float) -> None:
+        """A VM on ``node`` now does ``bps`` of I/O on this volume."""
+        demand = self.io_demand_by_node
+        demand[node] = demand.get(node, 0.0) + bps
+
+    def remove_io(self, node: str, bps: float) -> None:
+        """A VM on ``node`` no longer does ``bps`` of I/O on this volume."""
+        demand = self.io_demand_by_node
+        demand[node] = demand.get(node, 0.0) - bps
+        if demand[node] <= 1e-9:
+            del demand[node]
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class CsvVolume(Volume):
+    """A Cluster Shared Volume: every node of its cluster reaches it."""
+
+    cluster: HyperVCluster
+
+    @classmethod
+    def build(
+        cls, cluster: HyperVCluster, spec: schema.CsvVolume, index: int, parts: Parts
+    ) -> CsvVolume:
+        name = f"{cluster.name}/{spec.name}"
+        path = f"{cluster.path}.csvs[{index}]"
+        read, write = cls._sides(name, path, spec, parts)
+        serialized = spec.serialize_backups
+        if serialized is None:
+            serialized = csv_backups_serialized(cluster.os, spec.vss_provider)
+        return cls(
+            name=name,
+            path=path,
+            read=read,
+            write=write,
+            vss_provider=spec.vss_provider,
+            host_os=cluster.os,
+            capacity_bytes=spec.capacity,
+            serializer=parts.slots(1, name, "csv-group") if serialized else None,
+            cluster=cluster,
+        )
 
     @property
     def redirects_on_snapshot(self) -> bool:
         """CSV v1 (2008 R2): a snapshot switches the CSV to redirected access
         (source: csv-redirected-access)."""
-        return self.kind == "csv" and self.host_os == "2008R2"
+        return self.host_os == "2008R2"
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, kw_only=True)
+class LocalVolume(Volume):
+    """A standalone host's own storage."""
+
+    @classmethod
+    def build(cls, host: schema.StandaloneHost, index: int, parts: Parts) -> LocalVolume:
+        name = f"{host.name}/local"
+        path = f"hosts[{index}].storage"
+        read, write = cls._sides(name, path, host.storage, parts)
+        return cls(
+            name=name,
+            path=path,
+            read=read,
+            write=write,
+            vss_provider=host.storage.vss_provider,
+            host_os=host.os,
+            capacity_bytes=host.storage.capacity,
+        )
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class SmbShareVolume(Volume):
+    """An SMB 3.0 share: its file servers read it for backups, over their own links."""
+
+    file_servers: tuple[str, ...]
+    file_server_vss_agent: bool
+    file_servers_without_agent: tuple[str, ...]
+
+    @classmethod
+    def build(
+        cls,
+        spec: schema.SmbShare,
+        index: int,
+        file_servers: Sequence[schema.FileServer],
+        parts: Parts,
+    ) -> SmbShareVolume:
+        path = f"smb_shares[{index}]"
+        read, write = cls._sides(spec.name, path, spec, parts)
+        return cls(
+            name=spec.name,
+            path=path,
+            read=read,
+            write=write,
+            vss_provider=spec.vss_provider,
+            host_os="2012",  # SMB 3.0 shares need Windows Server 2012
+            capacity_bytes=spec.capacity,
+            file_servers=tuple(spec.file_servers),
+            file_server_vss_agent=spec.file_server_vss_agent,
+            file_servers_without_agent=tuple(
+                fs.name for fs in file_servers if fs.name in spec.file_servers and not fs.dpm_agent
+            ),
+        )
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
 class HyperVHost:
+    """A Hyper-V host: a cluster node or a standalone host."""
+
     name: str
+    path: str
     os: str
-    cluster: str | None
+    cluster: HyperVCluster | None
     dpm_agent: bool
-    backup_slots: simpy.Resource  # MaxAllowedParallelBackups
-    live_migration_slots: simpy.Resource | None = None  # simultaneous live migrations
-    storage_migration_slots: simpy.Resource | None = None  # simultaneous storage migrations
-    local_volume: Volume | None = None  # a standalone host's own storage
+    backup_slots: JobSlots  # MaxAllowedParallelBackups
+    live_migration_slots: JobSlots  # simultaneous live migrations
+    storage_migration_slots: JobSlots  # simultaneous storage migrations
+    local_volume: LocalVolume | None = None  # a standalone host's own storage
+
+    @classmethod
+    def cluster_node(
+        cls,
+        cluster: HyperVCluster,
+        spec: schema.ClusterNode,
+        path: str,
+        backups_per_node: int,
+        migration: schema.LiveMigration,
+        parts: Parts,
+    ) -> HyperVHost:
+        live, storage = _migration_slots(spec.name, migration, parts)
+        return cls(
+            name=spec.name,
+            path=path,
+            os=cluster.os,
+            cluster=cluster,
+            dpm_agent=spec.dpm_agent,
+            backup_slots=parts.slots(backups_per_node, spec.name, "host"),
+            live_migration_slots=live,
+            storage_migration_slots=storage,
+        )
+
+    @classmethod
+    def standalone(
+        cls, spec: schema.StandaloneHost, index: int, migration: schema.LiveMigration, parts: Parts
+    ) -> HyperVHost:
+        backup_slots = parts.slots(spec.max_parallel_backups, spec.name, "host")
+        live, storage = _migration_slots(spec.name, migration, parts)
+        return cls(
+            name=spec.name,
+            path=f"hosts[{index}]",
+            os=spec.os,
+            cluster=None,
+            dpm_agent=spec.dpm_agent,
+            backup_slots=backup_slots,
+            live_migration_slots=live,
+            storage_migration_slots=storage,
+            local_volume=LocalVolume.build(spec, index, parts),
+        )
 
 
-@dataclass(slots=True, eq=False)
-class DpmServerState:
+def _migration_slots(
+    host: str, migration: schema.LiveMigration, parts: Parts
+) -> tuple[JobSlots, JobSlots]:
+    """Simultaneous live and storage migrations per host (source:
+    hyperv-simultaneous-migrations)."""
+    return (
+        parts.slots(migration.simultaneous_per_host, host, "live-migration"),
+        parts.slots(migration.simultaneous_storage_per_host, host, "storage-migration"),
+    )
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class HyperVCluster:
+    """A failover cluster: its nodes, its CSVs, and each node's link of the cluster
+    (CSV) network."""
+
     name: str
-    version: str
-    update_rollup: int
-    pool_write: BandwidthResource
-    pool_read: BandwidthResource
-    pool_capacity_bytes: float
-    job_slots: simpy.Resource
-    auto_rerun_delay_s: float
-    auto_rerun_attempts: int
-    # DPM-VMM integration (what protection across migrations needs)
-    vmm_server: str | None = None
-    vmm_console_installed: bool = False
-    vmm_console_version_matches: bool = True
-    vmm_helper_running: bool = False
-    protection_repair_s: float = 86400.0
-    replica_bytes: float = 0.0
-    recovery_point_bytes: float = 0.0
-    pool_peak_bytes: float = 0.0
-    # (expiry time, bytes) of recovery points, oldest first
-    recovery_points: list[tuple[float, float]] = field(default_factory=list)
-    _rp_head: int = 0
+    path: str
+    os: str
+    nodes: list[HyperVHost] = field(default_factory=list)
+    csvs: list[CsvVolume] = field(default_factory=list)
+    # Each node's cluster-network link: (node to switch, switch to node).
+    network: dict[str, tuple[BandwidthResource, BandwidthResource]] = field(default_factory=dict)
+    _csv_named: dict[str, CsvVolume] = field(default_factory=dict)  # by the scenario's name
+    _placed: int = 0  # VMs placed round-robin so far
 
-    def keeps_vms_online(self, host_os: str) -> bool:
-        """DPM 2012 R2 UR3 or later on WS2012 R2: no saved-state backups
-        (source: dpm-ur3-online)."""
-        return self.version == "2012R2" and self.update_rollup >= 3 and host_os == "2012R2"
+    @classmethod
+    def build(
+        cls, spec: schema.Cluster, index: int, migration: schema.LiveMigration, parts: Parts
+    ) -> HyperVCluster:
+        cluster = cls(name=spec.name, path=f"clusters[{index}]", os=spec.os)
+        per_node = spec.max_parallel_backups_per_node or default_parallel_backups_per_node(
+            spec.os, (v.vss_provider for v in spec.csvs)
+        )
+        # A count of nodes has one field for them all; a list, one per node.
+        counted = isinstance(spec.nodes, int)
+        cluster.nodes = [
+            HyperVHost.cluster_node(
+                cluster,
+                n,
+                f"{cluster.path}.nodes" if counted else f"{cluster.path}.nodes[{k}]",
+                per_node,
+                migration,
+                parts,
+            )
+            for k, n in enumerate(spec.node_list())
+        ]
+        net = f"{cluster.path}.cluster_network"
+        cluster.network = {
+            n.name: (
+                parts.bandwidth(
+                    f"clusternet:{n.name}->{spec.name}", "network", spec.cluster_network, net
+                ),
+                parts.bandwidth(
+                    f"clusternet:{spec.name}->{n.name}", "network", spec.cluster_network, net
+                ),
+            )
+            for n in cluster.nodes
+        }
+        cluster.csvs = [CsvVolume.build(cluster, v, j, parts) for j, v in enumerate(spec.csvs)]
+        cluster._csv_named = {v.name: csv for v, csv in zip(spec.csvs, cluster.csvs, strict=True)}
+        return cluster
 
-    def used_bytes(self, now: float) -> float:
-        rps = self.recovery_points
-        while self._rp_head < len(rps) and rps[self._rp_head][0] <= now:
-            self.recovery_point_bytes -= rps[self._rp_head][1]
-            self._rp_head += 1
-        if self._rp_head > 1024 and self._rp_head * 2 > len(rps):
-            del rps[: self._rp_head]
-            self._rp_head = 0
-        return self.replica_bytes + self.recovery_point_bytes
+    def csv(self, name: str) -> CsvVolume:
+        """The CSV the scenario names ``name`` in this cluster."""
+        return self._csv_named[name]
 
-    def store(self, now: float, replica_bytes: float, rp_bytes: float, expiry: float) -> bool:
-        """Account a recovery point; False if the pool has no room (the job fails,
-        source: dpm-retention)."""
-        used = self.used_bytes(now)
-        if used + replica_bytes + rp_bytes > self.pool_capacity_bytes:
-            return False
-        self.replica_bytes += replica_bytes
-        if rp_bytes > 0:
-            self.recovery_point_bytes += rp_bytes
-            self.recovery_points.append((expiry, rp_bytes))
-        self.pool_peak_bytes = max(self.pool_peak_bytes, used + replica_bytes + rp_bytes)
-        return True
+    def next_node(self) -> HyperVHost:
+        """The node that takes the next VM placed without one (round-robin)."""
+        node = self.nodes[self._placed % len(self.nodes)]
+        self._placed += 1
+        return node
+
+
+@dataclass(slots=True, frozen=True)
+class Link:
+    """A full-duplex link as the scenario gives it: its line rate, and the share of
+    it transfers reach (protocol efficiency, schema.Link)."""
+
+    between: tuple[str, str]
+    line_rate_bps: float
+    efficiency: float
+    path: str
 
 
 class Network:
@@ -180,16 +320,34 @@ class Network:
         self.flows = flows
         self.graph = nx.Graph()
         self._routes: dict[tuple[str, str], tuple[BandwidthResource, ...]] = {}
+        self._links: dict[BandwidthResource, Link] = {}
 
-    def add_link(self, a: str, b: str, bandwidth_bps: float, index: int) -> None:
-        """A full-duplex link; ``bandwidth_bps`` is what transfers reach on it (the
-        line rate times the link's protocol efficiency)."""
-        ab = self.flows.add_resource(f"link{index}:{a}->{b}", "network", bandwidth_bps)
-        ba = self.flows.add_resource(f"link{index}:{b}->{a}", "network", bandwidth_bps)
+    @classmethod
+    def build(cls, links: Sequence[schema.Link], flows: FlowNetwork) -> Network:
+        network = cls(flows)
+        for i, link in enumerate(links):
+            a, b = link.between
+            network.add_link(
+                Link((a, b), link.bandwidth, link.efficiency, f"links[{i}].bandwidth"), i
+            )
+        return network
+
+    def add_link(self, link: Link, index: int) -> None:
+        """Both directions of ``link``, each at what transfers reach on it (the line
+        rate times the link's protocol efficiency)."""
+        a, b = link.between
+        bandwidth_bps = link.line_rate_bps * link.efficiency
+        ab = self.flows.add_resource(f"link{index}:{a}->{b}", "network", bandwidth_bps, link.path)
+        ba = self.flows.add_resource(f"link{index}:{b}->{a}", "network", bandwidth_bps, link.path)
+        self._links[ab] = self._links[ba] = link
         # Parallel links between the same pair: keep the widest (assumption: no teaming).
         if self.graph.has_edge(a, b) and self.graph[a][b]["bps"] >= bandwidth_bps:
             return
         self.graph.add_edge(a, b, bps=bandwidth_bps, res={(a, b): ab, (b, a): ba})
+
+    def link_of(self, res: BandwidthResource) -> Link | None:
+        """The link one of whose directions ``res`` is (None for any other resource)."""
+        return self._links.get(res)
 
     def route(self, src: str, dst: str) -> tuple[BandwidthResource, ...]:
         """Link directions on the fewest-hop path from ``src`` to ``dst`` (cached)."""

@@ -24,17 +24,23 @@ Nothing starts at or after the horizon; what started before it finishes:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
-from hvsim.model.dpm import DAY_S, BackupJobs, ProtectionGroupPlan
+from hvsim.model.dpm import BackupJobs, Replica
 from hvsim.model.flows import BandwidthResource, FlowNetwork
-from hvsim.model.infrastructure import HyperVHost, Network, Volume
+from hvsim.model.infrastructure import HyperVHost, Network, SmbShareVolume, Volume
+from hvsim.model.schedule import DAY_S, poisson_arrivals, starts_before
+from hvsim.model.slots import SlotsInOrder
 from hvsim.model.trace import MigrationRecord, ProtectionBreakRecord, Trace
 from hvsim.model.vm import VirtualMachine
+
+if TYPE_CHECKING:
+    from hvsim.scenario import schema
 
 
 @dataclass(slots=True, frozen=True)
@@ -45,6 +51,10 @@ class MigrationSettings:
     # fixed cost of a live migration before its pre-copy (source: live-migration-ws2012-lab)
     setup_s: float = 0.0
 
+    @classmethod
+    def build(cls, spec: schema.LiveMigration) -> MigrationSettings:
+        return cls(spec.max_precopy_rounds, spec.stop_copy, spec.switchover, spec.setup)
+
 
 @dataclass(slots=True, frozen=True)
 class VmmTopology:
@@ -52,8 +62,12 @@ class VmmTopology:
 
     manager_of: dict[str, str]  # cluster or host name -> VMM server
 
+    @classmethod
+    def build(cls, servers: Sequence[schema.VmmServer]) -> VmmTopology:
+        return cls({m: v.name for v in servers for m in v.manages})
+
     def manager(self, host: HyperVHost) -> str | None:
-        return self.manager_of.get(host.cluster or host.name)
+        return self.manager_of.get(host.cluster.name if host.cluster else host.name)
 
 
 class MigrationManager:
@@ -63,11 +77,9 @@ class MigrationManager:
         flows: FlowNetwork,
         network: Network,
         jobs: BackupJobs,
-        plans: dict[str, ProtectionGroupPlan],
+        replicas: Mapping[VirtualMachine, Replica],
         settings: MigrationSettings,
         vmm: VmmTopology,
-        cluster_nodes: dict[str, list[HyperVHost]],
-        volumes: list[Volume],
         trace: Trace,
         horizon_s: float,
     ):
@@ -75,11 +87,9 @@ class MigrationManager:
         self.flows = flows
         self.network = network
         self.jobs = jobs
-        self.plans = plans
+        self.replicas = replicas  # of the protected VMs
         self.settings = settings
         self.vmm = vmm
-        self.cluster_nodes = cluster_nodes
-        self._volumes = volumes
         self._open_breaks: dict[str, int] = {}  # VM -> index of its latest break record
         self.trace = trace
         self.horizon_s = horizon_s
@@ -100,7 +110,7 @@ class MigrationManager:
         try:
             while vm.busy is not None:
                 # A VM being backed up cannot be live-migrated (Hyper-V's "Backing up"
-                # state; Arcserve UDP troubleshooting, see check_vm_state in dpm.py);
+                # state; Arcserve UDP troubleshooting, see check_protection in dpm.py);
                 # the migration waits for the snapshot (or a check, or another
                 # migration) to go (assumption: the admin or VMM retries rather than
                 # giving up).
@@ -126,12 +136,8 @@ class MigrationManager:
                     pools.append(h.storage_migration_slots)
                 if target_host is not src_host:
                     pools.append(h.live_migration_slots)
-            held = []
-            try:
-                for pool in pools:
-                    req = pool.request()  # type: ignore[union-attr]
-                    held.append((pool, req))
-                    yield req
+            with SlotsInOrder(*pools) as slots:
+                yield from slots.take()
                 start = env.now
                 if target_volume is not src_volume:
                     storage_bytes = yield from self._copy_storage(
@@ -141,9 +147,6 @@ class MigrationManager:
                     memory_bytes, rounds, blackout = yield from self._copy_memory(
                         vm, src_host, target_host
                     )
-            finally:
-                for pool, req in reversed(held):
-                    pool.release(req)  # type: ignore[union-attr]
             self._move(vm, target_host, target_volume)
             protection, reason = self._continuity(vm, kind, src_host, target_host)
             self.trace.migrations.append(
@@ -169,22 +172,24 @@ class MigrationManager:
             vm.migrating = False
             vm.busy = None
             busy.succeed()
-            if protection == "broken":
-                self._break(vm, reason)
-            if target_volume is not src_volume and vm.group:
+            replica = self.replicas.get(vm)
+            if protection == "broken" and replica is not None:  # only a protected VM's
+                self._break(replica, reason)
+            if target_volume is not src_volume and replica is not None:
                 # Storage moved: change tracking is lost, the replica needs a full
                 # consistency check (source: dpm-consistency-check).
-                self.mark_inconsistent(vm, "storage_migration")
+                self.jobs.mark_inconsistent(replica, "storage_migration")
         finally:
             self.running -= 1
 
     def _shared_nothing_volume(self, vm: VirtualMachine, target: HyperVHost) -> Volume:
-        if vm.volume.kind == "smb":
+        if isinstance(vm.volume, SmbShareVolume):
             return vm.volume  # both hosts reach the share: only memory and state move
         if target.local_volume is not None:
             return target.local_volume
         # A node of another cluster: its cluster's first CSV (assumption).
-        return next(v for v in self._volumes if v.cluster == target.cluster)
+        assert target.cluster is not None  # a standalone host has its local volume
+        return target.cluster.csvs[0]
 
     def _copy_storage(
         self, vm: VirtualMachine, src: HyperVHost, dst: HyperVHost, volume: Volume
@@ -208,16 +213,10 @@ class MigrationManager:
         return (src_vol.read, *hops, dst_vol.write)
 
     def _host_route(self, src: HyperVHost, dst: HyperVHost) -> tuple[BandwidthResource, ...]:
-        if src.cluster is not None and src.cluster == dst.cluster:
-            net = self._cluster_net(src.cluster)
+        if src.cluster is not None and src.cluster is dst.cluster:
+            net = src.cluster.network
             return (net[src.name][0], net[dst.name][1])
         return self.network.route(src.name, dst.name)
-
-    def _cluster_net(self, cluster: str) -> dict:
-        for v in self._volumes:
-            if v.cluster == cluster and v.cluster_net:
-                return v.cluster_net
-        raise KeyError(cluster)
 
     def _copy_memory(self, vm: VirtualMachine, src: HyperVHost, dst: HyperVHost) -> Generator:
         """Setup (negotiation, the VM's shell on the target), then pre-copy rounds: send
@@ -248,26 +247,23 @@ class MigrationManager:
         return sent + dirty, rounds, env.now - b0
 
     def _move(self, vm: VirtualMachine, host: HyperVHost, volume: Volume) -> None:
-        old = vm.volume.io_demand_by_node
-        old[vm.host.name] = old.get(vm.host.name, 0.0) - vm.io_rate_bps
-        if old[vm.host.name] <= 1e-9:
-            del old[vm.host.name]
+        vm.volume.remove_io(vm.host.name, vm.io_rate_bps)
         vm.host, vm.volume = host, volume
-        new = volume.io_demand_by_node
-        new[host.name] = new.get(host.name, 0.0) + vm.io_rate_bps
+        volume.add_io(host.name, vm.io_rate_bps)
 
     def _continuity(
         self, vm: VirtualMachine, kind: str, src: HyperVHost, dst: HyperVHost
     ) -> tuple[str, str]:
         """Does DPM keep protecting the VM after the move? (sources: seed-article,
         dpm-vmm-continuity)"""
-        if not vm.group:
+        replica = self.replicas.get(vm)
+        if replica is None:
             return "unprotected", ""
         if src is dst:
             return "continues", ""  # storage only: same host, same agent
-        dpm = self.plans[vm.group].dpm
-        if src.cluster is not None and src.cluster == dst.cluster:
-            missing = [n.name for n in self.cluster_nodes[src.cluster] if not n.dpm_agent]
+        dpm = replica.plan.dpm
+        if src.cluster is not None and src.cluster is dst.cluster:
+            missing = [n.name for n in src.cluster.nodes if not n.dpm_agent]
             if missing:
                 return "broken", f"DPM agent not installed on node {missing[0]}"
             needs = self.vmm.manager(src)
@@ -288,41 +284,35 @@ class MigrationManager:
             return "broken", "DPMVMMHelper service not running"
         return "continues", ""
 
-    def _break(self, vm: VirtualMachine, reason: str) -> None:
-        env = self.env
-        dpm = self.plans[vm.group].dpm
+    def _break(self, replica: Replica, reason: str) -> None:
+        env, vm = self.env, replica.vm
+        dpm = replica.plan.dpm
         start = env.now
         end = start + dpm.protection_repair_s
         open_break = self._open_breaks.get(vm.name)
-        if open_break is not None and start < vm.broken_until_s:
+        if open_break is not None and start < replica.broken_until_s:
             # Still broken: the same break lasts longer (one break, one repair).
             rec = self.trace.breaks[open_break]
             self.trace.breaks[open_break] = rec._replace(end_s=end)
         else:
             self._open_breaks[vm.name] = len(self.trace.breaks)
-            self.trace.breaks.append(ProtectionBreakRecord(vm.name, vm.group, start, end, reason))
-            vm.broken_reason = reason
-        vm.broken_until_s = end
-        if end >= self.horizon_s:
-            # Re-protected after the horizon: nothing starts then (module docstring).
+            self.trace.breaks.append(
+                ProtectionBreakRecord(vm.name, replica.plan.name, start, end, reason)
+            )
+            replica.broken_reason = reason
+        replica.broken_until_s = end
+        if not starts_before(end, self.horizon_s):
+            # Re-protected at or after the horizon: nothing starts then (module docstring).
             return
 
         def repaired() -> Generator:
             yield env.timeout(end - env.now)
             # Re-protected, the replica must be checked against the VM (a failed or
             # inconsistent replica, source: dpm-consistency-check).
-            if env.now >= vm.broken_until_s:
-                self.mark_inconsistent(vm, "protection_repaired")
+            if env.now >= replica.broken_until_s:
+                self.jobs.mark_inconsistent(replica, "protection_repaired")
 
         env.process(repaired())
-
-    def mark_inconsistent(self, vm: VirtualMachine, trigger: str) -> None:
-        """The replica needs a consistency check; with auto consistency check on, one
-        starts now, unless now is at or after the horizon (module docstring)."""
-        vm.inconsistent = True
-        plan = self.plans[vm.group]
-        if plan.auto_consistency_check and not vm.check_pending and self.env.now < self.horizon_s:
-            self.env.process(self.jobs.consistency_check(vm, plan, trigger))
 
     # -- sources of migrations -----------------------------------------------
     def drain(
@@ -332,10 +322,10 @@ class MigrationManager:
         drain due at or after the horizon does nothing, and one whose return falls at
         or after it leaves the VMs moved (module docstring)."""
         env = self.env
-        if at_s >= self.horizon_s:
+        if not starts_before(at_s, self.horizon_s):
             return
         yield env.timeout(max(at_s - env.now, 0.0))
-        others = [n for n in self.cluster_nodes[node.cluster or ""] if n is not node]
+        others = [n for n in node.cluster.nodes if n is not node] if node.cluster else []
         if not others:
             return
         moved = [vm for vm in vms if vm.host is node]
@@ -345,13 +335,13 @@ class MigrationManager:
         ]
         if procs:
             yield env.all_of(procs)
-        if env.now + duration_s >= self.horizon_s:
+        if not starts_before(env.now + duration_s, self.horizon_s):
             return  # not even a wake-up past the horizon: the run would wait for it
         yield env.timeout(duration_s)
         back = [
             env.process(self.migrate(vm, "live", "return", node))
             for vm in moved
-            if vm.host.cluster == node.cluster and vm.host is not node
+            if vm.host.cluster is node.cluster and vm.host is not node
         ]
         if back:
             yield env.all_of(back)
@@ -363,52 +353,31 @@ class MigrationManager:
         kind: str,
         targets: list[HyperVHost],
         rng: np.random.Generator,
-        horizon_s: float,
     ) -> Generator:
         """A superposed Poisson stream: one process, O(1) per migration."""
         env = self.env
         if not vms:
             return
-        rate_per_s = per_vm_per_day * len(vms) / DAY_S
-        while True:
-            gap = float(rng.exponential(1.0 / rate_per_s))
-            if env.now + gap >= horizon_s:
-                return
-            yield env.timeout(gap)
+
+        def arrive() -> None:
             vm = vms[int(rng.integers(len(vms)))]
             if kind == "live":
                 if vm.host.cluster is None:
-                    continue
-                choices = [n for n in self.cluster_nodes[vm.host.cluster] if n is not vm.host]
+                    return
+                choices = [n for n in vm.host.cluster.nodes if n is not vm.host]
             else:
                 choices = [h for h in targets if h is not vm.host]
             if not choices:
-                continue
+                return
             target = choices[int(rng.integers(len(choices)))]
             env.process(self.migrate(vm, kind, "poisson", target))
 
+        rate_per_s = per_vm_per_day * len(vms) / DAY_S
+        yield from poisson_arrivals(env, rate_per_s, rng, self.horizon_s, arrive)
+
     def at(self, at_s: float, action: Callable[[], Generator]) -> Generator:
-        """``action`` at ``at_s``, unless that is at or after the horizon."""
-        if at_s >= self.horizon_s:
+        """``action`` at ``at_s``, if that starts before the horizon."""
+        if not starts_before(at_s, self.horizon_s):
             return
         yield self.env.timeout(max(at_s - self.env.now, 0.0))
         yield from action()
-
-    def scheduled_checks(
-        self, plan: ProtectionGroupPlan, vms: list[VirtualMachine], horizon_s: float
-    ) -> Generator:
-        """The group's daily consistency check: only inconsistent replicas
-        (source: dpm-consistency-check)."""
-        env = self.env
-        day = 0
-        while True:
-            at = day * DAY_S + (plan.consistency_check_time_s or 0.0)
-            day += 1
-            if at >= horizon_s:
-                return
-            if at < env.now:
-                continue
-            yield env.timeout(at - env.now)
-            for vm in vms:
-                if vm.inconsistent and not vm.check_pending:
-                    env.process(self.jobs.consistency_check(vm, plan, "schedule"))

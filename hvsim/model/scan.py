@@ -19,16 +19,22 @@ A node without the DPM agent contributes nothing; the VMs it owns are missed.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import simpy
 
-from hvsim.model.infrastructure import HyperVHost, Volume
+from hvsim.model.dpm import Replica
+from hvsim.model.dpm_rules import scan_mode_serialized
+from hvsim.model.infrastructure import CsvVolume, HyperVCluster, HyperVHost, Parts, Volume
+from hvsim.model.schedule import daily
+from hvsim.model.slots import JobSlots
 from hvsim.model.trace import ScanRecord
 from hvsim.model.vm import VirtualMachine
 
-DAY_S = 86400.0
+if TYPE_CHECKING:
+    from hvsim.scenario import schema
 
 
 @dataclass(slots=True, frozen=True)
@@ -37,6 +43,15 @@ class ScanCosts:
     per_writer_metadata_s: float
     per_node_overhead_s: float
     per_csv_coordination_s: float
+
+    @classmethod
+    def build(cls, spec: schema.ScanSettings) -> ScanCosts:
+        return cls(
+            spec.per_vm_query,
+            spec.per_writer_metadata,
+            spec.per_node_overhead,
+            spec.per_csv_coordination,
+        )
 
     def vm_cost(self, vm: VirtualMachine) -> float:
         return self.per_vm_query_s + self.per_writer_metadata_s * len(vm.writers)
@@ -53,27 +68,61 @@ class ClusterScanTarget:
     csvs: list[Volume]
     vms_by_csv: dict[str, list[VirtualMachine]] = field(default_factory=dict)
     vms_by_node: dict[str, list[VirtualMachine]] = field(default_factory=dict)
-    csv_locks: dict[str, simpy.Resource] = field(default_factory=dict)
+    # One node at a time enumerates a CSV in serialized mode (module docstring).
+    csv_locks: dict[str, JobSlots] = field(default_factory=dict)
     # VMs of a node that are on no CSV (e.g. on an SMB share): always its own work.
     off_csv_by_node: dict[str, list[VirtualMachine]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        cluster: HyperVCluster,
+        serialized: bool | None,
+        vms: Sequence[VirtualMachine],
+        replicas: Mapping[VirtualMachine, Replica],
+        parts: Parts,
+    ) -> ClusterScanTarget | None:
+        """The scan of ``cluster`` (of those of ``vms`` its nodes run) by the DPM server
+        of its first protected VM, None when none is protected; ``serialized`` as the
+        scenario sets it, or by DPM's rule (scan_mode_serialized)."""
+        vms = [vm for vm in vms if vm.host.cluster is cluster]
+        first = next((replicas[vm] for vm in vms if vm in replicas), None)
+        if first is None:
+            return None
+        dpm = first.plan.dpm
+        if serialized is None:
+            serialized = scan_mode_serialized(cluster.os, dpm.version)
+        target = cls(cluster.name, dpm.name, serialized, cluster.nodes, list(cluster.csvs))
+        for vm in vms:
+            target.vms_by_node.setdefault(vm.host.name, []).append(vm)
+            if isinstance(vm.volume, CsvVolume):
+                target.vms_by_csv.setdefault(vm.volume.name, []).append(vm)
+            else:
+                target.off_csv_by_node.setdefault(vm.host.name, []).append(vm)
+        target.csv_locks = {v.name: parts.slots(1, v.name, "csv-scan") for v in cluster.csvs}
+        return target
 
     @property
     def vm_count(self) -> int:
         return sum(len(v) for v in self.vms_by_node.values())
 
 
-def scan_mode_serialized(cluster_os: str, dpm_version: str) -> bool:
-    """Serialization is needed unless WS2012+ and DPM 2012 SP1+ (source: seed-article)."""
-    return cluster_os == "2008R2" or dpm_version == "2012"
-
-
 class ProtectionScanner:
     """Runs scans of clusters and records one row per scan."""
 
-    def __init__(self, env: simpy.Environment, costs: ScanCosts, records: list):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        costs: ScanCosts,
+        records: list[ScanRecord],
+        discovery_at_s: float | None = None,
+        horizon_s: float = 0.0,
+    ):
         self.env = env
         self.costs = costs
         self.records = records
+        self.discovery_at_s = discovery_at_s  # daily discovery, seconds after midnight
+        self.horizon_s = horizon_s
 
     def scan(self, target: ClusterScanTarget, kind: str) -> Generator:
         env = self.env
@@ -126,21 +175,16 @@ class ProtectionScanner:
                 )
                 yield env.timeout(work)
 
-    def schedule(
-        self, target: ClusterScanTarget, horizon_s: float, discovery_at_s: float | None
-    ) -> Generator:
+    def schedule(self, target: ClusterScanTarget) -> Generator:
         """The wizard's scan at time 0, then a discovery scan once a day."""
         yield from self.scan(target, "initial")
-        if discovery_at_s is None:
+        if self.discovery_at_s is None:
             return
-        day = 0
-        while True:
-            at = day * DAY_S + discovery_at_s
+        for at in daily((self.discovery_at_s,), self.horizon_s):
             if at <= self.env.now:
-                day += 1
+                # Due while a scan was running, or at the very moment one started or
+                # ended (the wizard's at time 0 stands for a discovery due then): that
+                # scan covers it.
                 continue
-            if at >= horizon_s:
-                return
             yield self.env.timeout(at - self.env.now)
             yield from self.scan(target, "discovery")
-            day += 1

@@ -1,13 +1,10 @@
 """A light trace: processes append plain tuples (slot occupancy goes to typed arrays);
-results.py makes tables at the end."""
+results.py makes tables at the end (no pandas in the model)."""
 
 from __future__ import annotations
 
 from array import array
 from typing import NamedTuple
-
-import numpy as np
-import pandas as pd
 
 
 class JobRecord(NamedTuple):
@@ -148,21 +145,6 @@ class SlotLog:
 
     def __len__(self) -> int:
         return len(self.time_s)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Columns time_s, slot, kind, in_use, queued (one row per change)."""
-        idx = np.frombuffer(self.slot, dtype=np.int64)
-        names = np.array(self.names, dtype=object)
-        kinds = np.array(self.kinds, dtype=object)
-        return pd.DataFrame(
-            {
-                "time_s": np.frombuffer(self.time_s, dtype=float).copy(),
-                "slot": names[idx],
-                "kind": kinds[idx],
-                "in_use": np.frombuffer(self.in_use, dtype=np.int64).copy(),
-                "queued": np.frombuffer(self.queued, dtype=np.int64).copy(),
-            }
-        )
 
 
 class Trace:

@@ -1,14 +1,19 @@
-"""Virtual machines as the simulation sees them, and whether DPM can back one up online."""
+"""Hyper-V's virtual machines as the simulation sees them, and the seven requirements
+a VM must meet for an online backup."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
 from hvsim.model.infrastructure import HyperVHost, Volume
 from hvsim.scenario.schema import GUESTS_WITH_VSS
+
+if TYPE_CHECKING:
+    from hvsim.scenario.schema import VmSpec
 
 # The seven requirements for an online backup ("Backup Using Child Partition
 # Snapshot"), in the seed article's order; every one that fails is a reason the VM
@@ -24,10 +29,12 @@ REQUIREMENTS = (
 )
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, kw_only=True)
 class VirtualMachine:
+    """A Hyper-V VM: where it runs and lives, what it holds, how it changes, and what
+    its guest offers a backup. What DPM keeps of it is its Replica (hvsim.model.dpm)."""
+
     name: str
-    group: str
     host: HyperVHost
     volume: Volume
     memory_bytes: float
@@ -42,26 +49,57 @@ class VirtualMachine:
     vss_storage_assignment_modified: bool
     cluster_group_online: bool
     writers: tuple[str, ...]
-    rng: np.random.Generator
+    rng: np.random.Generator  # the VM's own draws during the run (VSS writer times)
     dirty_rate_bps: float = 0.0
-    method: str = "online"
-    offline_reason: str = ""
-    last_recovery_point_s: float | None = None
-    # Change tracking: bytes changed since this time go in the next express full.
-    last_sync_s: float = 0.0
-    replica_bytes: float = 0.0  # size of the VM's replica on the DPM server (0: none yet)
-    recovery_points_s: list[float] = field(default_factory=list)
     # Hyper-V runs one operation on a VM at a time: set while a backup snapshot, a
     # consistency check or a migration holds the VM; migrations and checks wait for it.
     busy: simpy.Event | None = None
     migrating: bool = False
-    inconsistent: bool = False
-    check_pending: bool = False
-    broken_until_s: float = -1.0
-    broken_reason: str = ""
-    # What its recovery points hold: application, file or crash; "none" for a VM in
-    # no protection group (set by engine.build_world, see recovery_point_consistency).
-    consistency: str = "application"
+
+    @classmethod
+    def build(
+        cls,
+        spec: VmSpec,
+        name: str,
+        host: HyperVHost,
+        volume: Volume,
+        attributes: np.random.Generator,
+        jobs: np.random.Generator,
+        dirty: np.random.Generator,
+    ) -> VirtualMachine:
+        """The VM ``name`` of ``spec`` on ``host`` and ``volume``, its attributes drawn
+        from ``attributes`` in a fixed order (disks, then the rest as listed; io_rate
+        last, so that adding it left the earlier draws unchanged), its dirty rate
+        from ``dirty``; ``jobs`` is its stream for the run. Its I/O lands on the
+        volume."""
+        used_total = 0.0
+        changed = 0.0
+        for disk in spec.disks:
+            size = disk.size.sample(attributes)
+            used = min(size, disk.used.sample(attributes)) if disk.used is not None else size
+            used_total += used
+            changed += used * disk.daily_change.sample(attributes)
+        vm = cls(
+            name=name,
+            host=host,
+            volume=volume,
+            memory_bytes=spec.memory.sample(attributes),
+            used_bytes=used_total,
+            daily_change=changed / used_total if used_total > 0 else 0.0,
+            guest_os=spec.guest_os.sample(attributes),
+            backup_integration_service=spec.backup_integration_service.sample(attributes),
+            dynamic_disks=spec.dynamic_disks.sample(attributes),
+            file_systems=tuple(spec.file_systems),
+            running=spec.running.sample(attributes),
+            vss_storage_assignment_modified=spec.vss_storage_assignment_modified.sample(attributes),
+            cluster_group_online=spec.cluster_group_online.sample(attributes),
+            writers=tuple(spec.vss_writers),
+            rng=jobs,
+            dirty_rate_bps=spec.dirty_rate.sample(dirty),
+            io_rate_bps=spec.io_rate.sample(attributes),
+        )
+        volume.add_io(host.name, vm.io_rate_bps)
+        return vm
 
     def failed_requirements(self) -> list[str]:
         """Every one of the seven online-backup requirements this VM fails, in the
@@ -80,35 +118,6 @@ class VirtualMachine:
     def failed_requirement(self) -> str | None:
         """The failed requirements joined with "; " (the offline reason), or None."""
         return "; ".join(self.failed_requirements()) or None
-
-    def recovery_point_consistency(self, kept_running: bool) -> str:
-        """What this protected VM's recovery points hold, "application", "file" or
-        "crash", when its DPM server keeps VMs running whatever fails
-        (``kept_running``: DPM 2012 R2 UR3+ on WS2012 R2, source: dpm-ur3-online) or not.
-
-        - All seven requirements met: a child-partition snapshot; the VSS request goes
-          through the Backup integration service to the guest's writers, which flush,
-          so the point is application-consistent (source: seed-article).
-        - A requirement fails and the VM is backed up in saved state: application.
-          The VM is saved (memory, devices and disks at one instant) and resumes, so
-          nothing is in flight; restored, it resumes where it was saved. The seed
-          article: "the only way to ensure a good backup is to perform an offline
-          backup". A stopped VM's disks are at rest: the same, with either DPM.
-        - Kept running although a requirement fails (source: dpm-ur3-online: the offline
-          rules no longer apply): a Linux guest is file-consistent ("Linux VMs (DPM
-          2012 R2): file-consistent only", same source) when its
-          Backup integration service is on, since that service's VSS daemon
-          (hv_vss_daemon) freezes the guest's file systems for the snapshot; without
-          it the host falls back to a standard snapshot (source:
-          linux-hv-vss-daemon), crash-consistent. Any other failure (no VSS in the guest,
-          integration service off, dynamic disks, a volume not NTFS, ...) leaves a
-          snapshot of disks in use that nothing flushed: crash-consistent.
-        """
-        if not kept_running or not self.running or not self.failed_requirements():
-            return "application"
-        if self.guest_os == "linux" and self.backup_integration_service:
-            return "file"
-        return "crash"
 
     def changed_bytes_since(self, t0: float, now: float) -> float:
         """Bytes changed since ``t0`` at the daily rate, at most the used bytes."""

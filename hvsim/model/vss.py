@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import simpy
 
 from hvsim.model.flows import Flow, FlowNetwork
+from hvsim.model.infrastructure import CsvVolume
 from hvsim.model.trace import RedirectedIoRecord, Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.scenario.distributions import Dist
+
+if TYPE_CHECKING:
+    from hvsim.scenario import schema
 
 
 class WriterTimeout(Exception):
@@ -25,6 +30,16 @@ class VssSettings:
     snapshot_software_s: float
     snapshot_hardware_s: float
     release_s: float
+
+    @classmethod
+    def build(cls, spec: schema.Vss) -> VssSettings:
+        return cls(
+            spec.flush_window,
+            {k: w.flush_time for k, w in spec.writers.items()},
+            spec.snapshot_time_software,
+            spec.snapshot_time_hardware,
+            spec.release_time,
+        )
 
 
 @dataclass(slots=True, eq=False)
@@ -106,8 +121,10 @@ class VssCoordinator:
 
     def _redirect(self, vm: VirtualMachine) -> RedirectedIo:
         volume, coordinator = vm.volume, vm.host.name
+        assert isinstance(volume, CsvVolume)  # only a CSV redirects its I/O
+        net = volume.cluster.network
         specs = [
-            ((volume.cluster_net[node][0], volume.cluster_net[coordinator][1], volume.read), d)
+            ((net[node][0], net[coordinator][1], volume.read), d)
             for node, d in volume.io_demand_by_node.items()
             if node != coordinator and d > 0
         ]

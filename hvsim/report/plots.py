@@ -39,6 +39,7 @@ SLOT_KIND_TITLES = {
     "csv-group": "per-CSV serialization (DataSourceGroups)",
     "live-migration": "live migrations per host",
     "storage-migration": "storage migrations per host",
+    "csv-scan": "per-CSV enumeration in serialized protection scans",
 }
 RESOURCE_KIND_TITLES = {
     "network": "busiest network links",

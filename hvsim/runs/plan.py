@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import hvsim
-from hvsim import check_seed
 from hvsim.runs.vary import Vary, set_path
 from hvsim.scenario.loader import ScenarioError, parse_yaml, scenario_from_dict
+from hvsim.seeds import check_seed
 
 # What decides a run's KPIs, relative to the hvsim package (a folder: every .py file
 # under it). A stored run is reused only while all of these are unchanged; moving
@@ -25,10 +25,12 @@ from hvsim.scenario.loader import ScenarioError, parse_yaml, scenario_from_dict
 # module that simulate() loads must be here: tests/test_sweep.py checks it, and a
 # listed path that no longer exists stops the fingerprint with its name.
 KPI_SOURCES = (
-    "__init__.py",  # simulate(), check_seed()
+    "__init__.py",  # the public API
+    "seeds.py",  # check_seed()
     "scenario/",  # parsing, defaults, templates: the scenario a run simulates
     "model/",
-    "engine.py",  # the world and its run
+    "world.py",  # the world: World, stream(), build_world
+    "simulation.py",  # simulate() and the run
     "invariants.py",
     "overrun.py",  # runaway runs fail
     "results.py",  # tables and KPIs

@@ -1,0 +1,154 @@
+"""Job slots: the one mechanism that limits concurrent jobs (per host, per DPM server,
+per CSV group, per CSV during a serialized scan, live and storage migrations per
+host), and the one way to hold several of them.
+
+A request releases itself, as a ``simpy.Resource`` request does (SimPy's
+``resources/base.py`` ``Put.__exit__`` and ``resources/resource.py``
+``Request.__exit__``)::
+
+    with host.backup_slots.request() as slot:
+        yield slot
+        ...                       # the slot is given back on leaving the block
+
+and ``SlotsInOrder`` takes several slots one after another, always in the same
+order, and gives them back in reverse::
+
+    with SlotsInOrder(csv_group, host_slots, dpm_slots) as slots:
+        yield from slots.take()
+        ...
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator
+from types import TracebackType
+
+import simpy
+
+from hvsim.model.trace import SlotLog
+
+
+class SlotRequest(simpy.Event):
+    """A request for one of a JobSlots' slots: fires when granted. Used in ``with``,
+    it gives the slot back (or withdraws from the queue) on leaving the block, except
+    when the process is being closed (GeneratorExit), as SimPy's requests do."""
+
+    __slots__ = ("slots",)
+
+    def __init__(self, slots: JobSlots):
+        super().__init__(slots.env)
+        self.slots = slots
+
+    def __enter__(self) -> SlotRequest:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # SimPy: "Don't release the resource on generator cleanups" (a process closed
+        # while it holds the slot is never resumed, and nothing waits on its release).
+        if exc_type is not GeneratorExit:
+            self.slots.release(self)
+
+
+class JobSlots:
+    """A limit on concurrent jobs that logs (time, name, kind, in use, queued) in a
+    SlotLog whenever a job asks for a slot, gets one, or gives one back. A hand-over
+    (a release whose slot goes to a waiting job) is two rows at the same time, the
+    release's and the grant's; the last row at a time is the state from then on, so
+    the log's time-averages equal the jobs' held and waiting times
+    (tests/test_slot_log.py).
+
+    Grants follow ``simpy.Resource`` exactly: requests wait first come, first served;
+    a request is granted on arrival when a slot is free and nobody waits; a release
+    frees the slot at once and hands it to the head of the queue when the release
+    event is processed (SimPy's Release event). The same event order, without the
+    put/get queue machinery of SimPy's generic resources, which cost about a tenth
+    of a run (tests/test_job_slots.py compares the two).
+    """
+
+    __slots__ = ("env", "capacity", "name", "kind", "users", "queue", "_log", "_id", "_grant_cb")
+
+    def __init__(self, env: simpy.Environment, capacity: int, name: str, kind: str, log: SlotLog):
+        if capacity < 1:
+            raise ValueError(f"{kind} {name}: job slots must be at least 1")
+        self.env = env
+        self.capacity = capacity
+        self.name = name
+        self.kind = kind
+        self.users = 0  # slots in use
+        self.queue: deque[SlotRequest] = deque()  # requests waiting, oldest first
+        self._log = log
+        self._id = log.register(name, kind)
+        self._grant_cb = self._grant
+
+    def request(self) -> SlotRequest:
+        """An event that fires when the caller holds a slot; give it back by leaving
+        its ``with`` block (or with release)."""
+        req = SlotRequest(self)
+        self.queue.append(req)
+        self._grant(None)
+        self._log.add(self.env._now, self._id, self.users, len(self.queue))
+        return req
+
+    def release(self, request: SlotRequest) -> None:
+        """Give back the slot ``request`` holds (or withdraw it if still waiting)."""
+        env = self.env
+        if request.triggered:
+            self.users -= 1
+        else:
+            self.queue.remove(request)
+        done = simpy.Event(env)
+        done.callbacks.append(self._grant_cb)  # type: ignore[union-attr]
+        done._ok = True
+        done._value = None
+        env.schedule(done)
+        self._log.add(env._now, self._id, self.users, len(self.queue))
+
+    def _grant(self, event: object) -> None:
+        # One grant per call, to the head of the queue, as SimPy's _trigger_put.
+        if self.queue and self.users < self.capacity:
+            self.users += 1
+            self.queue.popleft().succeed()
+            if event is not None:
+                # A grant after a release (a hand-over): request() logs its own grants.
+                self._log.add(self.env._now, self._id, self.users, len(self.queue))
+
+
+class SlotsInOrder:
+    """Several job slots, taken one after another in the order given and given back
+    in reverse when the ``with`` block ends (None stands for a limit that does not
+    apply). Every job takes its slots in one fixed order (CSV group, host, DPM server;
+    hosts by name for migrations), holding nothing while it queues for the first, so
+    jobs never deadlock."""
+
+    __slots__ = ("_slots", "_held")
+
+    def __init__(self, *slots: JobSlots | None):
+        self._slots = slots
+        self._held: list[SlotRequest] = []
+
+    def take(self) -> Generator[SlotRequest, object, None]:
+        """Ask for each slot in turn, waiting for each before asking for the next."""
+        for slots in self._slots:
+            if slots is not None:
+                req = slots.request()
+                self._held.append(req)
+                yield req
+
+    def __enter__(self) -> SlotsInOrder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        held = self._held
+        while held:
+            held.pop().__exit__(exc_type, exc, tb)

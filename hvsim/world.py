@@ -1,0 +1,227 @@
+"""The simulated estate of one run: ``World`` holds it, ``build_world`` assembles it
+from a scenario, ``stream`` gives each part its named random stream.
+
+The assembly reads like the estate: Hyper-V's clusters (nodes, CSVs), standalone
+hosts and SMB shares, the network; DPM's servers and protection groups; the VMs on
+their hosts and volumes, and a replica for each protected one. Each object builds its
+own parts from its slice of the scenario; the assembly wires, it does not decide."""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from hvsim.model.dpm import (
+    BackupJobs,
+    DpmServerState,
+    ProtectionGroupPlan,
+    Replica,
+    SavedStateSettings,
+)
+from hvsim.model.flows import FlowNetwork
+from hvsim.model.infrastructure import (
+    HyperVCluster,
+    HyperVHost,
+    Network,
+    Parts,
+    SmbShareVolume,
+    Volume,
+)
+from hvsim.model.migration import MigrationManager, MigrationSettings, VmmTopology
+from hvsim.model.on_demand import OnDemandStream
+from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts
+from hvsim.model.schedule import DAY_S
+from hvsim.model.trace import Trace
+from hvsim.model.vm import VirtualMachine
+from hvsim.model.vss import VssCoordinator, VssSettings
+from hvsim.scenario.patterns import VmNames
+from hvsim.scenario.schema import Scenario, VmSpec
+
+
+def stream(seed: int, name: str) -> np.random.Generator:
+    """A named random stream: the same (seed, name) gives the same draws in any
+    process, and adding a stream never changes another's."""
+    key = zlib.crc32(name.encode("utf-8"))
+    return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(key,)))
+
+
+@dataclass(slots=True, kw_only=True)
+class World:
+    """Everything a run simulates, built by build_world."""
+
+    scenario: Scenario
+    seed: int
+    horizon_s: float
+    env: simpy.Environment
+    flows: FlowNetwork
+    trace: Trace
+    # Hyper-V
+    clusters: list[HyperVCluster]
+    hosts: dict[str, HyperVHost]
+    volumes: dict[str, Volume]
+    network: Network
+    vms: list[VirtualMachine]
+    # DPM
+    dpm_servers: dict[str, DpmServerState]
+    plans: dict[str, ProtectionGroupPlan]
+    replicas: dict[VirtualMachine, Replica]  # of the protected VMs, in the VMs' order
+    # The processes' owners
+    vss: VssCoordinator
+    jobs: BackupJobs
+    scanner: ProtectionScanner
+    scan_targets: list[ClusterScanTarget]
+    migrations: MigrationManager
+    on_demand: list[OnDemandStream]
+
+
+def build_world(scenario: Scenario, seed: int) -> World:
+    env = simpy.Environment()
+    flows = FlowNetwork(env)
+    trace = Trace()
+    parts = Parts(env, flows, trace.slot_log)
+    horizon_s = scenario.horizon_days * DAY_S
+    moves = scenario.live_migration
+
+    # Hyper-V: cluster -> node -> CSV; standalone hosts; SMB shares; the network.
+    # (Built in this order, which is the order of the resources in every table.)
+    clusters = [HyperVCluster.build(c, i, moves, parts) for i, c in enumerate(scenario.clusters)]
+    standalone = [HyperVHost.standalone(h, i, moves, parts) for i, h in enumerate(scenario.hosts)]
+    shares = [
+        SmbShareVolume.build(sh, i, scenario.file_servers, parts)
+        for i, sh in enumerate(scenario.smb_shares)
+    ]
+    network = Network.build(scenario.links, flows)
+    hosts = _by_name(itertools.chain((n for c in clusters for n in c.nodes), standalone))
+    volumes: dict[str, Volume] = _by_name(
+        itertools.chain(
+            (v for c in clusters for v in c.csvs),
+            (h.local_volume for h in standalone if h.local_volume is not None),
+            shares,
+        )
+    )
+
+    # DPM: servers and their pools, protection groups.
+    dpm_servers = {
+        d.name: DpmServerState.build(d, i, parts) for i, d in enumerate(scenario.dpm_servers)
+    }
+    plans = {
+        g.name: ProtectionGroupPlan.build(g, dpm_servers[g.dpm_server])
+        for g in scenario.protection_groups
+    }
+
+    # The VMs, and a replica of each protected one.
+    placed = _Placement(clusters, hosts, volumes)
+    vms = [
+        VirtualMachine.build(
+            spec,
+            name,
+            *placed(spec),
+            attributes=stream(seed, f"vm-attributes:{name}"),
+            jobs=stream(seed, f"vm-jobs:{name}"),
+            dirty=stream(seed, f"vm-dirty:{name}"),
+        )
+        for spec in scenario.vms
+        for name in spec.names()
+    ]
+    group_of = _group_membership(scenario)
+    replicas = {
+        vm: Replica.for_vm(vm, plans[group_of[vm.name]]) for vm in vms if vm.name in group_of
+    }
+
+    # The processes' owners: VSS, backup jobs and checks, scans, migrations, on-demand.
+    vss = VssCoordinator(env, VssSettings.build(scenario.vss), trace, flows)
+    jobs = BackupJobs(
+        env, flows, network, vss, SavedStateSettings.build(scenario.saved_state), trace, horizon_s
+    )
+    scanner = ProtectionScanner(
+        env, ScanCosts.build(scenario.scan), trace.scans, scenario.scan.discovery_time, horizon_s
+    )
+    scan_targets = [
+        target
+        for c, spec in zip(clusters, scenario.clusters, strict=True)
+        if (target := ClusterScanTarget.build(c, spec.scan_serialized, vms, replicas, parts))
+    ]
+    migrations = MigrationManager(
+        env,
+        flows,
+        network,
+        jobs,
+        replicas,
+        MigrationSettings.build(moves),
+        VmmTopology.build(scenario.vmm_servers),
+        trace,
+        horizon_s,
+    )
+    on_demand = [
+        OnDemandStream.build(
+            o, i, env, dpm_servers[o.dpm_server], stream(seed, f"on-demand:{i}"), trace, horizon_s
+        )
+        for i, o in enumerate(scenario.on_demand)
+    ]
+    return World(
+        scenario=scenario,
+        seed=seed,
+        horizon_s=horizon_s,
+        env=env,
+        flows=flows,
+        trace=trace,
+        clusters=clusters,
+        hosts=hosts,
+        volumes=volumes,
+        network=network,
+        vms=vms,
+        dpm_servers=dpm_servers,
+        plans=plans,
+        replicas=replicas,
+        vss=vss,
+        jobs=jobs,
+        scanner=scanner,
+        scan_targets=scan_targets,
+        migrations=migrations,
+        on_demand=on_demand,
+    )
+
+
+def _by_name(items: Iterable) -> dict:
+    return {item.name: item for item in items}
+
+
+class _Placement:
+    """Where each VM of a spec runs and lives: a CSV of its cluster on the node named
+    or the next node in turn (round-robin per cluster), a standalone host's local
+    volume, or an SMB share from the host named."""
+
+    def __init__(
+        self,
+        clusters: list[HyperVCluster],
+        hosts: dict[str, HyperVHost],
+        volumes: dict[str, Volume],
+    ):
+        self.clusters = _by_name(clusters)
+        self.hosts = hosts
+        self.volumes = volumes
+
+    def __call__(self, spec: VmSpec) -> tuple[HyperVHost, Volume]:
+        if spec.csv is not None:
+            cluster = self.clusters[spec.cluster]
+            host = self.hosts[spec.node] if spec.node is not None else cluster.next_node()
+            return host, cluster.csv(spec.csv)
+        if spec.host is not None:
+            host = self.hosts[spec.host]
+            return host, host.local_volume  # type: ignore[return-value]
+        return self.hosts[spec.smb_host], self.volumes[spec.share]  # type: ignore[index]
+
+
+def _group_membership(scenario: Scenario) -> dict[str, str]:
+    names = VmNames(n for spec in scenario.vms for n in spec.names())
+    group_of: dict[str, str] = {}
+    for g in scenario.protection_groups:
+        for m in g.members:
+            for n in names.matching(m):
+                group_of.setdefault(n, g.name)
+    return group_of
