@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hvsim.model.schedule import daily_count
-from hvsim.scenario.patterns import VmNames
+from hvsim.scenario.patterns import group_membership, scenario_vm_names
 from hvsim.scenario.schema import Scenario
 
 DAY_S = 86400.0
@@ -90,12 +90,8 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
     its VMs; nothing is simulated)."""
     horizon_s = scenario.horizon_days * DAY_S
     days = scenario.horizon_days
-    names = VmNames(n for spec in scenario.vms for n in spec.names())
-    group_of: dict[str, str] = {}
-    for g in scenario.protection_groups:
-        for m in g.members:
-            for n in names.matching(m):
-                group_of.setdefault(n, g.name)
+    names = scenario_vm_names(scenario)
+    group_of = group_membership(scenario, names)
     members = {g.name: 0 for g in scenario.protection_groups}
     for g in group_of.values():
         members[g] += 1

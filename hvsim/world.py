@@ -39,7 +39,7 @@ from hvsim.model.schedule import DAY_S
 from hvsim.model.trace import Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, VssSettings
-from hvsim.scenario.patterns import VmNames
+from hvsim.scenario.patterns import group_membership
 from hvsim.scenario.schema import Scenario, VmSpec
 
 
@@ -128,7 +128,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         for spec in scenario.vms
         for name in spec.names()
     ]
-    group_of = _group_membership(scenario)
+    group_of = group_membership(scenario)
     replicas = {
         vm: Replica.for_vm(vm, plans[group_of[vm.name]]) for vm in vms if vm.name in group_of
     }
@@ -215,13 +215,3 @@ class _Placement:
             host = self.hosts[spec.host]
             return host, host.local_volume  # type: ignore[return-value]
         return self.hosts[spec.smb_host], self.volumes[spec.share]  # type: ignore[index]
-
-
-def _group_membership(scenario: Scenario) -> dict[str, str]:
-    names = VmNames(n for spec in scenario.vms for n in spec.names())
-    group_of: dict[str, str] = {}
-    for g in scenario.protection_groups:
-        for m in g.members:
-            for n in names.matching(m):
-                group_of.setdefault(n, g.name)
-    return group_of

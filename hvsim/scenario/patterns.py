@@ -16,6 +16,10 @@ import os
 import re
 from bisect import bisect_left
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hvsim.scenario.schema import Scenario
 
 _HEAD = re.compile(r"[^*?\[]*")
 
@@ -61,3 +65,22 @@ class VmNames:
                 hits.append(self._positions[k])
             k += 1
         return [self.names[i] for i in sorted(hits)]
+
+
+def scenario_vm_names(scenario: Scenario) -> VmNames:
+    """Every VM name of ``scenario`` (bulk forms expanded), in the scenario's order."""
+    return VmNames(n for spec in scenario.vms for n in spec.names())
+
+
+def group_membership(scenario: Scenario, names: VmNames | None = None) -> dict[str, str]:
+    """Each protected VM's protection group, by name. A VM that two members match
+    belongs to the first (validation refuses a VM in two groups; this is the rule
+    world, run estimate and warnings share)."""
+    if names is None:
+        names = scenario_vm_names(scenario)
+    group_of: dict[str, str] = {}
+    for g in scenario.protection_groups:
+        for m in g.members:
+            for n in names.matching(m):
+                group_of.setdefault(n, g.name)
+    return group_of

@@ -5,7 +5,7 @@ called from ``scenario_warnings``."""
 
 from __future__ import annotations
 
-from hvsim.scenario.patterns import VmNames
+from hvsim.scenario.patterns import group_membership, scenario_vm_names
 from hvsim.scenario.schema import Scenario
 
 # Names a warning line lists before "and N more".
@@ -19,11 +19,8 @@ def scenario_warnings(scenario: Scenario, source: str) -> list[str]:
 
 def unprotected_vm_names(scenario: Scenario) -> list[str]:
     """The VMs of ``scenario`` in no protection group, in the scenario's order."""
-    names = VmNames(n for spec in scenario.vms for n in spec.names())
-    members: set[str] = set()
-    for group in scenario.protection_groups:
-        for m in group.members:
-            members.update(names.matching(m))
+    names = scenario_vm_names(scenario)
+    members = group_membership(scenario, names)
     return [n for n in names.names if n not in members]
 
 
