@@ -25,6 +25,8 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
+        from hvsim.version import installed_version
+
         globals()[name] = value = installed_version()
         return value
     if name in _LAZY:
@@ -47,14 +49,3 @@ __all__ = [
     "scenario_from_dict",
     "simulate",
 ]
-
-
-def installed_version() -> str:
-    """hvsim's version from the installed package's metadata (pyproject.toml's), or
-    "unknown" when hvsim runs from a folder it was not installed from."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("hvsim")
-    except PackageNotFoundError:
-        return "unknown"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hvsim.files import OutputError, OutputFolder, default_folder, fit_name
+from hvsim.seeds import MAX_SEED
 
 if TYPE_CHECKING:
     from hvsim.runs.options import RunOptions
@@ -57,29 +59,23 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(limit: int):
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, or a line saying why."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number ({text!r})") from None
-        if not 1 <= value <= limit:
-            raise argparse.ArgumentTypeError(f"expected 1 to {limit} ({text!r})")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {low} to {high} ({text!r})")
         return value
 
     return parse
 
 
-def _seed(text: str) -> int:
-    from hvsim.seeds import MAX_SEED
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number ({text!r})") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected 0 to {MAX_SEED} ({text!r})")
-    return value
+def _positive(limit: int) -> Callable[[str], int]:
+    return _whole(1, limit)
 
 
 def _output(args: argparse.Namespace, name: str, command: str) -> OutputFolder:
@@ -180,8 +176,8 @@ def _report_failures(result) -> int:
 def _detailed_runs(scenarios: list[tuple[str, Any]], seed: int) -> list[tuple[str, Any, Any]]:
     """(label, results, scenario) of each (label, scenario) for the report's detail
     plots; one that runs away is left out (its runs are listed in failures.csv)."""
-    from hvsim import simulate
     from hvsim.overrun import RunawayError
+    from hvsim.simulation import simulate
 
     details = []
     for label, scenario in scenarios:
@@ -250,7 +246,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
-    from hvsim import simulate
     from hvsim.files import write_csv, write_table, write_text
     from hvsim.overrun import RunawayError
     from hvsim.report.html import run_report
@@ -264,6 +259,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     )
     from hvsim.results import kpis_json
     from hvsim.runs.progress import day_progress
+    from hvsim.simulation import simulate
     from hvsim.sweep import replicate
 
     # The run of the seed first: one that runs away stops here with its one line,
@@ -535,7 +531,9 @@ def _out_options(p: argparse.ArgumentParser, default: str) -> None:
 
 
 def _seed_option(p: argparse.ArgumentParser, help_text: str) -> None:
-    p.add_argument("--seed", type=_seed, default=1, help=help_text + ", 0 to 4294967295")
+    p.add_argument(
+        "--seed", type=_whole(0, MAX_SEED), default=1, help=f"{help_text}, 0 to {MAX_SEED}"
+    )
 
 
 class _Version(argparse.Action):
@@ -546,7 +544,7 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        from hvsim import installed_version
+        from hvsim.version import installed_version
 
         print(f"hvsim {installed_version()}")
         parser.exit()

@@ -181,13 +181,13 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
 
 
 def manifest_text(command: str, files: Sequence[str]) -> str:
-    from hvsim import __version__
+    from hvsim.version import installed_version
 
     return (
         json.dumps(
             {
                 "written_by": "hvsim",
-                "version": __version__,
+                "version": installed_version(),
                 "command": command,
                 "files": list(files),
                 "note": (

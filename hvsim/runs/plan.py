@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hvsim
 from hvsim.runs.vary import Vary, set_path
 from hvsim.scenario.loader import ScenarioError, parse_yaml, scenario_from_dict
 from hvsim.seeds import check_seed
@@ -92,7 +91,7 @@ def model_fingerprint() -> str:
     """The fingerprint of this hvsim's KPI sources (computed once)."""
     global _FINGERPRINT
     if _FINGERPRINT is None:
-        _FINGERPRINT = source_fingerprint(Path(hvsim.__file__).parent)
+        _FINGERPRINT = source_fingerprint(Path(__file__).parent.parent)
     return _FINGERPRINT
 
 

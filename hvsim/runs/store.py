@@ -79,7 +79,7 @@ class RunStore:
         return self.check(key)[0]
 
     def put(self, spec: RunSpec, outcome: dict[str, Any]) -> None:
-        import hvsim
+        from hvsim.version import installed_version
 
         self.folder.mkdir(parents=True, exist_ok=True)
         content = {
@@ -87,7 +87,7 @@ class RunStore:
             "key": spec.key,
             "seed": spec.seed,
             "values": spec.values,
-            "hvsim": hvsim.__version__,
+            "hvsim": installed_version(),
             "wall_s": round(outcome["wall_s"], 3),
             "kpis": outcome["kpis"],
         }

@@ -11,14 +11,14 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-import hvsim
 from hvsim.overrun import RunawayError
 from hvsim.results import flatten_kpis
 from hvsim.runs.plan import RunSpec
 from hvsim.scenario.loader import ScenarioError, scenario_from_dict
+from hvsim.simulation import simulate as _simulate
 
 
-def run_spec(spec: RunSpec, simulate: Callable[..., Any] = hvsim.simulate) -> dict[str, Any]:
+def run_spec(spec: RunSpec, simulate: Callable[..., Any] = _simulate) -> dict[str, Any]:
     """Simulate one run (with ``simulate``: hvsim.simulate, or a stand-in in a test);
     an exception is returned as text, never raised, so one bad run does not stop a
     sweep."""
