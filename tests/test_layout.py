@@ -18,3 +18,24 @@ def test_the_model_and_the_world_import_no_pandas():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_readme_layout_names_every_room_of_the_package():
+    # README "Layout" is the map a newcomer reads: every package and top-level
+    # module of hvsim/ must be on it, and nothing that is not there any more.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Layout\n", 1)[1].split("\n## ", 1)[0]
+    tree = section.split("```text\n", 1)[1].split("```", 1)[0]
+    rooms = {
+        p.name + ("/" if p.is_dir() else "")
+        for p in (root / "hvsim").iterdir()
+        if (p.suffix == ".py" or (p / "__init__.py").exists())
+        and p.name not in {"__init__.py", "__main__.py"}
+    }
+    named = {w.rstrip(";,") for w in tree.split()}
+    assert sorted(rooms - named) == []
+    listed = {w for w in named if w.endswith((".py", "/")) and "/" not in w.rstrip("/")}
+    assert sorted(w for w in listed - rooms if not (root / w).exists()) == []
