@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
 
 import hvsim
@@ -25,17 +24,7 @@ from hvsim.runs.task import run_spec
 from hvsim.runs.vary import parse_vary, set_path
 from hvsim.scenario.loader import ScenarioError
 from hvsim.sweep import compare, run_sweep
-from tests.conftest import base_scenario
-from tests.test_replications import noisy_scenario
-
-BANDWIDTH = "links[2].bandwidth=1 Gbps,10 Gbps"
-
-
-def _write(tmp_path: Path, doc: dict, name: str = "scenario.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
-
+from tests.builders import BANDWIDTH_VARY, ROOT, base_scenario, noisy_scenario, write_scenario
 
 # --- --vary -------------------------------------------------------------------------
 
@@ -63,7 +52,7 @@ def test_numeric_varied_values_stay_numbers_in_the_table_and_text_stays_as_writt
     r = run_sweep(doc, ["vms[0].count=1,2"], replications=1, workers=1)
     assert list(r.table["vms[0].count"]) == [1, 2]
     assert r.table["backups.jobs"].tolist() == [1, 2]
-    r = run_sweep(base_scenario(), [BANDWIDTH], replications=1, workers=1)
+    r = run_sweep(base_scenario(), [BANDWIDTH_VARY], replications=1, workers=1)
     assert list(r.table["links[2].bandwidth"]) == ["1 Gbps", "10 Gbps"]
 
 
@@ -87,7 +76,7 @@ def test_set_path_creates_a_missing_mapping_that_the_schema_then_checks():
     ],
 )
 def test_a_bad_vary_path_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, vary, problem):
-    scenario = _write(tmp_path, base_scenario())
+    scenario = write_scenario(tmp_path, base_scenario())
     out = tmp_path / "out"
     code = main(["sweep", str(scenario), "--vary", vary, "--workers", "1", "--out", str(out)])
     err = capsys.readouterr().err.splitlines()
@@ -106,7 +95,7 @@ def test_a_bad_vary_path_exits_2_with_one_line_and_writes_nothing(tmp_path, caps
 )
 def test_a_bad_varied_value_gives_the_validators_own_line(tmp_path, capsys, vary, bad_values):
     doc = base_scenario()
-    scenario = _write(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     v = parse_vary(vary)
     expected = []
     for value in bad_values:
@@ -146,7 +135,7 @@ def test_kpis_flatten_to_dotted_numeric_columns():
 def test_sweep_table_has_one_row_per_run_in_planned_order():
     r = run_sweep(
         base_scenario(),
-        [BANDWIDTH, "clusters[0].csvs[0].vss_provider=software,hardware"],
+        [BANDWIDTH_VARY, "clusters[0].csvs[0].vss_provider=software,hardware"],
         replications=2,
         workers=1,
     )
@@ -180,7 +169,7 @@ def test_varying_a_field_that_is_also_a_kpi_keeps_one_column_and_summarises(tmp_
 
 def test_a_row_equals_a_direct_run_of_the_varied_scenario():
     doc = noisy_scenario()
-    r = run_sweep(doc, [BANDWIDTH], replications=2, workers=1)
+    r = run_sweep(doc, [BANDWIDTH_VARY], replications=2, workers=1)
     changed = copy.deepcopy(doc)
     changed["links"][2]["bandwidth"] = "10 Gbps"
     direct = flatten_kpis(hvsim.simulate(hvsim.scenario_from_dict(changed), seed=2).kpis())
@@ -189,7 +178,7 @@ def test_a_row_equals_a_direct_run_of_the_varied_scenario():
 
 
 def test_sweep_summary_is_each_combinations_mean_t_interval_and_percentiles():
-    r = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, workers=1)
+    r = run_sweep(noisy_scenario(), [BANDWIDTH_VARY], replications=3, workers=1)
     s = r.summary(["backups.makespan_max_s"]).set_index("links[2].bandwidth")
     for value in ("1 Gbps", "10 Gbps"):
         x = r.table.loc[r.table["links[2].bandwidth"] == value, "backups.makespan_max_s"]
@@ -202,8 +191,8 @@ def test_sweep_summary_is_each_combinations_mean_t_interval_and_percentiles():
 
 def test_the_same_sweep_gives_the_same_table_with_one_or_two_worker_processes():
     doc = noisy_scenario()
-    one = run_sweep(doc, [BANDWIDTH], replications=2, workers=1)
-    two = run_sweep(doc, [BANDWIDTH], replications=2, workers=2, start_method="spawn")
+    one = run_sweep(doc, [BANDWIDTH_VARY], replications=2, workers=1)
+    two = run_sweep(doc, [BANDWIDTH_VARY], replications=2, workers=2, start_method="spawn")
     pd.testing.assert_frame_equal(one.table, two.table)
 
 
@@ -226,34 +215,34 @@ def test_a_resumed_sweep_does_not_rerun_finished_runs(tmp_path):
 
     here = RunOptions(store=store, workers=1)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=killed_after_three))
+        run_sweep(doc, [BANDWIDTH_VARY], 3, options=here.but(runner=killed_after_three))
     assert len(list(store.glob("*.json"))) == 3
 
     calls.clear()
-    resumed = run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=counted))
+    resumed = run_sweep(doc, [BANDWIDTH_VARY], 3, options=here.but(runner=counted))
     assert len(calls) == 6 - 3
     assert (resumed.computed, resumed.stored) == (3, 3)
-    fresh = run_sweep(doc, [BANDWIDTH], replications=3, workers=1)
+    fresh = run_sweep(doc, [BANDWIDTH_VARY], replications=3, workers=1)
     pd.testing.assert_frame_equal(resumed.table, fresh.table)
 
     calls.clear()
-    again = run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=counted))
+    again = run_sweep(doc, [BANDWIDTH_VARY], 3, options=here.but(runner=counted))
     assert calls == [] and (again.computed, again.stored) == (0, 6)
 
 
 def test_a_changed_scenario_or_seed_is_not_taken_from_the_store(tmp_path):
     doc, store = noisy_scenario(), tmp_path / "runs"
-    run_sweep(doc, [BANDWIDTH], replications=2, store=store, workers=1)
-    other = run_sweep(noisy_scenario(horizon_days=1), [BANDWIDTH], 2, store=store, workers=1)
+    run_sweep(doc, [BANDWIDTH_VARY], replications=2, store=store, workers=1)
+    other = run_sweep(noisy_scenario(horizon_days=1), [BANDWIDTH_VARY], 2, store=store, workers=1)
     assert (other.computed, other.stored) == (4, 0)
-    shifted = run_sweep(doc, [BANDWIDTH], replications=2, base_seed=2, store=store, workers=1)
+    shifted = run_sweep(doc, [BANDWIDTH_VARY], replications=2, base_seed=2, store=store, workers=1)
     assert (shifted.computed, shifted.stored) == (2, 2)  # seed 2 is stored, seed 3 is new
 
 
 def test_sweep_command_run_twice_computes_nothing_the_second_time(tmp_path, capsys):
-    scenario = _write(tmp_path, noisy_scenario())
+    scenario = write_scenario(tmp_path, noisy_scenario())
     out = tmp_path / "out"
-    argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "2"]
+    argv = ["sweep", str(scenario), "--vary", BANDWIDTH_VARY, "--replications", "2"]
     argv += ["--workers", "1", "--out", str(out)]
     assert main(argv) == 0
     assert "4 finished (4 computed, 0 from the store)" in capsys.readouterr().out
@@ -303,7 +292,7 @@ def test_every_module_a_simulation_loads_is_in_the_fingerprint():
         "for name, m in sorted(sys.modules.items()):\n"
         "    if name.split('.')[0] == 'hvsim': print(m.__file__)\n"
     )
-    example = Path(__file__).resolve().parents[1] / "scenarios" / "small-lab.yaml"
+    example = ROOT / "scenarios" / "small-lab.yaml"
     out = subprocess.run(
         [sys.executable, "-c", code, str(example)], capture_output=True, text=True, check=True
     )
@@ -328,7 +317,7 @@ FAILING_SEED_2 = RunOptions(runner=partial(run_spec, simulate=_simulate_failing_
 def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on(tmp_path):
     store = tmp_path / "runs"
     failing = FAILING_SEED_2.but(store=store, workers=1)
-    r = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, options=failing)
+    r = run_sweep(noisy_scenario(), [BANDWIDTH_VARY], replications=3, options=failing)
     assert list(r.table["seed"]) == [1, 3, 1, 3]
     assert r.failures[["links[2].bandwidth", "seed", "error"]].to_dict("records") == [
         {"links[2].bandwidth": "1 Gbps", "seed": 2, "error": "RuntimeError: model bug at day 3"},
@@ -336,14 +325,14 @@ def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on
     ]
     assert "Traceback" in r.failures["traceback"].iloc[0]
     assert len(list(store.glob("*.json"))) == 4  # failed runs are not stored
-    fixed = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, store=store, workers=1)
+    fixed = run_sweep(noisy_scenario(), [BANDWIDTH_VARY], replications=3, store=store, workers=1)
     assert (fixed.computed, fixed.stored, len(fixed.failures)) == (2, 4, 0)
 
 
 def test_sweep_command_with_a_failing_run_says_which_and_exits_1(tmp_path, capsys):
-    scenario = _write(tmp_path, noisy_scenario())
+    scenario = write_scenario(tmp_path, noisy_scenario())
     out = tmp_path / "out"
-    argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "2"]
+    argv = ["sweep", str(scenario), "--vary", BANDWIDTH_VARY, "--replications", "2"]
     code = main(argv + ["--workers", "1", "--out", str(out)], runs=FAILING_SEED_2)
     captured = capsys.readouterr()
     assert code == 1
@@ -367,7 +356,7 @@ class _Terminal(io.StringIO):
 def test_on_a_terminal_the_bar_counts_runs_and_a_failed_run_is_a_line_of_its_own():
     stream = _Terminal()
     shown = FAILING_SEED_2.but(workers=1, progress=True, stream=stream)
-    run_sweep(noisy_scenario(), [BANDWIDTH], replications=2, options=shown)
+    run_sweep(noisy_scenario(), [BANDWIDTH_VARY], replications=2, options=shown)
     text = stream.getvalue()
     # What a terminal shows of each line: what follows its last carriage return.
     lines = [line.split("\r")[-1].rstrip() for line in text.split("\n")]
@@ -383,10 +372,10 @@ def test_on_a_terminal_the_bar_counts_runs_and_a_failed_run_is_a_line_of_its_own
 
 def test_off_a_terminal_progress_is_a_first_and_a_last_line_counting_stored_runs(tmp_path):
     store = tmp_path / "runs"
-    run_sweep(noisy_scenario(), [BANDWIDTH], replications=1, store=store, workers=1)
+    run_sweep(noisy_scenario(), [BANDWIDTH_VARY], replications=1, store=store, workers=1)
     stream = io.StringIO()  # not a terminal: lines, at most one every 10 s
     run_sweep(
-        noisy_scenario(), [BANDWIDTH], 2, store=store, workers=1, progress=True, stream=stream
+        noisy_scenario(), [BANDWIDTH_VARY], 2, store=store, workers=1, progress=True, stream=stream
     )
     lines = stream.getvalue().splitlines()
     # 2 of 4 runs stored: half the bar at the start, no rate yet (ETA ?).
@@ -432,7 +421,7 @@ def test_compare_command_writes_the_differences_and_a_report(tmp_path, capsys):
     slow = noisy_scenario(name="slow")
     fast = noisy_scenario(name="fast")
     fast["links"][2]["bandwidth"] = "1 Gbps"
-    a, b = _write(tmp_path, slow, "a.yaml"), _write(tmp_path, fast, "b.yaml")
+    a, b = write_scenario(tmp_path, slow, "a.yaml"), write_scenario(tmp_path, fast, "b.yaml")
     out = tmp_path / "out"
     argv = ["compare", str(a), str(b), "--replications", "3", "--workers", "1"]
     assert main(argv + ["--out", str(out)]) == 0
@@ -446,10 +435,10 @@ def test_compare_command_writes_the_differences_and_a_report(tmp_path, capsys):
 
 
 def test_compare_with_a_bad_file_exits_2_and_names_it(tmp_path, capsys):
-    good = _write(tmp_path, base_scenario(), "good.yaml")
+    good = write_scenario(tmp_path, base_scenario(), "good.yaml")
     bad_doc = base_scenario()
     bad_doc["links"][0]["bandwidth"] = "fast"
-    bad = _write(tmp_path, bad_doc, "bad.yaml")
+    bad = write_scenario(tmp_path, bad_doc, "bad.yaml")
     assert main(["compare", str(good), str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err and all(line.startswith(f"{bad}: links[0].bandwidth: ") for line in err)
