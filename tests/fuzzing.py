@@ -1,6 +1,6 @@
-"""Helpers shared by the fuzz tests (test_fuzz.py, test_fuzz_commands.py): a valid
-document that uses every section, the places of a document, and the contract a
-refused document's problem lines keep."""
+"""Helpers shared by the fuzz tests (scenario/test_fuzz.py and
+cli/test_fuzz_commands.py): a valid document that uses every section, the places of
+a document, and the contract a refused document's problem lines keep."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Bandwidth sharing through the whole simulator (scenario -> jobs), against work
 conservation and max-min fairness worked out by hand. The single-VM formulas
 (saved-state downtime, consistency-check duration) are validated in
-tests/test_backups.py and tests/test_mobility.py."""
+tests/model/test_backups.py and tests/model/test_mobility.py."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ Published vs simulated (seed 1; run this file with -s to print the table):
   and against the published qualitative claim that a check sends far less over the
   network than the initial replica.
 - protection scans: the article's "hours" for 8 nodes x 400 VMs is the calibration
-  target of the scan costs, tested in tests/test_scans.py.
+  target of the scan costs, tested in tests/model/test_scans.py.
 """
 
 from __future__ import annotations

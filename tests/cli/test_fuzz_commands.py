@@ -1,7 +1,7 @@
 """Whole commands on extreme scenarios, and the shipped examples broken field by field.
 
-test_fuzz.py breaks documents and runs the simulation of a few accepted ones; these
-tests go further, through the commands a planner types.
+scenario/test_fuzz.py breaks documents and runs the simulation of a few accepted
+ones; these tests go further, through the commands a planner types.
 
 1. ``hvsim run``, ``run --replications 2``, ``sweep`` and ``compare`` (in this
    process, ``--workers 1``) of scenarios the schema accepts but that sit at its

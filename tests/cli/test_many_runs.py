@@ -1,7 +1,7 @@
 """What sweep and compare print and write, to the line: one set-up serves both
 commands and run --replications (runs stored under the output folder, failures.csv
 written or a stale one removed, the heading, the runs line and the files written;
-run --replications is pinned in test_replications)."""
+run --replications is pinned in runs/test_replications)."""
 
 from __future__ import annotations
 

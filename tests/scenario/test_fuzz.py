@@ -42,7 +42,7 @@ from tests.fuzzing import (
     rich_scenario,
 )
 
-# HVSIM_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py searches longer, by hand.
+# HVSIM_FUZZ_EXAMPLES=5000 pytest tests/scenario/test_fuzz.py searches longer, by hand.
 FUZZ = settings(
     max_examples=int(os.environ.get("HVSIM_FUZZ_EXAMPLES", "150")),
     deadline=None,

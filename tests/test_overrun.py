@@ -133,7 +133,7 @@ def test_what_keeps_a_run_going_is_named_by_its_field(overrides, line):
 
 def test_a_drain_that_returns_after_the_horizon_is_no_runaway():
     # The scenario schedules the return 60 days on: nothing starts after the horizon
-    # (tests/test_horizon.py), so the run does not wait for it.
+    # (tests/model/test_horizon.py), so the run does not wait for it.
     drain = {"node": "c1-n1", "day": 0, "time": "12:00", "duration": "60 d"}
     res = hvsim.simulate(
         hvsim.scenario_from_dict(base_scenario(migrations={"drains": [drain]})), seed=1
