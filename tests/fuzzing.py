@@ -1,21 +1,16 @@
-"""Helpers shared by the fuzz tests (test_fuzz.py, test_fuzz_commands.py): a valid
-document that uses every section, the places of a document, and the contract a
-refused document's problem lines keep."""
+"""Helpers shared by the fuzz tests (scenario/test_fuzz.py and
+cli/test_fuzz_commands.py): a valid document that uses every section, the places of
+a document, and the contract a refused document's problem lines keep."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-import hvsim
-from hvsim.cli import main
-from hvsim.scenario.loader import ScenarioError
-from tests.conftest import base_scenario
+from tests.builders import add_host_and_share, base_scenario
 
 # --- a valid document that touches most sections -----------------------------------
 
@@ -23,28 +18,11 @@ from tests.conftest import base_scenario
 def rich_scenario() -> dict[str, Any]:
     """base_scenario plus a standalone host, an SMB share, VMM, distributions,
     on-demand jobs and migrations: more fields for the mutations to hit."""
-    doc = base_scenario()
-    doc["hosts"] = [
-        {
-            "name": "hv1",
-            "os": "2012R2",
-            "storage": {"capacity": "2 TiB", "read": "200 MB/s", "write": "200 MB/s"},
-        }
-    ]
-    doc["file_servers"] = [{"name": "fs1"}]
-    doc["smb_shares"] = [
-        {
-            "name": "share1",
-            "file_servers": ["fs1"],
-            "capacity": "4 TiB",
-            "read": "300 MB/s",
-            "write": "300 MB/s",
-        }
-    ]
-    doc["links"] += [
-        {"between": ["hv1", "sw"], "bandwidth": "10 Gbps"},
-        {"between": ["fs1", "sw"], "bandwidth": "10 Gbps"},
-    ]
+    doc = add_host_and_share(
+        base_scenario(),
+        host_storage={"capacity": "2 TiB", "read": "200 MB/s", "write": "200 MB/s"},
+        share_storage={"capacity": "4 TiB", "read": "300 MB/s", "write": "300 MB/s"},
+    )
     doc["vmm_servers"] = [{"name": "vmm1", "manages": ["c1", "hv1"]}]
     doc["dpm_servers"][0]["vmm"] = {"vmm_server": "vmm1", "console_installed": True}
     doc["protection_groups"][0].update(
@@ -138,19 +116,3 @@ def check_problem_lines(lines: list[str], source: str, doc: Any) -> None:
             assert isinstance(node, list) and steps[-1] < len(node), line
         else:
             assert isinstance(node, dict), f"{path} is not a place in the document: {line!r}"
-
-
-def validate_in_python(doc: Any, source: str) -> list[str]:
-    """[] if accepted, else the problem lines; any other exception fails the test."""
-    try:
-        hvsim.scenario_from_dict(copy.deepcopy(doc), source)
-    except ScenarioError as exc:
-        return exc.problems
-    return []
-
-
-def validate_with_cli(capsys, path: Path) -> tuple[int, str, list[str]]:
-    capsys.readouterr()
-    code = main(["validate", str(path)])
-    out, err = capsys.readouterr()
-    return code, out, err.splitlines()

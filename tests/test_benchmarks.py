@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+from tests.builders import ROOT
+
+BENCH = ROOT / "benchmarks"
 
 
 @pytest.mark.parametrize("stub", ["", "free"])

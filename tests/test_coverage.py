@@ -5,20 +5,12 @@ hold (application, file or crash consistent)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 
 from hvsim.cli import main
 from hvsim.results import UNPROTECTED_NAMES_LISTED
-from tests.conftest import base_scenario, run
-
-
-def _write(tmp_path: Path, doc: dict) -> Path:
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
+from tests.builders import base_scenario, run, write_scenario
 
 
 def _with_orphans() -> dict:
@@ -77,7 +69,7 @@ def test_a_long_list_of_unprotected_vms_is_capped_in_kpis_json_and_says_so():
 
 def test_run_lists_unprotected_vms_in_console_summary_report_and_kpis(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["run", str(_write(tmp_path, _with_orphans())), "--out", str(out)]) == 0
+    assert main(["run", str(write_scenario(tmp_path, _with_orphans())), "--out", str(out)]) == 0
     console = capsys.readouterr().out
     assert "VMs protected / unprotected" in console
     assert "2 / 3 (not backed up: orphan-1, orphan-2, orphan-3)" in console
@@ -93,7 +85,7 @@ def test_run_lists_unprotected_vms_in_console_summary_report_and_kpis(tmp_path, 
 
 
 def test_validate_warns_of_unprotected_vms_on_stderr_and_exits_0(tmp_path, capsys):
-    path = _write(tmp_path, _with_orphans())
+    path = write_scenario(tmp_path, _with_orphans())
     assert main(["validate", str(path)]) == 0
     captured = capsys.readouterr()
     assert captured.out == f"{path}: ok (5 VMs, 1 protection groups)\n"
@@ -102,7 +94,7 @@ def test_validate_warns_of_unprotected_vms_on_stderr_and_exits_0(tmp_path, capsy
         "get no backups or recovery points (orphan-1, orphan-2, orphan-3)\n"
     )
     # Every VM in a group: no warning.
-    assert main(["validate", str(_write(tmp_path, base_scenario()))]) == 0
+    assert main(["validate", str(write_scenario(tmp_path, base_scenario()))]) == 0
     assert capsys.readouterr().err == ""
 
 
@@ -176,7 +168,7 @@ def test_the_console_summary_and_report_name_vms_whose_points_are_not_applicatio
     tmp_path, capsys
 ):
     out = tmp_path / "out"
-    assert main(["run", str(_write(tmp_path, _ur3())), "--out", str(out)]) == 0
+    assert main(["run", str(write_scenario(tmp_path, _ur3())), "--out", str(out)]) == 0
     assert "recovery points application / file / crash consistent  2 / 1 / 3 VMs" in (
         capsys.readouterr().out
     )
@@ -222,7 +214,7 @@ def test_drains_and_events_due_after_the_horizon_are_named_as_not_carried_out(tm
             ],
         }
     )
-    path = _write(tmp_path, doc)
+    path = write_scenario(tmp_path, doc)
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err == [

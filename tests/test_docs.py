@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hvsim.scenario.reference import BEGIN, END, readme_section
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.builders import ROOT
 
 
 def test_readme_scenario_reference_matches_the_schema():

@@ -8,24 +8,14 @@ from __future__ import annotations
 import io
 import re
 import time
-from pathlib import Path
 
 import pytest
-import yaml
 
 import hvsim
 from hvsim import estimate as est
 from hvsim.cli import main
 from hvsim.runs.progress import day_progress
-from tests.conftest import base_scenario
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _write(tmp_path: Path, doc: dict, name: str = "s.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
+from tests.builders import ROOT, base_scenario, write_scenario
 
 
 def _huge() -> dict:
@@ -92,7 +82,7 @@ def test_the_issues_100000_vms_over_ten_years_is_over_the_limit_by_its_estimate_
 def test_run_refuses_the_100000_vm_ten_year_scenario_in_one_line_and_runs_a_small_one_quietly(
     tmp_path, capsys
 ):
-    path = _write(tmp_path, _huge())
+    path = write_scenario(tmp_path, _huge())
     out = tmp_path / "out"
     t0 = time.perf_counter()
     assert main(["run", str(path), "--out", str(out)]) == 2
@@ -106,7 +96,7 @@ def test_run_refuses_the_100000_vm_ten_year_scenario_in_one_line_and_runs_a_smal
     assert lines[0].startswith(f"{path}: (run): about 383,250,000 jobs (100,000 protected VMs")
     assert "over the limit of 10 min or 4.0 GB; not started (--yes runs it anyway" in lines[0]
     assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.yaml"]
     # A small run says nothing of its estimate, and has no progress to show.
     small = ROOT / "scenarios" / "small-lab.yaml"
     assert main(["run", str(small), "--out", str(tmp_path / "small")]) == 0
@@ -126,11 +116,11 @@ def test_replications_hold_the_seeds_run_while_the_pool_runs():
 
 @pytest.mark.parametrize("command", ["sweep", "compare"])
 def test_sweep_and_compare_refuse_it_too(tmp_path, capsys, command):
-    huge = _write(tmp_path, _huge(), "huge.yaml")
+    huge = write_scenario(tmp_path, _huge(), "huge.yaml")
     if command == "sweep":
         argv = ["sweep", str(huge), "--vary", "horizon_days=1,3650"]
     else:
-        argv = ["compare", str(_write(tmp_path, base_scenario(), "small.yaml")), str(huge)]
+        argv = ["compare", str(write_scenario(tmp_path, base_scenario(), "small.yaml")), str(huge)]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "not started" in err[0]
@@ -139,7 +129,7 @@ def test_sweep_and_compare_refuse_it_too(tmp_path, capsys, command):
 
 def test_max_jobs_sets_the_limit_in_jobs_and_yes_goes_ahead(tmp_path, capsys):
     # One VM, one day: its initial replica, + ceil(5 %) = 1 re-run allowed: 2 jobs.
-    path = _write(tmp_path, base_scenario())
+    path = write_scenario(tmp_path, base_scenario())
     assert main(["run", str(path), "--out", str(tmp_path / "a"), "--max-jobs", "1"]) == 2
     err = capsys.readouterr().err
     assert "about 2 jobs" in err and "over the limit of --max-jobs 1" in err
@@ -209,7 +199,7 @@ def test_long_runs_get_progress_from_hvsim_run_whatever_stderr_is(monkeypatch, t
         return lambda day: None
 
     monkeypatch.setattr("hvsim.runs.progress.day_progress", fake_printer)
-    path = _write(tmp_path, base_scenario())
+    path = write_scenario(tmp_path, base_scenario())
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
     assert seen == [1]
 
@@ -219,7 +209,7 @@ def test_a_run_estimated_over_a_minute_says_its_estimate_and_goes_ahead(
 ):
     # As if each run had a fixed cost of 100 s: over LONG_RUN_S (60 s), under the limit.
     monkeypatch.setattr(est, "BASE_S", 100.0)
-    path = _write(tmp_path, base_scenario())
+    path = write_scenario(tmp_path, base_scenario())
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err == [

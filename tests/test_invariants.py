@@ -8,7 +8,7 @@ from hvsim.invariants import InvariantViolation, check_world
 from hvsim.scenario.loader import scenario_from_dict
 from hvsim.simulation import run_world
 from hvsim.world import build_world
-from tests.conftest import base_scenario
+from tests.builders import base_scenario
 
 
 def _world(**kw):

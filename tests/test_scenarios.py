@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import hvsim
+from tests.builders import EXAMPLES, ROOT, cli_in_a_process
 
-ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 CONTRACT_KEYS = [
     "scenario",
     "seed",
@@ -89,7 +86,7 @@ PINNED = {
 }
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_scenario_runs_and_kpis_have_the_contract_keys(path):
     res = hvsim.simulate(hvsim.load_scenario(path), seed=1)
     k = res.kpis()
@@ -145,22 +142,9 @@ def test_small_lab_offline_vms_are_exactly_the_four_that_fail_a_requirement():
 
 def _run_cli(out: Path, hashseed: str, scenario: str = "small-lab") -> None:
     env = dict(os.environ, PYTHONHASHSEED=hashseed)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hvsim.cli",
-            "run",
-            str(ROOT / "scenarios" / f"{scenario}.yaml"),
-            "--out",
-            str(out),
-            "--seed",
-            "7",
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-        cwd=ROOT,
+    example = ROOT / "scenarios" / f"{scenario}.yaml"
+    cli_in_a_process(
+        "run", str(example), "--out", str(out), "--seed", "7", check=True, env=env, cwd=ROOT
     )
 
 

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 from hvsim.scenario.reference import CITATION, cited_names, link_citations, readme_section
+from tests.builders import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "docs" / "sources.md"
 LINKED = re.compile(r"\[([a-z0-9-]+)\]\(docs/sources\.md#\1\)")
 

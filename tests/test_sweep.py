@@ -1,127 +1,24 @@
-"""Sweeps and comparisons: --vary paths, the tidy table, resume, failures, workers."""
+"""Sweeps and comparisons (hvsim/sweep.py): the tidy table, failures, progress and
+compare. The --vary grammar and the run store are tested in runs/."""
 
 from __future__ import annotations
 
 import copy
 import io
 import re
-import shutil
-import subprocess
-import sys
 from functools import partial
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
 
 import hvsim
 from hvsim.cli import main
 from hvsim.results import flatten_kpis
 from hvsim.runs.options import RunOptions
-from hvsim.runs.plan import kpi_source_files, source_fingerprint
 from hvsim.runs.task import run_spec
-from hvsim.runs.vary import parse_vary, set_path
-from hvsim.scenario.loader import ScenarioError
 from hvsim.sweep import compare, run_sweep
-from tests.conftest import base_scenario
-from tests.test_replications import noisy_scenario
-
-BANDWIDTH = "links[2].bandwidth=1 Gbps,10 Gbps"
-
-
-def _write(tmp_path: Path, doc: dict, name: str = "scenario.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
-
-
-# --- --vary -------------------------------------------------------------------------
-
-
-def test_vary_path_has_keys_and_list_indices_and_values_as_written():
-    v = parse_vary("dpm_servers[0].pool.write=800 MB/s,1600 MB/s")
-    assert v.steps == ("dpm_servers", 0, "pool", "write")
-    assert v.labels == ("800 MB/s", "1600 MB/s") and v.values == ("800 MB/s", "1600 MB/s")
-    v = parse_vary("clusters[0].csvs[0].vss_provider=software,hardware")
-    assert v.steps == ("clusters", 0, "csvs", 0, "vss_provider")
-
-
-def test_vary_values_become_numbers_booleans_or_yaml_lists():
-    assert parse_vary("vms[0].count=10,20").values == (10, 20)
-    assert parse_vary("horizon_days=0.5,1").values == (0.5, 1)
-    assert parse_vary("hosts[0].dpm_agent=true,false").values == (True, False)
-    v = parse_vary('protection_groups[0].express_full_times=["22:00"],["22:00", "02:00"]')
-    assert v.values == (["22:00"], ["22:00", "02:00"])
-    # a time of day stays text (YAML would read 22:00 as the number 1320)
-    assert parse_vary("protection_groups[0].backup_window.start=22:00").values == ("22:00",)
-
-
-def test_numeric_varied_values_stay_numbers_in_the_table_and_text_stays_as_written():
-    doc = base_scenario(vms=[{"name": "vm{i}", "cluster": "c1", "csv": "csv1"}])
-    r = run_sweep(doc, ["vms[0].count=1,2"], replications=1, workers=1)
-    assert list(r.table["vms[0].count"]) == [1, 2]
-    assert r.table["backups.jobs"].tolist() == [1, 2]
-    r = run_sweep(base_scenario(), [BANDWIDTH], replications=1, workers=1)
-    assert list(r.table["links[2].bandwidth"]) == ["1 Gbps", "10 Gbps"]
-
-
-def test_set_path_creates_a_missing_mapping_that_the_schema_then_checks():
-    doc = base_scenario()
-    set_path(doc, ("dpm_servers", 0, "vmm", "console_installed"), True)
-    assert hvsim.scenario_from_dict(doc).dpm_servers[0].vmm.console_installed is True
-
-
-@pytest.mark.parametrize(
-    ("vary", "problem"),
-    [
-        ("links[8].bandwidth=1 Gbps", "links[8]: no such item, links has 3 (links[8].bandwidth)"),
-        ("linkz[0].bandwidth=1 Gbps", "linkz: not in the scenario, cannot take item [0] "),
-        ("name.first=a", "name: is not a mapping, cannot take field 'first' (name.first)"),
-        ("links.bandwidth=1 Gbps", "links: is not a mapping, cannot take field 'bandwidth' "),
-        ("links[0]bandwidth=1 Gbps", "links[0]bandwidth: expected a field path like "),
-        ("links[0].bandwidth", "--vary: expected path.to.field=v1,v2,... (links[0].bandwidth)"),
-        ("links[0].bandwidth=1 Gbps,,2 Gbps", "links[0].bandwidth: expected values like v1"),
-        ("links[0].bandwidth=1 Gbps,1 Gbps", "links[0].bandwidth: the same value is given twice"),
-    ],
-)
-def test_a_bad_vary_path_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, vary, problem):
-    scenario = _write(tmp_path, base_scenario())
-    out = tmp_path / "out"
-    code = main(["sweep", str(scenario), "--vary", vary, "--workers", "1", "--out", str(out)])
-    err = capsys.readouterr().err.splitlines()
-    assert code == 2
-    assert len(err) == 1 and err[0].startswith(f"{scenario}: ") and problem in err[0], err
-    assert not out.exists()
-
-
-@pytest.mark.parametrize(
-    ("vary", "bad_values"),
-    [
-        ("links[0].bandwidth=10 Gbps,fast", ["fast"]),
-        ("dpm_servers[0].max_parallel_jobz=2,4", [2, 4]),
-        ("clusters[0].csvs[0].vss_provider=software,magic", ["magic"]),
-    ],
-)
-def test_a_bad_varied_value_gives_the_validators_own_line(tmp_path, capsys, vary, bad_values):
-    doc = base_scenario()
-    scenario = _write(tmp_path, doc)
-    v = parse_vary(vary)
-    expected = []
-    for value in bad_values:
-        bad = copy.deepcopy(doc)
-        set_path(bad, v.steps, value)
-        with pytest.raises(ScenarioError) as problem:
-            hvsim.scenario_from_dict(bad, str(scenario))
-        expected += problem.value.problems
-    out = tmp_path / "out"
-    code = main(["sweep", str(scenario), "--vary", vary, "--workers", "1", "--out", str(out)])
-    captured = capsys.readouterr()
-    assert code == 2 and "Traceback" not in captured.err
-    assert captured.err.splitlines() == expected
-    assert not out.exists()
-
+from tests.builders import BANDWIDTH_VARY, base_scenario, noisy_scenario, write_scenario
 
 # --- the table ----------------------------------------------------------------------
 
@@ -146,7 +43,7 @@ def test_kpis_flatten_to_dotted_numeric_columns():
 def test_sweep_table_has_one_row_per_run_in_planned_order():
     r = run_sweep(
         base_scenario(),
-        [BANDWIDTH, "clusters[0].csvs[0].vss_provider=software,hardware"],
+        [BANDWIDTH_VARY, "clusters[0].csvs[0].vss_provider=software,hardware"],
         replications=2,
         workers=1,
     )
@@ -180,7 +77,7 @@ def test_varying_a_field_that_is_also_a_kpi_keeps_one_column_and_summarises(tmp_
 
 def test_a_row_equals_a_direct_run_of_the_varied_scenario():
     doc = noisy_scenario()
-    r = run_sweep(doc, [BANDWIDTH], replications=2, workers=1)
+    r = run_sweep(doc, [BANDWIDTH_VARY], replications=2, workers=1)
     changed = copy.deepcopy(doc)
     changed["links"][2]["bandwidth"] = "10 Gbps"
     direct = flatten_kpis(hvsim.simulate(hvsim.scenario_from_dict(changed), seed=2).kpis())
@@ -189,7 +86,7 @@ def test_a_row_equals_a_direct_run_of_the_varied_scenario():
 
 
 def test_sweep_summary_is_each_combinations_mean_t_interval_and_percentiles():
-    r = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, workers=1)
+    r = run_sweep(noisy_scenario(), [BANDWIDTH_VARY], replications=3, workers=1)
     s = r.summary(["backups.makespan_max_s"]).set_index("links[2].bandwidth")
     for value in ("1 Gbps", "10 Gbps"):
         x = r.table.loc[r.table["links[2].bandwidth"] == value, "backups.makespan_max_s"]
@@ -202,114 +99,9 @@ def test_sweep_summary_is_each_combinations_mean_t_interval_and_percentiles():
 
 def test_the_same_sweep_gives_the_same_table_with_one_or_two_worker_processes():
     doc = noisy_scenario()
-    one = run_sweep(doc, [BANDWIDTH], replications=2, workers=1)
-    two = run_sweep(doc, [BANDWIDTH], replications=2, workers=2, start_method="spawn")
+    one = run_sweep(doc, [BANDWIDTH_VARY], replications=2, workers=1)
+    two = run_sweep(doc, [BANDWIDTH_VARY], replications=2, workers=2, start_method="spawn")
     pd.testing.assert_frame_equal(one.table, two.table)
-
-
-# --- store and resume ---------------------------------------------------------------
-
-
-def test_a_resumed_sweep_does_not_rerun_finished_runs(tmp_path):
-    doc, store = noisy_scenario(), tmp_path / "runs"
-    calls: list[int] = []
-
-    def killed_after_three(spec):
-        if len(calls) == 3:
-            raise KeyboardInterrupt  # the sweep dies while the fourth run is going
-        calls.append(spec.seed)
-        return run_spec(spec)
-
-    def counted(spec):
-        calls.append(1)
-        return run_spec(spec)
-
-    here = RunOptions(store=store, workers=1)
-    with pytest.raises(KeyboardInterrupt):
-        run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=killed_after_three))
-    assert len(list(store.glob("*.json"))) == 3
-
-    calls.clear()
-    resumed = run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=counted))
-    assert len(calls) == 6 - 3
-    assert (resumed.computed, resumed.stored) == (3, 3)
-    fresh = run_sweep(doc, [BANDWIDTH], replications=3, workers=1)
-    pd.testing.assert_frame_equal(resumed.table, fresh.table)
-
-    calls.clear()
-    again = run_sweep(doc, [BANDWIDTH], 3, options=here.but(runner=counted))
-    assert calls == [] and (again.computed, again.stored) == (0, 6)
-
-
-def test_a_changed_scenario_or_seed_is_not_taken_from_the_store(tmp_path):
-    doc, store = noisy_scenario(), tmp_path / "runs"
-    run_sweep(doc, [BANDWIDTH], replications=2, store=store, workers=1)
-    other = run_sweep(noisy_scenario(horizon_days=1), [BANDWIDTH], 2, store=store, workers=1)
-    assert (other.computed, other.stored) == (4, 0)
-    shifted = run_sweep(doc, [BANDWIDTH], replications=2, base_seed=2, store=store, workers=1)
-    assert (shifted.computed, shifted.stored) == (2, 2)  # seed 2 is stored, seed 3 is new
-
-
-def test_sweep_command_run_twice_computes_nothing_the_second_time(tmp_path, capsys):
-    scenario = _write(tmp_path, noisy_scenario())
-    out = tmp_path / "out"
-    argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "2"]
-    argv += ["--workers", "1", "--out", str(out)]
-    assert main(argv) == 0
-    assert "4 finished (4 computed, 0 from the store)" in capsys.readouterr().out
-    stored = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
-    assert len(stored) == 4
-    assert main(argv) == 0
-    assert "4 finished (0 computed, 4 from the store)" in capsys.readouterr().out
-    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == stored
-    table = pd.read_parquet(out / "runs.parquet")
-    assert len(table) == 4
-    pd.testing.assert_frame_equal(
-        table[["links[2].bandwidth", "seed"]],
-        pd.read_csv(out / "runs.csv")[["links[2].bandwidth", "seed"]],
-    )
-    for name in ("summary.csv", "summary.md", "report.html"):
-        assert (out / name).is_file()
-    assert "KPIs against the varied parameter" in (out / "report.html").read_text()
-
-
-def test_editing_report_runner_or_command_code_keeps_stored_runs_but_a_model_edit_does_not(
-    tmp_path,
-):
-    # Stored runs are keyed by a fingerprint of what decides KPIs: a copy of the
-    # package with the reports, the runner, the statistics or the command line edited
-    # keeps its fingerprint (its stores stay valid); a model edit changes it.
-    root = tmp_path / "hvsim"
-    package = Path(hvsim.__file__).parent
-    shutil.copytree(package, root, ignore=shutil.ignore_patterns("__pycache__"))
-    before = source_fingerprint(root)
-    assert before == source_fingerprint(package)
-    for rel in ("report/html.py", "runs/local.py", "cli.py", "sweep.py", "stats.py", "files.py"):
-        with (root / rel).open("a", encoding="utf-8") as fh:
-            fh.write("\n# moved\n")
-    assert source_fingerprint(root) == before
-    with next((root / "model").glob("*.py")).open("a", encoding="utf-8") as fh:
-        fh.write("\n# changed\n")
-    assert source_fingerprint(root) != before
-
-
-def test_every_module_a_simulation_loads_is_in_the_fingerprint():
-    # A module that simulate() and kpis() load decides KPIs: forgetting it in
-    # KPI_SOURCES would reuse stored runs of an older model.
-    code = (
-        "import sys, hvsim\n"
-        "from hvsim.scenario.loader import load_scenario\n"
-        "hvsim.simulate(load_scenario(sys.argv[1]), seed=1).kpis()\n"
-        "for name, m in sorted(sys.modules.items()):\n"
-        "    if name.split('.')[0] == 'hvsim': print(m.__file__)\n"
-    )
-    example = Path(__file__).resolve().parents[1] / "scenarios" / "small-lab.yaml"
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(example)], capture_output=True, text=True, check=True
-    )
-    loaded = {Path(line).resolve() for line in out.stdout.split()}
-    hashed = {p.resolve() for p in kpi_source_files(Path(hvsim.__file__).parent)}
-    assert loaded and loaded <= hashed, sorted(map(str, loaded - hashed))
 
 
 # --- a run that raises --------------------------------------------------------------
@@ -328,7 +120,7 @@ FAILING_SEED_2 = RunOptions(runner=partial(run_spec, simulate=_simulate_failing_
 def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on(tmp_path):
     store = tmp_path / "runs"
     failing = FAILING_SEED_2.but(store=store, workers=1)
-    r = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, options=failing)
+    r = run_sweep(noisy_scenario(), [BANDWIDTH_VARY], replications=3, options=failing)
     assert list(r.table["seed"]) == [1, 3, 1, 3]
     assert r.failures[["links[2].bandwidth", "seed", "error"]].to_dict("records") == [
         {"links[2].bandwidth": "1 Gbps", "seed": 2, "error": "RuntimeError: model bug at day 3"},
@@ -336,14 +128,14 @@ def test_a_run_that_raises_is_reported_with_its_parameters_and_the_sweep_goes_on
     ]
     assert "Traceback" in r.failures["traceback"].iloc[0]
     assert len(list(store.glob("*.json"))) == 4  # failed runs are not stored
-    fixed = run_sweep(noisy_scenario(), [BANDWIDTH], replications=3, store=store, workers=1)
+    fixed = run_sweep(noisy_scenario(), [BANDWIDTH_VARY], replications=3, store=store, workers=1)
     assert (fixed.computed, fixed.stored, len(fixed.failures)) == (2, 4, 0)
 
 
 def test_sweep_command_with_a_failing_run_says_which_and_exits_1(tmp_path, capsys):
-    scenario = _write(tmp_path, noisy_scenario())
+    scenario = write_scenario(tmp_path, noisy_scenario())
     out = tmp_path / "out"
-    argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "2"]
+    argv = ["sweep", str(scenario), "--vary", BANDWIDTH_VARY, "--replications", "2"]
     code = main(argv + ["--workers", "1", "--out", str(out)], runs=FAILING_SEED_2)
     captured = capsys.readouterr()
     assert code == 1
@@ -367,7 +159,7 @@ class _Terminal(io.StringIO):
 def test_on_a_terminal_the_bar_counts_runs_and_a_failed_run_is_a_line_of_its_own():
     stream = _Terminal()
     shown = FAILING_SEED_2.but(workers=1, progress=True, stream=stream)
-    run_sweep(noisy_scenario(), [BANDWIDTH], replications=2, options=shown)
+    run_sweep(noisy_scenario(), [BANDWIDTH_VARY], replications=2, options=shown)
     text = stream.getvalue()
     # What a terminal shows of each line: what follows its last carriage return.
     lines = [line.split("\r")[-1].rstrip() for line in text.split("\n")]
@@ -383,10 +175,10 @@ def test_on_a_terminal_the_bar_counts_runs_and_a_failed_run_is_a_line_of_its_own
 
 def test_off_a_terminal_progress_is_a_first_and_a_last_line_counting_stored_runs(tmp_path):
     store = tmp_path / "runs"
-    run_sweep(noisy_scenario(), [BANDWIDTH], replications=1, store=store, workers=1)
+    run_sweep(noisy_scenario(), [BANDWIDTH_VARY], replications=1, store=store, workers=1)
     stream = io.StringIO()  # not a terminal: lines, at most one every 10 s
     run_sweep(
-        noisy_scenario(), [BANDWIDTH], 2, store=store, workers=1, progress=True, stream=stream
+        noisy_scenario(), [BANDWIDTH_VARY], 2, store=store, workers=1, progress=True, stream=stream
     )
     lines = stream.getvalue().splitlines()
     # 2 of 4 runs stored: half the bar at the start, no rate yet (ETA ?).
@@ -432,7 +224,7 @@ def test_compare_command_writes_the_differences_and_a_report(tmp_path, capsys):
     slow = noisy_scenario(name="slow")
     fast = noisy_scenario(name="fast")
     fast["links"][2]["bandwidth"] = "1 Gbps"
-    a, b = _write(tmp_path, slow, "a.yaml"), _write(tmp_path, fast, "b.yaml")
+    a, b = write_scenario(tmp_path, slow, "a.yaml"), write_scenario(tmp_path, fast, "b.yaml")
     out = tmp_path / "out"
     argv = ["compare", str(a), str(b), "--replications", "3", "--workers", "1"]
     assert main(argv + ["--out", str(out)]) == 0
@@ -446,10 +238,10 @@ def test_compare_command_writes_the_differences_and_a_report(tmp_path, capsys):
 
 
 def test_compare_with_a_bad_file_exits_2_and_names_it(tmp_path, capsys):
-    good = _write(tmp_path, base_scenario(), "good.yaml")
+    good = write_scenario(tmp_path, base_scenario(), "good.yaml")
     bad_doc = base_scenario()
     bad_doc["links"][0]["bandwidth"] = "fast"
-    bad = _write(tmp_path, bad_doc, "bad.yaml")
+    bad = write_scenario(tmp_path, bad_doc, "bad.yaml")
     assert main(["compare", str(good), str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err and all(line.startswith(f"{bad}: links[0].bandwidth: ") for line in err)

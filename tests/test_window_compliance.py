@@ -7,7 +7,6 @@ a run with no scheduled backup has no compliance (null), not 0 %."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +17,8 @@ from hvsim.report.text import console_table, kpi_rows, summary_markdown
 from hvsim.results import flatten_kpis, kpis_json
 from hvsim.scenario.loader import ScenarioError
 from hvsim.sweep import load_document
-from tests.conftest import base_scenario, run
+from tests.builders import ROOT, base_scenario, run
 
-ROOT = Path(__file__).resolve().parents[1]
 H = 3600.0
 
 

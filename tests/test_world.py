@@ -5,16 +5,13 @@ from the object, never by taking a name apart."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 import hvsim
 from hvsim.model.infrastructure import CsvVolume, LocalVolume, SmbShareVolume
 from hvsim.world import build_world
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((ROOT / "scenarios").glob("*.yaml"))
+from tests.builders import EXAMPLES
 
 
 def _at(scenario, path: str):

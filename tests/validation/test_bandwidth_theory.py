@@ -1,15 +1,13 @@
 """Bandwidth sharing through the whole simulator (scenario -> jobs), against work
 conservation and max-min fairness worked out by hand. The single-VM formulas
 (saved-state downtime, consistency-check duration) are validated in
-tests/test_backups.py and tests/test_mobility.py."""
+tests/model/test_backups.py and tests/model/test_mobility.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import base_scenario, run
-
-INSTANT = {"writers": {"system": {"flush_time": "0 s"}}}
+from tests.builders import INSTANT_WRITERS, base_scenario, run
 
 
 @pytest.mark.parametrize("n", [1, 3, 8])
@@ -19,7 +17,7 @@ def test_n_initial_replicas_over_a_saturated_link_end_at_n_bytes_over_bandwidth(
     # efficiency (CSV 500 MB/s and pool 1 GB/s are faster): the link is never idle, so
     # all transfers end at 1 + n x 10 GB / 100 MB/s, and the releases 1 s later.
     doc = base_scenario(
-        vss=INSTANT,
+        vss=INSTANT_WRITERS,
         vms=[
             {
                 "name": "v{i}",
@@ -60,7 +58,7 @@ def test_two_hosts_share_the_dpm_link_max_min_fair():
             {"name": "a", "host": "h1", "disks": [{"size": "20 GB", "used": "10 GB"}]},
             {"name": "b", "host": "h2", "disks": [{"size": "60 GB", "used": "50 GB"}]},
         ],
-        vss=INSTANT,
+        vss=INSTANT_WRITERS,
     )
     doc["dpm_servers"][0]["pool"]["write"] = "10 GB/s"
     jobs = run(doc).jobs.set_index("vm")

@@ -23,16 +23,15 @@ Published vs simulated (seed 1; run this file with -s to print the table):
   and against the published qualitative claim that a check sends far less over the
   network than the initial replica.
 - protection scans: the article's "hours" for 8 nodes x 400 VMs is the calibration
-  target of the scan costs, tested in tests/test_scans.py.
+  target of the scan costs, tested in tests/model/test_scans.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GiB, base_scenario, run
+from tests.builders import INSTANT_WRITERS, GiB, base_scenario, run
 
-INSTANT = {"writers": {"system": {"flush_time": "0 s"}}}
 H = 3600.0
 
 
@@ -72,7 +71,7 @@ def _initial_replica_hours(size_gib: float, link: str, efficiency: float | None 
     """Hours of the initial replica of a VM with ``size_gib`` in use when the DPM
     server's link is ``link`` (node link 10 Gbps, CSV 500 MB/s, pool 1 GB/s: faster)."""
     vm = {"name": "v", "cluster": "c1", "csv": "csv1", "disks": [{"size": f"{size_gib} GiB"}]}
-    doc = base_scenario(vss=INSTANT, vms=[vm])
+    doc = base_scenario(vss=INSTANT_WRITERS, vms=[vm])
     doc["links"][2]["bandwidth"] = link
     if efficiency is not None:
         doc["links"][2]["efficiency"] = efficiency
@@ -188,7 +187,7 @@ def test_consistency_check_reads_source_and_replica_then_sends_the_differences()
     vm = {"name": "v", "cluster": "c1", "csv": "csv1", "disks": [{"size": "200 GiB"}]}
     doc = base_scenario(
         horizon_days=2,
-        vss=INSTANT,
+        vss=INSTANT_WRITERS,
         vms=[vm],
         migrations={
             "events": [{"vm": "v", "day": 1, "time": "12:00", "kind": "consistency_check"}]

@@ -1,5 +1,5 @@
 """Open-ended streams (a VM's own I/O while its CSV is redirected) in the flow
-network; transfers are covered by tests/test_flows.py."""
+network; transfers are covered by tests/model/test_flows.py."""
 
 from __future__ import annotations
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GiB, base_scenario, run
+from tests.builders import INSTANT_WRITERS, GiB, base_scenario, run
 
-INSTANT_WRITERS = {"writers": {"system": {"flush_time": "0 s"}}}
 VMM_READY = {
     "vmm_server": "vmm1",
     "console_installed": True,

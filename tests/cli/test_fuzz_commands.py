@@ -1,7 +1,7 @@
 """Whole commands on extreme scenarios, and the shipped examples broken field by field.
 
-test_fuzz.py breaks documents and runs the simulation of a few accepted ones; these
-tests go further, through the commands a planner types.
+scenario/test_fuzz.py breaks documents and runs the simulation of a few accepted
+ones; these tests go further, through the commands a planner types.
 
 1. ``hvsim run``, ``run --replications 2``, ``sweep`` and ``compare`` (in this
    process, ``--workers 1``) of scenarios the schema accepts but that sit at its
@@ -53,18 +53,14 @@ from hvsim.cli import main
 from hvsim.estimate import estimate
 from hvsim.files import MANIFEST
 from hvsim.scenario.schema import Scenario
-from tests.conftest import base_scenario
+from tests.builders import EXAMPLES, base_scenario, problems_of
 from tests.fuzzing import (
     Path_,
     check_problem_lines,
     parent_of,
     paths,
     rich_scenario,
-    validate_in_python,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 # --- running a command, guarded ---------------------------------------------------
 
@@ -956,7 +952,7 @@ def test_the_examples_are_valid_and_their_places_are_enumerated():
     docs = example_documents_cache()
     assert len(docs) == len(EXAMPLES) >= 6
     for name, doc in docs.items():
-        assert validate_in_python(doc, name) == [], name
+        assert problems_of(doc, name) == [], name
     # Every field the examples have, each with every wrong value.
     assert len(mutation_cases(every_place=False)) == len(WRONG_VALUES) * len(
         {
@@ -978,7 +974,7 @@ def test_each_field_of_the_examples_with_a_wrong_value_is_accepted_or_named():
     for name, place, wrong in mutation_cases(EVERY_PLACE):
         doc = mutated(docs[name], place, WRONG_VALUES[wrong])
         try:
-            check_mutation(doc, place, validate_in_python(doc, name), name)
+            check_mutation(doc, place, problems_of(doc, name), name)
         except AssertionError as exc:
             failures.append(str(exc))
     assert not failures, f"{len(failures)} mutations:\n" + "\n\n".join(failures[:20])
@@ -1001,7 +997,7 @@ def test_a_mutated_example_file_gets_the_same_lines_from_hvsim_validate(tmp_path
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["validate", str(path)])
-    problems = validate_in_python(doc, str(path))
+    problems = problems_of(doc, str(path))
     if code == 0:
         assert problems == [] and out.getvalue().startswith(f"{path}: ok (")
     else:

@@ -1,35 +1,19 @@
 """What sweep and compare print and write, to the line: one set-up serves both
 commands and run --replications (runs stored under the output folder, failures.csv
 written or a stale one removed, the heading, the runs line and the files written;
-run --replications is pinned in test_replications)."""
+run --replications is pinned in runs/test_replications)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-
 from hvsim.cli import main
 from hvsim.sweep import compare
-from tests.conftest import base_scenario
-
-
-def _write(tmp_path: Path, doc: dict, name: str) -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def _slow_link() -> dict:
-    doc = base_scenario(name="lab")
-    doc["links"][2]["bandwidth"] = "64 kbps"  # runs away: 100 GB at 8 kB/s is 145 days
-    return doc
+from tests.builders import base_scenario, slow_link, write_scenario
 
 
 def test_sweep_prints_heading_runs_and_files_and_keeps_failures_csv_only_while_runs_fail(
     tmp_path, capsys
 ):
-    scenario = _write(tmp_path, _slow_link(), "lab.yaml")
+    scenario = write_scenario(tmp_path, slow_link(name="lab"), "lab.yaml")
     out = tmp_path / "out"
     argv = ["sweep", str(scenario), "--replications", "1", "--workers", "1", "--out", str(out)]
     assert main(argv + ["--vary", "links[2].bandwidth=64 kbps,10 Gbps"]) == 1
@@ -59,8 +43,8 @@ def test_sweep_prints_heading_runs_and_files_and_keeps_failures_csv_only_while_r
 
 
 def test_compare_prints_heading_runs_and_files(tmp_path, capsys):
-    a = _write(tmp_path, base_scenario(name="one"), "a.yaml")
-    b = _write(tmp_path, base_scenario(name="two"), "b.yaml")
+    a = write_scenario(tmp_path, base_scenario(name="one"), "a.yaml")
+    b = write_scenario(tmp_path, base_scenario(name="two"), "b.yaml")
     out = tmp_path / "out"
     argv = ["compare", str(a), str(b), "--replications", "2", "--workers", "1"]
     assert main(argv + ["--out", str(out)]) == 0

@@ -10,9 +10,8 @@ import pytest
 
 import hvsim
 from hvsim.overrun import DAY_S, overrun_limit
-from tests.conftest import base_scenario, run
+from tests.builders import INSTANT_WRITERS, base_scenario, run
 
-INSTANT = {"writers": {"system": {"flush_time": "0 s"}}}
 VMM_READY = {"vmm_server": "vmm1", "console_installed": True, "helper_service_running": True}
 
 
@@ -20,7 +19,7 @@ def _cluster(**overrides) -> dict:
     """base_scenario with one VM on c1-n1 (no VMM configured, so a live migration breaks
     protection: DPM cannot follow it), and standalone hosts h1, h2 (local storage 500
     MB/s, 10 Gbps links) with a 100 GB VM 'loc' on h1."""
-    doc = base_scenario(vss=INSTANT, **overrides)
+    doc = base_scenario(vss=INSTANT_WRITERS, **overrides)
     storage = {"capacity": "10 TB", "read": "500 MB/s", "write": "500 MB/s"}
     doc["hosts"] = [{"name": h, "os": "2012", "storage": storage} for h in ("h1", "h2")]
     doc["links"] += [{"between": [h, "sw"], "bandwidth": "10 Gbps"} for h in ("h1", "h2")]

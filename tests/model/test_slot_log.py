@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import hvsim
-from tests.conftest import base_scenario, run
+from tests.builders import base_scenario, run
 
 
 def _integral(log: pd.DataFrame, column: str, a: float, b: float) -> float:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import base_scenario, run
-
-INSTANT_WRITERS = {"writers": {"system": {"flush_time": "0 s"}}}
+from tests.builders import INSTANT_WRITERS, base_scenario, run
 
 
 def _old_csv(provider: str = "software", **kw) -> dict:

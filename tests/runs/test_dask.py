@@ -17,10 +17,10 @@ import yaml
 
 from hvsim.cli import main
 from hvsim.sweep import run_sweep
-from tests.test_replications import noisy_scenario
+from tests.builders import BANDWIDTH_VARY, ROOT, noisy_scenario
 
 BIN = Path(sys.executable).parent
-VARY = ["links[2].bandwidth=1 Gbps,10 Gbps"]
+VARY = [BANDWIDTH_VARY]
 
 
 def _free_port() -> int:
@@ -160,6 +160,6 @@ def test_hvsim_version_is_the_installed_packages_and_python_m_hvsim_is_the_comma
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=ROOT,
     )
     assert done.returncode == 0 and done.stdout.startswith("scenarios/small-lab.yaml: ok (")

@@ -9,8 +9,6 @@ line with the count of the rest.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import hvsim
 from hvsim.cli import main
 from hvsim.scenario import loader
 from hvsim.scenario.loader import MAX_NODES, MAX_PROBLEM_LINES, ScenarioError, parse_yaml
-from tests.conftest import base_scenario
+from tests.builders import base_scenario, cli_in_a_process
 
 # Seconds a refusal may take, process start included; it takes about 2 s on a loaded
 # 2-core machine, the old loader did not finish in 150 s.
@@ -31,12 +29,7 @@ FEW_SECONDS = 15
 def validate_in_a_process(path: Path) -> tuple[int, list[str], float]:
     """``hvsim validate path`` in its own process, killed after a minute."""
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "hvsim.cli", "validate", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = cli_in_a_process("validate", str(path), timeout=60)
     return proc.returncode, proc.stderr.splitlines(), time.perf_counter() - started
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 import hvsim
 from hvsim.cli import main
@@ -22,16 +21,9 @@ from hvsim.runs.options import RunOptions
 from hvsim.runs.store import RunStore, record_checksum
 from hvsim.runs.task import run_spec
 from hvsim.sweep import run_sweep
-from tests.conftest import base_scenario
+from tests.builders import BANDWIDTH_VARY, base_scenario, write_scenario
 
-BANDWIDTH = "links[2].bandwidth=1 Gbps,10 Gbps"
 RUN_FILES = ["kpis.json", "jobs.csv", "downtime.csv", "redirected_io.csv", "summary.md"]
-
-
-def _write(folder: Path, doc: dict | None = None, name: str = "lab.yaml") -> Path:
-    path = folder / name
-    path.write_text(yaml.safe_dump(doc or base_scenario(), sort_keys=False), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -64,7 +56,7 @@ def test_out_dot_with_a_file_in_it_keeps_the_file_and_exits_2(
     tmp_path, monkeypatch, capsys, no_simulation, force
 ):
     monkeypatch.chdir(tmp_path)
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
     (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     before = _listing(tmp_path)
     assert main(["run", scenario.name, "--out", ".", *force]) == 2
@@ -83,17 +75,20 @@ def test_a_folder_above_the_current_one_and_the_home_folder_are_refused_even_wit
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # Path.home() reads HOME on POSIX
-    scenario = _write(work)
+    scenario = write_scenario(work, base_scenario())
     assert main(["run", scenario.name, "--out", "..", "--force"]) == 2
     assert "holds the current folder" in capsys.readouterr().err
     other = tmp_path / "elsewhere"
     other.mkdir()
     monkeypatch.chdir(other)
-    assert main(["sweep", str(scenario), "--vary", BANDWIDTH, "--out", str(tmp_path / "home")]) == 2
+    assert (
+        main(["sweep", str(scenario), "--vary", BANDWIDTH_VARY, "--out", str(tmp_path / "home")])
+        == 2
+    )
     assert "is the home folder" in capsys.readouterr().err
     assert main(["run", str(scenario), "--out", "/", "--force"]) == 2
     assert "is the root folder" in capsys.readouterr().err
-    assert sorted(p.name for p in work.iterdir()) == ["lab.yaml"]
+    assert sorted(p.name for p in work.iterdir()) == ["scenario.yaml"]
 
 
 def test_a_scenario_named_dotdot_does_not_empty_the_working_directory(
@@ -102,7 +97,7 @@ def test_a_scenario_named_dotdot_does_not_empty_the_working_directory(
     # reports/.. is the working directory: refused (or, once the schema refuses the
     # name, a scenario error); either way exit 2 and every file kept.
     monkeypatch.chdir(tmp_path)
-    scenario = _write(tmp_path, base_scenario(name=".."))
+    scenario = write_scenario(tmp_path, base_scenario(name=".."))
     (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     before = _listing(tmp_path)
     assert main(["run", scenario.name, "--force"]) == 2
@@ -113,7 +108,7 @@ def test_a_folder_hvsim_did_not_write_is_refused_and_force_replaces_it(
     tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(tmp_path)
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
     out = tmp_path / "reports"
     (out / "other-study").mkdir(parents=True)
     (out / "other-study" / "kpis.json").write_text("{}", encoding="utf-8")
@@ -136,7 +131,7 @@ def test_a_second_run_replaces_an_hvsim_folder_keeps_its_runs_and_lists_its_file
     tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(tmp_path)
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
     argv = ["run", scenario.name, "--workers", "1"]
     assert main([*argv, "--replications", "2"]) == 0
     out = tmp_path / "reports" / "t"
@@ -155,7 +150,7 @@ def test_a_second_run_replaces_an_hvsim_folder_keeps_its_runs_and_lists_its_file
 
 def test_a_user_file_dropped_into_an_hvsim_folder_is_not_deleted(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
     assert main(["scan-table", scenario.name, "--nodes", "2", "--vms", "4"]) == 0
     out = tmp_path / "reports" / "t-scan-table"
     (out / "my-analysis.xlsx").write_bytes(b"planner's work")
@@ -171,7 +166,7 @@ def test_a_user_file_dropped_into_an_hvsim_folder_is_not_deleted(tmp_path, monke
 def test_scan_table_has_its_own_folder_which_a_later_run_keeps(tmp_path, monkeypatch, capsys):
     # Before, scan-table.csv went into reports/<name>/, which the next run replaced.
     monkeypatch.chdir(tmp_path)
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
     assert main(["scan-table", scenario.name, "--nodes", "2", "--vms", "4"]) == 0
     assert capsys.readouterr().out.endswith("wrote reports/t-scan-table/scan-table.csv\n")
     assert main(["run", scenario.name]) == 0
@@ -182,7 +177,7 @@ def test_scan_table_has_its_own_folder_which_a_later_run_keeps(tmp_path, monkeyp
 @pytest.mark.parametrize("mask", [0o022, 0o027])
 def test_output_folders_and_files_follow_the_umask(tmp_path, monkeypatch, capsys, mask):
     monkeypatch.chdir(tmp_path)
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
     old = os.umask(mask)
     try:
         assert main(["scan-table", scenario.name, "--nodes", "2", "--vms", "4"]) == 0
@@ -215,12 +210,12 @@ def test_a_bad_out_is_refused_before_any_simulation(
     tmp_path, monkeypatch, capsys, no_simulation, make, problem, command
 ):
     monkeypatch.chdir(tmp_path)
-    scenario = _write(tmp_path).name
+    scenario = write_scenario(tmp_path, base_scenario()).name
     out = make(tmp_path)
     before = sorted(p.name for p in tmp_path.iterdir())
     argv = {
         "run": ["run", scenario],
-        "sweep": ["sweep", scenario, "--vary", BANDWIDTH, "--workers", "1"],
+        "sweep": ["sweep", scenario, "--vary", BANDWIDTH_VARY, "--workers", "1"],
         "compare": ["compare", scenario, scenario, "--workers", "1"],
         "scan-table": ["scan-table", scenario, "--nodes", "2", "--vms", "4"],
     }[command]
@@ -234,7 +229,7 @@ def test_a_bad_out_is_refused_before_any_simulation(
 
 def test_the_default_folder_may_create_reports(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
     assert main(["scan-table", scenario.name, "--nodes", "2", "--vms", "4"]) == 0
     assert (tmp_path / "reports" / "t-scan-table" / "scan-table.csv").is_file()
 
@@ -243,7 +238,7 @@ def test_an_error_while_writing_is_one_exit_2_line_and_leaves_nothing(
     tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(tmp_path)
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
 
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / "reports"))
@@ -254,7 +249,7 @@ def test_an_error_while_writing_is_one_exit_2_line_and_leaves_nothing(
         "hvsim: reports/t-scan-table: cannot write the outputs: No space left on device "
         f"({tmp_path / 'reports'})"
     ]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.yaml"]
 
 
 # --- temporary names and the lock ----------------------------------------------------
@@ -279,11 +274,20 @@ def test_tables_are_written_through_unique_temporary_names(tmp_path, monkeypatch
 def test_a_second_hvsim_writing_the_same_folder_is_refused_at_once(
     tmp_path, monkeypatch, capsys, no_simulation
 ):
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
     out = tmp_path / "study"
     with OutputFolder(out, "sweep") as first:  # a sweep under way holds the lock
         assert (out / LOCK).is_file() and (out / MANIFEST).is_file()
-        argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--workers", "1", "--out", str(out)]
+        argv = [
+            "sweep",
+            str(scenario),
+            "--vary",
+            BANDWIDTH_VARY,
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ]
         assert main(argv, runs=NO_RUNS) == 2
         assert capsys.readouterr().err.splitlines() == [
             f"hvsim: --out {out}: another hvsim is writing this folder ({out}); wait for it "
@@ -297,9 +301,9 @@ def test_a_second_hvsim_writing_the_same_folder_is_refused_at_once(
 def test_an_interrupted_sweep_leaves_an_hvsim_folder_that_the_same_command_resumes(
     tmp_path, capsys
 ):
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
     out = tmp_path / "study"
-    argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "1"]
+    argv = ["sweep", str(scenario), "--vary", BANDWIDTH_VARY, "--replications", "1"]
     argv += ["--workers", "1", "--out", str(out)]
     calls: list[int] = []
 
@@ -368,26 +372,26 @@ def _kpi_as(value):
 )
 def test_a_stored_record_that_does_not_check_is_computed_again_and_said_so(tmp_path, edit, reason):
     doc, store = base_scenario(), tmp_path / "runs"
-    clean = run_sweep(doc, [BANDWIDTH], replications=1, store=store, workers=1)
+    clean = run_sweep(doc, [BANDWIDTH_VARY], replications=1, store=store, workers=1)
     first, second = (RunStore(store).path(s.key) for s in clean.specs)
     record = json.loads(first.read_text())
     other = json.loads(second.read_text())
     first.write_text(json.dumps(edit(record, other)), encoding="utf-8")
     stream = io.StringIO()
-    again = run_sweep(doc, [BANDWIDTH], 1, store=store, workers=1, stream=stream)
+    again = run_sweep(doc, [BANDWIDTH_VARY], 1, store=store, workers=1, stream=stream)
     assert (again.computed, again.stored, again.rejected) == (1, 1, 1)
     pd.testing.assert_frame_equal(again.table, clean.table)
     assert stream.getvalue().splitlines()[0] == (
         f"1 stored run did not match its record and was computed again ({store}/: {reason}: 1)"
     )
     # The record was written again, whole: the next sweep takes it from the store.
-    assert (run_sweep(doc, [BANDWIDTH], 1, store=store, workers=1).stored) == 2
+    assert (run_sweep(doc, [BANDWIDTH_VARY], 1, store=store, workers=1).stored) == 2
 
 
 def test_the_sweep_command_counts_records_computed_again_in_its_line_and_summary(tmp_path, capsys):
-    scenario = _write(tmp_path)
+    scenario = write_scenario(tmp_path, base_scenario())
     out = tmp_path / "study"
-    argv = ["sweep", str(scenario), "--vary", BANDWIDTH, "--replications", "2"]
+    argv = ["sweep", str(scenario), "--vary", BANDWIDTH_VARY, "--replications", "2"]
     argv += ["--workers", "1", "--out", str(out)]
     assert main(argv) == 0
     for path in sorted((out / "runs").glob("*.json"))[:3]:
@@ -428,7 +432,7 @@ def test_a_sweep_asking_for_4096_workers_says_how_many_it_uses():
     # One core: the runs go in this process, not in 4096 (nor 3) worker processes.
     stream = io.StringIO()
     r = run_sweep(
-        base_scenario(), [BANDWIDTH], 1, workers=4096, cores=1, progress=False, stream=stream
+        base_scenario(), [BANDWIDTH_VARY], 1, workers=4096, cores=1, progress=False, stream=stream
     )
     assert r.computed == 2
     assert stream.getvalue().splitlines() == [
@@ -440,10 +444,10 @@ def test_a_sweep_asking_for_4096_workers_says_how_many_it_uses():
 def test_a_negative_seed_exits_2_naming_seed_and_its_range(
     tmp_path, capsys, no_simulation, command
 ):
-    scenario = str(_write(tmp_path))
+    scenario = str(write_scenario(tmp_path, base_scenario()))
     argv = {
         "run": ["run", scenario],
-        "sweep": ["sweep", scenario, "--vary", BANDWIDTH],
+        "sweep": ["sweep", scenario, "--vary", BANDWIDTH_VARY],
         "compare": ["compare", scenario, scenario],
     }[command]
     with pytest.raises(SystemExit) as exit_:
@@ -465,15 +469,15 @@ def test_simulate_with_a_bad_seed_raises_a_clear_value_error(seed):
 
 def test_a_sweep_with_a_negative_first_seed_raises_before_any_run(no_simulation):
     with pytest.raises(ValueError, match="seed must be a whole number from 0"):
-        run_sweep(base_scenario(), [BANDWIDTH], 2, base_seed=-1, workers=1)
+        run_sweep(base_scenario(), [BANDWIDTH_VARY], 2, base_seed=-1, workers=1)
 
 
 def test_compare_of_two_200_character_names_writes_a_folder_within_the_limit(
     tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(tmp_path)
-    a = _write(tmp_path, base_scenario(name="a" * 200), "a.yaml")
-    b = _write(tmp_path, base_scenario(name="b" * 200), "b.yaml")
+    a = write_scenario(tmp_path, base_scenario(name="a" * 200), "a.yaml")
+    b = write_scenario(tmp_path, base_scenario(name="b" * 200), "b.yaml")
     argv = ["compare", a.name, b.name, "--replications", "2", "--workers", "1"]
     assert main(argv) == 0
     (folder,) = (tmp_path / "reports").iterdir()

@@ -13,8 +13,6 @@ import csv
 import datetime as dt
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,11 +22,8 @@ import pytest
 import yaml
 
 from hvsim import load_scenario, scenario_from_dict
-from hvsim.cli import main
 from hvsim.scenario.loader import ScenarioError
-from tests.conftest import base_scenario
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.builders import ROOT, base_scenario, cli, cli_in_a_process, write_scenario
 
 
 def small_lab() -> dict[str, Any]:
@@ -156,23 +151,10 @@ def set_at(doc: dict[str, Any], path: str, value: Any) -> None:
     target[steps[-1]] = value
 
 
-def write_doc(tmp_path: Path, doc: Any, name: str = "scenario.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
-
-
 def write_text(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def hvsim(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, list[str]]:
-    """Run the CLI in-process: (exit status, stdout, stderr lines)."""
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err.splitlines()
 
 
 def assert_bad_input(
@@ -181,7 +163,7 @@ def assert_bad_input(
     """Run ``command`` on a bad scenario; check the contract; return the problem lines."""
     out_dir = tmp_path / "out"
     argv = [command, str(scenario)] + (["--out", str(out_dir)] if command == "run" else [])
-    code, out, lines = hvsim(capsys, *argv)
+    code, out, lines = cli(capsys, *argv)
     assert code == 2
     assert out == ""
     assert lines, "at least one problem line on stderr"
@@ -201,19 +183,19 @@ def lines_at(lines: list[str], scenario: Path, field: str) -> list[str]:
 
 
 def test_the_small_lab_dict_every_case_starts_from_validates_cleanly(capsys, tmp_path):
-    code, out, err = hvsim(capsys, "validate", str(write_doc(tmp_path, small_lab())))
+    code, out, err = cli(capsys, "validate", str(write_scenario(tmp_path, small_lab())))
     assert (code, err) == (0, [])
     assert "ok (20 VMs, 1 protection groups)" in out
 
 
 def test_the_shipped_small_lab_scenario_validates_with_exit_0(capsys):
-    code, out, err = hvsim(capsys, "validate", str(ROOT / "scenarios" / "small-lab.yaml"))
+    code, out, err = cli(capsys, "validate", str(ROOT / "scenarios" / "small-lab.yaml"))
     assert (code, err) == (0, [])
     assert ": ok (" in out
 
 
 def test_schema_command_prints_a_json_schema_with_properties(capsys):
-    code, out, _ = hvsim(capsys, "schema")
+    code, out, _ = cli(capsys, "schema")
     assert code == 0
     schema = json.loads(out)
     assert "vms" in schema["properties"]
@@ -626,7 +608,7 @@ def test_one_mistake_exits_2_with_one_line_naming_its_field_and_writes_nothing(
 ):
     doc = copy.deepcopy(small_lab())
     mutate(doc)
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     lines = assert_bad_input(capsys, tmp_path, scenario, command)
     named = lines_at(lines, scenario, field)
     assert named, f"no line names {field}: {lines}"
@@ -636,7 +618,7 @@ def test_one_mistake_exits_2_with_one_line_naming_its_field_and_writes_nothing(
 def test_unknown_dpm_server_is_reported_once_not_again_as_a_missing_route(capsys, tmp_path):
     doc = small_lab()
     set_at(doc, "protection_groups[0].dpm_server", "dpm9")
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert lines == [f"{scenario}: protection_groups[0].dpm_server: unknown DPM server ('dpm9')"]
 
@@ -644,7 +626,7 @@ def test_unknown_dpm_server_is_reported_once_not_again_as_a_missing_route(capsys
 def test_unknown_host_is_reported_once_not_again_as_a_missing_route(capsys, tmp_path):
     doc = small_lab()
     _move_vm(1, host="hv9")(doc)
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert lines == [f"{scenario}: vms[1].host: unknown standalone host ('hv9')"]
 
@@ -654,7 +636,7 @@ def test_three_mistakes_give_exactly_three_lines(capsys, tmp_path):
     set_at(doc, "vms[1].memory", 0)
     set_at(doc, "clusters[0].csvs[0].read", "fast")
     set_at(doc, "colour", "blue")
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert len(lines) == 3
     for field in ("vms[1].memory", "clusters[0].csvs[0].read", "colour"):
@@ -664,7 +646,7 @@ def test_three_mistakes_give_exactly_three_lines(capsys, tmp_path):
 def test_a_line_ends_with_the_given_value_in_parentheses(capsys, tmp_path):
     doc = small_lab()
     set_at(doc, "clusters[0].csvs[0].capacity", "100 GiBs")
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     (line,) = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert re.fullmatch(
         rf"{re.escape(str(scenario))}: clusters\[0\]\.csvs\[0\]\.capacity: .*unknown size unit "
@@ -676,7 +658,7 @@ def test_a_line_ends_with_the_given_value_in_parentheses(capsys, tmp_path):
 def test_a_key_with_a_newline_still_makes_a_single_line(capsys, tmp_path):
     doc = small_lab()
     doc["colour\nblue"] = 1
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert len(lines) == 1
     assert "colour" in lines[0]
@@ -685,18 +667,18 @@ def test_a_key_with_a_newline_still_makes_a_single_line(capsys, tmp_path):
 def test_a_huge_given_value_is_shortened_in_its_line(capsys, tmp_path):
     doc = small_lab()
     doc["description"] = ["x" * 100_000]
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     (line,) = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert line.startswith(f"{scenario}: description: ")
     assert len(line) < len(str(scenario)) + 200
 
 
 def test_missing_required_fields_are_each_named(capsys, tmp_path):
-    scenario = write_doc(tmp_path, {"name": "x"})
+    scenario = write_scenario(tmp_path, {"name": "x"})
     lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert lines_at(lines, scenario, "dpm_servers")
     # With DPM servers given, a scenario still needs VMs or on-demand jobs.
-    scenario = write_doc(
+    scenario = write_scenario(
         tmp_path,
         {
             "name": "x",
@@ -806,7 +788,7 @@ def test_ordinary_anchors_and_aliases_still_validate(capsys, tmp_path):
         vm["disks"] = [disk]  # one shared object: safe_dump writes an anchor and aliases
     text = yaml.safe_dump(doc, sort_keys=False)
     assert text.count("*id001") == 3
-    code, _, err = hvsim(capsys, "validate", str(write_text(tmp_path, text)))
+    code, _, err = cli(capsys, "validate", str(write_text(tmp_path, text)))
     assert (code, err) == (0, [])
 
 
@@ -817,15 +799,9 @@ def test_run_in_a_separate_process_exits_2_without_traceback_or_output(tmp_path)
     doc = small_lab()
     set_at(doc, "vms[1].memory", "-2 GiB")
     set_at(doc, "protection_groups[0].express_full_times", ["24:00"])
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     out_dir = tmp_path / "reports" / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "hvsim.cli", "run", str(scenario), "--out", str(out_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    proc = cli_in_a_process("run", str(scenario), "--out", str(out_dir), cwd=tmp_path, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
@@ -844,7 +820,7 @@ def test_run_in_a_separate_process_exits_2_without_traceback_or_output(tmp_path)
 def test_a_bad_name_says_what_a_name_is_in_words_not_as_a_regular_expression(capsys, tmp_path):
     doc = small_lab()
     set_at(doc, "clusters[0].name", "lab 1")
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert lines[0] == (
         f"{scenario}: clusters[0].name: a name is 1 to 200 letters, digits or the characters "
@@ -862,9 +838,9 @@ def test_a_scenario_named_dot_dot_is_refused_and_nothing_lands_beside_the_workin
     work.mkdir()
     doc = small_lab()
     doc["name"] = ".."
-    write_doc(work, doc)
+    write_scenario(work, doc)
     monkeypatch.chdir(work)
-    code, out, lines = hvsim(capsys, "run", "scenario.yaml")
+    code, out, lines = cli(capsys, "run", "scenario.yaml")
     assert (code, out) == (2, "")
     assert lines == [
         "scenario.yaml: name: a name is not only dots ('.' and '..' are a folder and its "
@@ -878,7 +854,7 @@ def test_start_date_takes_a_yaml_date_or_its_yyyy_mm_dd_text_and_no_number(capsy
     base = yaml.safe_dump({k: v for k, v in small_lab().items() if k != "start_date"})
     for text in ("2026-01-05", "'2026-01-05'"):
         scenario = write_text(tmp_path, base + f"start_date: {text}\n")
-        code, _, err = hvsim(capsys, "validate", str(scenario))
+        code, _, err = cli(capsys, "validate", str(scenario))
         assert (code, err) == (0, [])
         assert load_scenario(scenario).start_date == dt.date(2026, 1, 5)
     # pydantic read a number as seconds since 1970: 'start_date: 0' ran from 1970-01-01.
@@ -975,7 +951,7 @@ def test_nan_and_too_large_values_are_refused_naming_the_field_and_its_range(
 ):
     doc = small_lab()
     set_at(doc, field, yaml.safe_load(f"v: {text}")["v"])
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert lines == [f"{scenario}: {field}: {message}"]
 
@@ -1027,7 +1003,7 @@ def test_a_distributions_parameter_out_of_range_is_named_at_its_place_with_its_v
     # the values or weights was hard to find (found by mutating the examples).
     doc = small_lab()
     set_at(doc, "vms[1].memory", yaml.safe_load(f"v: {text}")["v"])
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert lines == [f"{scenario}: vms[1].memory.{place}: {message}"]
 
@@ -1050,7 +1026,7 @@ def test_a_wrong_choice_of_a_categorical_field_is_named_at_its_item(
 ):
     doc = small_lab()
     set_at(doc, f"vms[1].{field}", {"dist": "choice", "values": value})
-    scenario = write_doc(tmp_path, doc)
+    scenario = write_scenario(tmp_path, doc)
     lines = assert_bad_input(capsys, tmp_path, scenario, "validate")
     assert lines == [f"{scenario}: vms[1].{field}.{place}: {message}"]
 
@@ -1059,7 +1035,7 @@ def test_1_eb_is_a_size_and_the_largest_a_capacity_takes(capsys, tmp_path):
     doc = small_lab()
     set_at(doc, "clusters[0].csvs[0].capacity", "1 EB")
     set_at(doc, "dpm_servers[0].pool.capacity", "1 EB")
-    code, _, err = hvsim(capsys, "validate", str(write_doc(tmp_path, doc)))
+    code, _, err = cli(capsys, "validate", str(write_scenario(tmp_path, doc)))
     assert (code, err) == (0, [])
 
 
@@ -1079,7 +1055,9 @@ def test_the_largest_rates_and_sizes_run_to_the_end_and_a_transfer_of_decades_st
     for link in doc["links"]:
         link["bandwidth"] = "1 PB/s"
         link["efficiency"] = 1.0  # the line rate, so the time is the storage's
-    code, _, err = hvsim(capsys, "run", str(write_doc(tmp_path, doc)), "--out", str(tmp_path / "a"))
+    code, _, err = cli(
+        capsys, "run", str(write_scenario(tmp_path, doc)), "--out", str(tmp_path / "a")
+    )
     assert (code, err) == (0, [])
     with (tmp_path / "a" / "jobs.csv").open() as f:
         first = next(csv.DictReader(f))
@@ -1090,8 +1068,8 @@ def test_the_largest_rates_and_sizes_run_to_the_end_and_a_transfer_of_decades_st
     # At the CSV's 400 MB/s the same disk would take 71 years: the run stops, says why
     # and writes nothing, rather than running on or reporting an unfinished replica.
     set_at(doc, "clusters[0].csvs[0].read", "400 MB/s")
-    scenario = write_doc(tmp_path, doc, "slow.yaml")
-    code, out, err = hvsim(capsys, "run", str(scenario), "--out", str(tmp_path / "b"))
+    scenario = write_scenario(tmp_path, doc, "slow.yaml")
+    code, out, err = cli(capsys, "run", str(scenario), "--out", str(tmp_path / "b"))
     assert code == 2 and out == ""
     (line,) = err
     assert line.startswith(f"{scenario}: clusters[0].csvs[0].read: still running ")

@@ -17,10 +17,7 @@ from hvsim.report import plots
 from hvsim.report.html import compare_report, run_report, sweep_report
 from hvsim.stats import summarize
 from hvsim.sweep import compare, replicate, run_sweep
-from tests.test_replications import noisy_scenario
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((ROOT / "scenarios").glob("*.yaml"))
+from tests.builders import EXAMPLES, ROOT, noisy_scenario
 
 
 @pytest.fixture(scope="module", params=EXAMPLES, ids=lambda p: p.stem)
@@ -279,7 +276,7 @@ def test_results_statistics_and_runs_import_nothing_from_the_report_or_the_comma
 def test_gantt_names_no_more_hosts_than_fit_and_no_two_names_overlap():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from tests.conftest import base_scenario
+    from tests.builders import base_scenario
 
     # Two clusters of 64 nodes, a VM on each node: 128 host lanes, more names than
     # the 16-inch figure holds at 12 points a line.

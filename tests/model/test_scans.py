@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hvsim
 from hvsim.model.scan import ScanCosts
 from hvsim.scan_table import scan_duration_s
-from tests.conftest import base_scenario, run
+from tests.builders import ROOT, base_scenario, run
 
-ROOT = Path(__file__).resolve().parents[1]
 COSTS = {
     "per_vm_query": "10 s",
     "per_writer_metadata": "1 s",

@@ -9,7 +9,7 @@ import pytest
 
 import hvsim
 from hvsim.scenario.loader import ScenarioError
-from tests.conftest import base_scenario, run
+from tests.builders import base_scenario, run
 
 
 def test_only_links_carry_the_efficiency_cluster_network_and_storage_keep_their_rates():

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from hvsim.results import _check_kpis
-from tests.conftest import GiB, base_scenario, run
+from tests.builders import INSTANT_WRITERS, GiB, base_scenario, run
 
-INSTANT_WRITERS = {"flush_window": "10 s", "writers": {"system": {"flush_time": "0 s"}}}
+# Instant writers inside a 10 s flush window.
+WRITERS_10S_WINDOW = {**INSTANT_WRITERS, "flush_window": "10 s"}
 
 
 def _overlaps(intervals: list[tuple[float, float]]) -> int:
@@ -170,7 +171,7 @@ def test_initial_replica_over_a_saturated_1_gbps_link_takes_used_bytes_over_band
                 "disks": [{"size": "100 GB", "used": "50 GB"}],
             }
         ],
-        vss=INSTANT_WRITERS,
+        vss=WRITERS_10S_WINDOW,
     )
     doc["links"][2]["bandwidth"] = "1 Gbps"
     job = run(doc).jobs.iloc[0]
@@ -191,7 +192,7 @@ def test_express_full_moves_the_bytes_changed_since_the_last_recovery_point():
                 "disks": [{"size": "100 GB", "used": "50 GB", "daily_change": "4 %"}],
             }
         ],
-        vss=INSTANT_WRITERS,
+        vss=WRITERS_10S_WINDOW,
     )
     jobs = run(doc).jobs
     assert jobs["kind"].tolist() == ["initial_replica", "express_full"]
@@ -265,7 +266,8 @@ def test_more_link_bandwidth_never_lengthens_the_night():
     makespans = []
     for gbps in (1, 2, 10):
         doc = base_scenario(
-            vms=[{"name": "v{i}", "count": 8, "cluster": "c1", "csv": "csv1"}], vss=INSTANT_WRITERS
+            vms=[{"name": "v{i}", "count": 8, "cluster": "c1", "csv": "csv1"}],
+            vss=WRITERS_10S_WINDOW,
         )
         doc["links"][2]["bandwidth"] = f"{gbps} Gbps"
         makespans.append(run(doc).kpis()["backups"]["makespan_max_s"])

@@ -33,18 +33,16 @@ import hvsim
 from hvsim.overrun import RunawayError
 from hvsim.scenario.loader import ScenarioError, parse_yaml
 from hvsim.scenario.schema import Scenario
-from tests.conftest import base_scenario
+from tests.builders import base_scenario, cli, problems_of
 from tests.fuzzing import (
     PATH_STEP,
     check_problem_lines,
     parent_of,
     paths,
     rich_scenario,
-    validate_in_python,
-    validate_with_cli,
 )
 
-# HVSIM_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py searches longer, by hand.
+# HVSIM_FUZZ_EXAMPLES=5000 pytest tests/scenario/test_fuzz.py searches longer, by hand.
 FUZZ = settings(
     max_examples=int(os.environ.get("HVSIM_FUZZ_EXAMPLES", "150")),
     deadline=None,
@@ -162,8 +160,8 @@ def test_a_broken_document_is_accepted_or_refused_with_file_path_message_lines(c
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scenario.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-        problems = validate_in_python(doc, str(path))
-        code, out, err = validate_with_cli(capsys, path)
+        problems = problems_of(doc, str(path))
+        code, out, err = cli(capsys, "validate", str(path))
     if problems:
         check_problem_lines(problems, str(path), doc)
     if code == 0:
@@ -245,7 +243,7 @@ def test_random_text_is_parsed_or_refused_with_one_yaml_line(text):
         assert "\n" not in line
         assert line.startswith(("f.yaml: (yaml): ", "f.yaml: (file): ")), line
         return
-    problems = validate_in_python(doc, "f.yaml")
+    problems = problems_of(doc, "f.yaml")
     if problems:
         check_problem_lines(problems, "f.yaml", doc)
 
@@ -256,7 +254,7 @@ def test_random_text_in_a_file_gives_exit_0_or_exit_2_with_problem_lines(capsys,
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scenario.yaml"
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
-        code, out, err = validate_with_cli(capsys, path)
+        code, out, err = cli(capsys, "validate", str(path))
     assert code in (0, 2)
     if code == 2:
         assert out == "" and err
@@ -273,13 +271,13 @@ def refused_quickly(capsys, tmp_path: Path, text: str, seconds: float = 3.0) -> 
     path = tmp_path / "scenario.yaml"
     path.write_text(text, encoding="utf-8")
     started = time.perf_counter()
-    code, out, lines = validate_with_cli(capsys, path)
+    code, out, lines = cli(capsys, "validate", str(path))
     elapsed = time.perf_counter() - started
     assert code == 2 and out == ""
     assert elapsed < seconds, f"took {elapsed:.1f} s"
     tracemalloc.start()
     try:
-        assert validate_with_cli(capsys, path) == (code, out, lines)
+        assert cli(capsys, "validate", str(path)) == (code, out, lines)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -386,7 +384,7 @@ def test_the_largest_estate_allowed_validates_in_seconds(capsys, tmp_path):
     doc = roomy(base_scenario(vms=one_vm(count=100_000)))
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     started = time.perf_counter()
-    code, out, err = validate_with_cli(capsys, path)
+    code, out, err = cli(capsys, "validate", str(path))
     assert (code, err) == (0, [])
     assert "ok (100000 VMs" in out
     assert time.perf_counter() - started < 15
@@ -522,7 +520,7 @@ def test_a_file_over_the_size_limit_is_refused_without_reading_it_all(capsys, tm
         f.truncate(2_000_000_000)  # a sparse 2 GB file of zero bytes
     tracemalloc.start()
     try:
-        code, _, lines = validate_with_cli(capsys, path)
+        code, _, lines = cli(capsys, "validate", str(path))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

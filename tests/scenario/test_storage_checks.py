@@ -14,19 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-import hvsim
 from hvsim.cli import main
-from hvsim.scenario.loader import ScenarioError
-from tests.conftest import GiB, base_scenario, run
-
-
-def problems(doc: dict[str, Any]) -> list[str]:
-    try:
-        hvsim.scenario_from_dict(doc, "f.yaml")
-    except ScenarioError as exc:
-        return exc.problems
-    return []
-
+from tests.builders import GiB, add_host_and_share, base_scenario, problems_of, run
 
 # --- capacity ------------------------------------------------------------------------
 
@@ -64,9 +53,9 @@ def test_a_csv_exactly_as_large_as_its_vms_need_is_accepted_and_one_byte_less_re
         }
     ]
     doc["clusters"][0]["csvs"][0]["capacity"] = 12 * 2**30
-    assert problems(doc) == []
+    assert problems_of(doc) == []
     doc["clusters"][0]["csvs"][0]["capacity"] = 12 * 2**30 - 1
-    assert problems(doc) == [
+    assert problems_of(doc) == [
         "f.yaml: clusters[0].csvs[0].capacity: 2 VMs need 12.9 GB (disks in use + "
         "saved-state files), more than the 12.9 GB capacity"
     ]
@@ -86,7 +75,7 @@ def test_every_entry_placed_on_a_csv_counts_and_each_disk_of_a_vm():
         },
         {"name": "b", "cluster": "c1", "csv": "csv1"},
     ]
-    assert problems(doc) == [
+    assert problems_of(doc) == [
         "f.yaml: clusters[0].csvs[0].capacity: 4 VMs need 1.62 TB (disks in use + "
         "saved-state files), more than the 1.00 TB capacity"
     ]
@@ -109,12 +98,12 @@ def test_distributions_count_with_their_mean_and_the_line_says_expected():
             ],
         }
     ]
-    assert problems(doc) == [
+    assert problems_of(doc) == [
         "f.yaml: clusters[0].csvs[0].capacity: 25 VMs need an expected 1.18 TB (disks in use + "
         "saved-state files), more than the 1.00 TB capacity"
     ]
     doc["clusters"][0]["csvs"][0]["capacity"] = 1100 * GiB
-    assert problems(doc) == []
+    assert problems_of(doc) == []
 
 
 def test_a_clipped_lognormal_counts_with_the_mean_of_its_draws():
@@ -123,39 +112,22 @@ def test_a_clipped_lognormal_counts_with_the_mean_of_its_draws():
     doc = base_scenario()
     doc["clusters"][0]["csvs"][0]["capacity"] = "50 PB"
     doc["vms"][0]["memory"] = {"dist": "lognormal", "median": "1 TB", "sigma": 10}
-    (line,) = problems(doc)
+    (line,) = problems_of(doc)
     assert line.startswith("f.yaml: clusters[0].csvs[0].capacity: 1 VM needs an expected 101 PB")
 
 
 def test_local_storage_of_a_standalone_host_and_an_smb_share_are_checked_too():
-    doc = base_scenario()
-    doc["hosts"] = [
-        {
-            "name": "hv1",
-            "os": "2012R2",
-            "storage": {"capacity": "500 GB", "read": "200 MB/s", "write": "200 MB/s"},
-        }
-    ]
-    doc["file_servers"] = [{"name": "fs1"}]
-    doc["smb_shares"] = [
-        {
-            "name": "share1",
-            "file_servers": ["fs1"],
-            "capacity": "200 GB",
-            "read": "1 GB/s",
-            "write": "1 GB/s",
-        }
-    ]
-    doc["links"] += [
-        {"between": ["hv1", "sw"], "bandwidth": "10 Gbps"},
-        {"between": ["fs1", "sw"], "bandwidth": "10 Gbps"},
-    ]
+    doc = add_host_and_share(
+        base_scenario(),
+        host_storage={"capacity": "500 GB", "read": "200 MB/s", "write": "200 MB/s"},
+        share_storage={"capacity": "200 GB", "read": "1 GB/s", "write": "1 GB/s"},
+    )
     # 5 x (100 GB + 4 GiB) = 521 GB on hv1; 2 x the same = 209 GB on the share.
     doc["vms"] += [
         {"name": "h{i}", "count": 5, "host": "hv1"},
         {"name": "s{i}", "count": 2, "share": "share1", "smb_host": "hv1"},
     ]
-    assert problems(doc) == [
+    assert problems_of(doc) == [
         "f.yaml: hosts[0].storage.capacity: 5 VMs need 521 GB (disks in use + saved-state "
         "files), more than the 500 GB capacity",
         "f.yaml: smb_shares[0].capacity: 2 VMs need 209 GB (disks in use + saved-state "
@@ -166,7 +138,7 @@ def test_local_storage_of_a_standalone_host_and_an_smb_share_are_checked_too():
 def test_a_vm_placed_on_an_unknown_csv_is_reported_there_not_counted():
     doc = base_scenario()
     doc["vms"][0]["csv"] = "csv9"
-    assert problems(doc) == [
+    assert problems_of(doc) == [
         "f.yaml: vms[0].csv: no CSV of that name in cluster c1 ('csv9')",
     ]
 
@@ -199,35 +171,18 @@ def test_a_storage_move_to_cluster_slash_csv_validates_and_moves_the_disks():
 
 
 def test_a_storage_move_to_a_host_local_volume_is_accepted_for_a_vm_that_host_runs():
-    doc = base_scenario()
-    doc["hosts"] = [
-        {
-            "name": "hv1",
-            "os": "2012R2",
-            "storage": {"capacity": "2 TiB", "read": "200 MB/s", "write": "200 MB/s"},
-        }
-    ]
-    doc["file_servers"] = [{"name": "fs1"}]
-    doc["smb_shares"] = [
-        {
-            "name": "share1",
-            "file_servers": ["fs1"],
-            "capacity": "2 TiB",
-            "read": "1 GB/s",
-            "write": "1 GB/s",
-        }
-    ]
-    doc["links"] += [
-        {"between": ["hv1", "sw"], "bandwidth": "10 Gbps"},
-        {"between": ["fs1", "sw"], "bandwidth": "10 Gbps"},
-    ]
+    doc = add_host_and_share(
+        base_scenario(),
+        host_storage={"capacity": "2 TiB", "read": "200 MB/s", "write": "200 MB/s"},
+        share_storage={"capacity": "2 TiB", "read": "1 GB/s", "write": "1 GB/s"},
+    )
     doc["vms"] = [{"name": "vm1", "share": "share1", "smb_host": "hv1"}]
     doc["migrations"] = {
         "events": [
             {"vm": "vm1", "day": 0, "time": "10:00", "kind": "storage", "target": "hv1/local"}
         ]
     }
-    assert problems(doc) == []
+    assert problems_of(doc) == []
 
 
 def test_a_storage_move_to_a_csv_of_another_cluster_is_refused_saying_what_the_host_reaches():
@@ -241,7 +196,7 @@ def test_a_storage_move_to_a_csv_of_another_cluster_is_refused_saying_what_the_h
         }
     )
     doc["links"].append({"between": ["c2-n1", "sw"], "bandwidth": "10 Gbps"})
-    assert problems(doc) == [
+    assert problems_of(doc) == [
         "f.yaml: migrations.events[0].target: a storage move keeps the VM on its host, which "
         "cannot reach this volume; it reaches c1/csv1, c1/csv2 ('c2/csv1')"
     ]
@@ -262,11 +217,11 @@ def test_a_storage_move_after_a_shared_nothing_move_is_not_judged_by_the_first_h
     doc["migrations"]["events"].append(
         {"vm": "vm1", "day": 1, "time": "12:00", "kind": "storage", "target": "c2/csv1"}
     )
-    assert problems(doc) == []
+    assert problems_of(doc) == []
 
 
 def test_a_storage_move_to_an_unknown_volume_names_the_forms():
-    assert problems(_two_csvs(kind="storage", target="c1/csv9")) == [
+    assert problems_of(_two_csvs(kind="storage", target="c1/csv9")) == [
         "f.yaml: migrations.events[0].target: unknown volume, use 'cluster/csv', 'host/local' "
         "or a share name ('c1/csv9')"
     ]
@@ -274,7 +229,7 @@ def test_a_storage_move_to_an_unknown_volume_names_the_forms():
 
 @pytest.mark.parametrize("target", ["c1/..", "../csv1", "c1/csv1/x", "c1 /csv1"])
 def test_a_target_of_more_than_two_names_or_a_dot_dot_part_is_refused_in_words(target):
-    (line,) = problems(_two_csvs(kind="storage", target=target))
+    (line,) = problems_of(_two_csvs(kind="storage", target=target))
     assert line.startswith(
         "f.yaml: migrations.events[0].target: a target is a host or node name, or for a "
         "storage move a volume: 'cluster/csv', 'host/local' or a share name (a name is 1 to "

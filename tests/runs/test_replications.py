@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
 
 import hvsim
@@ -17,28 +15,7 @@ from hvsim.cli import main
 from hvsim.results import flatten_kpis
 from hvsim.stats import mean_ci, summarize
 from hvsim.sweep import replicate
-from tests.conftest import base_scenario
-
-
-def noisy_scenario(**overrides) -> dict:
-    """Six VMs whose used bytes and writer flush times are drawn per seed, so the
-    nightly makespan and the bytes moved change from one replication to the next."""
-    doc = base_scenario(
-        horizon_days=2,
-        vms=[
-            {
-                "name": "v{i}",
-                "count": 6,
-                "cluster": "c1",
-                "csv": "csv1",
-                "disks": [
-                    {"size": "50 GB", "used": {"dist": "uniform", "low": "5 GB", "high": "45 GB"}}
-                ],
-            }
-        ],
-    )
-    doc.update(overrides)
-    return doc
+from tests.builders import base_scenario, noisy_scenario, write_scenario
 
 
 def test_mean_ci_of_known_numbers_is_the_student_t_interval():
@@ -109,14 +86,8 @@ def test_replications_differ_from_seed_to_seed_on_a_noisy_scenario():
     assert reps.table["backups.bytes"].nunique() == 3
 
 
-def _write(tmp_path: Path, doc: dict) -> Path:
-    path = tmp_path / "scenario.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
-
-
 def test_run_with_replications_writes_runs_statistics_and_reports(tmp_path, capsys):
-    scenario = _write(tmp_path, noisy_scenario())
+    scenario = write_scenario(tmp_path, noisy_scenario())
     out = tmp_path / "out"
     argv = ["run", str(scenario), "--replications", "4", "--workers", "1", "--out", str(out)]
     assert main(argv) == 0
@@ -142,7 +113,7 @@ def test_run_with_replications_writes_runs_statistics_and_reports(tmp_path, caps
 
 
 def test_run_again_with_more_replications_computes_only_the_new_seeds(tmp_path, capsys):
-    scenario = _write(tmp_path, noisy_scenario())
+    scenario = write_scenario(tmp_path, noisy_scenario())
     out = tmp_path / "out"
     base = ["run", str(scenario), "--workers", "1", "--out", str(out)]
     assert main(base + ["--replications", "2"]) == 0
@@ -153,7 +124,7 @@ def test_run_again_with_more_replications_computes_only_the_new_seeds(tmp_path, 
 
 
 def test_single_run_writes_a_self_contained_report_html(tmp_path, capsys):
-    scenario = _write(tmp_path, base_scenario())
+    scenario = write_scenario(tmp_path, base_scenario())
     out = tmp_path / "out"
     assert main(["run", str(scenario), "--out", str(out)]) == 0
     page = (out / "report.html").read_text()

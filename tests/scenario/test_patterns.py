@@ -14,7 +14,7 @@ import hvsim
 from hvsim.scenario.patterns import VmNames, is_pattern
 from hvsim.simulation import start_migrations
 from hvsim.world import build_world
-from tests.conftest import base_scenario
+from tests.builders import base_scenario
 
 name_chars = st.sampled_from("abAB01-_.:")
 pattern_chars = st.sampled_from("abAB01-_.:*?[]!")

@@ -9,17 +9,14 @@ going; it stops at hvsim.overrun.overrun_limit and names what was still running.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
-import yaml
 
 import hvsim
 from hvsim.cli import main
 from hvsim.overrun import DAY_S, RunawayError, overrun_limit
 from hvsim.sweep import run_sweep
-from tests.conftest import base_scenario
+from tests.builders import base_scenario, slow_link, write_scenario
 
 SLOW_LINK = (
     "links[2].bandwidth: still running 30.04 days past the horizon of 1 day: a transfer "
@@ -27,20 +24,6 @@ SLOW_LINK = (
     "100 GB left and would end on day 182; give a faster rate or a longer horizon_days "
     "(64 kbps at efficiency 0.8: 51.2 kbps)"
 )
-
-
-def slow_link(**overrides) -> dict:
-    # The initial replica of 100 GB over 64 kbps at 80 % efficiency (6.4 kB/s) takes
-    # 1.5625e7 s, 181 days: it would end on day 182.
-    doc = base_scenario(**overrides)
-    doc["links"][2]["bandwidth"] = "64 kbps"
-    return doc
-
-
-def _write(tmp_path: Path, doc: dict) -> Path:
-    path = tmp_path / "scenario.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def test_the_run_may_go_a_month_or_the_horizon_again_past_its_horizon_at_most_20_years():
@@ -61,7 +44,7 @@ def test_the_run_may_go_a_month_or_the_horizon_again_past_its_horizon_at_most_20
 
 
 def test_a_link_too_slow_for_the_horizon_stops_the_run_with_exit_2_and_one_line(tmp_path, capsys):
-    scenario = _write(tmp_path, slow_link())
+    scenario = write_scenario(tmp_path, slow_link())
     out = tmp_path / "out"
     code = main(["run", str(scenario), "--out", str(out)])
     captured = capsys.readouterr()
@@ -77,7 +60,7 @@ def test_replications_of_a_run_that_runs_away_stop_with_its_one_line_before_they
     # The run of the seed comes first: it runs away, and the command stops with the
     # exit-2 line. The replications used to run first (their progress and one failure
     # line each on stderr, their store written), then the seed's run ran away again.
-    scenario = _write(tmp_path, slow_link())
+    scenario = write_scenario(tmp_path, slow_link())
     out = tmp_path / "out"
     argv = ["run", str(scenario), "--replications", "3", "--workers", "1", "--out", str(out)]
     code = main(argv)
@@ -150,7 +133,7 @@ def test_what_keeps_a_run_going_is_named_by_its_field(overrides, line):
 
 def test_a_drain_that_returns_after_the_horizon_is_no_runaway():
     # The scenario schedules the return 60 days on: nothing starts after the horizon
-    # (tests/test_horizon.py), so the run does not wait for it.
+    # (tests/model/test_horizon.py), so the run does not wait for it.
     drain = {"node": "c1-n1", "day": 0, "time": "12:00", "duration": "60 d"}
     res = hvsim.simulate(
         hvsim.scenario_from_dict(base_scenario(migrations={"drains": [drain]})), seed=1
@@ -173,7 +156,7 @@ def test_a_sweep_lists_runs_that_run_away_as_failures_and_reports_the_others(tmp
 def test_the_sweep_command_leaves_a_runaway_combination_out_of_the_report_and_exits_1(
     tmp_path, capsys
 ):
-    scenario = _write(tmp_path, slow_link())
+    scenario = write_scenario(tmp_path, slow_link())
     out = tmp_path / "out"
     vary = "links[2].bandwidth=64 kbps,10 Gbps"
     code = main(
@@ -192,7 +175,7 @@ def test_a_comparison_whose_runs_all_run_away_writes_compare_csv_with_its_header
     # Every run of both sides runs away: exit 1, each run in failures.csv, and the
     # tables empty but readable (compare.csv was a lone newline, which pandas cannot
     # read: found by whole-command fuzzing).
-    scenario = _write(tmp_path, slow_link())
+    scenario = write_scenario(tmp_path, slow_link())
     out = tmp_path / "out"
     argv = ["compare", str(scenario), str(scenario), "--replications", "1"]
     assert main([*argv, "--workers", "1", "--out", str(out)]) == 1
