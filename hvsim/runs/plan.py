@@ -21,7 +21,7 @@ from hvsim.seeds import check_seed
 # What decides a run's KPIs, relative to the hvsim package (a folder: every .py file
 # under it). A stored run is reused only while all of these are unchanged; moving
 # the command line, the reports or the runner does not invalidate the stores. A
-# module that simulate() loads must be here: tests/test_sweep.py checks it, and a
+# module that simulate() loads must be here: tests/runs/test_store.py checks it, and a
 # listed path that no longer exists stops the fingerprint with its name.
 KPI_SOURCES = (
     "__init__.py",  # the public API
