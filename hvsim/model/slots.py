@@ -103,7 +103,7 @@ class JobSlots:
         else:
             self.queue.remove(request)
         done = simpy.Event(env)
-        done.callbacks.append(self._grant_cb)  # type: ignore[union-attr]
+        done.callbacks.append(self._grant_cb)
         done._ok = True
         done._value = None
         env.schedule(done)
