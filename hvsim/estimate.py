@@ -97,8 +97,8 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
             for n in names.matching(m):
                 group_of.setdefault(n, g.name)
     members = {g.name: 0 for g in scenario.protection_groups}
-    for g in group_of.values():
-        members[g] += 1
+    for group in group_of.values():
+        members[group] += 1
     express = sum(
         members[g.name] * daily_count(g.express_full_times, horizon_s)
         for g in scenario.protection_groups
