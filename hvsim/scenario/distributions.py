@@ -364,13 +364,13 @@ def _categorical_validator(allowed: tuple[Any, ...], type_name: str):
     return validate
 
 
-def _dist_schema(kind: str, description: str) -> dict:
-    scalar = (
+def _dist_schema(kind: str, description: str) -> dict[str, Any]:
+    scalar: dict[str, Any] = (
         {"anyOf": [{"type": "number"}, {"type": "string"}]}
         if kind not in ("count",)
         else {"type": "number"}
     )
-    forms = [scalar]
+    forms: list[dict[str, Any]] = [scalar]
     for name, params in PARAMS.items():
         props: dict[str, Any] = {"dist": {"const": name}}
         for p in params:

@@ -93,13 +93,14 @@ def _describe(ann: object) -> str:
         return f"mapping of {_describe(args[0])} to {_describe(args[1])}"
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return f"`{ann.__name__}` mapping"
-    return {
+    words: dict[object, str] = {
         bool: "true/false",
         int: "integer",
         float: "number",
         str: "text",
         dt.date: "date YYYY-MM-DD",
-    }.get(ann, str(ann))  # type: ignore[arg-type]
+    }
+    return words.get(ann, str(ann))
 
 
 def _type_text(model: type[BaseModel], name: str) -> str:
