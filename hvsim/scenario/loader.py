@@ -504,6 +504,7 @@ def check_references(s: Scenario) -> list[str]:
         vm_names += [(f"{p}.name", n) for n in names_of[i]]
         for d, disk in enumerate(v.disks):
             if disk.used is not None and disk.used.is_constant and disk.size.is_constant:
+                # A constant draws no random number, so it needs no generator.
                 if disk.used.sample(None) > disk.size.sample(None):  # type: ignore[arg-type]
                     problems.append(
                         f"{p}.disks[{d}].used: larger than the disk's size "

@@ -224,7 +224,14 @@ GUEST_OS = (
     "linux",
 )
 GUESTS_WITH_VSS = frozenset(GUEST_OS) - {"windows2000", "linux"}
-FILE_SYSTEMS = ("NTFS", "ReFS", "FAT32", "exFAT", "ext4", "xfs")
+FileSystem = Literal["NTFS", "ReFS", "FAT32", "exFAT", "ext4", "xfs"]
+FILE_SYSTEMS: tuple[str, ...] = typing.get_args(FileSystem)
+
+
+def _ntfs_only() -> list[FileSystem]:
+    return ["NTFS"]
+
+
 MAX_VMS = 100_000
 # On-demand jobs: 100,000 an hour (the old maximum) made millions of jobs a day and ran
 # out of memory; 500,000 jobs take about 10 s and 0.5 GB (one 2-core machine).
@@ -735,8 +742,8 @@ class VmSpec(Strict):
     dynamic_disks: SwitchChoice = Field(
         default_factory=lambda: fixed(False), description="Dynamic disks inside the guest."
     )
-    file_systems: list[Literal[FILE_SYSTEMS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["NTFS"],
+    file_systems: list[FileSystem] = Field(
+        default_factory=_ntfs_only,
         min_length=1,
         description="File systems of the guest's volumes. Online backup needs all NTFS.",
     )
