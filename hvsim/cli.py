@@ -13,7 +13,10 @@ from hvsim.files import OutputError, OutputFolder, default_folder, fit_name
 from hvsim.seeds import MAX_SEED
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from hvsim.runs.options import RunOptions
+    from hvsim.scenario.schema import Scenario
 
 EXIT_BAD_INPUT = 2
 
@@ -193,7 +196,11 @@ def _demote(markdown: str) -> str:
 
 
 def _costly(
-    args: argparse.Namespace, source: str, here: list, pooled: list = (), held: bool = False
+    args: argparse.Namespace,
+    source: str,
+    here: Sequence[Scenario],
+    pooled: Sequence[Scenario] = (),
+    held: bool = False,
 ) -> int | None:
     """Exit status 2 and one line if the command's estimated cost is past the limit
     (hvsim.estimate) and neither --yes nor a --max-jobs that covers it is given;

@@ -93,8 +93,8 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
     names = scenario_vm_names(scenario)
     group_of = group_membership(scenario, names)
     members = {g.name: 0 for g in scenario.protection_groups}
-    for g in group_of.values():
-        members[g] += 1
+    for group in group_of.values():
+        members[group] += 1
     express = sum(
         members[g.name] * daily_count(g.express_full_times, horizon_s)
         for g in scenario.protection_groups

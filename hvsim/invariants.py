@@ -80,10 +80,10 @@ def check_world(world: World) -> None:
             )
         if rec.seconds < 0:
             raise InvariantViolation("downtime not negative", f"{rec.vm}: {rec.seconds}")
-    for rec in world.trace.jobs:
-        if not rec.queued_s <= rec.start_s <= rec.end_s:
+    for job in world.trace.jobs:
+        if not job.queued_s <= job.start_s <= job.end_s:
             raise InvariantViolation(
-                "jobs queue, start and end in order", f"job {rec.job_id}: {rec}"
+                "jobs queue, start and end in order", f"job {job.job_id}: {job}"
             )
     # Nothing starts at or after the horizon (hvsim.model.schedule); a failed
     # backup's automatic re-runs may, as they finish an occurrence scheduled before it.

@@ -6,8 +6,9 @@ import datetime as dt
 import json
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -262,7 +263,9 @@ def _outside_window(res: Results) -> int:
     return int((((occ["scheduled_s"] - start) % DAY_S) >= length.astype(float)).sum())
 
 
-def _table(records: list, record_type: type, start_date: dt.date) -> pd.DataFrame:
+def _table(
+    records: Sequence[NamedTuple], record_type: type[NamedTuple], start_date: dt.date
+) -> pd.DataFrame:
     """Records to a table with a duration and calendar times for every *_s column."""
     df = pd.DataFrame.from_records(records, columns=list(record_type._fields))
     if "start_s" in df and "end_s" in df:

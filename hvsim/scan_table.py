@@ -51,6 +51,8 @@ def scan_duration_s(
     scanner = ProtectionScanner(env, costs, records)
     node_objs = [_Node(f"n{i + 1}") for i in range(nodes)]
     csv_objs = [_Csv(f"csv{j + 1}") for j in range(csvs)]
+    # The scanner reads only the names of nodes and CSVs and the writers of VMs: the
+    # stand-ins above carry just those (arg-type below).
     target = ClusterScanTarget("table", "dpm", serialized, node_objs, csv_objs)  # type: ignore[arg-type]
     cycle = itertools.cycle(writer_lists or [("system",)])
     for i in range(vms):

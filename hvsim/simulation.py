@@ -8,6 +8,7 @@ import gc
 import itertools
 import math
 from collections.abc import Callable
+from functools import partial
 
 import simpy
 
@@ -102,24 +103,15 @@ def start_migrations(world: World) -> None:
         if ev.kind == "consistency_check":
             replica = world.replicas.get(vm)
             if replica is not None:
-                env.process(
-                    mgr.at(at, lambda r=replica: world.jobs.consistency_check(r, "request"))
-                )
+                env.process(mgr.at(at, partial(world.jobs.consistency_check, replica, "request")))
         elif ev.kind == "storage":
-            vol = world.volumes[ev.target]  # type: ignore[index]
-            env.process(
-                mgr.at(
-                    at,
-                    lambda vm=vm, vol=vol: mgr.migrate(vm, "storage", "event", target_volume=vol),
-                )
-            )
+            assert ev.target is not None  # the scenario checks: a move names its target
+            vol = world.volumes[ev.target]
+            env.process(mgr.at(at, partial(mgr.migrate, vm, "storage", "event", target_volume=vol)))
         else:
-            host = world.hosts[ev.target]  # type: ignore[index]
-            env.process(
-                mgr.at(
-                    at, lambda vm=vm, host=host, kind=ev.kind: mgr.migrate(vm, kind, "event", host)
-                )
-            )
+            assert ev.target is not None  # the scenario checks: a move names its target
+            host = world.hosts[ev.target]
+            env.process(mgr.at(at, partial(mgr.migrate, vm, ev.kind, "event", host)))
 
 
 def _run_reporting_days(

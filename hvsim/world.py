@@ -12,6 +12,7 @@ import itertools
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import numpy as np
 import simpy
@@ -187,7 +188,15 @@ def build_world(scenario: Scenario, seed: int) -> World:
     )
 
 
-def _by_name(items: Iterable) -> dict:
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_NamedT = TypeVar("_NamedT", bound=_Named)
+
+
+def _by_name(items: Iterable[_NamedT]) -> dict[str, _NamedT]:
     return {item.name: item for item in items}
 
 
@@ -207,11 +216,17 @@ class _Placement:
         self.volumes = volumes
 
     def __call__(self, spec: VmSpec) -> tuple[HyperVHost, Volume]:
+        # The scenario checks these pairs (VmSpec and load_scenario): a CSV comes with
+        # its cluster, a host is a standalone one (with local storage), a share with
+        # the host running the VM.
         if spec.csv is not None:
+            assert spec.cluster is not None
             cluster = self.clusters[spec.cluster]
             host = self.hosts[spec.node] if spec.node is not None else cluster.next_node()
             return host, cluster.csv(spec.csv)
         if spec.host is not None:
             host = self.hosts[spec.host]
-            return host, host.local_volume  # type: ignore[return-value]
-        return self.hosts[spec.smb_host], self.volumes[spec.share]  # type: ignore[index]
+            assert host.local_volume is not None
+            return host, host.local_volume
+        assert spec.smb_host is not None and spec.share is not None
+        return self.hosts[spec.smb_host], self.volumes[spec.share]

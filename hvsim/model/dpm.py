@@ -18,7 +18,7 @@ from hvsim.model.schedule import DAY_S, daily, starts_before
 from hvsim.model.slots import JobSlots, SlotsInOrder
 from hvsim.model.trace import ConsistencyCheckRecord, DowntimeRecord, JobRecord, Trace
 from hvsim.model.vm import VirtualMachine
-from hvsim.model.vss import VssCoordinator, WriterTimeout
+from hvsim.model.vss import HostSnapshot, VssCoordinator, WriterTimeout
 
 if TYPE_CHECKING:
     from hvsim.scenario import schema
@@ -298,7 +298,7 @@ class BackupJobs:
         self.horizon_s = horizon_s
         self.running = 0  # jobs queued or running; zero at the end of a run
 
-    def protect(self, replica: Replica) -> Generator:
+    def protect(self, replica: Replica) -> Generator[simpy.Event, object, None]:
         """The VM's life under protection: every express full scheduled before the
         horizon, with its automatic re-runs. A re-run may start after the horizon: it
         finishes an occurrence that started before it (DPM re-runs the failed job,
@@ -425,7 +425,9 @@ class BackupJobs:
         )
         return outcome == "succeeded"
 
-    def backup_route(self, vm: VirtualMachine, dpm: DpmServerState) -> tuple:
+    def backup_route(
+        self, vm: VirtualMachine, dpm: DpmServerState
+    ) -> tuple[BandwidthResource, ...]:
         """Source volume read, the network to the DPM server, the pool's write. A VM on
         an SMB share is read by the file server, over its own links."""
         volume = vm.volume
@@ -456,7 +458,9 @@ class BackupJobs:
         ):
             self.env.process(self.consistency_check(replica, trigger))
 
-    def scheduled_checks(self, plan: ProtectionGroupPlan, replicas: Sequence[Replica]) -> Generator:
+    def scheduled_checks(
+        self, plan: ProtectionGroupPlan, replicas: Sequence[Replica]
+    ) -> Generator[simpy.Event, object, None]:
         """The group's daily consistency check: only inconsistent replicas
         (source: dpm-consistency-check)."""
         env = self.env
@@ -468,7 +472,9 @@ class BackupJobs:
                 if replica.inconsistent and not replica.check_pending:
                     env.process(self.consistency_check(replica, "schedule"))
 
-    def consistency_check(self, replica: Replica, trigger: str) -> Generator:
+    def consistency_check(
+        self, replica: Replica, trigger: str
+    ) -> Generator[simpy.Event, object, None]:
         """Read the whole source and the whole replica block by block (both reads share
         bandwidth with everything else), compare checksums, send the differing blocks
         (source: dpm-consistency-check). Runs as a DPM job in the same slots as backups."""
@@ -533,7 +539,9 @@ class BackupJobs:
             )
         )
 
-    def _saved_state_snapshot(self, replica: Replica, job_id: int) -> Generator:
+    def _saved_state_snapshot(
+        self, replica: Replica, job_id: int
+    ) -> Generator[simpy.Event, object, HostSnapshot]:
         """Offline backup: save state (memory written to the VM's storage), host
         snapshot, resume (memory read back). The VM is down throughout (source: saved-state)."""
         env, vm = self.env, replica.vm

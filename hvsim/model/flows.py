@@ -20,6 +20,7 @@ import itertools
 import math
 from array import array
 from collections.abc import Sequence
+from typing import Any
 
 import simpy
 
@@ -27,10 +28,6 @@ import simpy
 _EPS_BYTES = 1e-3
 # Components up to this many resources plus flows are filled by linear scans.
 _SMALL_COMPONENT = 64
-
-
-def _cap_order(flow: Flow) -> tuple[float, int]:
-    return (flow.cap_bps, flow.id)  # type: ignore[return-value]
 
 
 def _freeze(
@@ -131,7 +128,15 @@ class Flow:
         "_mark",
     )
 
-    def __init__(self, fid: int, route: tuple[BandwidthResource, ...], size: float, cap, now, done):
+    def __init__(
+        self,
+        fid: int,
+        route: tuple[BandwidthResource, ...],
+        size: float,
+        cap: float | None,
+        now: float,
+        done: simpy.Event | None,
+    ):
         self.id = fid
         self.route = route
         self.size = size
@@ -140,7 +145,7 @@ class Flow:
         self.cap_bps = cap
         self.updated = now
         self.version = 0
-        self.done: simpy.Event = done
+        self.done = done  # None for an open-ended stream
         self.started = now
         self.bottleneck: BandwidthResource | None = None
         self.sent = 0.0
@@ -361,10 +366,14 @@ class FlowNetwork:
                 or (r.capacity_bps == best.capacity_bps and r.index < best.index)
             ):
                 best = r
-        if best is not None and (flow.cap_bps is None or best.capacity_bps <= flow.cap_bps):
+        cap = flow.cap_bps
+        if best is not None and (cap is None or best.capacity_bps <= cap):
             rate = best.capacity_bps
         else:
-            rate, best = flow.cap_bps, None  # type: ignore[assignment]
+            # No resource, or one wider than the cap: a flow has a route or a cap
+            # (transfer and open_streams refuse one with neither).
+            assert cap is not None
+            rate, best = cap, None
         flow._new = rate
         flow._bott = best
         for r in flow.route:
@@ -382,41 +391,48 @@ class FlowNetwork:
             res._n = n = len(res.flows)
             if n:
                 live.append(res)
-        capped: list[Flow] = []
+        capped: list[tuple[float, int, Flow]] = []
         for f in flows:
             f._frozen = False
             if f.cap_bps is not None:
-                capped.append(f)
-        # Caps never change: sorted once, the smallest unfrozen one is the first
-        # unfrozen entry from a pointer that only moves forward.
-        capped.sort(key=_cap_order)
+                capped.append((f.cap_bps, f.id, f))
+        # Caps never change: sorted once (by cap, then flow id), the smallest unfrozen
+        # one is the first unfrozen entry from a pointer that only moves forward.
+        capped.sort()
         next_cap = 0
         n_capped = len(capped)
         left = len(flows)
         while left:
             best_share = float("inf")
             best: BandwidthResource | None = None
+            best_index = -1  # best's (shares are finite: a tie means best is set)
             for r in live:
                 n = r._n
                 if n:
                     rem = r._rem
                     share = (rem if rem > 0.0 else 0.0) / n
-                    if share < best_share or (share == best_share and r.index < best.index):
-                        best_share, best = share, r
-            while next_cap < n_capped and capped[next_cap]._frozen:
+                    if share < best_share or (share == best_share and r.index < best_index):
+                        best_share, best, best_index = share, r, r.index
+            while next_cap < n_capped and capped[next_cap][2]._frozen:
                 next_cap += 1
-            best_cap = capped[next_cap] if next_cap < n_capped else None
+            cap_flow: Flow | None
+            if next_cap < n_capped:
+                cap_bps, _, cap_flow = capped[next_cap]
+            else:
+                cap_bps, cap_flow = math.inf, None
             # The heap orders entries (share, resource 0 / cap 1, index).
-            if best is not None and (best_cap is None or best_share <= best_cap.cap_bps):
+            if best is not None and best_share <= cap_bps:
                 bott = best
                 members: list[Flow] | tuple[Flow, ...] = [
                     f for f in bott.flows.values() if not f._frozen
                 ]
                 rate = best_share
             else:
+                # Unfrozen flows left and no resource shares among them: a capped one.
+                assert cap_flow is not None
                 bott = None
-                members = (best_cap,)
-                rate = best_cap.cap_bps
+                members = (cap_flow,)
+                rate = cap_bps
             if not rate > 0.0:
                 rate = 0.0
             left -= len(members)
@@ -427,7 +443,8 @@ class FlowNetwork:
         """Progressive filling over one component: repeatedly freeze the flows of the
         resource (or private cap) with the smallest fair share."""
         heappop, heappush = heapq.heappop, heapq.heappush
-        heap: list[tuple[float, int, int, object]] = []
+        # (share, 0, resource index, BandwidthResource) or (cap, 1, flow id, Flow).
+        heap: list[tuple[float, int, int, Any]] = []
         for res in resources:
             res._rem = rem = res.capacity_bps
             res._n = n = len(res.flows)
@@ -442,13 +459,16 @@ class FlowNetwork:
         left = len(flows)  # flows not yet frozen: the rest of the heap is stale at 0
         while left:
             share, tag, _, obj = heappop(heap)
+            members: list[Flow] | tuple[Flow, ...]
+            bott: BandwidthResource | None
             if tag == 1:  # a flow's private cap
-                if obj._frozen:  # type: ignore[union-attr]
+                capped: Flow = obj
+                if capped._frozen:
                     continue
-                members = (obj,)
+                members = (capped,)
                 bott = None
             else:
-                res = obj  # type: ignore[assignment]
+                res = obj  # a BandwidthResource (typed by the loop above)
                 # An entry is current iff it equals the share computed the same way
                 # from the resource's present state: every change to _rem/_n pushes a
                 # fresh entry. (A tolerance here would accept stale entries whenever
@@ -488,7 +508,7 @@ class FlowNetwork:
         self._timer_at = at
         version = self._timer_version
         timer = self.env.timeout(max(at - self.env.now, 0.0))
-        timer.callbacks.append(lambda _ev, v=version: self._on_timer(v))
+        timer.callbacks.append(lambda _ev: self._on_timer(version))
 
     def _on_timer(self, version: int) -> None:
         if version != self._timer_version:
@@ -527,7 +547,9 @@ class FlowNetwork:
         else:
             self._arm_timer()
         for f in finished:
-            f.done.succeed(now - f.started)
+            done = f.done
+            if done is not None:  # always: only transfers (not streams) are timed
+                done.succeed(now - f.started)
 
     def transfers_left(self) -> bool:
         """Whether a transfer (not an open-ended stream) is still under way."""

@@ -103,7 +103,7 @@ class MigrationManager:
         trigger: str,
         target_host: HyperVHost | None = None,
         target_volume: Volume | None = None,
-    ) -> Generator:
+    ) -> Generator[simpy.Event, object, None]:
         env = self.env
         requested = env.now
         self.running += 1
@@ -193,7 +193,7 @@ class MigrationManager:
 
     def _copy_storage(
         self, vm: VirtualMachine, src: HyperVHost, dst: HyperVHost, volume: Volume
-    ) -> Generator:
+    ) -> Generator[simpy.Event, object, float]:
         """Copy the disks, then the writes made meanwhile (assumption: no published
         storage-migration figure)."""
         env = self.env
@@ -218,7 +218,9 @@ class MigrationManager:
             return (net[src.name][0], net[dst.name][1])
         return self.network.route(src.name, dst.name)
 
-    def _copy_memory(self, vm: VirtualMachine, src: HyperVHost, dst: HyperVHost) -> Generator:
+    def _copy_memory(
+        self, vm: VirtualMachine, src: HyperVHost, dst: HyperVHost
+    ) -> Generator[simpy.Event, object, tuple[float, int, float]]:
         """Setup (negotiation, the VM's shell on the target), then pre-copy rounds: send
         memory, then what was dirtied meanwhile, until it is small enough (or rounds run
         out); then a blackout sends the rest."""
@@ -305,7 +307,7 @@ class MigrationManager:
             # Re-protected at or after the horizon: nothing starts then (module docstring).
             return
 
-        def repaired() -> Generator:
+        def repaired() -> Generator[simpy.Event, object, None]:
             yield env.timeout(end - env.now)
             # Re-protected, the replica must be checked against the VM (a failed or
             # inconsistent replica, source: dpm-consistency-check).
@@ -317,7 +319,7 @@ class MigrationManager:
     # -- sources of migrations -----------------------------------------------
     def drain(
         self, node: HyperVHost, at_s: float, duration_s: float, vms: list[VirtualMachine]
-    ) -> Generator:
+    ) -> Generator[simpy.Event, object, None]:
         """Move every VM off ``node`` to the other nodes (round-robin), then back; a
         drain due at or after the horizon does nothing, and one whose return falls at
         or after it leaves the VMs moved (module docstring)."""
@@ -353,7 +355,7 @@ class MigrationManager:
         kind: str,
         targets: list[HyperVHost],
         rng: np.random.Generator,
-    ) -> Generator:
+    ) -> Generator[simpy.Event, object, None]:
         """A superposed Poisson stream: one process, O(1) per migration."""
         env = self.env
         if not vms:
@@ -375,7 +377,9 @@ class MigrationManager:
         rate_per_s = per_vm_per_day * len(vms) / DAY_S
         yield from poisson_arrivals(env, rate_per_s, rng, self.horizon_s, arrive)
 
-    def at(self, at_s: float, action: Callable[[], Generator]) -> Generator:
+    def at(
+        self, at_s: float, action: Callable[[], Generator[simpy.Event, object, None]]
+    ) -> Generator[simpy.Event, object, None]:
         """``action`` at ``at_s``, if that starts before the horizon."""
         if not starts_before(at_s, self.horizon_s):
             return

@@ -66,7 +66,7 @@ class OnDemandStream:
             f"on_demand[{index}]",
         )
 
-    def arrivals(self) -> Generator:
+    def arrivals(self) -> Generator[simpy.Event, object, None]:
         """The stream's jobs, each taking one of the DPM server's slots on arrival."""
         return poisson_arrivals(self.env, self.rate_per_s, self.rng, self.horizon_s, self._arrive)
 
@@ -79,7 +79,7 @@ class OnDemandStream:
         )
         self.env.process(self.job(self._arrived, hold))
 
-    def job(self, n: int, hold_s: float) -> Generator:
+    def job(self, n: int, hold_s: float) -> Generator[simpy.Event, object, None]:
         env = self.env
         self.running += 1
         arrived = env.now

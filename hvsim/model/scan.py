@@ -124,7 +124,7 @@ class ProtectionScanner:
         self.discovery_at_s = discovery_at_s  # daily discovery, seconds after midnight
         self.horizon_s = horizon_s
 
-    def scan(self, target: ClusterScanTarget, kind: str) -> Generator:
+    def scan(self, target: ClusterScanTarget, kind: str) -> Generator[simpy.Event, object, None]:
         env = self.env
         start = env.now
         workers = [
@@ -153,7 +153,9 @@ class ProtectionScanner:
             )
         )
 
-    def _node_work(self, target: ClusterScanTarget, index: int, node: HyperVHost) -> Generator:
+    def _node_work(
+        self, target: ClusterScanTarget, index: int, node: HyperVHost
+    ) -> Generator[simpy.Event, object, None]:
         env, costs = self.env, self.costs
         yield env.timeout(costs.per_node_overhead_s)
         if not target.serialized:
@@ -175,7 +177,7 @@ class ProtectionScanner:
                 )
                 yield env.timeout(work)
 
-    def schedule(self, target: ClusterScanTarget) -> Generator:
+    def schedule(self, target: ClusterScanTarget) -> Generator[simpy.Event, object, None]:
         """The wizard's scan at time 0, then a discovery scan once a day."""
         yield from self.scan(target, "initial")
         if self.discovery_at_s is None:

@@ -61,14 +61,14 @@ class JobSlots:
     (a release whose slot goes to a waiting job) is two rows at the same time, the
     release's and the grant's; the last row at a time is the state from then on, so
     the log's time-averages equal the jobs' held and waiting times
-    (tests/test_slot_log.py).
+    (tests/model/test_slot_log.py).
 
     Grants follow ``simpy.Resource`` exactly: requests wait first come, first served;
     a request is granted on arrival when a slot is free and nobody waits; a release
     frees the slot at once and hands it to the head of the queue when the release
     event is processed (SimPy's Release event). The same event order, without the
     put/get queue machinery of SimPy's generic resources, which cost about a tenth
-    of a run (tests/test_job_slots.py compares the two).
+    of a run (tests/model/test_job_slots.py compares the two).
     """
 
     __slots__ = ("env", "capacity", "name", "kind", "users", "queue", "_log", "_id", "_grant_cb")
@@ -103,7 +103,7 @@ class JobSlots:
         else:
             self.queue.remove(request)
         done = simpy.Event(env)
-        done.callbacks.append(self._grant_cb)  # type: ignore[union-attr]
+        done.callbacks.append(self._grant_cb)
         done._ok = True
         done._value = None
         env.schedule(done)

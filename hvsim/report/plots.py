@@ -244,7 +244,9 @@ def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Fig
             sel = (kind == k) & (failed == f) & ~np.isnan(row)
             ax.add_collection(
                 PolyCollection(
-                    _bar_verts(x0[sel], x1[sel], row[sel]),
+                    # matplotlib's stubs name a sequence of (n, 2) arrays; set_verts
+                    # takes an (m, n, 2) array too (its fast path, no copy per bar).
+                    _bar_verts(x0[sel], x1[sel], row[sel]),  # type: ignore[arg-type]
                     facecolors=_kind_colour(k, others),
                     edgecolors=FAILED_EDGE if f else "none",
                     linewidths=1.2 if f else 0,

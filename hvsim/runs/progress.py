@@ -135,7 +135,7 @@ class Progress:
 def _bar_type() -> type:
     from tqdm import tqdm
 
-    class Bar(tqdm):  # type: ignore[misc]
+    class Bar(tqdm):
         # No monitor thread: every redraw comes from an update of this process.
         monitor_interval = 0
 

@@ -28,8 +28,8 @@ def run_spec(spec: RunSpec, simulate: Callable[..., Any] = _simulate) -> dict[st
         kpis = flatten_kpis(simulate(scenario, seed=spec.seed).kpis())
         # A KPI that is not a finite number is null (n/a in the tables), as the store
         # keeps it; through JSON, as from the store: computed and stored runs are equal.
-        kpis = {k: v if math.isfinite(v) else None for k, v in kpis.items()}
-        kpis = json.loads(json.dumps(kpis))
+        finite = {k: v if math.isfinite(v) else None for k, v in kpis.items()}
+        kpis = json.loads(json.dumps(finite))
         error, trace = None, ""
     except ScenarioError as exc:
         kpis, error, trace = {}, "; ".join(exc.problems), ""

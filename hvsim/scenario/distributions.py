@@ -17,10 +17,12 @@ categorical fields (guest OS, on/off switches).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
+from annotated_types import GroupedMetadata
 from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
 
 from hvsim.scenario.units import KIND_MAXIMUM, OutOfRange, allowed, parse_quantity
@@ -224,7 +226,6 @@ def _validator(
             return Dist("fixed", (convert(value, field),))
         return _from_mapping(value, field, convert, floor, maximum)
 
-    validate.kind = kind  # type: ignore[attr-defined]  # read by the scenario reference
     return validate
 
 
@@ -360,17 +361,16 @@ def _categorical_validator(allowed: tuple[Any, ...], type_name: str):
         conv = _each_value(values, convert)
         return Dist("choice", (conv, _weights(value.get("weights"), len(conv))))
 
-    validate.kind = type_name  # type: ignore[attr-defined]  # read by the scenario reference
     return validate
 
 
-def _dist_schema(kind: str, description: str) -> dict:
-    scalar = (
+def _dist_schema(kind: str, description: str) -> dict[str, Any]:
+    scalar: dict[str, Any] = (
         {"anyOf": [{"type": "number"}, {"type": "string"}]}
         if kind not in ("count",)
         else {"type": "number"}
     )
-    forms = [scalar]
+    forms: list[dict[str, Any]] = [scalar]
     for name, params in PARAMS.items():
         props: dict[str, Any] = {"dist": {"const": name}}
         for p in params:
@@ -394,6 +394,68 @@ def _dist_schema(kind: str, description: str) -> dict:
     return {"anyOf": forms, "description": description}
 
 
+class DistCheck(GroupedMetadata):
+    """How a field of ``kind`` (size, rate, duration, fraction, count) is read: a
+    constant or a distribution, with values above ``minimum`` and, if given, at least
+    ``least`` (named ``least_text`` in messages). The field is written
+    ``Annotated[Dist, DistCheck(...)]`` (a type mypy reads); pydantic unpacks the
+    validator and the JSON schema from it."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        minimum: float = 0.0,
+        exclusive: bool = True,
+        maximum: float | None = None,
+        least: float | None = None,
+        least_text: str = "",
+    ):
+        self.kind = kind  # read by the scenario reference
+        self.validator = BeforeValidator(
+            _validator(kind, minimum, exclusive, maximum, least, least_text)
+        )
+        self.schema = WithJsonSchema(_dist_schema(kind, f"{kind}: a constant or a distribution"))
+
+    def __iter__(self) -> Iterator[object]:
+        yield self.validator
+        yield self.schema
+
+
+class CategoryCheck(GroupedMetadata):
+    """How a categorical field is read: a value or a weighted choice, written
+    ``Annotated[Dist, CategoryCheck(...)]``."""
+
+    def __init__(self, allowed: tuple[Any, ...], type_name: str = "string"):
+        self.kind = type_name  # read by the scenario reference
+        scalar: dict[str, Any]
+        if type_name == "boolean":
+            scalar = {"type": "boolean"}
+        else:
+            scalar = {"enum": list(allowed)}
+        schema = {
+            "anyOf": [
+                scalar,
+                {
+                    "type": "object",
+                    "properties": {
+                        "dist": {"const": "choice"},
+                        "values": {"type": "array", "items": scalar},
+                        "weights": {"type": "array", "items": {"type": "number"}},
+                    },
+                    "required": ["dist", "values"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+        self.validator = BeforeValidator(_categorical_validator(allowed, type_name))
+        self.schema = WithJsonSchema(schema)
+
+    def __iter__(self) -> Iterator[object]:
+        yield self.validator
+        yield self.schema
+
+
 def DistOf(
     kind: str,
     *,
@@ -403,42 +465,22 @@ def DistOf(
     least: float | None = None,
     least_text: str = "",
 ) -> Any:
-    """Annotated type: a field of ``kind`` (size, rate, duration, fraction, count)
-    given as a constant or a distribution, with values above ``minimum`` and, if
-    given, at least ``least`` (named ``least_text`` in messages)."""
-    return Annotated[
-        Dist,
-        BeforeValidator(_validator(kind, minimum, exclusive, maximum, least, least_text)),
-        WithJsonSchema(_dist_schema(kind, f"{kind}: a constant or a distribution")),
-    ]
+    """The annotated type ``Annotated[Dist, DistCheck(...)]`` as a value (for
+    ``TypeAdapter``)."""
+    check = DistCheck(
+        kind,
+        minimum=minimum,
+        exclusive=exclusive,
+        maximum=maximum,
+        least=least,
+        least_text=least_text,
+    )
+    return Annotated[Dist, check]
 
 
 def CategoryOf(allowed: tuple[Any, ...], type_name: str = "string") -> Any:
-    """Annotated type: a categorical field given as a value or a weighted choice."""
-    if type_name == "boolean":
-        scalar: dict = {"type": "boolean"}
-    else:
-        scalar = {"enum": list(allowed)}
-    schema = {
-        "anyOf": [
-            scalar,
-            {
-                "type": "object",
-                "properties": {
-                    "dist": {"const": "choice"},
-                    "values": {"type": "array", "items": scalar},
-                    "weights": {"type": "array", "items": {"type": "number"}},
-                },
-                "required": ["dist", "values"],
-                "additionalProperties": False,
-            },
-        ]
-    }
-    return Annotated[
-        Dist,
-        BeforeValidator(_categorical_validator(allowed, type_name)),
-        WithJsonSchema(schema),
-    ]
+    """The annotated type ``Annotated[Dist, CategoryCheck(...)]`` as a value."""
+    return Annotated[Dist, CategoryCheck(allowed, type_name)]
 
 
 def fixed(value: Any) -> Dist:

@@ -65,15 +65,11 @@ class ScenarioError(Exception):
         self.problems = problems
 
 
-try:  # libyaml's event parser, when PyYAML has it: about 20 times faster than Python's
+if yaml.__with_libyaml__:
+    # libyaml's event parser, when PyYAML has it: about 20 times faster than Python's.
     from yaml._yaml import CParser as _CParser
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _CParser = None
 
-
-if _CParser is not None:
-
-    class _SafeBase(  # type: ignore[misc]
+    class _SafeBase(
         yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver, _CParser
     ):
         """libyaml reads events; composing stays in Python (below), where nodes are
@@ -86,7 +82,8 @@ if _CParser is not None:
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
 
-else:  # pragma: no cover
+else:  # pragma: no cover - PyYAML built without libyaml
+    # The same base in pure Python (mypy reads the class above as the type).
     _SafeBase = yaml.SafeLoader  # type: ignore[misc,assignment]
 
 
@@ -95,7 +92,13 @@ class _Loader(_SafeBase):
     documents of more than MAX_NODES nodes or MAX_DEPTH levels as they are read, and
     duplicate keys in a mapping (the first value would be silently lost)."""
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def _next_mark(self) -> Any:
+        """Where the next event starts: a yaml.Mark, or libyaml's of the same fields
+        (compose_node is called only with a node's event ahead)."""
+        event = self.peek_event()
+        return event.start_mark if event is not None else None
+
+    def compose_node(self, parent, index):
         self._nodes = getattr(self, "_nodes", 0) + 1
         if self._nodes > MAX_NODES:
             raise yaml.composer.ComposerError(
@@ -103,14 +106,13 @@ class _Loader(_SafeBase):
                 None,
                 f"more than {MAX_NODES:,} values (YAML nodes), more than a scenario needs: "
                 "give many VMs by count and a name pattern, not one by one",
-                self.peek_event().start_mark,
+                self._next_mark(),
             )
         if self.check_event(yaml.AliasEvent):
             self._aliases = getattr(self, "_aliases", 0) + 1
             if self._aliases > MAX_ALIASES:
-                event = self.peek_event()
                 raise yaml.YAMLError(
-                    f"more than {MAX_ALIASES} YAML aliases (line {event.start_mark.line + 1}); "
+                    f"more than {MAX_ALIASES} YAML aliases (line {self._next_mark().line + 1}); "
                     "refusing a document that expands without bound"
                 )
         depth = getattr(self, "_depth", 0) + 1
@@ -119,7 +121,7 @@ class _Loader(_SafeBase):
                 None,
                 None,
                 f"values nested more than {MAX_DEPTH} deep",
-                self.peek_event().start_mark,
+                self._next_mark(),
             )
         self._depth = depth
         try:
@@ -127,12 +129,12 @@ class _Loader(_SafeBase):
         finally:
             self._depth = depth - 1
 
-    def compose_document(self):  # type: ignore[override]
+    def compose_document(self):
         node = super().compose_document()
         _check_expansion(node)
         return node
 
-    def construct_object(self, node, deep=False):  # type: ignore[override]
+    def construct_object(self, node, deep=False):
         # The safe constructors of scalars raise plain Python errors (ValueError,
         # KeyError, IndexError, OverflowError, AttributeError) on text their resolver
         # accepted or a tag forced: 2026-02-30 (a date), a 5,000-digit integer, a
@@ -148,7 +150,7 @@ class _Loader(_SafeBase):
                 None, None, _scalar_problem(kind, node.value, exc), node.start_mark
             ) from None
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+    def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key_node, _ in node.value:
@@ -332,7 +334,12 @@ def parse_yaml(text: str, source: str) -> Any:
     if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
         raise ScenarioError([f"{source}: (file): larger than {MAX_FILE_BYTES} bytes"])
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        # yaml.load(text, Loader=_Loader), whose stubs name PyYAML's own loaders only.
+        loader = _Loader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
@@ -471,14 +478,14 @@ def check_references(s: Scenario) -> list[str]:
             names_of.append([])
             names_failed = True
         if v.csv is not None:
-            c = clusters.get(v.cluster or "")
-            if c is None:
+            cluster = clusters.get(v.cluster or "")
+            if cluster is None:
                 problems.append(f"{p}.cluster: unknown cluster ({v.cluster!r})")
-            elif v.csv not in {x.name for x in c.csvs}:
+            elif v.csv not in {x.name for x in cluster.csvs}:
                 elsewhere = csv_cluster.get(v.csv)
                 where = f"; it belongs to cluster {elsewhere}" if elsewhere else ""
                 problems.append(
-                    f"{p}.csv: no CSV of that name in cluster {c.name}{where} ({v.csv!r})"
+                    f"{p}.csv: no CSV of that name in cluster {cluster.name}{where} ({v.csv!r})"
                 )
             if v.node is not None and nodes.get(v.node) != v.cluster:
                 problems.append(f"{p}.node: not a node of cluster {v.cluster} ({v.node!r})")
@@ -497,6 +504,7 @@ def check_references(s: Scenario) -> list[str]:
         vm_names += [(f"{p}.name", n) for n in names_of[i]]
         for d, disk in enumerate(v.disks):
             if disk.used is not None and disk.used.is_constant and disk.size.is_constant:
+                # A constant draws no random number, so it needs no generator.
                 if disk.used.sample(None) > disk.size.sample(None):  # type: ignore[arg-type]
                     problems.append(
                         f"{p}.disks[{d}].used: larger than the disk's size "
@@ -538,10 +546,10 @@ def _check_capacity(s: Scenario) -> list[str]:
     (the model draws min(size, used), whose mean is at most this)."""
     volumes: dict[tuple[str, str], tuple[str, float]] = {}  # (kind, name) -> (path, bytes)
     for i, c in enumerate(s.clusters):
-        for j, v in enumerate(c.csvs):
-            volumes[("csv", f"{c.name}/{v.name}")] = (
+        for j, csv in enumerate(c.csvs):
+            volumes[("csv", f"{c.name}/{csv.name}")] = (
                 f"clusters[{i}].csvs[{j}].capacity",
-                v.capacity,
+                csv.capacity,
             )
     for i, h in enumerate(s.hosts):
         volumes[("local", h.name)] = (f"hosts[{i}].storage.capacity", h.storage.capacity)

@@ -80,9 +80,9 @@ def check_mobility_references(s: Scenario, vm_names: VmNames) -> list[str]:
     for i, o in enumerate(s.on_demand):
         if o.dpm_server not in dpm_names:
             problems.append(f"on_demand[{i}].dpm_server: unknown DPM server ({o.dpm_server!r})")
-    for i, d in enumerate(s.migrations.drains):
-        if d.node not in nodes:
-            problems.append(f"migrations.drains[{i}].node: not a cluster node ({d.node!r})")
+    for i, drain in enumerate(s.migrations.drains):
+        if drain.node not in nodes:
+            problems.append(f"migrations.drains[{i}].node: not a cluster node ({drain.node!r})")
     moved_between_hosts: set[str] = set()  # VMs a shared-nothing move may take elsewhere
     for i, p in enumerate(s.migrations.poisson):
         for j, m in enumerate(p.members):

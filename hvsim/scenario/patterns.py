@@ -56,6 +56,7 @@ class VmNames:
     def _filter(self, pattern: str) -> list[str]:
         pattern = os.path.normcase(pattern)
         match = re.compile(fnmatch.translate(pattern)).match
+        # _HEAD matches every text (its head may be empty): the match is never None.
         head = _HEAD.match(pattern).group()  # type: ignore[union-attr]
         keys = self._keys
         hits = []

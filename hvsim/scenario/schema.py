@@ -14,8 +14,10 @@ import math
 import re
 import types
 import typing
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
+from annotated_types import GroupedMetadata
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -30,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from hvsim.scenario.distributions import CategoryOf, DistOf, fixed
+from hvsim.scenario.distributions import CategoryCheck, Dist, DistCheck, fixed
 from hvsim.scenario.units import (
     KIND_MAXIMUM_TEXT,
     OutOfRange,
@@ -59,33 +61,39 @@ def _field(info: ValidationInfo, fallback: str) -> str:
     return info.field_name or fallback
 
 
-def _quantity(kind: str, example: str, least: float = 0.0, least_text: str = ""):
-    words = allowed(kind, least_text, exclusive=True)
+class QuantityCheck(GroupedMetadata):
+    """How a quantity field of ``kind`` is read: a number or a text with a unit,
+    positive and at least ``least`` (named ``least_text`` in messages); ``example``
+    goes into the JSON schema. Written ``Annotated[float, QuantityCheck(...)]``."""
 
-    def convert(value: object, info: ValidationInfo) -> float:
-        try:
-            v = parse_quantity(value, kind)
-        except OutOfRange:
-            v = float("nan")
-        if not (v > 0 and v >= least):  # NaN fails both
-            raise ValueError(f"{_field(info, kind)} must be {words}")
-        return v
+    def __init__(self, kind: str, example: str, least: float = 0.0, least_text: str = ""):
+        words = allowed(kind, least_text, exclusive=True)
 
-    return Annotated[
-        float,
-        BeforeValidator(convert),
-        WithJsonSchema(
+        def convert(value: object, info: ValidationInfo) -> float:
+            try:
+                v = parse_quantity(value, kind)
+            except OutOfRange:
+                v = float("nan")
+            if not (v > 0 and v >= least):  # NaN fails both
+                raise ValueError(f"{_field(info, kind)} must be {words}")
+            return v
+
+        self.validator = BeforeValidator(convert)
+        self.schema = WithJsonSchema(
             {
                 "anyOf": [{"type": "number"}, {"type": "string"}],
                 "description": f"e.g. {example}; {words}",
             }
-        ),
-    ]
+        )
+
+    def __iter__(self) -> Iterator[object]:
+        yield self.validator
+        yield self.schema
 
 
-Size = _quantity("size", "'100 GiB'", MIN_SIZE, MIN_SIZE_TEXT)
-Rate = _quantity("rate", "'1 Gbps' or '500 MB/s'", MIN_RATE, MIN_RATE_TEXT)
-Duration = _quantity("duration", "'30 s'")
+Size = Annotated[float, QuantityCheck("size", "'100 GiB'", MIN_SIZE, MIN_SIZE_TEXT)]
+Rate = Annotated[float, QuantityCheck("rate", "'1 Gbps' or '500 MB/s'", MIN_RATE, MIN_RATE_TEXT)]
+Duration = Annotated[float, QuantityCheck("duration", "'30 s'")]
 _DURATION_OR_ZERO = allowed("duration")
 
 
@@ -216,7 +224,14 @@ GUEST_OS = (
     "linux",
 )
 GUESTS_WITH_VSS = frozenset(GUEST_OS) - {"windows2000", "linux"}
-FILE_SYSTEMS = ("NTFS", "ReFS", "FAT32", "exFAT", "ext4", "xfs")
+FileSystem = Literal["NTFS", "ReFS", "FAT32", "exFAT", "ext4", "xfs"]
+FILE_SYSTEMS: tuple[str, ...] = typing.get_args(FileSystem)
+
+
+def _ntfs_only() -> list[FileSystem]:
+    return ["NTFS"]
+
+
 MAX_VMS = 100_000
 # On-demand jobs: 100,000 an hour (the old maximum) made millions of jobs a day and ran
 # out of memory; 500,000 jobs take about 10 s and 0.5 GB (one 2-core machine).
@@ -645,19 +660,29 @@ class ProtectionGroup(Strict):
         return sync_frequency
 
 
+# Fields drawn per VM (hvsim.scenario.distributions): a constant or a distribution.
+SizeDist = Annotated[Dist, DistCheck("size", least=MIN_SIZE, least_text=MIN_SIZE_TEXT)]
+MemoryDist = Annotated[Dist, DistCheck("size", least=MIN_MEMORY, least_text=MIN_MEMORY_TEXT)]
+FractionDist = Annotated[Dist, DistCheck("fraction", minimum=0.0, exclusive=False, maximum=1.0)]
+RateOrZeroDist = Annotated[Dist, DistCheck("rate", minimum=0.0, exclusive=False)]
+DurationOrZeroDist = Annotated[Dist, DistCheck("duration", minimum=0.0, exclusive=False)]
+GuestOsChoice = Annotated[Dist, CategoryCheck(GUEST_OS)]
+SwitchChoice = Annotated[Dist, CategoryCheck((True, False), "boolean")]
+
+
 class Disk(Strict):
-    size: DistOf("size", least=MIN_SIZE, least_text=MIN_SIZE_TEXT) = Field(
+    size: SizeDist = Field(
         default_factory=lambda: fixed(100e9),
         description="Virtual disk size. Default 100 GB (source: dpm-scale-out: average "
         f"protected VM). "
         f"{SIZE_FLOOR}",
     )
-    used: DistOf("size", least=MIN_SIZE, least_text=MIN_SIZE_TEXT) | None = Field(
+    used: SizeDist | None = Field(
         None,
         description="Bytes in use (at most size). Default: the whole size (assumption). "
         f"{SIZE_FLOOR}",
     )
-    daily_change: DistOf("fraction", minimum=0.0, exclusive=False, maximum=1.0) = Field(
+    daily_change: FractionDist = Field(
         default_factory=lambda: fixed(0.03),
         description="Fraction of used bytes changed per day. Default 3 % (source: dpm-scale-out).",
     )
@@ -684,19 +709,19 @@ class VmSpec(Strict):
     smb_host: Name | None = Field(
         None, description="For a VM on a share: the standalone host or node running it."
     )
-    memory: DistOf("size", least=MIN_MEMORY, least_text=MIN_MEMORY_TEXT) = Field(
+    memory: MemoryDist = Field(
         default_factory=lambda: fixed(4 * 2**30),
         description="Memory assigned (saved to disk on save state, source: saved-state). "
         "Default 4 GiB "
         f"(assumption). From {MIN_MEMORY_TEXT} (assumption: a floor that catches unit "
         f"slips) to {KIND_MAXIMUM_TEXT['size']}.",
     )
-    dirty_rate: DistOf("rate", minimum=0.0, exclusive=False) = Field(
+    dirty_rate: RateOrZeroDist = Field(
         default_factory=lambda: fixed(20e6),
         description="Memory dirtied per second, re-sent in live-migration pre-copy rounds. "
         "Default 20 MB/s (assumption).",
     )
-    io_rate: DistOf("rate", minimum=0.0, exclusive=False) = Field(
+    io_rate: RateOrZeroDist = Field(
         default_factory=lambda: fixed(2e6),
         description="The VM's own storage I/O (read + write), which goes over the cluster "
         "network while its CSV is redirected. Default 2 MB/s (assumption).",
@@ -707,29 +732,29 @@ class VmSpec(Strict):
         max_length=64,
         description="Virtual disks (1 to 64).",
     )
-    guest_os: CategoryOf(GUEST_OS) = Field(
+    guest_os: GuestOsChoice = Field(
         default_factory=lambda: fixed("windows2012"),
         description="Guest OS. Windows 2003 or later supports VSS (source: seed-article).",
     )
-    backup_integration_service: CategoryOf((True, False), "boolean") = Field(
+    backup_integration_service: SwitchChoice = Field(
         default_factory=lambda: fixed(True), description="Backup integration service on."
     )
-    dynamic_disks: CategoryOf((True, False), "boolean") = Field(
+    dynamic_disks: SwitchChoice = Field(
         default_factory=lambda: fixed(False), description="Dynamic disks inside the guest."
     )
-    file_systems: list[Literal[FILE_SYSTEMS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["NTFS"],
+    file_systems: list[FileSystem] = Field(
+        default_factory=_ntfs_only,
         min_length=1,
         description="File systems of the guest's volumes. Online backup needs all NTFS.",
     )
-    running: CategoryOf((True, False), "boolean") = Field(
+    running: SwitchChoice = Field(
         default_factory=lambda: fixed(True), description="VM running at backup time."
     )
-    vss_storage_assignment_modified: CategoryOf((True, False), "boolean") = Field(
+    vss_storage_assignment_modified: SwitchChoice = Field(
         default_factory=lambda: fixed(False),
         description="Shadow storage of a volume assigned elsewhere (source: seed-article).",
     )
-    cluster_group_online: CategoryOf((True, False), "boolean") = Field(
+    cluster_group_online: SwitchChoice = Field(
         default_factory=lambda: fixed(True), description="Cluster resource group online."
     )
     vss_writers: list[Name] = Field(
@@ -770,7 +795,7 @@ def _default_writers() -> dict[str, WriterSpec]:
 
 
 class WriterSpec(Strict):
-    flush_time: DistOf("duration", minimum=0.0, exclusive=False) = Field(
+    flush_time: DurationOrZeroDist = Field(
         description="Time for the writer to freeze and flush, drawn per backup attempt."
     )
 

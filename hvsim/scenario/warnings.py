@@ -5,8 +5,10 @@ called from ``scenario_warnings``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hvsim.scenario.patterns import group_membership, scenario_vm_names
-from hvsim.scenario.schema import Scenario
+from hvsim.scenario.schema import Drain, ExplicitEvent, Scenario
 
 # Names a warning line lists before "and N more".
 NAMES_SHOWN = 10
@@ -43,10 +45,11 @@ def _after_horizon(scenario: Scenario, source: str) -> list[str]:
     leaves its VMs where it moved them, which is what the horizon sees)."""
     horizon_s = scenario.horizon_days * 86400.0
     lines = []
-    for kind, items in (
+    timed: tuple[tuple[str, Sequence[Drain | ExplicitEvent]], ...] = (
         ("drains", scenario.migrations.drains),
         ("events", scenario.migrations.events),
-    ):
+    )
+    for kind, items in timed:
         for i, item in enumerate(items):
             at_s = item.day * 86400.0 + item.time
             if at_s >= horizon_s:
