@@ -12,6 +12,7 @@ from collections.abc import Callable
 import simpy
 
 from hvsim.invariants import check_world
+from hvsim.model.restore import restore_processes
 from hvsim.model.schedule import DAY_S, daily
 from hvsim.overrun import overrun_limit, runaway
 from hvsim.results import Results, collect
@@ -46,6 +47,7 @@ def run_world(world: World, progress: Callable[[float], None] | None = None) -> 
             env.process(world.jobs.scheduled_checks(plan, members))
     for od in world.on_demand:
         env.process(od.arrivals())
+    start_restores(world)
     # Jobs started before the horizon run to their end (re-runs, checks and
     # migrations included), so every started job has an end: run until no event is
     # left, but no further than overrun_limit (a run still going then is stuck behind
@@ -120,6 +122,21 @@ def start_migrations(world: World) -> None:
                     at, lambda vm=vm, host=host, kind=ev.kind: mgr.migrate(vm, kind, "event", host)
                 )
             )
+
+
+def start_restores(world: World) -> None:
+    """Processes for restore drills, Poisson restores and explicit restore requests."""
+    names = VmNames(vm.name for vm in world.vms)
+    procs = restore_processes(
+        world.restores,
+        world.scenario.restores,
+        {vm.name: vm for vm in world.vms},
+        world.hosts,
+        names.matching,
+        lambda name: stream(world.seed, name),
+    )
+    for proc in procs:
+        world.env.process(proc)
 
 
 def _run_reporting_days(

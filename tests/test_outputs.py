@@ -25,7 +25,14 @@ from hvsim.sweep import run_sweep
 from tests.conftest import base_scenario
 
 BANDWIDTH = "links[2].bandwidth=1 Gbps,10 Gbps"
-RUN_FILES = ["kpis.json", "jobs.csv", "downtime.csv", "redirected_io.csv", "summary.md"]
+RUN_FILES = [
+    "kpis.json",
+    "jobs.csv",
+    "downtime.csv",
+    "redirected_io.csv",
+    "restores.csv",
+    "summary.md",
+]
 
 
 def _write(folder: Path, doc: dict | None = None, name: str = "lab.yaml") -> Path:
