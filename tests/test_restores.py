@@ -374,3 +374,42 @@ def test_bad_restore_input_exits_2_from_the_command_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.strip() == f"{path}: restores.events[0].vm: unknown VM ('nope')"
     assert not out.exists()
+
+
+def test_the_run_estimate_counts_the_restores_a_run_will_request():
+    # Two VMs over 6 days: a drill on days 1, 3, 5 at two times restoring both VMs
+    # (3 x 2 x 2 = 12), a Poisson stream of 0.5 per VM per day (0.5 x 6 x 2 = 6), one
+    # event: 19 restores.
+    from hvsim.estimate import estimate_run
+
+    doc = base_scenario(horizon_days=6)
+    doc["vms"].append({"name": "vm2", "cluster": "c1", "csv": "csv1"})
+    doc["restores"] = {
+        "drills": [
+            {
+                "members": ["vm*"],
+                "kind": "whole_vm",
+                "times": ["09:00", "15:00"],
+                "every_days": 2,
+                "first_day": 1,
+            }
+        ],
+        "poisson": [{"kind": "item_level", "per_vm_per_day": 0.5}],
+        "events": [{"vm": "vm1", "day": 2, "time": "10:00", "kind": "whole_vm"}],
+    }
+    e = estimate_run(hvsim.scenario_from_dict(doc))
+    assert e.restores == 19
+    assert e.jobs == e.express_fulls + e.reruns + 19
+
+
+def test_a_restore_that_cannot_end_is_named_with_its_setup_field():
+    # A setup of 3000 days never ends within the run's overrun limit: exit 2 naming
+    # the field, not the RTO target (a target makes nothing wait).
+    from hvsim.overrun import RunawayError
+
+    doc = restore_doc([{"vm": "vm1", "day": 1, "time": "10:00", "kind": "whole_vm"}])
+    doc["restores"]["kinds"] = {"whole_vm": {"setup": "3000 d", "rto_target": "3600 d"}}
+    with pytest.raises(RunawayError) as caught:
+        run(doc)
+    assert "restores.kinds.whole_vm.setup" in caught.value.problem("f.yaml")
+    assert "1 restore(s)" in caught.value.problem("f.yaml")
