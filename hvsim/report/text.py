@@ -39,6 +39,10 @@ HEADLINE_KPIS = (
     "rpo.violations",
     "rpo.worst_gap_s",
     "on_demand.mean_wait_s",
+    "restores.per_kind.whole_vm.rto_p95_s",
+    "restores.per_kind.item_level.rto_p95_s",
+    "restores.over_rto_target",
+    "restores.failed",
     "storage.pool_peak_bytes",
     "coverage.unprotected_vms",
 )
