@@ -413,3 +413,15 @@ def test_a_restore_that_cannot_end_is_named_with_its_setup_field():
         run(doc)
     assert "restores.kinds.whole_vm.setup" in caught.value.problem("f.yaml")
     assert "1 restore(s)" in caught.value.problem("f.yaml")
+
+
+def test_a_restore_to_a_host_without_the_dpm_agent_fails_and_says_so():
+    # DPM writes the restored VM through its agent on the target host.
+    doc = restore_doc(
+        [{"vm": "vm1", "day": 1, "time": "10:00", "kind": "whole_vm", "target_host": "c1-n2"}]
+    )
+    doc["clusters"][0]["nodes"] = ["c1-n1", {"name": "c1-n2", "dpm_agent": False}]
+    doc["vms"][0]["node"] = "c1-n1"
+    (row,) = restores(doc).itertuples()
+    assert (row.outcome, row.failure_reason) == ("failed", "no DPM agent on host c1-n2")
+    assert row.bytes == 0.0 and math.isnan(row.rto_s)

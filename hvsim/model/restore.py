@@ -210,18 +210,19 @@ class RestoreJobs:
             # the latest complete at the request.
             point = replica.recovery_points_s[-1]
             dpm = replica.plan.dpm
-            plan = self._plan(req, dpm.name, dpm.hyper_v_role)
-            if not plan.host.dpm_agent:
-                raise RestoreFailed(f"no DPM agent on host {plan.host.name}")
-            route = self._route(dpm.name, dpm.pool_read, plan.host, plan.volume)
             with dpm.job_slots.request() as slot:
                 yield slot
-                if plan.original:
+                if req.kind == WHOLE_VM and req.target_host is None:  # in place
                     while vm.busy is not None:
                         # A backup snapshot, a check or a migration holds the VM.
                         yield vm.busy
                     busy = vm.busy = env.event()
                     replica.restoring = True
+                # Where the VM is now: a migration may have moved it since the request.
+                plan = self._plan(req, dpm.name, dpm.hyper_v_role)
+                if not plan.host.dpm_agent:
+                    raise RestoreFailed(f"no DPM agent on host {plan.host.name}")
+                route = self._route(dpm.name, dpm.pool_read, plan.host, plan.volume)
                 start = env.now
                 if plan.setup_s > 0:
                     yield env.timeout(plan.setup_s)
