@@ -285,12 +285,20 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     summary = summary_markdown(results, kpis, scenario.description)
     # Written into a fresh folder beside the target, then swapped in: a run that
     # fails half-way leaves no partial output.
-    written = ["kpis.json", "jobs.csv", "downtime.csv", "redirected_io.csv", "summary.md"]
+    written = [
+        "kpis.json",
+        "jobs.csv",
+        "downtime.csv",
+        "redirected_io.csv",
+        "restores.csv",
+        "summary.md",
+    ]
     with folder.staging() as tmp:
         write_text(tmp / "kpis.json", kpis_json(kpis))
         write_csv(tmp / "jobs.csv", results.jobs)
         write_csv(tmp / "downtime.csv", results.downtime)
         write_csv(tmp / "redirected_io.csv", results.redirected_io)
+        write_csv(tmp / "restores.csv", results.restores)
         if reps is not None:
             title = f"hvsim replications: {scenario.name}"
             summary = sweep_markdown(reps, title, scenario.description) + "\n" + _demote(summary)

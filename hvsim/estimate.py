@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hvsim.model.schedule import daily_count
-from hvsim.scenario.patterns import group_membership, scenario_vm_names
+from hvsim.scenario.patterns import VmNames, group_membership, scenario_vm_names
 from hvsim.scenario.schema import Scenario
 
 DAY_S = 86400.0
@@ -78,11 +78,13 @@ class RunEstimate:
     scanned_vms: int  # VMs enumerated, summed over every scan of every cluster
     seconds: float
     peak_bytes: float
+    restores: int = 0  # requested: drills, Poisson streams (expected) and events
 
     @property
     def jobs(self) -> int:
-        """Backup jobs (with the re-run allowance), on-demand jobs and migrations."""
-        return self.express_fulls + self.reruns + self.on_demand + self.migrations
+        """Backup jobs (with the re-run allowance), on-demand jobs, migrations and
+        restores."""
+        return self.express_fulls + self.reruns + self.on_demand + self.migrations + self.restores
 
 
 def estimate_run(scenario: Scenario) -> RunEstimate:
@@ -126,7 +128,8 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
     scans = per_cluster * len(scanned)
     scanned_vms = per_cluster * sum(scanned)
     vms = len(names.names)
-    jobs = express + reruns + on_demand + migrations
+    restores = _restores(scenario, names, horizon_s)
+    jobs = express + reruns + on_demand + migrations + restores
     return RunEstimate(
         vms=vms,
         protected_vms=len(group_of),
@@ -138,7 +141,26 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
         scanned_vms=scanned_vms,
         seconds=BASE_S + S_PER_VM * vms + S_PER_JOB * jobs + S_PER_SCAN_VM * scanned_vms,
         peak_bytes=BASE_BYTES + BYTES_PER_VM * vms + BYTES_PER_JOB * jobs,
+        restores=restores,
     )
+
+
+def _restores(scenario: Scenario, names: VmNames, horizon_s: float) -> int:
+    """Restores a run is expected to request: each drill's occurrences times the VMs
+    it restores, each Poisson stream's mean, and the events (each is about one job)."""
+    r = scenario.restores
+
+    def vms(members: Sequence[str]) -> int:
+        return len({n for m in members for n in names.matching(m)})
+
+    count = float(len(r.events))
+    for d in r.drills:
+        start_s = d.first_day * DAY_S
+        days = max(0.0, math.ceil((horizon_s - start_s) / (d.every_days * DAY_S)))
+        count += days * len(d.times) * vms(d.members)
+    for p in r.poisson:
+        count += p.per_vm_per_day * (horizon_s / DAY_S) * vms(p.members)
+    return math.ceil(count)
 
 
 @dataclass(frozen=True)
@@ -170,6 +192,7 @@ class Estimate:
             (e.reruns, "re-runs allowed"),
             (e.on_demand, "on-demand jobs"),
             (e.migrations, "migration transfers"),
+            (e.restores, "restores"),
         ):
             if count:
                 parts.append(f"{count:,} {what}")

@@ -122,6 +122,8 @@ def runaway(
         what.append(f"the backups of {len(busy)} VM(s) ({shown})")
     if world.migrations.running:
         what.append(f"{world.migrations.running} migration(s)")
+    if world.restores.running:
+        what.append(f"{world.restores.running} restore(s)")
     doing = " and ".join(what) or "events"
     path, longest = max(_durations(world.scenario), key=lambda pv: pv[1], default=("", 0.0))
     if longest > OVERRUN_MIN_S:
@@ -156,7 +158,7 @@ def _slowest_transfer(world: World) -> tuple[Flow, float, float] | None:
 
 _DURATION_TYPES = (schema.Duration, schema.DurationOrZero)
 # Durations that make nothing wait: a target, a schedule's period, a limit.
-_NOT_WAITS = frozenset({"rpo", "sync_frequency", "flush_window"})
+_NOT_WAITS = frozenset({"rpo", "sync_frequency", "flush_window", "rto_target"})
 
 
 def _durations(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, float]]:

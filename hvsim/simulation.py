@@ -13,6 +13,7 @@ from functools import partial
 import simpy
 
 from hvsim.invariants import check_world
+from hvsim.model.restore import restore_processes
 from hvsim.model.schedule import DAY_S, daily
 from hvsim.overrun import overrun_limit, runaway
 from hvsim.results import Results, collect
@@ -47,6 +48,7 @@ def run_world(world: World, progress: Callable[[float], None] | None = None) -> 
             env.process(world.jobs.scheduled_checks(plan, members))
     for od in world.on_demand:
         env.process(od.arrivals())
+    start_restores(world)
     # Jobs started before the horizon run to their end (re-runs, checks and
     # migrations included), so every started job has an end: run until no event is
     # left, but no further than overrun_limit (a run still going then is stuck behind
@@ -112,6 +114,21 @@ def start_migrations(world: World) -> None:
             assert ev.target is not None  # the scenario checks: a move names its target
             host = world.hosts[ev.target]
             env.process(mgr.at(at, partial(mgr.migrate, vm, ev.kind, "event", host)))
+
+
+def start_restores(world: World) -> None:
+    """Processes for restore drills, Poisson restores and explicit restore requests."""
+    names = VmNames(vm.name for vm in world.vms)
+    procs = restore_processes(
+        world.restores,
+        world.scenario.restores,
+        {vm.name: vm for vm in world.vms},
+        world.hosts,
+        names.matching,
+        lambda name: stream(world.seed, name),
+    )
+    for proc in procs:
+        world.env.process(proc)
 
 
 def _run_reporting_days(

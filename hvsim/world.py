@@ -35,6 +35,7 @@ from hvsim.model.infrastructure import (
 )
 from hvsim.model.migration import MigrationManager, MigrationSettings, VmmTopology
 from hvsim.model.on_demand import OnDemandStream
+from hvsim.model.restore import RestoreCost, RestoreJobs
 from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts
 from hvsim.model.schedule import DAY_S
 from hvsim.model.trace import Trace
@@ -78,6 +79,7 @@ class World:
     scan_targets: list[ClusterScanTarget]
     migrations: MigrationManager
     on_demand: list[OnDemandStream]
+    restores: RestoreJobs
 
 
 def build_world(scenario: Scenario, seed: int) -> World:
@@ -164,6 +166,15 @@ def build_world(scenario: Scenario, seed: int) -> World:
         )
         for i, o in enumerate(scenario.on_demand)
     ]
+    restores = RestoreJobs(
+        env,
+        flows,
+        network,
+        replicas,
+        RestoreCost.build_all(scenario.restores.kinds),
+        trace,
+        horizon_s,
+    )
     return World(
         scenario=scenario,
         seed=seed,
@@ -185,6 +196,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         scan_targets=scan_targets,
         migrations=migrations,
         on_demand=on_demand,
+        restores=restores,
     )
 
 

@@ -64,6 +64,21 @@ def rich_scenario() -> dict[str, Any]:
         "drains": [{"node": "c1-n1", "day": 0, "time": "12:00", "duration": "2 h"}],
         "events": [{"vm": "vm1", "day": 0, "time": "09:00", "kind": "live", "target": "c1-n2"}],
     }
+    doc["dpm_servers"][0]["hyper_v_role"] = True
+    doc["restores"] = {
+        "kinds": {"whole_vm": {"setup": "5 min", "rto_target": "2 h"}, "item_level": {}},
+        "drills": [{"members": ["web-*"], "kind": "whole_vm", "times": ["23:00"]}],
+        "poisson": [{"members": ["*"], "kind": "item_level", "per_vm_per_day": 0.5}],
+        "events": [
+            {
+                "vm": "local-vm",
+                "day": 0,
+                "time": "23:30",
+                "kind": "whole_vm",
+                "target_host": "c1-n1",
+            }
+        ],
+    }
     return doc
 
 

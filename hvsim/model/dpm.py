@@ -56,6 +56,11 @@ def check_protection(replica: Replica, now: float) -> None:
         raise JobFailed("VM is being migrated")
     if replica.inconsistent or replica.check_pending:
         raise JobFailed("replica inconsistent: consistency check required")
+    if replica.restoring:
+        # DPM cancels the synchronization of a data source while it is recovered
+        # (published for Exchange, source: dpm-exchange-restore; applied to a VM whose
+        # VHDs a restore is replacing).
+        raise JobFailed("VM is being restored to its original location")
 
 
 @dataclass(slots=True, eq=False, kw_only=True)
@@ -79,6 +84,9 @@ class DpmServerState:
     vmm_console_version_matches: bool = True
     vmm_helper_running: bool = False
     protection_repair_s: float = 86400.0
+    # Item-level recovery mounts a recovery point's VHD on the DPM server, which needs
+    # the Hyper-V role there (source: dpm-hyperv-restore).
+    hyper_v_role: bool = False
     replica_bytes: float = 0.0
     recovery_point_bytes: float = 0.0
     pool_peak_bytes: float = 0.0
@@ -112,6 +120,7 @@ class DpmServerState:
             vmm_console_version_matches=spec.vmm.console_version_matches,
             vmm_helper_running=spec.vmm.helper_service_running,
             protection_repair_s=spec.protection_repair_time,
+            hyper_v_role=spec.hyper_v_role,
         )
 
     def used_bytes(self, now: float) -> float:
@@ -214,6 +223,9 @@ class Replica:
     check_pending: bool = False
     broken_until_s: float = -1.0
     broken_reason: str = ""
+    # A whole-VM restore to the original location is replacing the VM's VHDs
+    # (hvsim.model.restore): its backups fail meanwhile.
+    restoring: bool = False
 
     @classmethod
     def for_vm(cls, vm: VirtualMachine, plan: ProtectionGroupPlan) -> Replica:

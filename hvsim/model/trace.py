@@ -116,6 +116,32 @@ class OnDemandRecord(NamedTuple):
     end_s: float
 
 
+class RestoreRecord(NamedTuple):
+    restore_id: int
+    kind: str  # as requested: whole_vm | item_level
+    restored_as: str  # what was done: the kind, or whole_vm when the kind fell back
+    trigger: str  # drill | poisson | event
+    vm: str
+    data_source: str  # the VM for a host-level restore
+    protection_group: str  # empty for an unprotected VM
+    dpm_server: str
+    target_host: str
+    target_storage: str
+    original_location: bool  # the VM's VHDs replaced in place
+    requested_s: float
+    start_s: float  # slot held (and the VM, for an original-location restore)
+    end_s: float
+    rto_s: float  # end - requested; NaN when the restore failed
+    rto_target_s: float  # NaN when none
+    bytes: float
+    recovery_point_s: float  # NaN when there was none
+    recovery_point_age_s: float  # requested - recovery point: the data lost
+    vm_unavailable_s: float  # an original-location whole-VM restore: start to end
+    fallback: str  # empty, or why a coarser restore was done
+    outcome: str  # succeeded | failed
+    failure_reason: str
+
+
 class SlotLog:
     """Job-slot occupancy at each request, grant and release: (time, slot, kind, in
     use, queued); of several rows at one time the last is the state from then on.
@@ -158,12 +184,14 @@ class Trace:
         "migrations",
         "breaks",
         "on_demand",
+        "restores",
         "_next_job",
     )
 
     def __init__(self) -> None:
         self.checks: list[ConsistencyCheckRecord] = []
         self.on_demand: list[OnDemandRecord] = []
+        self.restores: list[RestoreRecord] = []
         self.migrations: list[MigrationRecord] = []
         self.breaks: list[ProtectionBreakRecord] = []
         # (time, slot name, kind host|dpm|csv-group|..., in use, queued) at each request,

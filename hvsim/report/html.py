@@ -20,6 +20,7 @@ from hvsim.report import plots
 from hvsim.report.text import (
     CONSISTENCY_NOTE,
     LISTED_VMS,
+    RESTORES_NOTE,
     UNPROTECTED_NOTE,
     Table,
     comparison_table,
@@ -27,6 +28,7 @@ from hvsim.report.text import (
     headline,
     kpi_table,
     not_application_consistent,
+    restores_table,
     stats_table,
     unprotected_vms,
 )
@@ -145,6 +147,8 @@ def run_report(
         description=description.strip(),
         kpis=kpi_table(kpis),
         coverage=_coverage(res),
+        restores=restores_table(res),
+        restores_note=RESTORES_NOTE,
         figures=_pngs(run_figures(res, scenario)),
         **context,
     )

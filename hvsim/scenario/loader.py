@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from hvsim.scenario.distributions import ParameterError
 from hvsim.scenario.mobility_refs import check_mobility_references
 from hvsim.scenario.patterns import VmNames
+from hvsim.scenario.restore_refs import check_restore_references
 from hvsim.scenario.schema import MAX_ON_DEMAND_JOBS, MAX_VMS, Scenario, VmSpec
 from hvsim.scenario.units import format_size
 
@@ -535,6 +536,7 @@ def check_references(s: Scenario) -> list[str]:
 
     problems += _check_network(s, nodes, names_of, all_vms)
     problems += check_mobility_references(s, all_vms)
+    problems += check_restore_references(s, all_vms)
     return problems
 
 

@@ -49,6 +49,13 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("migrations.drains[]", schema.Drain),
     ("migrations.events[]", schema.ExplicitEvent),
     ("on_demand[]", schema.OnDemandJobs),
+    ("restores", schema.Restores),
+    ("restores.kinds", schema.RestoreKinds),
+    ("restores.kinds.whole_vm", schema.RestoreKindSettings),
+    ("restores.kinds.item_level", schema.ItemLevelSettings),
+    ("restores.drills[]", schema.RestoreDrill),
+    ("restores.poisson[]", schema.PoissonRestores),
+    ("restores.events[]", schema.RestoreEvent),
 ]
 
 UNIT_HINTS = {

@@ -567,6 +567,14 @@ class DpmServer(Strict):
     auto_rerun_attempts: int = Field(
         1, ge=0, le=10, description="Re-runs of a failed job. Default 1 (source: dpm-auto-rerun)."
     )
+    hyper_v_role: bool = Field(
+        False,
+        description="The Hyper-V role is installed on the DPM server: item-level recovery of "
+        "files from a host-level recovery point needs it (source: dpm-hyperv-restore); "
+        "without it an item_level restore falls back to a whole-VM restore to an alternate "
+        "location. Default false (assumption: the documentation names it as a prerequisite "
+        "to enable, so a DPM server has it only when the planner says so).",
+    )
 
 
 class BackupWindow(Strict):
@@ -951,6 +959,116 @@ class OnDemandJobs(Strict):
     )
 
 
+RESTORE_KINDS = ("whole_vm", "item_level")
+
+
+class RestoreKindSettings(Strict):
+    """What a restore of one kind costs besides moving its bytes."""
+
+    setup: DurationOrZero = Field(
+        300.0,
+        description="Fixed steps of each restore before its bytes move (for whole_vm: "
+        "preparing the target through the Hyper-V VSS writer; for item_level: mounting the "
+        "recovery point's VHD on the DPM server), holding the restore's job slot. Default "
+        "5 min (assumption: no published restore timing).",
+    )
+    rto_target: Duration | None = Field(
+        None,
+        description="Recovery time objective of this kind, from the request to the end of "
+        "the restore; a restore that takes longer counts in restores.over_rto_target. "
+        "Default none. A drill, stream or event may give its own.",
+    )
+
+
+class ItemLevelSettings(RestoreKindSettings):
+    item_bytes: Size = Field(
+        1e9,
+        description="Bytes of the files one item-level restore copies out of the recovery "
+        f"point. Default 1 GB (assumption). {SIZE_FLOOR}",
+    )
+
+
+class RestoreKinds(Strict):
+    whole_vm: RestoreKindSettings = Field(
+        default_factory=RestoreKindSettings,
+        description="A whole VM from a host-level recovery point: to its original location "
+        "(its VHDs are deleted and replaced, the VM is unavailable until the restore ends) "
+        "or to another host (target_host); bytes = the VM's disks in use "
+        "(source: dpm-hyperv-restore).",
+    )
+    item_level: ItemLevelSettings = Field(
+        default_factory=ItemLevelSettings,
+        description="Files from a host-level recovery point (item-level recovery), copied "
+        "to the VM's storage (or target_host's); needs the Hyper-V role on the DPM server "
+        "(source: dpm-hyperv-restore).",
+    )
+
+
+class _RestoreRequest(Strict):
+    kind: Literal[RESTORE_KINDS] = Field(  # type: ignore[valid-type]
+        description="whole_vm or item_level."
+    )
+    target_host: Name | None = Field(
+        None,
+        description="Restore to this host or node (an alternate location) instead of the "
+        "VM's own; its storage: the VM's CSV on a node of the VM's cluster, else the host's "
+        "local storage or its cluster's first CSV (assumption). Default: the original "
+        "location.",
+    )
+    rto_target: Duration | None = Field(
+        None, description="RTO target of these restores. Default: the kind's rto_target."
+    )
+
+
+class RestoreDrill(_RestoreRequest):
+    """A scheduled restore drill: at each of ``times`` on every ``every_days``-th day
+    from ``first_day``, each VM that ``members`` match is restored."""
+
+    members: list[Name] = Field(
+        min_length=1, description="VM names or glob patterns ('web-*'), as protection groups."
+    )
+    times: list[Clock] = Field(min_length=1, description="Times of day, HH:MM.")
+    every_days: int = Field(1, ge=1, le=MAX_HORIZON_DAYS, description="Days between drills.")
+    first_day: int = Field(
+        0, ge=0, le=MAX_HORIZON_DAYS, description="Day of the first drill (0 = start_date)."
+    )
+
+
+class PoissonRestores(_RestoreRequest):
+    """Restores after random failures: a Poisson stream per VM of the group."""
+
+    members: list[Name] = Field(
+        default_factory=lambda: ["*"], description="VM names or patterns. Default all."
+    )
+    per_vm_per_day: float = Field(gt=0, le=100, description="Restores per VM per day.")
+
+
+class RestoreEvent(_RestoreRequest):
+    vm: Name = Field(description="The VM to restore.")
+    day: int = Field(ge=0, le=MAX_HORIZON_DAYS, description="Day of the request (0 = start_date).")
+    time: Clock = Field(description="Time of day, HH:MM.")
+
+
+class Restores(Strict):
+    """Restore requests and what each kind costs. A restore reads the recovery point
+    from the DPM server's pool, crosses the network to the target host and writes to
+    the target storage, sharing bandwidth with the night's jobs, and holds one of the
+    DPM server's job slots. It restores the latest recovery point created before the
+    request; a VM in no protection group, or with no recovery point yet, is recorded
+    as a failed restore. Nothing is requested at or after the horizon."""
+
+    kinds: RestoreKinds = Field(
+        default_factory=RestoreKinds, description="Per-kind fixed steps and RTO targets."
+    )
+    drills: list[RestoreDrill] = Field(default_factory=list, description="Scheduled drills.")
+    poisson: list[PoissonRestores] = Field(
+        default_factory=list, description="Restores after random failures."
+    )
+    events: list[RestoreEvent] = Field(
+        default_factory=list, description="Explicit restore requests."
+    )
+
+
 class ScanSettings(Strict):
     """Costs of protection scans. Calibration (source: seed-article: 'hours' for 8 nodes x 400
     VMs on CSVs, serialized; target 2-4 h): with these defaults the serialized scan of
@@ -1041,6 +1159,9 @@ class Scenario(Strict):
     )
     scan: ScanSettings = Field(
         default_factory=ScanSettings, description="Protection scan costs and schedule."
+    )
+    restores: Restores = Field(
+        default_factory=Restores, description="Restore requests (none by default)."
     )
 
     @model_validator(mode="after")

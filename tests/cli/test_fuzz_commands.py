@@ -192,7 +192,14 @@ def check_shown(text: str, where: str) -> None:
 
 
 FILES = {
-    "run": {"kpis.json", "jobs.csv", "downtime.csv", "redirected_io.csv", "summary.md"},
+    "run": {
+        "kpis.json",
+        "jobs.csv",
+        "downtime.csv",
+        "redirected_io.csv",
+        "restores.csv",
+        "summary.md",
+    },
     "replications": {"kpis.json", "jobs.csv", "runs.csv", "runs.parquet", "summary.csv"},
     "sweep": {"runs.csv", "runs.parquet", "summary.csv", "summary.md", "report.html"},
     "compare": {"runs.csv", "runs.parquet", "compare.csv", "summary.md", "report.html"},

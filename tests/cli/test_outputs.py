@@ -23,7 +23,14 @@ from hvsim.runs.task import run_spec
 from hvsim.sweep import run_sweep
 from tests.builders import BANDWIDTH_VARY, base_scenario, write_scenario
 
-RUN_FILES = ["kpis.json", "jobs.csv", "downtime.csv", "redirected_io.csv", "summary.md"]
+RUN_FILES = [
+    "kpis.json",
+    "jobs.csv",
+    "downtime.csv",
+    "redirected_io.csv",
+    "restores.csv",
+    "summary.md",
+]
 
 
 @pytest.fixture
