@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hvsim.model.schedule import daily_count
+from hvsim.scenario.guest import guest_job_count
 from hvsim.scenario.patterns import group_membership, scenario_vm_names
 from hvsim.scenario.schema import Scenario
 
@@ -78,11 +79,13 @@ class RunEstimate:
     scanned_vms: int  # VMs enumerated, summed over every scan of every cluster
     seconds: float
     peak_bytes: float
+    guest_jobs: int = 0  # guest-level jobs (hvsim.scenario.guest.guest_job_count)
 
     @property
     def jobs(self) -> int:
-        """Backup jobs (with the re-run allowance), on-demand jobs and migrations."""
-        return self.express_fulls + self.reruns + self.on_demand + self.migrations
+        """Backup jobs (with the re-run allowance), guest-level jobs, on-demand jobs
+        and migrations."""
+        return self.express_fulls + self.reruns + self.guest_jobs + self.on_demand + self.migrations
 
 
 def estimate_run(scenario: Scenario) -> RunEstimate:
@@ -126,7 +129,8 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
     scans = per_cluster * len(scanned)
     scanned_vms = per_cluster * sum(scanned)
     vms = len(names.names)
-    jobs = express + reruns + on_demand + migrations
+    guest = guest_job_count(scenario)
+    jobs = express + reruns + guest + on_demand + migrations
     return RunEstimate(
         vms=vms,
         protected_vms=len(group_of),
@@ -138,6 +142,7 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
         scanned_vms=scanned_vms,
         seconds=BASE_S + S_PER_VM * vms + S_PER_JOB * jobs + S_PER_SCAN_VM * scanned_vms,
         peak_bytes=BASE_BYTES + BYTES_PER_VM * vms + BYTES_PER_JOB * jobs,
+        guest_jobs=guest,
     )
 
 
@@ -168,6 +173,7 @@ class Estimate:
             parts.append(f"{per_vm:,.0f} express fulls each")
         for count, what in (
             (e.reruns, "re-runs allowed"),
+            (e.guest_jobs, "guest-level jobs"),
             (e.on_demand, "on-demand jobs"),
             (e.migrations, "migration transfers"),
         ):

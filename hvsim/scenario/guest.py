@@ -391,7 +391,11 @@ def servers_needed(loads: list[ServerLoad]) -> Need:
 
 
 def admission_warnings(scenario: Scenario, source: str) -> list[str]:
-    """One warning per DPM server and limit it is over, naming the limit and its source."""
+    """One warning per DPM server and limit it is over, naming the limit and its
+    source; only for a scenario with guest-level protection (a host-only scenario's
+    output stays as it was: its load is in the run's admission KPIs)."""
+    if not any(g.level == "guest" for g in scenario.protection_groups):
+        return []
     lines = []
     loads = admission(scenario)
     for i, load in enumerate(loads):
@@ -408,3 +412,31 @@ def admission_warnings(scenario: Scenario, source: str) -> list[str]:
                     f"{servers_needed(loads).dpm_servers_needed} DPM servers"
                 )
     return lines
+
+
+def guest_job_count(scenario: Scenario) -> int:
+    """The guest-level jobs a run schedules, by arithmetic (for the run's estimate):
+    per data source its express fulls (file points), its synchronizations, a
+    SharePoint farm's catalogs, and an eseutil check after each Exchange job."""
+    groups = {g.name: g for g in scenario.protection_groups if g.level == "guest"}
+    if not groups:
+        return 0
+    horizon_s = scenario.horizon_days * DAY_S
+    kinds = guest_kinds(scenario)
+    spec_of = {n: spec for spec in scenario.vms for n in spec.names()}
+    total = 0.0
+    for name, gname in group_membership(scenario, level="guest").items():
+        g = groups[gname]
+        fulls = horizon_s / WEEK_S * len(week_points_s(g)) + len(g.express_full_times)
+        syncs = horizon_s / sync_frequency_s(g, kinds[gname]) + 1
+        days = horizon_s / DAY_S + 1
+        spec = spec_of[name]
+        for s in spec.sql:
+            total += s.databases * (fulls + (syncs if s.recovery_model == "full" else 0))
+        for e in spec.exchange:
+            total += e.databases * (fulls + syncs) * (2 if e.eseutil else 1)
+        for sp in spec.sharepoint:
+            total += sp.farms * (fulls + days)
+        for f in spec.files:
+            total += f.volumes * (fulls + syncs)
+    return math.ceil(total)
