@@ -605,7 +605,8 @@ class ProtectionGroup(Strict):
         description=(
             "Times of day of express full backups (Hyper-V recovery points come only from "
             "express fulls, source: dpm-hyperv-recovery-points). Default 22:00 (source: "
-            "vendor-schedule-22h)."
+            "vendor-schedule-22h). In a guest-level group, also the times of file volumes' "
+            "recovery points: at most 8 a day and 64 kept (source: dpm-recovery-point-caps)."
         ),
     )
     sync_frequency: Duration | None = Field(
@@ -732,7 +733,9 @@ class SqlDatabases(Strict):
         1,
         ge=1,
         le=MAX_GUEST_SOURCES_PER_VM,
-        description="How many databases like this the VM holds, each a data source. Default 1.",
+        description="How many databases like this the VM holds, each a data source "
+        "(<vm>/sql1, <vm>/sql2, ...). Default 1. With the VM entry's count, 200 SQL VMs of "
+        "5 databases each are one entry: count: 200, sql: {databases: 5, size: 200 GB}.",
     )
     size: Size = Field(description=f"Size of each database. Required. {SIZE_FLOOR}")
     recovery_model: Literal["full", "simple"] = Field(
@@ -820,11 +823,19 @@ class FileVolumes(Strict):
     )
 
 
+def _one_or_list_schema(schema: dict[str, Any]) -> None:
+    # hvsim schema: a mapping or a list of them, as the validator takes both.
+    items = schema.pop("items")
+    schema.pop("type", None)
+    schema["anyOf"] = [items, {"type": "array", "items": items}]
+
+
 def _guest_list(what: str) -> Any:
     return Field(
         default_factory=list,
         description=f"{what} in the guest (a mapping, or a list of them), protected when "
         "the VM's protection is guest or both. Default none.",
+        json_schema_extra=_one_or_list_schema,
     )
 
 
