@@ -326,3 +326,28 @@ def test_200_sql_vms_with_5_databases_each_expand_to_1000_sources_and_run_a_day(
     assert res.kpis()["guest"]["express_full_jobs"] == 1000
     # Not a timed test: a bound far above the 5 s it takes, against a quadratic slip.
     assert cpu_s < 120
+
+
+def test_a_recovery_in_progress_cancels_the_data_sources_synchronizations():
+    # A restore (hvsim's restores set GuestReplica.restoring) from 10:00 to 11:00 on
+    # day 0: the syncs due at 10:00, 10:15, 10:30 and 10:45 are cancelled (source:
+    # dpm-exchange-protection); the one at 11:00 sends the log since 09:45, 75 min of
+    # 100 MB a quarter hour: 500 MB.
+    world = build_world(scenario_from_dict(one_sql(), "t"), 1)
+    replica = world.guest_replicas[0]
+    env = world.env
+
+    def restore():
+        yield env.timeout(10 * H - 1)
+        replica.restoring = True
+        yield env.timeout(H)
+        replica.restoring = False
+
+    env.process(restore())
+    hvsim.simulation.run_world(world)
+    jobs = [j for j in world.trace.jobs if 10 * H <= j.scheduled_s <= 11 * H]
+    assert [j.outcome for j in jobs] == ["skipped"] * 4 + ["succeeded"]
+    assert {j.failure_reason for j in jobs[:4]} == {
+        "cancelled: a recovery of this data source is running"
+    }
+    assert jobs[4].bytes == pytest.approx(500e6, rel=1e-9)

@@ -294,6 +294,9 @@ class GuestReplica:
     point_time_s: list[float] = field(default_factory=list)
     point_kind: list[str] = field(default_factory=list)
     point_bytes: list[float] = field(default_factory=list)
+    # Set while a recovery of this data source runs: DPM cancels its synchronizations
+    # meanwhile (source: dpm-exchange-protection). Set and cleared by restores.
+    restoring: bool = False
 
     def add_point(self, time_s: float, kind: str, nbytes: float) -> None:
         self.point_time_s.append(time_s)

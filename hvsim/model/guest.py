@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 # SharePoint catalog: "for every 10 million items in the farm, there must be at least
 # 2 GB of space" (source: dpm-sharepoint-protection): 200 bytes an item.
 CATALOG_BYTES_PER_ITEM = 2e9 / 10e6
+SKIPPED_BUSY = "previous job of this data source still running"
+# "Any synchronization job for the selected recovery item is canceled while the
+# recovery is in progress" (source: dpm-exchange-protection); applied to every kind.
+SKIPPED_RESTORING = "cancelled: a recovery of this data source is running"
 # Exchange 2013/2016: up to eight parallel database backups, one per protection
 # group (source: dpm-exchange-protection).
 EXCHANGE_PARALLEL_BACKUPS = 8
@@ -279,7 +283,9 @@ class GuestJobs:
     def protect(self, replica: GuestReplica) -> Generator[simpy.Event, object, None]:
         """The data source's life under protection: every scheduled job before the
         horizon. A job due while the previous one still runs is skipped (its bytes go
-        with the next), except the SharePoint catalog, which runs late. A failed
+        with the next), except the SharePoint catalog, which runs late; a
+        synchronization due while a recovery of the data source runs
+        (``replica.restoring``) is cancelled. A failed
         express full, file point or initial replica is re-run as DPM's auto re-run
         does (source: dpm-auto-rerun); a failed synchronization waits for the next."""
         env, plan, source = self.env, replica.plan, replica.source
@@ -304,9 +310,12 @@ class GuestJobs:
                 yield from self.run_job(replica, kind, 1, at, deadline)
                 continue
             if env.now > at:
-                self._record_skipped(replica, kind, at, deadline)
+                self._record_skipped(replica, kind, at, deadline, SKIPPED_BUSY)
                 continue
             yield env.timeout(at - env.now)
+            if replica.restoring and kind in ("log_sync", "sync"):
+                self._record_skipped(replica, kind, at, deadline, SKIPPED_RESTORING)
+                continue
             if needs_replica:
                 kind = "initial_replica"
             reruns = dpm.auto_rerun_attempts if kind in FULL_POINTS else 0
@@ -450,7 +459,9 @@ class GuestJobs:
         yield self.flows.transfer(read, (dpm.pool_read,), cap_bps=dpm.eseutil_rate_bps)
         return job_id, begin, self.env.now, read
 
-    def _record_skipped(self, replica: GuestReplica, kind: str, at: float, deadline: float) -> None:
+    def _record_skipped(
+        self, replica: GuestReplica, kind: str, at: float, deadline: float, reason: str
+    ) -> None:
         self._record(
             replica,
             self.trace.new_job_id(),
@@ -462,7 +473,7 @@ class GuestJobs:
             at,
             0.0,
             "skipped",
-            "previous job of this data source still running",
+            reason,
             end=at,
         )
 
