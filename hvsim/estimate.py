@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hvsim.model.schedule import daily_count
+from hvsim.scenario.guest import guest_job_count
 from hvsim.scenario.patterns import VmNames, group_membership, scenario_vm_names
 from hvsim.scenario.schema import Scenario
 
@@ -79,12 +80,20 @@ class RunEstimate:
     seconds: float
     peak_bytes: float
     restores: int = 0  # requested: drills, Poisson streams (expected) and events
+    guest_jobs: int = 0  # guest-level jobs (hvsim.scenario.guest.guest_job_count)
 
     @property
     def jobs(self) -> int:
-        """Backup jobs (with the re-run allowance), on-demand jobs, migrations and
-        restores."""
-        return self.express_fulls + self.reruns + self.on_demand + self.migrations + self.restores
+        """Backup jobs (with the re-run allowance), guest-level jobs, on-demand jobs,
+        migrations and restores."""
+        return (
+            self.express_fulls
+            + self.reruns
+            + self.guest_jobs
+            + self.on_demand
+            + self.migrations
+            + self.restores
+        )
 
 
 def estimate_run(scenario: Scenario) -> RunEstimate:
@@ -129,7 +138,8 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
     scanned_vms = per_cluster * sum(scanned)
     vms = len(names.names)
     restores = _restores(scenario, names, horizon_s)
-    jobs = express + reruns + on_demand + migrations + restores
+    guest = guest_job_count(scenario)
+    jobs = express + reruns + guest + on_demand + migrations + restores
     return RunEstimate(
         vms=vms,
         protected_vms=len(group_of),
@@ -142,6 +152,7 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
         seconds=BASE_S + S_PER_VM * vms + S_PER_JOB * jobs + S_PER_SCAN_VM * scanned_vms,
         peak_bytes=BASE_BYTES + BYTES_PER_VM * vms + BYTES_PER_JOB * jobs,
         restores=restores,
+        guest_jobs=guest,
     )
 
 
@@ -190,6 +201,7 @@ class Estimate:
             parts.append(f"{per_vm:,.0f} express fulls each")
         for count, what in (
             (e.reruns, "re-runs allowed"),
+            (e.guest_jobs, "guest-level jobs"),
             (e.on_demand, "on-demand jobs"),
             (e.migrations, "migration transfers"),
             (e.restores, "restores"),

@@ -29,6 +29,10 @@ def check_world(world: World) -> None:
     jobs = world.jobs
     if jobs.running:
         raise InvariantViolation("every started job ended", f"{jobs.running} still running")
+    if world.guest_jobs.running:
+        raise InvariantViolation(
+            "every started job ended", f"{world.guest_jobs.running} guest jobs still running"
+        )
     if any(od.running for od in world.on_demand):
         raise InvariantViolation("every started job ended", "an on-demand job is still running")
     if world.restores.running:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -13,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from hvsim.model.dpm import GuestReplica
 from hvsim.model.infrastructure import CsvVolume
 from hvsim.model.trace import (
     ConsistencyCheckRecord,
@@ -26,6 +28,8 @@ from hvsim.model.trace import (
     ScanRecord,
     SlotLog,
 )
+from hvsim.scenario.guest import admission, servers_needed
+from hvsim.scenario.patterns import vm_protection
 from hvsim.world import World
 
 JOB_COLUMNS = list(JobRecord._fields)
@@ -58,6 +62,11 @@ class Results:
     on_demand: pd.DataFrame
     # One row per restore requested (hvsim.model.restore), in order of request.
     restores: pd.DataFrame
+    # Guest level: one row per protected guest data source, and its recovery points.
+    data_sources: pd.DataFrame = field(default_factory=lambda: _data_sources_frame([]))
+    guest_recovery_points: pd.DataFrame = field(default_factory=lambda: _guest_points_frame([]))
+    # What the design asks of its DPM servers against their limits (admission KPIs).
+    admission: dict[str, Any] = field(default_factory=dict)
     rpo_s: dict[str, float] = field(default_factory=dict)
     counters: dict[str, float] = field(default_factory=dict)
     storage: dict[str, float] = field(default_factory=dict)
@@ -79,6 +88,8 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
     trace = world.trace
     jobs = pd.DataFrame.from_records(trace.jobs, columns=JOB_COLUMNS)
     jobs = jobs.sort_values("job_id", kind="stable").reset_index(drop=True)
+    # A host-level job's data source is its VM.
+    jobs["data_source"] = jobs["data_source"].where(jobs["data_source"] != "", jobs["vm"])
     jobs["wait_s"] = jobs["start_s"] - jobs["queued_s"]
     jobs["duration_s"] = jobs["end_s"] - jobs["start_s"]
     jobs = _with_datetimes(
@@ -120,6 +131,11 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
             "recovery_point_consistency": [r.consistency if r else "none" for r in replica],
         }
     )
+    if world.guest_replicas:
+        guest_group = {g.source.vm.name: g.plan.name for g in world.guest_replicas}
+        level = vm_protection(world.scenario)
+        vms["protection"] = [level[v.name] for v in world.vms]
+        vms["guest_protection_group"] = [guest_group.get(v.name, "") for v in world.vms]
     resources = pd.DataFrame(
         {
             "resource": [r.name for r in world.flows.resources.values()],
@@ -172,6 +188,9 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         ),
         on_demand=_on_demand(trace.on_demand, start_date),
         restores=_restores(trace.restores, start_date),
+        data_sources=_data_sources_frame(world.guest_replicas),
+        guest_recovery_points=_guest_points_frame(world.guest_replicas),
+        admission=_admission(world),
         rpo_s={name: plan.rpo_s for name, plan in world.plans.items()},
         slot_queues=_with_datetimes(_slot_log(trace.slot_log), start_date, {"time_s": "time"}),
         counters=counters,
@@ -191,6 +210,17 @@ def _r(x: float, nd: int = 3) -> float:
 
 
 def compute_kpis(res: Results) -> dict[str, Any]:
+    guest_jobs = res.jobs[res.jobs["workload"] != "hyperv"]
+    if len(guest_jobs):
+        # backups, rpo, consistency checks: host-level jobs; guest jobs have their own.
+        res = dataclasses.replace(res, jobs=res.jobs[res.jobs["workload"] == "hyperv"])
+    kpis = _host_kpis(res)
+    kpis["guest"] = _guest_kpis(res, guest_jobs)
+    kpis["admission"] = res.admission
+    return kpis
+
+
+def _host_kpis(res: Results) -> dict[str, Any]:
     jobs = res.jobs
     ran = jobs[jobs["outcome"] != "skipped"]
     succeeded = ran[ran["outcome"] == "succeeded"]
@@ -253,6 +283,117 @@ def compute_kpis(res: Results) -> dict[str, Any]:
             if len(res.on_demand)
             else 0.0,
         },
+    }
+
+
+DATA_SOURCE_COLUMNS = [
+    "data_source",
+    "kind",
+    "vm",
+    "protection_group",
+    "dpm_server",
+    "size_bytes",
+    "databases",
+    "recovery_model",
+    "sync_interval_s",
+    "recovery_points",
+    "rpo_s",
+    "worst_gap_s",
+]
+
+
+def _data_sources_frame(replicas: list[GuestReplica]) -> pd.DataFrame:
+    """One row per protected guest data source: what it is, where, and the recovery
+    points made: how many, ``rpo_s`` the median gap between consecutive points (the
+    interval achieved: the best RPO the protection gives), ``worst_gap_s`` the longest
+    gap, from the first point to the last (0 with fewer than two points)."""
+    rows = []
+    for r in replicas:
+        src, plan = r.source, r.plan
+        times = np.asarray(r.point_time_s, dtype=float)
+        gaps = np.diff(times)
+        rows.append(
+            (
+                src.name,
+                src.kind,
+                src.vm.name,
+                plan.name,
+                plan.dpm.name,
+                src.size_bytes,
+                src.databases,
+                src.recovery_model,
+                plan.sync_s if src.synchronized else 0.0,
+                len(times),
+                float(np.median(gaps)) if gaps.size else 0.0,
+                float(gaps.max()) if gaps.size else 0.0,
+            )
+        )
+    return pd.DataFrame.from_records(rows, columns=DATA_SOURCE_COLUMNS)
+
+
+def _guest_points_frame(replicas: list[GuestReplica]) -> pd.DataFrame:
+    """Every guest recovery point: data source, kind (initial_replica, express_full,
+    log_sync, file_point), time_s, bytes."""
+    return pd.DataFrame(
+        {
+            "data_source": [r.source.name for r in replicas for _ in r.point_time_s],
+            "kind": [k for r in replicas for k in r.point_kind],
+            "time_s": np.array([t for r in replicas for t in r.point_time_s], dtype=float),
+            "bytes": np.array([b for r in replicas for b in r.point_bytes], dtype=float),
+        }
+    )
+
+
+def _admission(world: World) -> dict[str, Any]:
+    """The design against DPM's per-server limits (hvsim.scenario.guest.admission): how
+    many DPM servers it needs, the limit that decides it, and the totals."""
+    need = servers_needed(admission(world.scenario))
+    return {
+        "dpm_servers": need.dpm_servers,
+        "dpm_servers_needed": need.dpm_servers_needed,
+        "decided_by": need.decided_by,
+        **{k: _r(v, 0) for k, v in need.totals.items()},
+    }
+
+
+GUEST_JOB_KINDS = (
+    "initial_replica",
+    "log_sync",
+    "express_full",
+    "sync",
+    "file_point",
+    "catalog",
+    "eseutil",
+)
+
+
+def _guest_kpis(res: Results, jobs: pd.DataFrame) -> dict[str, Any]:
+    """Guest-level protection: data sources by kind, jobs by kind, bytes, recovery
+    points, and the RPO achieved per data source (median gap between its points)."""
+    ds = res.data_sources
+    ran = jobs[jobs["outcome"] != "skipped"]
+    ok = ran[ran["outcome"] == "succeeded"]
+    kinds = ds["kind"]
+    rpo = ds.loc[ds["recovery_points"] > 1, "rpo_s"].to_numpy(dtype=float)
+    worst = ds["worst_gap_s"].to_numpy(dtype=float)
+    return {
+        "data_sources": int(len(ds)),
+        "vms": int(ds["vm"].nunique()),
+        "sql_databases": int((kinds == "sql").sum()),
+        "exchange_databases": int((kinds == "exchange").sum()),
+        "sharepoint_farms": int((kinds == "sharepoint").sum()),
+        "file_volumes": int((kinds == "files").sum()),
+        "jobs": int(len(ran)),
+        "succeeded": int(len(ok)),
+        "failed": int((ran["outcome"] == "failed").sum()),
+        "skipped": int((jobs["outcome"] == "skipped").sum()),
+        **{f"{k}_jobs": int((ran["kind"] == k).sum()) for k in GUEST_JOB_KINDS},
+        "bytes": _r(ok.loc[ok["kind"] != "eseutil", "bytes"].sum(), 0),
+        "eseutil_bytes_read": _r(ok.loc[ok["kind"] == "eseutil", "bytes"].sum(), 0),
+        "recovery_points": int(len(res.guest_recovery_points)),
+        "rpo_p50_s": _r(np.median(rpo)) if rpo.size else 0.0,
+        "rpo_max_s": _r(rpo.max()) if rpo.size else 0.0,
+        "worst_gap_s": _r(worst.max()) if worst.size else 0.0,
     }
 
 
@@ -472,7 +613,11 @@ UNPROTECTED_NAMES_LISTED = 100
 
 def _coverage_kpis(vms: pd.DataFrame) -> dict[str, Any]:
     """VMs protected or not, and what the protected VMs' recovery points hold."""
-    unprotected = sorted(vms.loc[vms["protection_group"] == "", "vm"])
+    unguarded = vms["protection_group"] == ""
+    if "guest_protection_group" in vms:
+        # A VM whose data sources are protected in its guest is protected.
+        unguarded &= vms["guest_protection_group"] == ""
+    unprotected = sorted(vms.loc[unguarded, "vm"])
     consistency = vms["recovery_point_consistency"]
     listed = unprotected[:UNPROTECTED_NAMES_LISTED]
     return {

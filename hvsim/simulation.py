@@ -41,6 +41,8 @@ def run_world(world: World, progress: Callable[[float], None] | None = None) -> 
     env = world.env
     scans = [(t, env.process(world.scanner.schedule(t))) for t in world.scan_targets]
     protected = [(vm, env.process(world.jobs.protect(r))) for vm, r in world.replicas.items()]
+    for guest in world.guest_replicas:
+        env.process(world.guest_jobs.protect(guest))
     start_migrations(world)
     for plan in world.plans.values():
         if plan.consistency_check_time_s is not None:

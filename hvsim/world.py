@@ -20,11 +20,13 @@ import simpy
 from hvsim.model.dpm import (
     BackupJobs,
     DpmServerState,
+    GuestReplica,
     ProtectionGroupPlan,
     Replica,
     SavedStateSettings,
 )
 from hvsim.model.flows import FlowNetwork
+from hvsim.model.guest import GuestDataSource, GuestJobs, GuestProtectionPlan
 from hvsim.model.infrastructure import (
     HyperVCluster,
     HyperVHost,
@@ -41,6 +43,7 @@ from hvsim.model.schedule import DAY_S
 from hvsim.model.trace import Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, VssSettings
+from hvsim.scenario.guest import guest_kinds, sync_frequency_s
 from hvsim.scenario.patterns import group_membership
 from hvsim.scenario.schema import Scenario, VmSpec
 
@@ -72,6 +75,11 @@ class World:
     dpm_servers: dict[str, DpmServerState]
     plans: dict[str, ProtectionGroupPlan]
     replicas: dict[VirtualMachine, Replica]  # of the protected VMs, in the VMs' order
+    # Guest level: each guest-level group's plan, each protected guest data source's
+    # replica (in the VMs' order, then the data sources'), and the jobs that run them.
+    guest_plans: dict[str, GuestProtectionPlan]
+    guest_replicas: list[GuestReplica]
+    guest_jobs: GuestJobs
     # The processes' owners
     vss: VssCoordinator
     jobs: BackupJobs
@@ -136,6 +144,9 @@ def build_world(scenario: Scenario, seed: int) -> World:
         vm: Replica.for_vm(vm, plans[group_of[vm.name]]) for vm in vms if vm.name in group_of
     }
 
+    # Guest level: the data sources of VMs in a guest-level group, a replica of each.
+    guest_plans, guest_replicas = _guest_protection(scenario, dpm_servers, vms, parts)
+
     # The processes' owners: VSS, backup jobs and checks, scans, migrations, on-demand.
     vss = VssCoordinator(env, VssSettings.build(scenario.vss), trace, flows)
     jobs = BackupJobs(
@@ -190,6 +201,9 @@ def build_world(scenario: Scenario, seed: int) -> World:
         dpm_servers=dpm_servers,
         plans=plans,
         replicas=replicas,
+        guest_plans=guest_plans,
+        guest_replicas=guest_replicas,
+        guest_jobs=GuestJobs(env, flows, network, trace, horizon_s, parts),
         vss=vss,
         jobs=jobs,
         scanner=scanner,
@@ -198,6 +212,42 @@ def build_world(scenario: Scenario, seed: int) -> World:
         on_demand=on_demand,
         restores=restores,
     )
+
+
+def _guest_protection(
+    scenario: Scenario,
+    dpm_servers: dict[str, DpmServerState],
+    vms: list[VirtualMachine],
+    parts: Parts,
+) -> tuple[dict[str, GuestProtectionPlan], list[GuestReplica]]:
+    """Each guest-level group's plan, and a replica of each data source of the VMs
+    in one (none when no group is guest-level: nothing is built for a host-only
+    scenario)."""
+    groups = [g for g in scenario.protection_groups if g.level == "guest"]
+    if not groups:
+        return {}, []
+    kinds = guest_kinds(scenario)
+    first_weekday = scenario.start_date.weekday()
+    plans = {
+        g.name: GuestProtectionPlan.build(
+            g,
+            dpm_servers[g.dpm_server],
+            sync_frequency_s(g, kinds[g.name]),
+            first_weekday,
+            "exchange" in kinds[g.name],
+            parts,
+        )
+        for g in groups
+    }
+    group_of = group_membership(scenario, level="guest")
+    spec_of = {name: spec for spec in scenario.vms for name in spec.names()}
+    replicas = [
+        GuestReplica(source=source, plan=plans[group_of[vm.name]])
+        for vm in vms
+        if vm.name in group_of
+        for source in GuestDataSource.for_vm(spec_of[vm.name], vm)
+    ]
+    return plans, replicas
 
 
 class _Named(Protocol):

@@ -5,6 +5,7 @@ consistency check), each holding its job slots."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import HostSnapshot, VssCoordinator, WriterTimeout
 
 if TYPE_CHECKING:
+    from hvsim.model.guest import GuestDataSource, GuestProtectionPlan
     from hvsim.scenario import schema
 
 
@@ -93,6 +95,10 @@ class DpmServerState:
     # (expiry time, bytes) of recovery points, oldest first
     recovery_points: list[tuple[float, float]] = field(default_factory=list)
     _rp_head: int = 0
+    # Guest-level protection: Eseutil's rate per check on this server, and whether
+    # data sources share volumes (co-location).
+    eseutil_rate_bps: float = 225e6
+    colocate: bool = False
 
     @classmethod
     def build(cls, spec: schema.DpmServer, index: int, parts: Parts) -> DpmServerState:
@@ -121,6 +127,8 @@ class DpmServerState:
             vmm_helper_running=spec.vmm.helper_service_running,
             protection_repair_s=spec.protection_repair_time,
             hyper_v_role=spec.hyper_v_role,
+            eseutil_rate_bps=spec.eseutil_rate,
+            colocate=spec.colocate,
         )
 
     def used_bytes(self, now: float) -> float:
@@ -275,6 +283,62 @@ class Replica:
         if vm.guest_os == "linux" and vm.backup_integration_service:
             return "file"
         return "crash"
+
+
+# Recovery points a restore starts from, with no log to replay before them.
+FULL_POINTS = frozenset({"initial_replica", "express_full", "file_point"})
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class GuestReplica:
+    """DPM's copy of one guest data source (a SQL or Exchange database, a SharePoint
+    farm, a file volume) on its DPM server: its size there, DPM's change clocks, and
+    its recovery points, oldest first, each (time, kind, bytes). Kinds:
+    initial_replica, express_full and file_point are whole points; log_sync points
+    (SQL in full recovery, Exchange) need the whole point before them and every
+    log_sync since, replayed in order (source: dpm-sql-protection)."""
+
+    source: GuestDataSource
+    plan: GuestProtectionPlan
+    size_bytes: float = 0.0  # on the DPM server (0: no replica yet)
+    last_sync_s: float = 0.0  # log (or, for files, changed blocks) sent up to here
+    last_full_s: float = 0.0  # changed blocks sent by express fulls up to here
+    point_time_s: list[float] = field(default_factory=list)
+    point_kind: list[str] = field(default_factory=list)
+    point_bytes: list[float] = field(default_factory=list)
+    # Set while a recovery of this data source runs: DPM cancels its synchronizations
+    # meanwhile (source: dpm-exchange-protection). Set and cleared by restores.
+    restoring: bool = False
+
+    def add_point(self, time_s: float, kind: str, nbytes: float) -> None:
+        self.point_time_s.append(time_s)
+        self.point_kind.append(kind)
+        self.point_bytes.append(nbytes)
+
+    def latest_point(self, at_s: float) -> int | None:
+        """The index of the latest recovery point made at or before ``at_s`` and still
+        kept then (made less than the retention range before), or None."""
+        i = bisect_right(self.point_time_s, at_s) - 1
+        oldest = at_s - self.plan.retention_days * DAY_S
+        if i < 0 or self.point_time_s[i] <= oldest:
+            return None
+        return i
+
+    def restore_chain(self, at_s: float) -> tuple[int, list[int]] | None:
+        """What restoring the latest point at ``at_s`` reads: (the whole point at or
+        before it, the log_sync points after that whole point up to the latest one, in
+        order). None without a kept point or a kept whole point under it."""
+        latest = self.latest_point(at_s)
+        if latest is None:
+            return None
+        oldest = at_s - self.plan.retention_days * DAY_S
+        kinds, times = self.point_kind, self.point_time_s
+        i = latest
+        while i >= 0 and kinds[i] not in FULL_POINTS:
+            i -= 1
+        if i < 0 or times[i] <= oldest:
+            return None
+        return i, list(range(i + 1, latest + 1))
 
 
 @dataclass(slots=True, frozen=True)

@@ -29,6 +29,11 @@ class JobRecord(NamedTuple):
     outcome: str
     failure_reason: str
     offline_reason: str
+    # Guest-level jobs: the data source ("<vm>/sql1") and its workload (sql, exchange,
+    # sharepoint, files); a host-level job's data source is its VM (filled in by the
+    # results) and its workload hyperv.
+    data_source: str = ""
+    workload: str = "hyperv"
 
 
 class DowntimeRecord(NamedTuple):

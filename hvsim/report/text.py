@@ -192,6 +192,44 @@ def coverage_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def guest_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
+    """Guest-level protection (none without guest data sources): data sources by kind,
+    jobs by kind, the RPO achieved, and the DPM servers the design needs."""
+    g, a = k.get("guest"), k.get("admission")
+    if not g or not g["data_sources"]:
+        return []
+    s_ = format_seconds
+    rows = [
+        (
+            "guest data sources SQL / Exchange / SharePoint / files",
+            f"{g['sql_databases']} / {g['exchange_databases']} / {g['sharepoint_farms']} / "
+            f"{g['file_volumes']} in {g['vms']} VMs",
+        ),
+        (
+            "guest jobs (succeeded / failed / skipped)",
+            f"{g['jobs']} ({g['succeeded']} / {g['failed']} / {g['skipped']})",
+        ),
+        (
+            "log syncs / express fulls / file points / catalogs / eseutil",
+            f"{g['log_sync_jobs']} / {g['express_full_jobs']} / {g['file_point_jobs']} / "
+            f"{g['catalog_jobs']} / {g['eseutil_jobs']}",
+        ),
+        ("guest bytes transferred", format_bytes(g["bytes"])),
+        (
+            "guest RPO achieved p50 / max (worst gap)",
+            f"{s_(g['rpo_p50_s'])} / {s_(g['rpo_max_s'])} ({s_(g['worst_gap_s'])})",
+        ),
+    ]
+    if a:
+        rows.append(
+            (
+                "DPM servers needed (deciding limit)",
+                f"{a['dpm_servers_needed']} of {a['dpm_servers']} ({a['decided_by']})",
+            )
+        )
+    return rows
+
+
 def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
     """The KPIs of one run (kpis.json) as (what, value) rows."""
     s_, b_ = format_seconds, format_bytes
@@ -272,6 +310,7 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{r['under_6h']} / {r['from_6h_to_24h']} / {r['over_24h']}",
             )
         )
+    rows += guest_rows(k)
     for cluster, scan in k.get("scan", {}).items():
         rows.append(
             (

@@ -18,10 +18,17 @@ import yaml
 from pydantic import ValidationError
 
 from hvsim.scenario.distributions import ParameterError
+from hvsim.scenario.guest import check_guest_groups, check_guest_vms
 from hvsim.scenario.mobility_refs import check_mobility_references
 from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.restore_refs import check_restore_references
-from hvsim.scenario.schema import MAX_ON_DEMAND_JOBS, MAX_VMS, Scenario, VmSpec
+from hvsim.scenario.schema import (
+    MAX_GUEST_SOURCES,
+    MAX_ON_DEMAND_JOBS,
+    MAX_VMS,
+    Scenario,
+    VmSpec,
+)
 from hvsim.scenario.units import format_size
 
 MAX_FILE_BYTES = 5_000_000
@@ -516,6 +523,20 @@ def check_references(s: Scenario) -> list[str]:
 
     all_vms = VmNames(n for _, n in vm_names)
     covered: set[str] = set()
+    guest_level = any(v.protection != "host" for v in s.vms) or any(
+        g.level != "host" for g in s.protection_groups
+    )
+    protection_of = (
+        {n: v.protection for v, names in zip(s.vms, names_of, strict=True) for n in names}
+        if guest_level
+        else {}
+    )
+    guest_total = sum(v.count * v.guest_sources() for v in s.vms)
+    if guest_total > MAX_GUEST_SOURCES:
+        problems.append(
+            f"vms: more than {MAX_GUEST_SOURCES:,} guest data sources in all ({guest_total:,})"
+        )
+        return problems
     for i, g in enumerate(s.protection_groups):
         if g.dpm_server not in dpms:
             problems.append(
@@ -525,6 +546,10 @@ def check_references(s: Scenario) -> list[str]:
             matched = all_vms.matching(m)
             if not matched and not names_failed:  # else the name problem says it all
                 problems.append(f"protection_groups[{i}].members[{j}]: names no VM ({m!r})")
+            if g.level != "host":
+                continue  # guest-level groups: check_guest_vms
+            if guest_level:
+                matched = [n for n in matched if protection_of[n] != "guest"]
             for name in matched:
                 if name in covered:
                     problems.append(
@@ -534,6 +559,9 @@ def check_references(s: Scenario) -> list[str]:
                     break
             covered.update(matched)
 
+    if guest_level and not names_failed:
+        problems += check_guest_vms(s, all_vms)
+        problems += check_guest_groups(s)
     problems += _check_network(s, nodes, names_of, all_vms)
     problems += check_mobility_references(s, all_vms)
     problems += check_restore_references(s, all_vms)
@@ -675,11 +703,12 @@ def _dpm_sources(s: Scenario, names_of: list[list[str]], all_vms: VmNames) -> se
     clusters = {c.name: c for c in s.clusters}
     pairs: set[tuple[str, str]] = set()
     for g in s.protection_groups:
+        fits = ("host", "both") if g.level == "host" else ("guest", "both")
         specs = {
             id(names_to_spec[n]): names_to_spec[n]
             for m in g.members
             for n in all_vms.matching(m)
-            if n in names_to_spec
+            if n in names_to_spec and names_to_spec[n].protection in fits
         }
         for v in specs.values():
             if v.host is not None:

@@ -73,15 +73,37 @@ def scenario_vm_names(scenario: Scenario) -> VmNames:
     return VmNames(n for spec in scenario.vms for n in spec.names())
 
 
-def group_membership(scenario: Scenario, names: VmNames | None = None) -> dict[str, str]:
-    """Each protected VM's protection group, by name. A VM that two members match
-    belongs to the first (validation refuses a VM in two groups; this is the rule
-    world, run estimate and warnings share)."""
+# Which protection levels each VM protection fits: a host-level group protects the
+# VMs with protection host or both, a guest-level group those with guest or both.
+LEVELS_OF = {"host": ("host",), "guest": ("guest",), "both": ("host", "guest")}
+
+
+def vm_protection(scenario: Scenario) -> dict[str, str]:
+    """Each VM's protection (host, guest or both), by name."""
+    return {n: spec.protection for spec in scenario.vms for n in spec.names()}
+
+
+def group_membership(
+    scenario: Scenario, names: VmNames | None = None, level: str = "host"
+) -> dict[str, str]:
+    """Each VM's protection group of ``level`` (host: the whole VM; guest: its data
+    sources), by name. A group takes the VMs its members match whose protection fits
+    its level. A VM that two members match belongs to the first (validation refuses
+    a VM in two groups of one level; this is the rule world, run estimate and
+    warnings share)."""
     if names is None:
         names = scenario_vm_names(scenario)
+    mixed = any(spec.protection != "host" for spec in scenario.vms)
+    fits = None
+    if mixed or level != "host":
+        protection = vm_protection(scenario)
+        fits = {n for n, p in protection.items() if level in LEVELS_OF[p]}
     group_of: dict[str, str] = {}
     for g in scenario.protection_groups:
+        if g.level != level:
+            continue
         for m in g.members:
             for n in names.matching(m):
-                group_of.setdefault(n, g.name)
+                if fits is None or n in fits:
+                    group_of.setdefault(n, g.name)
     return group_of

@@ -575,6 +575,18 @@ class DpmServer(Strict):
         "location. Default false (assumption: the documentation names it as a prerequisite "
         "to enable, so a DPM server has it only when the planner says so).",
     )
+    colocate: bool = Field(
+        False,
+        description="Co-locate data in the DPM storage pool: data sources share volumes, "
+        "so the server protects up to 2,000 databases instead of 300 (source: "
+        "dpm-sql-protection). Default false (assumption).",
+    )
+    eseutil_rate: Rate = Field(
+        225e6,
+        description="Rate at which Eseutil checks an Exchange replica on this server, per "
+        "check (it shares the pool's read with everything else). Default 225 MB/s, "
+        "measured range 46 to 225 MB/s (source: eseutil-throughput). " + RATE_FLOOR,
+    )
 
 
 class BackupWindow(Strict):
@@ -616,16 +628,42 @@ class ProtectionGroup(Strict):
         description=(
             "Times of day of express full backups (Hyper-V recovery points come only from "
             "express fulls, source: dpm-hyperv-recovery-points). Default 22:00 (source: "
-            "vendor-schedule-22h)."
+            "vendor-schedule-22h). In a guest-level group, also the times of file volumes' "
+            "recovery points: at most 8 a day and 64 kept (source: dpm-recovery-point-caps)."
         ),
     )
-    sync_frequency: Duration = Field(
-        900.0,
+    sync_frequency: Duration | None = Field(
+        None,
         description=(
             "Synchronisation frequency, one of 15, 30, 45, 60, 120, 240, 360, 720, 1440 min. "
-            "Default 15 min (source: dpm-hyperv-recovery-points). Hyper-V has no incremental "
-            "sync, so it creates no jobs."
+            "Default 15 min (sources: dpm-hyperv-recovery-points, dpm-sql-protection); 2 h for "
+            "a guest-level group protecting Exchange databases, which must sync less often "
+            "than every 15 min (source: dpm-exchange-protection). Hyper-V has no incremental "
+            "sync, so a host-level group creates no sync jobs."
         ),
+    )
+    level: Literal["host", "guest"] = Field(
+        "host",
+        description="host: the group backs its member VMs up whole through Hyper-V; guest: "
+        "it protects the guest data sources (sql, exchange, sharepoint, files) of its member "
+        "VMs, through DPM's agent in each guest. A pattern takes the VMs whose protection "
+        "fits the level (host or both; guest or both). Default host.",
+    )
+    express_full_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = (
+        Field(
+            None,
+            min_length=1,
+            description="Guest-level groups: days of the week with express fulls (for file "
+            "volumes, recovery points) at express_full_times. Default every day. DPM keeps at "
+            "most 96 synchronizations between two express fulls (source: "
+            "dpm-recovery-point-caps).",
+        )
+    )
+    catalog_offset: DurationOrZero = Field(
+        3600.0,
+        description="SharePoint: DPM creates a farm's catalog (for item-level recovery) this "
+        "long after the day's first scheduled recovery point (CatalogOffset, source: "
+        "dpm-sharepoint-protection). Default 60 min (assumption).",
     )
     retention_days: int = Field(
         5,
@@ -660,7 +698,9 @@ class ProtectionGroup(Strict):
 
     @field_validator("sync_frequency")
     @classmethod
-    def _sync(cls, sync_frequency: float) -> float:
+    def _sync(cls, sync_frequency: float | None) -> float | None:
+        if sync_frequency is None:
+            return None
         if round(sync_frequency / 60) not in SYNC_CHOICES_MIN or sync_frequency % 60:
             raise ValueError(
                 "sync_frequency must be one of 15, 30, 45, 60, 120, 240, 360, 720, 1440 min"
@@ -694,6 +734,148 @@ class Disk(Strict):
         default_factory=lambda: fixed(0.03),
         description="Fraction of used bytes changed per day. Default 3 % (source: dpm-scale-out).",
     )
+
+
+# -- guest-level data sources (DPM's agent inside the VM) -----------------------
+# Data sources one VM entry may hold of one kind (bulk form), and in a scenario in
+# all: 100 DPM servers at 2,000 databases each (source: dpm-server-limits) is
+# 200,000; beyond is no estate a planner simulates on one machine (assumption).
+MAX_GUEST_SOURCES_PER_VM = 2000
+MAX_GUEST_SOURCES = 200_000
+GUEST_KINDS = ("sql", "exchange", "sharepoint", "files")
+_CHURN = (
+    "Fraction of the data changed per day (blocks an express full sends). Default 3 % "
+    "(assumption: the daily change of a protected VM, source: dpm-scale-out). From 0 to 1."
+)
+_LOG = (
+    "Transaction log generated per day, at an even rate: a synchronization sends the log "
+    "generated since the last one. Default: size x daily_change (assumption: the log of "
+    f"a day's changed data). {SIZE_FLOOR}"
+)
+
+
+def _one_or_many(value: object) -> object:
+    # 'sql: {databases: 5, ...}' is one group of databases; a list gives several.
+    return [value] if isinstance(value, dict) else value
+
+
+class SqlDatabases(Strict):
+    """SQL Server databases in the VM's guest, protected by DPM's agent there."""
+
+    databases: int = Field(
+        1,
+        ge=1,
+        le=MAX_GUEST_SOURCES_PER_VM,
+        description="How many databases like this the VM holds, each a data source "
+        "(<vm>/sql1, <vm>/sql2, ...). Default 1. With the VM entry's count, 200 SQL VMs of "
+        "5 databases each are one entry: count: 200, sql: {databases: 5, size: 200 GB}.",
+    )
+    size: Size = Field(description=f"Size of each database. Required. {SIZE_FLOOR}")
+    recovery_model: Literal["full", "simple"] = Field(
+        "full",
+        description="SQL recovery model. full: a log synchronization every sync_frequency "
+        "and a recovery point for each; simple (or a read-only or log-shipped database): "
+        "no incremental backup, recovery points from express fulls only (source: "
+        "dpm-sql-protection). Default full (assumption).",
+    )
+    daily_change: float = Field(0.03, ge=0, le=1, description=_CHURN)
+    log_per_day: Size | None = Field(None, description=_LOG)
+
+
+class ExchangeDatabases(Strict):
+    """Exchange mailbox databases in the VM's guest, protected by DPM's agent there."""
+
+    databases: int = Field(
+        1,
+        ge=1,
+        le=MAX_GUEST_SOURCES_PER_VM,
+        description="How many databases like this the VM holds, each a data source. Default 1.",
+    )
+    size: Size = Field(description=f"Size of each database (.edb). Required. {SIZE_FLOOR}")
+    daily_change: float = Field(0.03, ge=0, le=1, description=_CHURN)
+    log_per_day: Size | None = Field(None, description=_LOG)
+    dag_copies: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Copies of each database in its Database Availability Group (1: not in "
+        "a DAG); this VM holds the copy protected here. With copies, DPM's eseutil check "
+        "reads log files only (source: dpm-exchange-protection). At most 16 (assumption: "
+        "the largest DAG).",
+    )
+    eseutil: bool = Field(
+        True,
+        description="Run Eseutil on the DPM server after each backup, reading the replica "
+        "(source: dpm-exchange-protection). Default true (assumption).",
+    )
+
+
+class SharePointFarm(Strict):
+    """A SharePoint farm whose front-end server is this VM: one data source, backed up
+    by express fulls only (source: dpm-sharepoint-protection)."""
+
+    farms: int = Field(
+        1, ge=1, le=100, description="How many farms like this the VM serves. Default 1."
+    )
+    content_databases: int = Field(
+        1,
+        ge=1,
+        le=MAX_GUEST_SOURCES_PER_VM,
+        description="Content databases of each farm (each counts as a database on the DPM "
+        "server). Default 1.",
+    )
+    size: Size = Field(description=f"Size of each content database. Required. {SIZE_FLOOR}")
+    items: int = Field(
+        1_000_000,
+        ge=0,
+        le=10**12,
+        description="Items in the farm (documents, list items...), which DPM's catalog "
+        "lists for item-level recovery: 2 GB of catalog per 10 million items (source: "
+        "dpm-sharepoint-protection). Default 1,000,000 (assumption).",
+    )
+    daily_change: float = Field(0.03, ge=0, le=1, description=_CHURN)
+
+
+class FileVolumes(Strict):
+    """File-server volumes in the VM's guest, protected by DPM's agent there."""
+
+    volumes: int = Field(
+        1,
+        ge=1,
+        le=MAX_GUEST_SOURCES_PER_VM,
+        description="How many volumes like this the VM holds, each a data source. Default 1.",
+    )
+    size: Size = Field(description=f"Data on each volume. Required. {SIZE_FLOOR}")
+    daily_change: float = Field(
+        0.03,
+        ge=0,
+        le=1,
+        description="Fraction of the data changed per day (churn): a synchronization sends "
+        "the blocks changed since the last one. Default 3 % (assumption: as a protected VM, "
+        "source: dpm-scale-out). From 0 to 1.",
+    )
+
+
+def _one_or_list_schema(schema: dict[str, Any]) -> None:
+    # hvsim schema: a mapping or a list of them, as the validator takes both.
+    items = schema.pop("items")
+    schema.pop("type", None)
+    schema["anyOf"] = [items, {"type": "array", "items": items}]
+
+
+def _guest_list(what: str) -> Any:
+    return Field(
+        default_factory=list,
+        description=f"{what} in the guest (a mapping, or a list of them), protected when "
+        "the VM's protection is guest or both. Default none.",
+        json_schema_extra=_one_or_list_schema,
+    )
+
+
+SqlList = Annotated[list[SqlDatabases], BeforeValidator(_one_or_many)]
+ExchangeList = Annotated[list[ExchangeDatabases], BeforeValidator(_one_or_many)]
+SharePointList = Annotated[list[SharePointFarm], BeforeValidator(_one_or_many)]
+FilesList = Annotated[list[FileVolumes], BeforeValidator(_one_or_many)]
 
 
 class VmSpec(Strict):
@@ -769,6 +951,26 @@ class VmSpec(Strict):
         default_factory=lambda: ["system"],
         description="In-guest VSS writers (keys of vss.writers). Default [system].",
     )
+    protection: Literal["host", "guest", "both"] = Field(
+        "host",
+        description="How DPM protects the VM: host (the whole VM through Hyper-V, by a "
+        "host-level protection group), guest (DPM's agent in the guest protects its data "
+        "sources, by a guest-level group; the VM counts as a protected server, source: "
+        "dpm-server-limits) or both. Default host.",
+    )
+    sql: SqlList = _guest_list("SQL Server databases")
+    exchange: ExchangeList = _guest_list("Exchange databases")
+    sharepoint: SharePointList = _guest_list("SharePoint farms")
+    files: FilesList = _guest_list("File volumes")
+
+    def guest_sources(self) -> int:
+        """Guest data sources of one VM of this entry."""
+        return (
+            sum(g.databases for g in self.sql)
+            + sum(g.databases for g in self.exchange)
+            + sum(g.farms for g in self.sharepoint)
+            + sum(g.volumes for g in self.files)
+        )
 
     @model_validator(mode="after")
     def _placement(self) -> VmSpec:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hvsim.scenario.guest import admission_warnings
 from hvsim.scenario.patterns import group_membership, scenario_vm_names
 from hvsim.scenario.schema import Drain, ExplicitEvent, Scenario
 
@@ -16,21 +17,48 @@ NAMES_SHOWN = 10
 
 def scenario_warnings(scenario: Scenario, source: str) -> list[str]:
     """Every warning about ``scenario`` (read from ``source``), in a fixed order."""
-    return _unprotected(scenario, source) + _after_horizon(scenario, source)
+    return (
+        _unprotected(scenario, source)
+        + _guest_unprotected(scenario, source)
+        + _after_horizon(scenario, source)
+        + admission_warnings(scenario, source)
+    )
 
 
 def unprotected_vm_names(scenario: Scenario) -> list[str]:
-    """The VMs of ``scenario`` in no protection group, in the scenario's order."""
+    """The VMs of ``scenario`` to be protected at host level (protection host or both)
+    that are in no host-level protection group, in the scenario's order."""
     names = scenario_vm_names(scenario)
     members = group_membership(scenario, names)
-    return [n for n in names.names if n not in members]
+    if all(spec.protection == "host" for spec in scenario.vms):
+        return [n for n in names.names if n not in members]
+    level = {n: spec.protection for spec in scenario.vms for n in spec.names()}
+    return [n for n in names.names if n not in members and level[n] != "guest"]
+
+
+def _guest_unprotected(scenario: Scenario, source: str) -> list[str]:
+    """VMs with protection guest or both whose data sources are in no guest-level group."""
+    wanted = [n for spec in scenario.vms if spec.protection != "host" for n in spec.names()]
+    if not wanted:
+        return []
+    members = group_membership(scenario, level="guest")
+    missing = [n for n in wanted if n not in members]
+    if not missing:
+        return []
+    shown = ", ".join(missing[:NAMES_SHOWN])
+    more = f" and {len(missing) - NAMES_SHOWN} more" if len(missing) > NAMES_SHOWN else ""
+    return [
+        f"{source}: protection_groups: warning: {len(missing)} of {len(wanted)} VMs with "
+        "guest protection are in no guest-level protection group and get no backups of "
+        f"their data sources ({shown}{more})"
+    ]
 
 
 def _unprotected(scenario: Scenario, source: str) -> list[str]:
     missing = unprotected_vm_names(scenario)
     if not missing:
         return []
-    total = sum(spec.count for spec in scenario.vms)
+    total = sum(spec.count for spec in scenario.vms if spec.protection != "guest")
     shown = ", ".join(missing[:NAMES_SHOWN])
     more = f" and {len(missing) - NAMES_SHOWN} more" if len(missing) > NAMES_SHOWN else ""
     return [
