@@ -325,3 +325,21 @@ def test_an_unknown_data_source_exits_2_from_the_command_line(tmp_path, capsys):
         f"{path}: restores.events[0].data_source: unknown data source of VM sql-1 ('sql-1/sql9')"
     )
     assert not out.exists()
+
+
+def test_the_run_estimate_counts_each_data_source_a_guest_drill_or_stream_restores():
+    # Three VMs of 2 SQL databases each over 2 days. A drill of '*/sql1' on days 0
+    # and 1 at one time: 2 x 3 = 6; a Poisson stream of 0.5 a day on every SQL
+    # database of sql-1: 0.5 x 2 days x 2 = 2; one event: 9 restores.
+    from hvsim.estimate import estimate_run
+
+    doc = estate(
+        [{"name": "sql-{i}", "count": 3, "sql": {"databases": 2, "size": "10 GB"}}],
+        [{"name": "pg", "members": ["sql-*"]}],
+    )
+    doc["restores"] = {
+        "drills": [{"kind": "sql_database", "data_sources": ["*/sql1"], "times": ["10:00"]}],
+        "poisson": [{"kind": "sql_database", "members": ["sql-1"], "per_vm_per_day": 0.5}],
+        "events": [event("sql-2", "sql_database", 1, "10:00", data_source="sql2")],
+    }
+    assert estimate_run(scenario_from_dict(doc)).restores == 9
