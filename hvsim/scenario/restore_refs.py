@@ -169,7 +169,7 @@ def _guest_event(where: str, e: RestoreEvent, sources: _DataSources) -> list[str
         )
     elif found[name] != workload:
         problems.append(
-            f"{where}.data_source: a {found[name]} data source; {e.kind} restores {workload} "
-            f"({e.data_source!r})"
+            f"{where}.data_source: a data source of workload {found[name]}; {e.kind} "
+            f"restores workload {workload} ({e.data_source!r})"
         )
     return problems

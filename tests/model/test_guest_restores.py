@@ -278,8 +278,8 @@ def test_drills_and_poisson_take_data_source_patterns():
         ),
         (
             event("sql-1", "exchange_database", 1, "10:00", data_source="sql1"),
-            "restores.events[0].data_source: a sql data source; exchange_database restores "
-            "exchange ('sql1')",
+            "restores.events[0].data_source: a data source of workload sql; exchange_database "
+            "restores workload exchange ('sql1')",
         ),
         (
             event("sql-1", "whole_vm", 1, "10:00", data_source="sql1"),
@@ -343,3 +343,55 @@ def test_the_run_estimate_counts_each_data_source_a_guest_drill_or_stream_restor
         "events": [event("sql-2", "sql_database", 1, "10:00", data_source="sql2")],
     }
     assert estimate_run(scenario_from_dict(doc)).restores == 9
+
+
+def test_a_vm_protected_both_ways_restores_a_database_from_guest_and_the_vm_from_host():
+    # sql-1 in a guest-level group (pg) and a host-level one (pgh, express full at
+    # 23:00, replica by removable media): at 21:05 on day 1 the database comes from
+    # the guest level as alone (510.5 s, see the first test) and the whole VM from
+    # the host level (its 400 GB disk in place: 300 s + 400 s).
+    doc = sql_estate(protection="both", disks=[{"size": "400 GB"}])
+    doc["protection_groups"].append(
+        {
+            "name": "pgh",
+            "dpm_server": "dpm1",
+            "members": ["sql-1"],
+            "express_full_times": ["23:00"],
+            "initial_replica": "removable_media",
+        }
+    )
+    with_restores(
+        doc,
+        event("sql-1", "sql_database", 1, "21:05", data_source="sql1"),
+        event("sql-1", "whole_vm", 1, "10:00"),
+    )
+    vm, database = run(doc).restores.itertuples()  # in order of request
+    assert (database.restored_as, database.protection_group) == ("sql_database", "pg")
+    assert database.rto_s == pytest.approx(510.5, rel=1e-9)
+    assert (vm.restored_as, vm.protection_group, vm.data_source) == ("whole_vm", "pgh", "sql-1")
+    assert vm.original_location and vm.rto_s == pytest.approx(700.0, rel=1e-9)
+
+
+def test_the_scenario_names_data_sources_as_the_model_does():
+    # The names requests are checked against (hvsim.scenario.guest.data_source_names)
+    # are those of the model's data sources, numbered per workload across entries.
+    from hvsim.model.guest import GuestDataSource
+    from hvsim.scenario.guest import data_source_names
+    from hvsim.world import build_world
+
+    vm = {
+        "name": "mix",
+        "sql": [{"databases": 2, "size": "10 GB"}, {"size": "5 GB", "recovery_model": "simple"}],
+        "exchange": {"databases": 2, "size": "10 GB"},
+        "sharepoint": {"farms": 2, "size": "10 GB"},
+        "files": {"volumes": 3, "size": "10 GB"},
+    }
+    doc = estate([vm], [{"name": "pg", "members": ["mix"], "sync_frequency": "60 min"}])
+    world = build_world(scenario_from_dict(doc), seed=1)
+    spec = world.scenario.vms[0]
+    model = [(s.name, s.kind) for s in GuestDataSource.for_vm(spec, world.vms[0])]
+    assert data_source_names(spec, "mix") == model
+    assert [n for n, _ in model] == [
+        "mix/sql1", "mix/sql2", "mix/sql3", "mix/exchange1", "mix/exchange2",
+        "mix/sharepoint1", "mix/sharepoint2", "mix/files1", "mix/files2", "mix/files3",
+    ]  # fmt: skip
