@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hvsim.model.schedule import daily_count
-from hvsim.scenario.guest import guest_job_count
+from hvsim.scenario.guest import data_source_names, guest_job_count
 from hvsim.scenario.patterns import VmNames, group_membership, scenario_vm_names
-from hvsim.scenario.schema import Scenario
+from hvsim.scenario.schema import GUEST_RESTORE_SOURCES, PoissonRestores, RestoreDrill, Scenario
 
 DAY_S = 86400.0
 
@@ -161,16 +161,29 @@ def _restores(scenario: Scenario, names: VmNames, horizon_s: float) -> int:
     it restores, each Poisson stream's mean, and the events (each is about one job)."""
     r = scenario.restores
 
-    def vms(members: Sequence[str]) -> int:
-        return len({n for m in members for n in names.matching(m)})
+    def vms(members: Sequence[str] | None) -> int:
+        return len({n for m in members or ["*"] for n in names.matching(m)})
+
+    def targets(item: RestoreDrill | PoissonRestores) -> int:
+        """What one occurrence restores: its VMs, or for a guest kind the data
+        sources of the kind's workload in them that its patterns match."""
+        workload = GUEST_RESTORE_SOURCES.get(item.kind)
+        if workload is None:
+            return vms(item.members)
+        per_vm = {n: spec for spec in scenario.vms for n in spec.names()}
+        chosen = dict.fromkeys(n for m in item.members or ["*"] for n in names.matching(m))
+        held = VmNames(
+            ds for n in chosen for ds, w in data_source_names(per_vm[n], n) if w == workload
+        )
+        return len({ds for p in item.data_sources or ["*"] for ds in held.matching(p)})
 
     count = float(len(r.events))
     for d in r.drills:
         start_s = d.first_day * DAY_S
         days = max(0.0, math.ceil((horizon_s - start_s) / (d.every_days * DAY_S)))
-        count += days * len(d.times) * vms(d.members)
+        count += days * len(d.times) * targets(d)
     for p in r.poisson:
-        count += p.per_vm_per_day * (horizon_s / DAY_S) * vms(p.members)
+        count += p.per_vm_per_day * (horizon_s / DAY_S) * targets(p)
     return math.ceil(count)
 
 

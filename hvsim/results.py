@@ -30,6 +30,7 @@ from hvsim.model.trace import (
 )
 from hvsim.scenario.guest import admission, servers_needed
 from hvsim.scenario.patterns import vm_protection
+from hvsim.scenario.schema import RESTORE_KINDS
 from hvsim.world import World
 
 JOB_COLUMNS = list(JobRecord._fields)
@@ -463,7 +464,7 @@ def _restore_kpis(restores: pd.DataFrame) -> dict[str, Any]:
     ok = restores[restores["outcome"] == "succeeded"]
     rto = ok["rto_s"].to_numpy(dtype=float)
     per_kind: dict[str, Any] = {}
-    for kind in ("whole_vm", "item_level"):
+    for kind in RESTORE_KINDS:
         rows = restores[restores["kind"] == kind]
         k_rto = rows.loc[rows["outcome"] == "succeeded", "rto_s"].to_numpy(dtype=float)
         per_kind[kind] = {

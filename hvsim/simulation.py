@@ -17,8 +17,9 @@ from hvsim.model.restore import restore_processes
 from hvsim.model.schedule import DAY_S, daily
 from hvsim.overrun import overrun_limit, runaway
 from hvsim.results import Results, collect
+from hvsim.scenario.guest import data_source_names
 from hvsim.scenario.patterns import VmNames
-from hvsim.scenario.schema import Scenario
+from hvsim.scenario.schema import GUEST_RESTORE_SOURCES, Scenario
 from hvsim.seeds import check_seed
 from hvsim.world import World, build_world, stream
 
@@ -121,13 +122,19 @@ def start_migrations(world: World) -> None:
 def start_restores(world: World) -> None:
     """Processes for restore drills, Poisson restores and explicit restore requests."""
     names = VmNames(vm.name for vm in world.vms)
+    spec = world.scenario.restores
+    sources: dict[str, list[tuple[str, str]]] = {}
+    if any(r.kind in GUEST_RESTORE_SOURCES for r in (*spec.drills, *spec.poisson, *spec.events)):
+        # Every VM's declared data sources, protected at guest level or not.
+        sources = {n: data_source_names(v, n) for v in world.scenario.vms for n in v.names()}
     procs = restore_processes(
         world.restores,
-        world.scenario.restores,
+        spec,
         {vm.name: vm for vm in world.vms},
         world.hosts,
         names.matching,
         lambda name: stream(world.seed, name),
+        sources,
     )
     for proc in procs:
         world.env.process(proc)

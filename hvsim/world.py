@@ -185,6 +185,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         RestoreCost.build_all(scenario.restores.kinds),
         trace,
         horizon_s,
+        {r.source.name: r for r in guest_replicas},
     )
     return World(
         scenario=scenario,

@@ -309,6 +309,10 @@ class GuestReplica:
     # Set while a recovery of this data source runs: DPM cancels its synchronizations
     # meanwhile (source: dpm-exchange-protection). Set and cleared by restores.
     restoring: bool = False
+    # SharePoint: the start of the latest catalog job that has ended (None: none yet);
+    # item-level recovery needs the catalog and finds the points made before it
+    # (source: dpm-sharepoint-protection).
+    catalog_s: float | None = None
 
     def add_point(self, time_s: float, kind: str, nbytes: float) -> None:
         self.point_time_s.append(time_s)

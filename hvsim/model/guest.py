@@ -349,7 +349,9 @@ class GuestJobs:
                 start = env.now
                 nbytes = self._job_bytes(replica, kind, start)
                 yield self.flows.transfer(nbytes, self.route(vm, dpm))
-                if kind != "catalog":
+                if kind == "catalog":
+                    replica.catalog_s = start
+                else:
                     expiry = env.now + plan.retention_days * DAY_S
                     first = kind == "initial_replica"
                     stored = dpm.store(

@@ -72,6 +72,22 @@ def spec_kinds(spec: VmSpec) -> set[str]:
     return kinds
 
 
+def data_source_names(spec: VmSpec, vm_name: str) -> list[tuple[str, str]]:
+    """The guest data sources of the VM ``vm_name`` of entry ``spec``, (name,
+    workload), named as hvsim.model.guest numbers them per workload: <vm>/sql1,
+    <vm>/sql2, ..., <vm>/exchange1, <vm>/sharepoint1, <vm>/files1. Declared data
+    sources have these names whatever the VM's protection."""
+    out: list[tuple[str, str]] = []
+    for workload, entries in (
+        ("sql", [g.databases for g in spec.sql]),
+        ("exchange", [g.databases for g in spec.exchange]),
+        ("sharepoint", [g.farms for g in spec.sharepoint]),
+        ("files", [g.volumes for g in spec.files]),
+    ):
+        out += [(f"{vm_name}/{workload}{n}", workload) for n in range(1, sum(entries) + 1)]
+    return out
+
+
 def point_days(group: ProtectionGroup) -> tuple[int, ...]:
     """Weekdays (0 = Monday) with express fulls (file recovery points)."""
     days = group.express_full_days or WEEKDAYS

@@ -1,6 +1,8 @@
 """Reference checks for restore requests: the VMs and hosts they name must exist,
 and a restore to another host needs a network route from the DPM server that
-protects the VM to that host."""
+protects the VM to that host. A guest kind names data sources its VMs declare (of
+the kind's workload, protected or not: one not protected at guest level falls back
+when it runs), and no target host (it restores into its VM)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,17 @@ from collections.abc import Sequence
 
 import networkx as nx
 
+from hvsim.scenario.guest import data_source_names
 from hvsim.scenario.patterns import VmNames, group_membership
-from hvsim.scenario.schema import PoissonRestores, RestoreDrill, Scenario
+from hvsim.scenario.schema import (
+    GUEST_RESTORE_SOURCES,
+    PoissonRestores,
+    RestoreDrill,
+    RestoreEvent,
+    Scenario,
+)
+
+GUEST_KINDS_TEXT = ", ".join(GUEST_RESTORE_SOURCES)
 
 
 def check_restore_references(s: Scenario, vm_names: VmNames) -> list[str]:
@@ -35,22 +46,43 @@ def check_restore_references(s: Scenario, vm_names: VmNames) -> list[str]:
         ("drills", r.drills),
         ("poisson", r.poisson),
     ]
+    sources = _DataSources(s)
     for section, items in requests:
         for i, item in enumerate(items):
             where = f"restores.{section}[{i}]"
             names: list[str] = []
-            for j, m in enumerate(item.members):
+            guest = item.kind in GUEST_RESTORE_SOURCES
+            if item.members is None and not guest:
+                problems.append(
+                    f"{where}.members: required for a host-level kind: the VMs restored "
+                    f"({item.kind!r})"
+                )
+            for j, m in enumerate(item.members or []):
                 matched = vm_names.matching(m)
                 if not matched:
                     problems.append(f"{where}.members[{j}]: names no VM ({m!r})")
                 names += matched
+            if guest:
+                if item.members is None:
+                    names = vm_names.matching("*")
+                problems += _guest_request(where, item, names, sources)
+                continue  # a guest kind restores into its VM: no target host
+            if item.data_sources is not None:
+                problems.append(f"{where}.data_sources: only for a guest kind, {GUEST_KINDS_TEXT}")
             entries.append((where, item.target_host, names))
     for i, e in enumerate(r.events):
         where = f"restores.events[{i}]"
         if e.vm not in vm_names:
             problems.append(f"{where}.vm: unknown VM ({e.vm!r})")
             entries.append((where, e.target_host, []))
+        elif e.kind in GUEST_RESTORE_SOURCES:
+            problems += _guest_event(where, e, sources)
         else:
+            if e.data_source is not None:
+                problems.append(
+                    f"{where}.data_source: only for a guest kind, {GUEST_KINDS_TEXT} "
+                    f"({e.data_source!r})"
+                )
             entries.append((where, e.target_host, [e.vm]))
     for where, target, names in entries:
         if target is None:
@@ -64,4 +96,80 @@ def check_restore_references(s: Scenario, vm_names: VmNames) -> list[str]:
                     f"{where}.target_host: no network route from DPM server {dpm} to "
                     f"{target} ({target!r})"
                 )
+    return problems
+
+
+class _DataSources:
+    """The guest data sources each VM of the scenario declares, built when first
+    asked (only scenarios with guest restore kinds pay for it)."""
+
+    def __init__(self, s: Scenario) -> None:
+        self._scenario = s
+        self._of: dict[str, list[tuple[str, str]]] | None = None
+
+    def of(self, vm: str) -> list[tuple[str, str]]:
+        if self._of is None:
+            self._of = {
+                n: data_source_names(spec, n) for spec in self._scenario.vms for n in spec.names()
+            }
+        return self._of.get(vm, [])
+
+
+def _guest_request(
+    where: str,
+    item: RestoreDrill | PoissonRestores,
+    names: list[str],
+    sources: _DataSources,
+) -> list[str]:
+    """A drill or stream of a guest kind: no target host; each data_sources pattern
+    names a data source of the kind's workload in the VMs; some data source at all."""
+    problems: list[str] = []
+    workload = GUEST_RESTORE_SOURCES[item.kind]
+    if item.target_host is not None:
+        problems.append(
+            f"{where}.target_host: a guest kind restores into its VM ({item.target_host!r})"
+        )
+    held = [ds for n in names for ds, w in sources.of(n) if w == workload]
+    if item.data_sources is None:
+        if names and not held:
+            problems.append(
+                f"{where}.kind: the VMs restored hold no {workload} data source ({item.kind!r})"
+            )
+        return problems
+    held_names = VmNames(held)
+    for j, pattern in enumerate(item.data_sources):
+        if not held_names.matching(pattern):
+            problems.append(
+                f"{where}.data_sources[{j}]: names no {workload} data source of the VMs "
+                f"restored ({pattern!r})"
+            )
+    return problems
+
+
+def _guest_event(where: str, e: RestoreEvent, sources: _DataSources) -> list[str]:
+    """An event of a guest kind names one data source of its VM, of the kind's
+    workload, and no target host."""
+    problems: list[str] = []
+    workload = GUEST_RESTORE_SOURCES[e.kind]
+    if e.target_host is not None:
+        problems.append(
+            f"{where}.target_host: a guest kind restores into its VM ({e.target_host!r})"
+        )
+    if e.data_source is None:
+        problems.append(
+            f"{where}.data_source: required for a guest kind: the {workload} data source "
+            f"of VM {e.vm} restored ({e.kind!r})"
+        )
+        return problems
+    name = e.data_source if "/" in e.data_source else f"{e.vm}/{e.data_source}"
+    found = dict(sources.of(e.vm))
+    if name not in found:
+        problems.append(
+            f"{where}.data_source: unknown data source of VM {e.vm} ({e.data_source!r})"
+        )
+    elif found[name] != workload:
+        problems.append(
+            f"{where}.data_source: a data source of workload {found[name]}; {e.kind} "
+            f"restores workload {workload} ({e.data_source!r})"
+        )
     return problems

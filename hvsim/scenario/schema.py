@@ -213,6 +213,31 @@ Target = Annotated[
     ),
 ]
 
+
+def _data_source(value: str) -> str:
+    # '<vm>/<data source>' (sql-01/sql2, or a pattern '*/sql1'), or in a request
+    # naming its VM the data source alone ('sql2'); each part is a name.
+    parts = value.split("/")
+    if len(parts) > 2 or any(name_problem(p) for p in parts):
+        raise ValueError(
+            "a data source is '<vm>/<data source>' such as 'sql-01/sql2' (numbered per kind: "
+            f"sql1, exchange1, sharepoint1, files1), or a pattern such as '*/sql1' ({NAME_RULE})"
+        )
+    return value
+
+
+DataSourceName = Annotated[
+    str,
+    AfterValidator(_data_source),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": f"^{_NAME_PART}(?:/{_NAME_PART})?$",
+            "description": "a guest data source '<vm>/<data source>' (sql-01/sql2) or a pattern",
+        }
+    ),
+]
+
 HostOs = Literal["2008R2", "2012", "2012R2"]
 GUEST_OS = (
     "windows2000",
@@ -1161,7 +1186,24 @@ class OnDemandJobs(Strict):
     )
 
 
-RESTORE_KINDS = ("whole_vm", "item_level")
+RESTORE_KINDS = (
+    "whole_vm",
+    "item_level",
+    "sql_database",
+    "exchange_database",
+    "exchange_mailbox",
+    "sharepoint_item",
+    "guest_file",
+)
+HOST_RESTORE_KINDS = ("whole_vm", "item_level")
+# The guest restore kinds and the kind of data source each restores from.
+GUEST_RESTORE_SOURCES = {
+    "sql_database": "sql",
+    "exchange_database": "exchange",
+    "exchange_mailbox": "exchange",
+    "sharepoint_item": "sharepoint",
+    "guest_file": "files",
+}
 
 
 class RestoreKindSettings(Strict):
@@ -1171,8 +1213,9 @@ class RestoreKindSettings(Strict):
         300.0,
         description="Fixed steps of each restore before its bytes move (for whole_vm: "
         "preparing the target through the Hyper-V VSS writer; for item_level: mounting the "
-        "recovery point's VHD on the DPM server), holding the restore's job slot. Default "
-        "5 min (assumption: no published restore timing).",
+        "recovery point's VHD on the DPM server; for a guest kind: DPM's agent preparing the "
+        "target database, volume or farm), holding the restore's job slot. Default 5 min "
+        "(assumption: no published restore timing).",
     )
     rto_target: Duration | None = Field(
         None,
@@ -1190,6 +1233,38 @@ class ItemLevelSettings(RestoreKindSettings):
     )
 
 
+class DatabaseRestoreSettings(RestoreKindSettings):
+    replay_rate: Rate = Field(
+        50e6,
+        description="Rate at which the database server replays the restored log after the "
+        "bytes have arrived (SQL: RESTORE LOG of each synchronization since the express "
+        "full; Exchange: the log replayed when the database is mounted), holding the "
+        "restore's job slot. Default 50 MB/s (assumption: no published figure). " + RATE_FLOOR,
+    )
+
+
+class MailboxRestoreSettings(DatabaseRestoreSettings):
+    mailbox_bytes: Size = Field(
+        2e9,
+        description="Bytes of the mailbox copied from the recovery database into the "
+        f"mailbox database. Default 2 GB (assumption). {SIZE_FLOOR}",
+    )
+    copy_rate: Rate = Field(
+        10e6,
+        description="Rate of Exchange's mailbox copy (New-MailboxRestoreRequest) from the "
+        "recovery database, reading and writing the VM's storage, after DPM's job has "
+        "ended. Default 10 MB/s (assumption: no published figure). " + RATE_FLOOR,
+    )
+
+
+class SharePointItemSettings(RestoreKindSettings):
+    item_bytes: Size = Field(
+        100e6,
+        description="Bytes of the documents, list or site one SharePoint item restore "
+        f"recovers. Default 100 MB (assumption). {SIZE_FLOOR}",
+    )
+
+
 class RestoreKinds(Strict):
     whole_vm: RestoreKindSettings = Field(
         default_factory=RestoreKindSettings,
@@ -1204,30 +1279,78 @@ class RestoreKinds(Strict):
         "to the VM's storage (or target_host's); needs the Hyper-V role on the DPM server "
         "(source: dpm-hyperv-restore).",
     )
+    sql_database: DatabaseRestoreSettings = Field(
+        default_factory=DatabaseRestoreSettings,
+        description="A SQL Server database to its latest recovery point, in place: the "
+        "express full before it (the whole database) and every log synchronization since, "
+        "read from the pool and written to the VM's storage, then the log replayed "
+        "(sources: dpm-sql-protection, dpm-sql-restore).",
+    )
+    exchange_database: DatabaseRestoreSettings = Field(
+        default_factory=DatabaseRestoreSettings,
+        description="An Exchange database to its latest recovery point, in place, as "
+        "sql_database; the database's synchronizations are cancelled while it runs "
+        "(source: dpm-exchange-restore).",
+    )
+    exchange_mailbox: MailboxRestoreSettings = Field(
+        default_factory=MailboxRestoreSettings,
+        description="A mailbox, by way of a recovery database: the whole database "
+        "restored (as exchange_database, into the recovery database) from the latest "
+        "recovery point ('Latest' is not offered for mailboxes), then the mailbox copied "
+        "inside Exchange (source: dpm-exchange-restore).",
+    )
+    sharepoint_item: SharePointItemSettings = Field(
+        default_factory=SharePointItemSettings,
+        description="A SharePoint item (document, list, site) from the latest recovery "
+        "point the farm's catalog lists; before the farm's first catalog has ended, a "
+        "content database is restored instead (source: dpm-sharepoint-protection).",
+    )
+    guest_file: ItemLevelSettings = Field(
+        default_factory=ItemLevelSettings,
+        description="Files or a folder from a guest file volume's latest recovery point, "
+        "to the VM's storage (source: dpm-recoverable-items).",
+    )
 
 
 class _RestoreRequest(Strict):
     kind: Literal[RESTORE_KINDS] = Field(  # type: ignore[valid-type]
-        description="whole_vm or item_level."
+        description="whole_vm or item_level (host level); sql_database, exchange_database, "
+        "exchange_mailbox, sharepoint_item or guest_file (a guest data source: a VM "
+        "protected at host level only falls back to a whole VM restored beside it, or for "
+        "guest_file to item_level, and says so)."
     )
     target_host: Name | None = Field(
         None,
         description="Restore to this host or node (an alternate location) instead of the "
         "VM's own; its storage: the VM's CSV on a node of the VM's cluster, else the host's "
         "local storage or its cluster's first CSV (assumption). Default: the original "
-        "location.",
+        "location. Host-level kinds only (a guest kind restores into its VM).",
     )
     rto_target: Duration | None = Field(
         None, description="RTO target of these restores. Default: the kind's rto_target."
     )
 
 
-class RestoreDrill(_RestoreRequest):
-    """A scheduled restore drill: at each of ``times`` on every ``every_days``-th day
-    from ``first_day``, each VM that ``members`` match is restored."""
+class _DataSourcesRequest(_RestoreRequest):
+    data_sources: list[DataSourceName] | None = Field(
+        None,
+        min_length=1,
+        description="Guest kinds: the data sources restored, names or patterns "
+        "('*/sql1', 'sql-*/sql*'), of the VMs that members match; each a data source of the "
+        "kind's workload. Default: every data source of that workload in those VMs.",
+    )
 
-    members: list[Name] = Field(
-        min_length=1, description="VM names or glob patterns ('web-*'), as protection groups."
+
+class RestoreDrill(_DataSourcesRequest):
+    """A scheduled restore drill: at each of ``times`` on every ``every_days``-th day
+    from ``first_day``, each VM that ``members`` match is restored (a guest kind: each
+    data source of theirs that ``data_sources`` match)."""
+
+    members: list[Name] | None = Field(
+        None,
+        min_length=1,
+        description="VM names or glob patterns ('web-*'), as protection groups. Required "
+        "for a host-level kind; for a guest kind, default all VMs (data_sources choose).",
     )
     times: list[Clock] = Field(min_length=1, description="Times of day, HH:MM.")
     every_days: int = Field(1, ge=1, le=MAX_HORIZON_DAYS, description="Days between drills.")
@@ -1236,17 +1359,28 @@ class RestoreDrill(_RestoreRequest):
     )
 
 
-class PoissonRestores(_RestoreRequest):
-    """Restores after random failures: a Poisson stream per VM of the group."""
+class PoissonRestores(_DataSourcesRequest):
+    """Restores after random failures: a Poisson stream per VM of the group (a guest
+    kind: per data source)."""
 
     members: list[Name] = Field(
         default_factory=lambda: ["*"], description="VM names or patterns. Default all."
     )
-    per_vm_per_day: float = Field(gt=0, le=100, description="Restores per VM per day.")
+    per_vm_per_day: float = Field(
+        gt=0,
+        le=100,
+        description="Restores per VM per day (a guest kind: per data source per day).",
+    )
 
 
 class RestoreEvent(_RestoreRequest):
-    vm: Name = Field(description="The VM to restore.")
+    vm: Name = Field(description="The VM to restore (a guest kind: the VM holding it).")
+    data_source: DataSourceName | None = Field(
+        None,
+        description="Guest kinds (required for them): the data source restored, "
+        "'<vm>/<data source>' as the VM's entry numbers them per workload (sql-01/sql2, "
+        "exch-01/exchange1, sp-01/sharepoint1, fs-01/files1) or that name alone (sql2).",
+    )
     day: int = Field(ge=0, le=MAX_HORIZON_DAYS, description="Day of the request (0 = start_date).")
     time: Clock = Field(description="Time of day, HH:MM.")
 

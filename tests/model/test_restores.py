@@ -326,7 +326,9 @@ def test_restore_kpis_count_dpm_duration_buckets_targets_and_point_age():
         ),
         (
             {"events": [{"vm": "vm1", "day": 1, "time": "10:00", "kind": "mailbox"}]},
-            "restores.events[0].kind: Input should be 'whole_vm' or 'item_level' ('mailbox')",
+            "restores.events[0].kind: Input should be 'whole_vm', 'item_level', 'sql_database', "
+            "'exchange_database', 'exchange_mailbox', 'sharepoint_item' or 'guest_file' "
+            "('mailbox')",
         ),
         (
             {

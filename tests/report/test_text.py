@@ -18,6 +18,7 @@ from hvsim.report.text import (
     console_comparison,
     format_ci,
     format_kpi,
+    headline,
     markdown,
     stats_table,
 )
@@ -133,3 +134,15 @@ def test_a_bar_in_a_cell_is_escaped_in_markdown_and_an_empty_cell_stays_one_spac
         "| 1\\|2 | |",
         "| and 3 more | |",
     ]
+
+
+def test_the_headline_of_many_runs_shows_the_rto_of_guest_restore_kinds_where_non_zero():
+    # A comparison of host- and guest-level protection of SQL Server: the RTO p95 of
+    # sql_database restores is among the headline KPIs; a kind no run requested is not.
+    cols = [
+        "restores.per_kind.whole_vm.rto_p95_s",
+        "restores.per_kind.sql_database.rto_p95_s",
+        "restores.per_kind.exchange_mailbox.rto_p95_s",
+    ]
+    table = pd.DataFrame({cols[0]: [0.0, 0.0], cols[1]: [4300.0, 2315.0], cols[2]: [None, None]})
+    assert headline(cols, table) == ["restores.per_kind.sql_database.rto_p95_s"]
