@@ -79,11 +79,11 @@ PINNED = {
     },
     # The host-or-guest pair (more in tests/test_sql_decision_example.py).
     "sql-host-level": {
-        ("decision", "best_rpo_s"): 86400.078,
+        ("decision", "best_rpo_s"): 86400.029,
         ("decision", "jobs_per_day"): 40.0,
-        ("decision", "bytes_per_day"): 427876955301.0,
-        ("decision", "pool_peak_bytes"): 17984304043200.0,
-        ("decision", "whole_vm_rto_p95_s"): 921.583,
+        ("decision", "bytes_per_day"): 529811287589.0,
+        ("decision", "pool_peak_bytes"): 19008661537896.0,
+        ("decision", "whole_vm_rto_p95_s"): 960.346,
         ("backups", "jobs"): 560,
         ("restores", "count"): 14,
     },

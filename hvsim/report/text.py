@@ -526,7 +526,10 @@ def headline(kpi_columns: Sequence[str], table: pd.DataFrame | None = None) -> l
         rto = sorted(
             c for c in kpi_columns if c.startswith("decision.") and c.endswith("_rto_p95_s")
         )
-        names = [k for k in DECISION_KPIS if k in kpi_columns] + rto + names
+        # The rows the decision KPIs repeat are shown once, as decision KPIs.
+        repeated = {"storage.pool_peak_bytes", *(k for k in names if k.endswith(".rto_p95_s"))}
+        rest = [k for k in names if k not in repeated]
+        names = [k for k in DECISION_KPIS if k in kpi_columns] + rto + rest
     return [k for k in names if (table[k].fillna(0) != 0).any()]
 
 

@@ -9,6 +9,8 @@ from hvsim.report.text import format_kpi, headline
 
 COLUMNS = [
     "backups.makespan_p50_s",
+    "storage.pool_peak_bytes",
+    "restores.per_kind.whole_vm.rto_p95_s",
     "guest.data_sources",
     "decision.best_rpo_s",
     "decision.jobs_per_day",
@@ -23,6 +25,8 @@ def table(guest_sources: list[int]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "backups.makespan_p50_s": [550.0, 0.0],
+            "storage.pool_peak_bytes": [18e12, 19e12],
+            "restores.per_kind.whole_vm.rto_p95_s": [922.0, None],
             "guest.data_sources": guest_sources,
             "decision.best_rpo_s": [86400.0, 900.0],
             "decision.jobs_per_day": [40.0, 15000.0],
@@ -34,6 +38,7 @@ def table(guest_sources: list[int]) -> pd.DataFrame:
 
 
 def test_a_comparison_with_a_guest_level_run_leads_with_the_decision_kpis():
+    # ... and shows the pool peak and the per-kind RTOs once, as decision KPIs.
     assert headline(COLUMNS, table([0, 160])) == [
         "decision.best_rpo_s",
         "decision.jobs_per_day",
@@ -44,8 +49,13 @@ def test_a_comparison_with_a_guest_level_run_leads_with_the_decision_kpis():
 
 
 def test_without_guest_data_sources_the_headline_is_as_before():
-    assert headline(COLUMNS, table([0, 0])) == ["backups.makespan_p50_s"]
-    assert headline(COLUMNS) == ["backups.makespan_p50_s"]
+    before = [
+        "backups.makespan_p50_s",
+        "restores.per_kind.whole_vm.rto_p95_s",
+        "storage.pool_peak_bytes",
+    ]
+    assert headline(COLUMNS, table([0, 0])) == before
+    assert headline(COLUMNS) == before
 
 
 def test_a_per_kind_rto_reads_in_time_units():
