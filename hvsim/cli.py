@@ -299,6 +299,13 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         write_csv(tmp / "downtime.csv", results.downtime)
         write_csv(tmp / "redirected_io.csv", results.redirected_io)
         write_csv(tmp / "restores.csv", results.restores)
+        # Only when there is something to list (a host-only run writes neither).
+        if len(results.data_sources):
+            write_csv(tmp / "data_sources.csv", results.data_sources)
+            written.insert(written.index("summary.md"), "data_sources.csv")
+        if len(results.recommendations):
+            write_csv(tmp / "recommendations.csv", results.recommendations)
+            written.insert(written.index("summary.md"), "recommendations.csv")
         if reps is not None:
             title = f"hvsim replications: {scenario.name}"
             summary = sweep_markdown(reps, title, scenario.description) + "\n" + _demote(summary)

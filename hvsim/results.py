@@ -66,6 +66,9 @@ class Results:
     # Guest level: one row per protected guest data source, and its recovery points.
     data_sources: pd.DataFrame = field(default_factory=lambda: _data_sources_frame([]))
     guest_recovery_points: pd.DataFrame = field(default_factory=lambda: _guest_points_frame([]))
+    # Host, guest or both per VM, from the scenario's restore_needs (hvsim.recommend):
+    # set by simulate; empty without restore_needs.
+    recommendations: pd.DataFrame = field(default_factory=pd.DataFrame)
     # What the design asks of its DPM servers against their limits (admission KPIs).
     admission: dict[str, Any] = field(default_factory=dict)
     rpo_s: dict[str, float] = field(default_factory=dict)
@@ -212,12 +215,14 @@ def _r(x: float, nd: int = 3) -> float:
 
 def compute_kpis(res: Results) -> dict[str, Any]:
     guest_jobs = res.jobs[res.jobs["workload"] != "hyperv"]
+    all_jobs = res.jobs
     if len(guest_jobs):
         # backups, rpo, consistency checks: host-level jobs; guest jobs have their own.
         res = dataclasses.replace(res, jobs=res.jobs[res.jobs["workload"] == "hyperv"])
     kpis = _host_kpis(res)
     kpis["guest"] = _guest_kpis(res, guest_jobs)
     kpis["admission"] = res.admission
+    kpis["decision"] = _decision_kpis(res, all_jobs, kpis)
     return kpis
 
 
@@ -353,7 +358,9 @@ def _admission(world: World) -> dict[str, Any]:
         "dpm_servers": need.dpm_servers,
         "dpm_servers_needed": need.dpm_servers_needed,
         "decided_by": need.decided_by,
-        **{k: _r(v, 0) for k, v in need.totals.items()},
+        # Counts as integers (protected servers, databases, volumes, disk snapshots);
+        # sizes in bytes.
+        **{k: _r(v, 0) if k.endswith("_bytes") else int(v) for k, v in need.totals.items()},
     }
 
 
@@ -392,9 +399,58 @@ def _guest_kpis(res: Results, jobs: pd.DataFrame) -> dict[str, Any]:
         "bytes": _r(ok.loc[ok["kind"] != "eseutil", "bytes"].sum(), 0),
         "eseutil_bytes_read": _r(ok.loc[ok["kind"] == "eseutil", "bytes"].sum(), 0),
         "recovery_points": int(len(res.guest_recovery_points)),
-        "rpo_p50_s": _r(np.median(rpo)) if rpo.size else 0.0,
-        "rpo_max_s": _r(rpo.max()) if rpo.size else 0.0,
-        "worst_gap_s": _r(worst.max()) if worst.size else 0.0,
+        # No guest data source with two points: not applicable (null), not 0 s.
+        "rpo_p50_s": _r(np.median(rpo)) if rpo.size else None,
+        "rpo_max_s": _r(rpo.max()) if rpo.size else None,
+        "worst_gap_s": _r(worst.max()) if worst.size else None,
+    }
+
+
+def vm_best_rpo_s(res: Results) -> pd.Series:
+    """Per protected VM, the finest recovery point interval its protection achieved:
+    the shorter of its host-level interval (median gap between its VM's recovery
+    points) and its guest-level one (the longest of its data sources' median gaps:
+    every database of the VM has a point at least that often). VMs with fewer than
+    two points at either level are left out."""
+    rp = res.recovery_points.sort_values(["vm", "time_s"], kind="stable")
+    gaps = rp.groupby("vm", sort=True)["time_s"].diff().dropna()
+    host = gaps.groupby(rp.loc[gaps.index, "vm"]).median()
+    ds = res.data_sources
+    guest = ds[ds["recovery_points"] > 1].groupby("vm", sort=True)["rpo_s"].max()
+    both = pd.concat([host, guest], axis=1).min(axis=1)
+    return both.sort_index()
+
+
+# The decision KPIs: the host-or-guest decision in the same terms for any run, host
+# level, guest level or both (issue 14 §3); each one reads across both levels.
+def _decision_kpis(res: Results, jobs: pd.DataFrame, kpis: dict[str, Any]) -> dict[str, Any]:
+    """``best_rpo_s``: median over protected VMs of vm_best_rpo_s (null without any);
+    ``jobs_per_day`` and ``bytes_per_day``: every backup job run (host-level express
+    fulls, guest log syncs, express fulls, ...) and the bytes of those that succeeded
+    (not eseutil's reads on the DPM server), per simulated day; ``nightly_jobs``:
+    express fulls (host and guest) a day; ``nightly_makespan_p50_s``: per express
+    full time, from its schedule to its last first attempt's end, the median;
+    ``nightly_window_compliance``: share of express fulls that ended by their backup
+    window's end (null without any); ``dpm_servers_needed`` (admission);
+    ``pool_peak_bytes`` (storage); ``<kind>_rto_p95_s``: per restore kind, the RTO
+    p95 (null when none of that kind succeeded)."""
+    days = res.horizon_days if res.horizon_days > 0 else 1.0
+    ran = jobs[jobs["outcome"] != "skipped"]
+    ok = ran[(ran["outcome"] == "succeeded") & (ran["kind"] != "eseutil")]
+    best = vm_best_rpo_s(res)
+    fulls = ran[ran["kind"] == "express_full"]
+    on_time = (fulls["outcome"] == "succeeded") & (fulls["end_s"] <= fulls["window_end_s"])
+    per_kind = kpis["restores"]["per_kind"]
+    return {
+        "best_rpo_s": _r(float(best.median())) if len(best) else None,
+        "jobs_per_day": _r(len(ran) / days),
+        "bytes_per_day": _r(float(ok["bytes"].sum()) / days, 0),
+        "nightly_jobs_per_day": _r(len(fulls) / days),
+        "nightly_makespan_p50_s": _r(_nightly_makespans(fulls).median()) if len(fulls) else None,
+        "nightly_window_compliance": _r(float(on_time.mean()), 4) if len(fulls) else None,
+        "dpm_servers_needed": int(kpis["admission"]["dpm_servers_needed"]),
+        "pool_peak_bytes": kpis["storage"]["pool_peak_bytes"],
+        **{f"{kind}_rto_p95_s": v["rto_p95_s"] for kind, v in per_kind.items()},
     }
 
 

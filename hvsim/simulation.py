@@ -16,6 +16,7 @@ from hvsim.invariants import check_world
 from hvsim.model.restore import restore_processes
 from hvsim.model.schedule import DAY_S, daily
 from hvsim.overrun import overrun_limit, runaway
+from hvsim.recommend import recommendations
 from hvsim.results import Results, collect
 from hvsim.scenario.guest import data_source_names
 from hvsim.scenario.patterns import VmNames
@@ -34,7 +35,10 @@ def simulate(
     seed = check_seed(seed)
     world = build_world(scenario, seed)
     run_world(world, progress)
-    return collect(world, scenario.name, seed, scenario.start_date)
+    res = collect(world, scenario.name, seed, scenario.start_date)
+    if scenario.restore_needs:
+        res.recommendations = recommendations(scenario, res)
+    return res
 
 
 def run_world(world: World, progress: Callable[[float], None] | None = None) -> None:

@@ -79,6 +79,10 @@ def rich_scenario() -> dict[str, Any]:
             }
         ],
     }
+    doc["restore_needs"] = [
+        {"members": ["web-*"], "finest_unit": "database", "rto": "1 h", "rpo": "15 min"},
+        {"finest_unit": "vm"},
+    ]
     return doc
 
 

@@ -51,6 +51,18 @@ HEADLINE_KPIS = (
     "storage.pool_peak_bytes",
     "coverage.unprotected_vms",
 )
+# The host-or-guest decision in the same terms on both sides (results._decision_kpis):
+# they lead the headline of runs where some run protects data sources in the guest.
+DECISION_KPIS = (
+    "decision.best_rpo_s",
+    "decision.jobs_per_day",
+    "decision.bytes_per_day",
+    "decision.nightly_jobs_per_day",
+    "decision.nightly_makespan_p50_s",
+    "decision.nightly_window_compliance",
+    "decision.dpm_servers_needed",
+    "decision.pool_peak_bytes",
+)
 # Names shown on the console line of unprotected VMs (all are in summary.md up to
 # LISTED_VMS, and in res.vms).
 CONSOLE_NAMES = 5
@@ -509,12 +521,21 @@ def summary_markdown(res: Results, k: dict[str, Any], description: str = "") -> 
 
 def headline(kpi_columns: Sequence[str], table: pd.DataFrame | None = None) -> list[str]:
     """The headline KPIs present (scan durations per cluster included), in a fixed
-    order; with a table, only those that are non-zero in some run."""
+    order; with a table, only those that are non-zero in some run, led by the decision
+    KPIs (restore RTO p95 per kind among them) when some run has guest data sources."""
     scans = [c for c in kpi_columns if c.startswith("scan.") and c.endswith(".duration_s")]
     names = [k for k in HEADLINE_KPIS if k in kpi_columns] + scans
-    if table is not None:
-        names = [k for k in names if (table[k].fillna(0) != 0).any()]
-    return names
+    if table is None:
+        return names
+    if "guest.data_sources" in table and (table["guest.data_sources"].fillna(0) > 0).any():
+        rto = sorted(
+            c for c in kpi_columns if c.startswith("decision.") and c.endswith("_rto_p95_s")
+        )
+        # The rows the decision KPIs repeat are shown once, as decision KPIs.
+        repeated = {"storage.pool_peak_bytes", *(k for k in names if k.endswith(".rto_p95_s"))}
+        rest = [k for k in names if k not in repeated]
+        names = [k for k in DECISION_KPIS if k in kpi_columns] + rto + rest
+    return [k for k in names if (table[k].fillna(0) != 0).any()]
 
 
 def runs_counts(result: SweepResult | Comparison) -> str:

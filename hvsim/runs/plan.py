@@ -33,6 +33,7 @@ KPI_SOURCES = (
     "invariants.py",
     "overrun.py",  # runaway runs fail
     "results.py",  # tables and KPIs
+    "recommend.py",  # res.recommendations, which simulate() sets
 )
 
 

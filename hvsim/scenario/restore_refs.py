@@ -84,6 +84,10 @@ def check_restore_references(s: Scenario, vm_names: VmNames) -> list[str]:
                     f"({e.data_source!r})"
                 )
             entries.append((where, e.target_host, [e.vm]))
+    for i, need in enumerate(s.restore_needs):
+        for j, m in enumerate(need.members):
+            if not vm_names.matching(m):
+                problems.append(f"restore_needs[{i}].members[{j}]: names no VM ({m!r})")
     for where, target, names in entries:
         if target is None:
             continue

@@ -1385,6 +1385,36 @@ class RestoreEvent(_RestoreRequest):
     time: Clock = Field(description="Time of day, HH:MM.")
 
 
+RESTORE_UNITS = ("vm", "file", "database", "mailbox", "item")
+
+
+class RestoreNeed(Strict):
+    """What the planner must be able to restore for a group of VMs: the finest unit,
+    and how fast (RTO) and how recent (RPO). Read by the recommendations (host, guest
+    or both per VM, res.recommendations); it changes nothing in the run."""
+
+    members: list[Name] = Field(
+        default_factory=lambda: ["*"],
+        description="VM names or patterns. Default all. A VM in several needs takes the "
+        "first that names it.",
+    )
+    finest_unit: Literal["vm", "file", "database", "mailbox", "item"] = Field(
+        description="The finest thing a restore must bring back: vm (the whole VM), file "
+        "(files and folders), database (SQL or Exchange), mailbox (Exchange), item "
+        "(SharePoint item). Host level restores whole VMs and files (item-level recovery); "
+        "database, mailbox and item need guest level (source: dpm-hyperv-restore, "
+        "dpm-sql-protection, dpm-exchange-protection)."
+    )
+    rto: Duration | None = Field(
+        None, description="Longest acceptable time from request to restored. Default none."
+    )
+    rpo: Duration | None = Field(
+        None,
+        description="Longest acceptable data loss (age of the latest recovery point). "
+        "Default none.",
+    )
+
+
 class Restores(Strict):
     """Restore requests and what each kind costs. A restore reads the recovery point
     from the DPM server's pool, crosses the network to the target host and writes to
@@ -1498,6 +1528,12 @@ class Scenario(Strict):
     )
     restores: Restores = Field(
         default_factory=Restores, description="Restore requests (none by default)."
+    )
+    restore_needs: list[RestoreNeed] = Field(
+        default_factory=list,
+        description="The planner's restore needs per VM group: with them a run recommends "
+        "host, guest or both per VM, with the reason (res.recommendations, "
+        "recommendations.csv). None by default.",
     )
 
     @model_validator(mode="after")

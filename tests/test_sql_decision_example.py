@@ -1,0 +1,134 @@
+"""The host-or-guest example pair, scenarios/sql-host-level.yaml and
+sql-guest-level.yaml: the same 40 SQL Server VMs (4 databases each), cluster,
+network, DPM server, seeds and horizon (14 days), protected at host level and at
+guest level. Their decision KPIs pinned (seed 1), checked by hand where they can be,
+their recommendations, and the comparison's headline reading row by row."""
+
+from __future__ import annotations
+
+import pytest
+
+import hvsim
+from hvsim.report.text import headline
+from hvsim.results import flatten_kpis
+from tests.builders import ROOT
+
+DAY = 86400.0
+
+
+@pytest.fixture(scope="module")
+def host() -> hvsim.Results:
+    return hvsim.simulate(hvsim.load_scenario(ROOT / "scenarios" / "sql-host-level.yaml"), 1)
+
+
+@pytest.fixture(scope="module")
+def guest() -> hvsim.Results:
+    return hvsim.simulate(hvsim.load_scenario(ROOT / "scenarios" / "sql-guest-level.yaml"), 1)
+
+
+# Pinned from seed 1. A model change that moves them must say why in its commit.
+PINNED_HOST = {
+    "best_rpo_s": 86400.029,
+    "jobs_per_day": 40.0,
+    "bytes_per_day": 529811287589.0,
+    "nightly_jobs_per_day": 40.0,
+    "nightly_makespan_p50_s": 672.546,
+    "nightly_window_compliance": 1.0,
+    "dpm_servers_needed": 1,
+    "pool_peak_bytes": 19008661537896.0,
+    "whole_vm_rto_p95_s": 960.346,
+    "item_level_rto_p95_s": 683.333,
+}
+PINNED_GUEST = {
+    "best_rpo_s": 900.0,
+    "jobs_per_day": 15348.571,
+    "bytes_per_day": 869479703277.0,
+    "nightly_jobs_per_day": 160.0,
+    "nightly_makespan_p50_s": 465.0,
+    "nightly_window_compliance": 1.0,
+    "dpm_servers_needed": 1,
+    "pool_peak_bytes": 18552064802880.0,
+    "whole_vm_rto_p95_s": None,
+    "item_level_rto_p95_s": None,
+}
+
+
+def test_the_host_level_example_keeps_its_decision_kpis(host):
+    d = host.kpis()["decision"]
+    for key, expected in PINNED_HOST.items():
+        assert d[key] == pytest.approx(expected, rel=1e-9), key
+    # By hand: one express full per VM a night, 40 VMs: 40 jobs a day and a point
+    # every 24 h. A whole VM restored in place by day: 5 min setup + its bytes in use
+    # at the CSV's 600 MB/s write (the bottleneck: the pool reads 1000 MB/s, 10 GbE
+    # gives 1 GB/s); a database's files (50 GB) by item-level recovery: 10 min + 50 GB
+    # / 600 MB/s = 683.33 s.
+    ok = host.restores[host.restores["outcome"] == "succeeded"]
+    used = host.vms.set_index("vm")["used_bytes"]
+    whole = ok[ok["kind"] == "whole_vm"]
+    assert len(whole) == 5
+    expected = 300 + whole["vm"].map(used) / 600e6
+    assert whole["rto_s"].to_numpy() == pytest.approx(expected.to_numpy(), abs=1e-3)
+    assert d["item_level_rto_p95_s"] == pytest.approx(600 + 50e9 / 600e6, abs=1e-3)
+
+
+def test_the_guest_level_example_keeps_its_decision_kpis(guest):
+    d = guest.kpis()["decision"]
+    for key, expected in PINNED_GUEST.items():
+        if expected is None:  # n/a: no restore of that kind
+            assert d[key] is None, key
+        else:
+            assert d[key] == pytest.approx(expected, rel=1e-9), key
+    g = guest.kpis()["guest"]
+    # By hand: 160 databases, an express full each a night for 14 days: 2,240, 160 a
+    # day; a recovery point every 15 min (DPM's default sync of full-recovery SQL).
+    assert (g["data_sources"], g["express_full_jobs"], g["rpo_p50_s"]) == (160, 2240, 900.0)
+
+
+def test_the_pair_differs_in_what_dpm_is_asked_to_protect(host, guest):
+    a, b = host.kpis()["admission"], guest.kpis()["admission"]
+    # Host level: the agent on the 4 nodes, no databases; 40 VMs x 7 express fulls kept.
+    assert (a["protected_servers"], a["databases"], a["disk_snapshots"]) == (4, 0, 280)
+    # Guest level: each VM a protected server, 160 databases with a replica and a
+    # recovery point volume each, 160 x 7 express fulls kept; databases decide (160 of
+    # 300 without co-location): one DPM server still holds it.
+    assert (b["protected_servers"], b["databases"], b["volumes"]) == (40, 160, 320)
+    assert (b["disk_snapshots"], b["decided_by"]) == (1120, "databases")
+
+
+def test_the_host_level_examples_one_failed_restore_asks_before_the_first_point(host):
+    # Replicas from removable media: the first point is the first night's express full
+    # (22:00 of day 0); a whole-VM request at 10:27 that day finds none.
+    failed = host.restores[host.restores["outcome"] == "failed"]
+    assert len(failed) == 1
+    assert failed.iloc[0]["requested_s"] < 22 * 3600
+    assert failed.iloc[0]["failure_reason"].startswith("no recovery point yet")
+
+
+def test_the_recommendations_say_which_vms_are_protected_at_the_wrong_level(host, guest):
+    # restore_needs: sql-01 .. sql-19 need database restores to 15 min (guest level);
+    # the other 21 whole VMs to 24 h (host level).
+    for res, wrong in ((host, "database"), (guest, "vm")):
+        rec = res.recommendations
+        assert len(rec) == 40
+        assert set(rec.loc[~rec["matches"], "finest_unit"]) == {wrong}
+    h = host.recommendations.set_index("vm")
+    assert (h.loc["sql-01", "recommended"], h.loc["sql-20", "recommended"]) == ("guest", "host")
+    assert h.loc["sql-01", "host_rpo_s"] == DAY and h.loc["sql-01", "guest_rpo_s"] == 900.0
+
+
+def test_the_comparison_headline_leads_with_the_decision_kpis_on_both_sides(host, guest):
+    import pandas as pd
+
+    table = pd.DataFrame([flatten_kpis(host.kpis()), flatten_kpis(guest.kpis())])
+    heads = headline(list(table.columns), table)
+    assert heads[:8] == [
+        "decision.best_rpo_s",
+        "decision.jobs_per_day",
+        "decision.bytes_per_day",
+        "decision.nightly_jobs_per_day",
+        "decision.nightly_makespan_p50_s",
+        "decision.nightly_window_compliance",
+        "decision.dpm_servers_needed",
+        "decision.pool_peak_bytes",
+    ]
+    assert {"decision.whole_vm_rto_p95_s", "decision.item_level_rto_p95_s"} <= set(heads)
