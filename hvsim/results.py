@@ -269,9 +269,11 @@ def _host_kpis(res: Results) -> dict[str, Any]:
             "window_compliance": compliance,
             "outside_window": _outside_window(res),
             "bytes": _r(succeeded["bytes"].sum(), 0),
-            "mean_wait_s": _r(ran["wait_s"].mean()) if len(ran) else 0.0,
-            "makespan_p50_s": _r(_nightly_makespans(ran).median()) if len(ran) else 0.0,
-            "makespan_max_s": _r(_nightly_makespans(ran).max()) if len(ran) else 0.0,
+            # No host-level job ran (a guest-only estate, a horizon before the first
+            # express full): no wait or makespan to speak of, null ("n/a"), not 0.
+            "mean_wait_s": _r(ran["wait_s"].mean()) if len(ran) else None,
+            "makespan_p50_s": _r(_nightly_makespans(ran).median()) if len(ran) else None,
+            "makespan_max_s": _r(_nightly_makespans(ran).max()) if len(ran) else None,
         },
         "downtime": downtime,
         "coverage": _coverage_kpis(res.vms),
@@ -738,7 +740,9 @@ def _rpo_kpis(res: Results) -> dict[str, Any]:
     return {
         "target_s": _r(min(res.rpo_s.values())) if res.rpo_s else 0.0,
         "violations": violations,
-        "worst_gap_s": _r(worst),
+        # No VM protected at host level: no gap to measure (guest-level gaps are in
+        # guest.worst_gap_s), null rather than a 0 that reads as perfect.
+        "worst_gap_s": _r(worst) if target_of else None,
         "recovery_points": int(len(res.recovery_points)),
         "recovery_points_missed": int((~occ).sum()) if len(occ) else 0,
     }

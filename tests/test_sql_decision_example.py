@@ -38,18 +38,20 @@ PINNED_HOST = {
     "pool_peak_bytes": 19008661537896.0,
     "whole_vm_rto_p95_s": 960.346,
     "item_level_rto_p95_s": 683.333,
+    "sql_database_rto_p95_s": 967.482,
 }
 PINNED_GUEST = {
     "best_rpo_s": 900.0,
-    "jobs_per_day": 15348.571,
-    "bytes_per_day": 869479703277.0,
+    "jobs_per_day": 15348.071,
+    "bytes_per_day": 869479704304.0,
     "nightly_jobs_per_day": 160.0,
     "nightly_makespan_p50_s": 465.0,
     "nightly_window_compliance": 1.0,
     "dpm_servers_needed": 1,
-    "pool_peak_bytes": 18552064802880.0,
+    "pool_peak_bytes": 18552043968785.0,
     "whole_vm_rto_p95_s": None,
     "item_level_rto_p95_s": None,
+    "sql_database_rto_p95_s": 754.035,
 }
 
 
@@ -82,6 +84,22 @@ def test_the_guest_level_example_keeps_its_decision_kpis(guest):
     # By hand: 160 databases, an express full each a night for 14 days: 2,240, 160 a
     # day; a recovery point every 15 min (DPM's default sync of full-recovery SQL).
     assert (g["data_sources"], g["express_full_jobs"], g["rpo_p50_s"]) == (160, 2240, 900.0)
+    # A database restored to its latest point, by hand: its wait for a DPM slot, 5 min
+    # setup, the database as of the last express full (200 GB) plus the log syncs
+    # since at the CSV's 600 MB/s write (the bottleneck of pool read 1000 MB/s, 10 GbE
+    # x 0.8, CSV write), then that log replayed at the default 50 MB/s.
+    rs = guest.restores
+    assert set(rs["kind"]) == {"sql_database"} and (rs["outcome"] == "succeeded").all()
+    log = rs["bytes"] - 200e9
+    assert (log > 0).all()
+    expected = (rs["start_s"] - rs["requested_s"]) + 300 + rs["bytes"] / 600e6 + log / 50e6
+    assert rs["rto_s"].to_numpy() == pytest.approx(expected.to_numpy(), abs=1e-3)
+    # The point restored is the last 15-min sync that had ended at the request: at
+    # most one sync interval old, plus the sync still running when the request came.
+    syncs = guest.jobs[guest.jobs["kind"] == "log_sync"]
+    longest_sync_s = float((syncs["end_s"] - syncs["start_s"]).max())
+    assert (rs["recovery_point_age_s"] <= 900.0 + longest_sync_s).all()
+    assert (rs["recovery_point_age_s"] > 0).all()
 
 
 def test_the_pair_differs_in_what_dpm_is_asked_to_protect(host, guest):
@@ -95,13 +113,29 @@ def test_the_pair_differs_in_what_dpm_is_asked_to_protect(host, guest):
     assert (b["disk_snapshots"], b["decided_by"]) == (1120, "databases")
 
 
-def test_the_host_level_examples_one_failed_restore_asks_before_the_first_point(host):
+def test_the_host_level_examples_failed_restores_ask_before_the_first_point(host):
     # Replicas from removable media: the first point is the first night's express full
-    # (22:00 of day 0); a whole-VM request at 10:27 that day finds none.
+    # (22:00 of day 0); the two requests before it that day (a database at 10:05, a
+    # whole VM at 10:27) find none.
     failed = host.restores[host.restores["outcome"] == "failed"]
-    assert len(failed) == 1
-    assert failed.iloc[0]["requested_s"] < 22 * 3600
-    assert failed.iloc[0]["failure_reason"].startswith("no recovery point yet")
+    assert len(failed) == 2
+    assert (failed["requested_s"] < 22 * 3600).all()
+    assert failed["failure_reason"].str.startswith("no recovery point yet").all()
+
+
+def test_at_host_level_a_database_request_restores_the_whole_vm_and_says_so(host):
+    # DPM restores a database only from guest-level protection: at host level each
+    # sql_database request that can be served restores the whole VM beside it, at
+    # the same rate as a whole-VM restore (bytes in use / the CSV's 600 MB/s + 5 min).
+    rs = host.restores[
+        (host.restores["kind"] == "sql_database") & (host.restores["outcome"] == "succeeded")
+    ]
+    assert len(rs) == 10 and (rs["restored_as"] == "whole_vm").all()
+    assert rs["fallback"].str.contains("not protected at guest level").all()
+    assert host.kpis()["restores"]["degraded"] == 10
+    used = host.vms.set_index("vm")["used_bytes"]
+    expected = (rs["start_s"] - rs["requested_s"]) + 300 + rs["vm"].map(used) / 600e6
+    assert rs["rto_s"].to_numpy() == pytest.approx(expected.to_numpy(), abs=1e-3)
 
 
 def test_the_recommendations_say_which_vms_are_protected_at_the_wrong_level(host, guest):

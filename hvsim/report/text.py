@@ -80,8 +80,11 @@ CI_LABEL = f"{CONFIDENCE:.0%} CI"
 # --- units ----------------------------------------------------------------------------
 
 
-def format_seconds(x: float) -> str:
-    """Seconds as hours from an hour, minutes from a minute: '2.27 h', '8.4 min', '9.0 s'."""
+def format_seconds(x: float | None) -> str:
+    """Seconds as hours from an hour, minutes from a minute: '2.27 h', '8.4 min', '9.0 s';
+    'n/a' for a KPI with nothing to measure (null)."""
+    if x is None:
+        return "n/a"
     a = abs(x)
     if a >= 3600:
         return f"{x / 3600:.2f} h"
