@@ -654,10 +654,17 @@ def comparison_table(diff: pd.DataFrame, labels: tuple[str, str]) -> Table:
     return Table(head, rows, numeric_from=1, code=0)
 
 
+def _difference(r: dict[str, Any]) -> str:
+    """B - A and its interval in one cell ('n/a' once when there is no difference)."""
+    if r["diff"] == r["diff_ci"] == "n/a":
+        return "n/a"
+    return f"{r['diff']} {r['diff_ci']}{_star(r)}"
+
+
 def console_comparison(diff: pd.DataFrame, labels: tuple[str, str]) -> str:
     """A's and B's means and B - A with its interval, in columns."""
     rows = [
-        [r["kpi"], r["a"], r["b"], f"{r['diff']} {r['diff_ci']}{_star(r)}"]
+        [r["kpi"], r["a"], r["b"], _difference(r)]
         for r in comparison_rows(diff)
     ]
     head = ["KPI", f"A: {labels[0]}", f"B: {labels[1]}", f"B - A [{CI_LABEL}]"]
