@@ -663,10 +663,7 @@ def _difference(r: dict[str, Any]) -> str:
 
 def console_comparison(diff: pd.DataFrame, labels: tuple[str, str]) -> str:
     """A's and B's means and B - A with its interval, in columns."""
-    rows = [
-        [r["kpi"], r["a"], r["b"], _difference(r)]
-        for r in comparison_rows(diff)
-    ]
+    rows = [[r["kpi"], r["a"], r["b"], _difference(r)] for r in comparison_rows(diff)]
     head = ["KPI", f"A: {labels[0]}", f"B: {labels[1]}", f"B - A [{CI_LABEL}]"]
     lines = console_columns(Table(head, rows))
     return "\n".join(lines) + "\n(* the interval excludes zero)"
