@@ -307,6 +307,7 @@ DATA_SOURCE_COLUMNS = [
     "recovery_points",
     "rpo_s",
     "worst_gap_s",
+    "agent_cpu_s",
 ]
 
 
@@ -334,6 +335,7 @@ def _data_sources_frame(replicas: list[GuestReplica]) -> pd.DataFrame:
                 len(times),
                 float(np.median(gaps)) if gaps.size else 0.0,
                 float(gaps.max()) if gaps.size else 0.0,
+                r.agent_cpu_s,
             )
         )
     return pd.DataFrame.from_records(rows, columns=DATA_SOURCE_COLUMNS)
@@ -379,8 +381,10 @@ GUEST_JOB_KINDS = (
 
 def _guest_kpis(res: Results, jobs: pd.DataFrame) -> dict[str, Any]:
     """Guest-level protection: data sources by kind, jobs by kind, bytes, recovery
-    points, and the RPO achieved per data source (median gap between its points)."""
+    points, the RPO achieved per data source (median gap between its points) and the
+    agent's CPU in the guests."""
     ds = res.data_sources
+    days = res.horizon_days
     ran = jobs[jobs["outcome"] != "skipped"]
     ok = ran[ran["outcome"] == "succeeded"]
     kinds = ds["kind"]
@@ -405,6 +409,12 @@ def _guest_kpis(res: Results, jobs: pd.DataFrame) -> dict[str, Any]:
         "rpo_p50_s": _r(np.median(rpo)) if rpo.size else None,
         "rpo_max_s": _r(rpo.max()) if rpo.size else None,
         "worst_gap_s": _r(worst.max()) if worst.size else None,
+        # What the in-guest agent costs its VMs: CPU-seconds (a whole VM's CPU for a
+        # second = 1) over the run, and per VM and day.
+        "agent_cpu_s": _r(ds["agent_cpu_s"].sum()),
+        "agent_cpu_s_per_vm_day": _r(ds["agent_cpu_s"].sum() / (ds["vm"].nunique() * days))
+        if len(ds) and days > 0
+        else None,
     }
 
 

@@ -313,6 +313,9 @@ class GuestReplica:
     # item-level recovery needs the catalog and finds the points made before it
     # (source: dpm-sharepoint-protection).
     catalog_s: float | None = None
+    # CPU-seconds of the VM's CPU that DPM's agent spent sending this data source's
+    # jobs (the job's transfer time x its VM's agent_cpu share).
+    agent_cpu_s: float = 0.0
 
     def add_point(self, time_s: float, kind: str, nbytes: float) -> None:
         self.point_time_s.append(time_s)

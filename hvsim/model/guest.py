@@ -65,6 +65,7 @@ class GuestDataSource:
     recovery_model: str = ""  # SQL: full | simple
     catalog_bytes: float = 0.0  # SharePoint: the catalog DPM writes for item recovery
     eseutil: str = ""  # Exchange: "" (off), "database" or "logs" (DAG copy)
+    agent_cpu: float = 0.0  # share of the VM's CPU the agent uses while its job sends
 
     @classmethod
     def for_vm(cls, spec: schema.VmSpec, vm: VirtualMachine) -> list[GuestDataSource]:
@@ -138,6 +139,8 @@ class GuestDataSource:
                         databases=0,
                     )
                 )
+        for source in out:
+            source.agent_cpu = spec.agent_cpu
         return out
 
     def changed_bytes_since(self, t0: float, now: float) -> float:
@@ -349,6 +352,8 @@ class GuestJobs:
                 start = env.now
                 nbytes = self._job_bytes(replica, kind, start)
                 yield self.flows.transfer(nbytes, self.route(vm, dpm))
+                if kind != "catalog":  # the catalog is DPM's work, not the agent's
+                    replica.agent_cpu_s += (env.now - start) * source.agent_cpu
                 if kind == "catalog":
                     replica.catalog_s = start
                 else:

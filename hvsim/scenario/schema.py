@@ -987,6 +987,18 @@ class VmSpec(Strict):
     exchange: ExchangeList = _guest_list("Exchange databases")
     sharepoint: SharePointList = _guest_list("SharePoint farms")
     files: FilesList = _guest_list("File volumes")
+    agent_cpu: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="Share of the VM's CPU that DPM's agent in the guest uses while one of "
+        "its guest-level jobs (initial replica, log sync, express full, file sync or "
+        "point) reads and sends its data; reported as guest.agent_cpu_s, it does not slow "
+        "the job. Default 0.05: an express full 'typically increases the demand on the "
+        "server's resources by 5 % for several minutes' (source: dpm-express-full-load); "
+        "the same share for the other jobs is an assumption (no figure is published for "
+        "DPM 2012 and later).",
+    )
 
     def guest_sources(self) -> int:
         """Guest data sources of one VM of this entry."""

@@ -351,3 +351,18 @@ def test_a_recovery_in_progress_cancels_the_data_sources_synchronizations():
         "cancelled: a recovery of this data source is running"
     }
     assert jobs[4].bytes == pytest.approx(500e6, rel=1e-9)
+
+
+def test_the_agent_cpu_in_the_guest_is_its_share_over_the_time_its_jobs_send():
+    # A simple-recovery database: express fulls only, of 5 GB (day 0) and 6 GB (day
+    # 1) through the pool's 100 MB/s write (the bottleneck): 50 s and 60 s of sending.
+    # With agent_cpu 0.05 the agent uses 0.05 x 110 s = 5.5 CPU-seconds of its VM,
+    # 2.75 per VM-day over the 2-day run; with 0.2, four times as much.
+    for share, expected in ((None, 5.5), (0.2, 22.0)):
+        doc = one_sql(recovery_model="simple")
+        if share is not None:
+            doc["vms"][0]["agent_cpu"] = share
+        g = run(doc).kpis()["guest"]
+        assert g["agent_cpu_s"] == pytest.approx(expected, rel=1e-6)
+        assert g["agent_cpu_s_per_vm_day"] == pytest.approx(expected / 2, rel=1e-6)
+
