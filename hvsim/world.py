@@ -170,6 +170,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         VmmTopology.build(scenario.vmm_servers),
         trace,
         horizon_s,
+        frozenset(r.source.vm.name for r in guest_replicas),
     )
     on_demand = [
         OnDemandStream.build(

@@ -82,12 +82,17 @@ class MigrationManager:
         vmm: VmmTopology,
         trace: Trace,
         horizon_s: float,
+        guest_protected: frozenset[str] = frozenset(),
     ):
         self.env = env
         self.flows = flows
         self.network = network
         self.jobs = jobs
-        self.replicas = replicas  # of the protected VMs
+        self.replicas = replicas  # of the VMs protected at host level
+        # VMs whose data sources DPM's agent in the guest protects: the agent moves with
+        # the guest, so a move does not touch that protection (source: dpm-hyperv-restore
+        # on what host-level and guest-level protection each hold).
+        self.guest_protected = guest_protected
         self.settings = settings
         self.vmm = vmm
         self._open_breaks: dict[str, int] = {}  # VM -> index of its latest break record
@@ -260,7 +265,7 @@ class MigrationManager:
         dpm-vmm-continuity)"""
         replica = self.replicas.get(vm)
         if replica is None:
-            return "unprotected", ""
+            return ("guest level", "") if vm.name in self.guest_protected else ("unprotected", "")
         if src is dst:
             return "continues", ""  # storage only: same host, same agent
         dpm = replica.plan.dpm

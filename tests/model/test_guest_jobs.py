@@ -365,4 +365,3 @@ def test_the_agent_cpu_in_the_guest_is_its_share_over_the_time_its_jobs_send():
         g = run(doc).kpis()["guest"]
         assert g["agent_cpu_s"] == pytest.approx(expected, rel=1e-6)
         assert g["agent_cpu_s_per_vm_day"] == pytest.approx(expected / 2, rel=1e-6)
-

@@ -251,3 +251,20 @@ def test_poisson_migrations_arrive_at_the_configured_rate():
     res = run(doc)
     assert 200 - 4 * 14 <= len(res.migrations) <= 200 + 4 * 14
     assert res.kpis()["migrations"]["protection_breaks"] == 0
+
+
+def test_a_vm_protected_in_its_guest_keeps_that_protection_across_a_live_migration():
+    # Without VMM integration a live migration breaks host-level protection (above);
+    # DPM's agent in the guest moves with the guest: the move reads "guest level",
+    # no break, and the database's syncs go on from the new node, every 15 min.
+    doc = _cluster_with_move(vmm=None)
+    doc["vms"][0].update(protection="guest", sql={"size": "10 GB"})
+    doc["protection_groups"][0].update(level="guest", express_full_times=["20:00"])
+    doc["protection_groups"][0]["initial_replica"] = "removable_media"
+    res = run(doc)
+    (move,) = res.migrations.itertuples()
+    assert move.protection == "guest level"
+    assert res.protection_breaks.empty
+    syncs = res.jobs[(res.jobs["kind"] == "log_sync") & (res.jobs["start_s"] > move.end_s)]
+    assert (syncs["host"] == "c1-n2").all() and len(syncs) > 0
+    assert (res.jobs["outcome"] == "succeeded").all()
