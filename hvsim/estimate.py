@@ -81,6 +81,9 @@ class RunEstimate:
     peak_bytes: float
     restores: int = 0  # requested: drills, Poisson streams (expected) and events
     guest_jobs: int = 0  # guest-level jobs (hvsim.scenario.guest.guest_job_count)
+    host_vms: int = 0  # protected at host level (protected_vms counts both levels)
+    guest_vms: int = 0  # with data sources protected at guest level
+    data_sources: int = 0  # guest-level data sources protected
 
     @property
     def jobs(self) -> int:
@@ -139,10 +142,13 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
     vms = len(names.names)
     restores = _restores(scenario, names, horizon_s)
     guest = guest_job_count(scenario)
+    guest_of = group_membership(scenario, names, level="guest")
+    spec_of = {n: spec for spec in scenario.vms for n in spec.names()} if guest_of else {}
+    data_sources = sum(len(data_source_names(spec_of[n], n)) for n in guest_of)
     jobs = express + reruns + guest + on_demand + migrations + restores
     return RunEstimate(
         vms=vms,
-        protected_vms=len(group_of),
+        protected_vms=len(group_of.keys() | guest_of.keys()),
         express_fulls=express,
         reruns=reruns,
         on_demand=on_demand,
@@ -153,6 +159,9 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
         peak_bytes=BASE_BYTES + BYTES_PER_VM * vms + BYTES_PER_JOB * jobs,
         restores=restores,
         guest_jobs=guest,
+        host_vms=len(group_of),
+        guest_vms=len(guest_of),
+        data_sources=data_sources,
     )
 
 
@@ -209,8 +218,10 @@ class Estimate:
         e = self.largest
         runs = f" in {self.runs:,} runs" if self.runs > 1 else ""
         parts = [f"{e.protected_vms:,} protected VMs"]
+        if e.guest_vms:
+            parts[0] += f" ({e.guest_vms:,} at guest level, {e.data_sources:,} data sources)"
         if e.express_fulls:
-            per_vm = e.express_fulls / max(e.protected_vms, 1)
+            per_vm = e.express_fulls / max(e.host_vms, 1)
             parts.append(f"{per_vm:,.0f} express fulls each")
         for count, what in (
             (e.reruns, "re-runs allowed"),

@@ -232,3 +232,18 @@ def test_progress_changes_nothing_in_the_run_not_even_its_end_time():
     assert shown.counters == quiet.counters
     assert shown.kpis() == quiet.kpis()
     assert seen == [1.0, 2.0, 3.0]
+
+
+def test_the_estimate_line_counts_vms_protected_at_guest_level():
+    # The SQL pair's guest side: 40 VMs protected in their guests only (160 databases),
+    # none at host level; the line said "0 protected VMs".
+    e = est.estimate([hvsim.load_scenario(ROOT / "scenarios" / "sql-guest-level.yaml")])
+    run = e.largest
+    assert (run.protected_vms, run.host_vms, run.guest_vms, run.data_sources) == (40, 0, 40, 160)
+    assert run.express_fulls == 0
+    line = e.describe()
+    assert "(40 protected VMs (40 at guest level, 160 data sources), " in line
+    assert "express fulls each" not in line
+    # The host side: as before, no guest-level words.
+    host = est.estimate([hvsim.load_scenario(ROOT / "scenarios" / "sql-host-level.yaml")])
+    assert "(40 protected VMs, 14 express fulls each, " in host.describe()

@@ -20,6 +20,7 @@ from hvsim.report import plots
 from hvsim.report.text import (
     CONSISTENCY_NOTE,
     LISTED_VMS,
+    RECOMMENDATIONS_TITLE,
     RESTORES_NOTE,
     UNPROTECTED_NOTE,
     Table,
@@ -28,6 +29,7 @@ from hvsim.report.text import (
     headline,
     kpi_table,
     not_application_consistent,
+    recommendations_summary,
     restores_table,
     stats_table,
     unprotected_vms,
@@ -86,11 +88,53 @@ def table_html(table: Table) -> str:
     return str(_environment().get_template("macros.html").module.table(table))
 
 
-def run_figures(res: Results, scenario: Any = None, full: bool = True) -> list[tuple[str, Figure]]:
+# A guest-level-only run has no backup night: these panels say so in one line.
+GUEST_ONLY_GANTT = (
+    "None: no host-level backup jobs in this run, its VMs are protected at guest level "
+    "only (their jobs are in jobs.csv, their data sources in data_sources.csv)."
+)
+GUEST_ONLY_DOWNTIME = (
+    "None: no host-level backups in this run; a guest-level backup never puts a VM in saved state."
+)
+
+
+GUEST_WHOLE_RUN_BIN_S = 3600.0
+
+
+def _busiest_guest_day(res: Results) -> tuple[float, float, str]:
+    """(start, end) in seconds of the day whose guest-level jobs moved the most bytes
+    (the first such day), and its words."""
+    jobs = res.jobs[res.jobs["outcome"] != "skipped"]
+    per_day = jobs.groupby(jobs["start_s"] // plots.DAY_S)["bytes"].sum()
+    day = float(per_day.idxmax()) * plots.DAY_S
+    date = pd.Timestamp(res.start_date) + pd.Timedelta(seconds=day)
+    words = f"busiest day of guest-level jobs ({date:%a %d %b %Y})"
+    return day, min(day + plots.DAY_S, res.horizon_days * plots.DAY_S), words
+
+
+def run_figures(
+    res: Results, scenario: Any = None, full: bool = True
+) -> list[tuple[str, Figure | str]]:
     """The plots of one run, titled: the worst night's Gantt (and the last night's
     when it is another), saved-state downtime, utilisation and slot queues (the
-    worst night, and with ``full`` the whole run too)."""
-    figs: list[tuple[str, Figure]] = []
+    worst night, and with ``full`` the whole run too). A run of guest-level jobs
+    only has no night: one line (a str) for the Gantt and the downtime, and its
+    busiest day of guest-level jobs instead of the worst night."""
+    figs: list[tuple[str, Figure | str]] = []
+    if plots.guest_only(res):
+        figs.append(("Jobs of the worst night", GUEST_ONLY_GANTT))
+        figs.append(("Saved-state downtime", GUEST_ONLY_DOWNTIME))
+        start, end, day = _busiest_guest_day(res)
+        for plot, what in (
+            (plots.utilisation, "Utilisation of the busiest links, CSVs and the pool"),
+            (plots.slot_queues, "Job-slot queue lengths"),
+        ):
+            figs.append((f"{what}, {day}", plot(res, start_s=start, end_s=end, span=day)))
+            if full:
+                # Syncs every few minutes over weeks: their hourly mean, not their peaks.
+                whole = plot(res, bin_s=GUEST_WHOLE_RUN_BIN_S)
+                figs.append((f"{what} over the whole run, mean per hour", whole))
+        return figs
     has_jobs = bool((res.jobs["outcome"] != "skipped").any())
     figs.append(("Jobs of the worst night", plots.gantt(res, "worst", scenario)))
     if has_jobs and full:
@@ -118,8 +162,13 @@ def run_figures(res: Results, scenario: Any = None, full: bool = True) -> list[t
     return figs
 
 
-def _pngs(figs: list[tuple[str, Figure]]) -> list[tuple[str, str]]:
-    return [(title, figure_base64(fig)) for title, fig in figs]
+def _pngs(figs: list[tuple[str, Figure | str]]) -> list[tuple[str, str, str]]:
+    """(title, PNG as base64, "") per figure; (title, "", the line) for a panel with
+    nothing to draw."""
+    return [
+        (title, "", fig) if isinstance(fig, str) else (title, figure_base64(fig), "")
+        for title, fig in figs
+    ]
 
 
 def run_report(
@@ -149,6 +198,8 @@ def run_report(
         coverage=_coverage(res),
         restores=restores_table(res),
         restores_note=RESTORES_NOTE,
+        recommendations=recommendations_summary(res),
+        recommendations_title=RECOMMENDATIONS_TITLE,
         figures=_pngs(run_figures(res, scenario)),
         **context,
     )

@@ -80,6 +80,27 @@ def _clock_axis(ax: Any, span_days: float) -> None:
     ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt))
 
 
+def _binned(t: np.ndarray, y: np.ndarray, bin_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """A step function (``y[i]`` from ``t[i]`` to ``t[i + 1]``, ``t`` from 0 to the
+    end) as its mean per ``bin_s``, again as a step function (the last value
+    repeated at the end)."""
+    end = float(t[-1])
+    edges = np.append(np.arange(0.0, end, bin_s), end)
+    area = np.concatenate([[0.0], np.cumsum(y[:-1] * np.diff(t))])
+    i = np.clip(np.searchsorted(t, edges, side="right") - 1, 0, len(t) - 1)
+    at = area[i] + y[i] * (edges - t[i])
+    means = np.diff(at) / np.diff(edges)
+    return edges, np.append(means, means[-1])
+
+
+def _bin_words(bin_s: float) -> str:
+    return "mean per hour" if bin_s == 3600 else f"mean per {format_bin(bin_s)}"
+
+
+def format_bin(bin_s: float) -> str:
+    return f"{bin_s / 3600:g} h" if bin_s >= 3600 else f"{bin_s / 60:g} min"
+
+
 def _kind_colour(kind: str, others: dict[str, str]) -> str:
     if kind in KIND_COLOURS:
         return KIND_COLOURS[kind]
@@ -89,10 +110,24 @@ def _kind_colour(kind: str, others: dict[str, str]) -> str:
 # --- one night's jobs -------------------------------------------------------------
 
 
-def nights(res: Results) -> list[float]:
-    """The distinct days (as seconds, midnight) on which a backup window closes, in
-    order: night 0 is the first."""
+def host_jobs(res: Results) -> pd.DataFrame:
+    """The host-level (Hyper-V) job attempts of a run, those of backup nights: a
+    guest-level job's window_end_s is its deadline (the next sync), not a night's."""
+    jobs = res.jobs
+    return jobs[jobs["workload"] == "hyperv"] if "workload" in jobs else jobs
+
+
+def guest_only(res: Results) -> bool:
+    """A run whose jobs are all guest-level (no host-level backup to draw)."""
     jobs = res.jobs[res.jobs["outcome"] != "skipped"]
+    return bool(len(jobs)) and host_jobs(res).empty
+
+
+def nights(res: Results) -> list[float]:
+    """The distinct days (as seconds, midnight) on which a backup window of
+    host-level jobs closes, in order: night 0 is the first."""
+    jobs = host_jobs(res)
+    jobs = jobs[jobs["outcome"] != "skipped"]
     return sorted({float(d) * DAY_S for d in (jobs["window_end_s"] // DAY_S).unique()})
 
 
@@ -139,9 +174,10 @@ class Night:
         """``night``: 'worst' (longest from schedule to the last first attempt ending),
         'last', or an index (0 = first). With ``scenario`` the windows start at the
         protection groups' window start, otherwise at the first scheduled job."""
-        jobs = res.jobs[res.jobs["outcome"] != "skipped"].copy()
+        jobs = host_jobs(res)
+        jobs = jobs[jobs["outcome"] != "skipped"].copy()
         if jobs.empty:
-            raise ValueError("no backup jobs in this run")
+            raise ValueError("no host-level backup jobs in this run")
         days = nights(res)
         jobs["night_day"] = (jobs["window_end_s"] // DAY_S) * DAY_S
         if night == "worst":
@@ -193,6 +229,8 @@ def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Fig
     'last', or an index (0 = first night). With ``scenario`` the window starts at
     the protection groups' window start, otherwise at the first scheduled job."""
     title = "Backup night: jobs per host and DPM server"
+    if guest_only(res):
+        return _empty(title, "no host-level backup jobs in this run (guest level only)")
     if res.jobs.empty or (res.jobs["outcome"] == "skipped").all():
         return _empty(title, "no backup jobs in this run")
     night_ = Night.of(res, night, scenario)
@@ -334,17 +372,23 @@ def busiest(res: Results, kind: str, top: int) -> list[str]:
 
 
 def _span(
-    res: Results, night: int | str | None, scenario: Any, start_s: float | None, end_s: float | None
+    res: Results,
+    night: int | str | None,
+    scenario: Any,
+    start_s: float | None,
+    end_s: float | None,
+    span: str | None = None,
 ) -> tuple[float, float, str]:
-    """Seconds to draw: the whole run, one night (as in the Gantt), or given bounds."""
+    """Seconds to draw: the whole run, one night (as in the Gantt), or given bounds
+    (called ``span``, default 'selected time')."""
     lo, hi, label = 0.0, res.horizon_days * DAY_S, f"{res.horizon_days:g} days"
-    if night is not None and (res.jobs["outcome"] != "skipped").any():
+    if night is not None and (host_jobs(res)["outcome"] != "skipped").any():
         n = Night.of(res, night, scenario)
         lo, hi, label = n.lo, n.hi, n.title(res)
     if start_s is not None or end_s is not None:
         lo = lo if start_s is None else float(start_s)
         hi = hi if end_s is None else float(end_s)
-        label = "selected time"
+        label = span or "selected time"
     return lo, hi, label
 
 
@@ -355,17 +399,21 @@ def utilisation(
     scenario: Any = None,
     start_s: float | None = None,
     end_s: float | None = None,
+    span: str | None = None,
+    bin_s: float | None = None,
 ) -> Figure:
     """Utilisation (load / capacity) over time of the ``top`` busiest links and
     CSVs/volumes and of every DPM pool that moved bytes, as step lines: over the
     whole run, one ``night`` ('worst', 'last' or an index, as in ``gantt``), or
-    between ``start_s`` and ``end_s`` (seconds from the start)."""
+    between ``start_s`` and ``end_s`` (seconds from the start; ``span`` names them);
+    with ``bin_s`` the mean per bin of that many seconds (a run of 15-min syncs drawn
+    over weeks is otherwise a solid block of its peaks)."""
     title = "Utilisation"
     u = res.utilisation
     if u.empty:
         return _empty(title, "no transfers in this run")
     end_run = res.horizon_days * DAY_S
-    lo, hi, span = _span(res, night, scenario, start_s, end_s)
+    lo, hi, span = _span(res, night, scenario, start_s, end_s, span)
     kinds = [k for k in RESOURCE_KIND_TITLES if k in set(res.resources["kind"])]
     fig = _figure(11, 2.4 * len(kinds) + 0.6)
     axes = np.atleast_1d(fig.subplots(len(kinds), 1, sharex=True, squeeze=False)[:, 0])
@@ -379,6 +427,8 @@ def utilisation(
             t = np.concatenate([[0.0], g["time_s"].to_numpy(float), [end_run]])
             y = np.concatenate([[0.0], g["utilisation"].to_numpy(float), [0.0]]) * 100
             y[-1] = y[-2]
+            if bin_s:
+                t, y = _binned(t, y, bin_s)
             ax.step(_days(res, t), y, where="post", linewidth=1, label=name)
         if not names:
             ax.text(0.5, 0.5, "idle", ha="center", va="center", transform=ax.transAxes)
@@ -389,7 +439,8 @@ def utilisation(
         ax.set_title(RESOURCE_KIND_TITLES[kind], fontsize=10, loc="left")
     axes[-1].set_xlim(_days(res, lo), _days(res, hi))
     _clock_axis(axes[-1], (hi - lo) / DAY_S)
-    fig.suptitle(f"{title} of the busiest resources, {span}")
+    mean = f", {_bin_words(bin_s)}" if bin_s else ""
+    fig.suptitle(f"{title} of the busiest resources, {span}{mean}")
     return fig
 
 
@@ -403,10 +454,13 @@ def slot_queues(
     scenario: Any = None,
     start_s: float | None = None,
     end_s: float | None = None,
+    span: str | None = None,
+    bin_s: float | None = None,
 ) -> Figure:
     """Jobs waiting for a slot over time, one panel per kind of slot (DPM server,
     host, CSV group, migrations), the ``top`` longest queues of each kind; over the
-    whole run, one ``night`` or between ``start_s`` and ``end_s``."""
+    whole run, one ``night`` or between ``start_s`` and ``end_s`` (``span`` names them);
+    with ``bin_s`` the mean per bin."""
     title = "Job-slot queue lengths"
     q = res.slot_queues
     if q.empty:
@@ -416,7 +470,7 @@ def slot_queues(
         k for k in present if k not in SLOT_KIND_ORDER
     )
     end_run = res.horizon_days * DAY_S
-    lo, hi, span = _span(res, night, scenario, start_s, end_s)
+    lo, hi, span = _span(res, night, scenario, start_s, end_s, span)
     fig = _figure(11, 2.2 * len(kinds) + 0.6)
     axes = fig.subplots(len(kinds), 1, sharex=True, squeeze=False)[:, 0]
     for ax, kind in zip(axes, kinds, strict=True):
@@ -428,6 +482,8 @@ def slot_queues(
             t = np.concatenate([[0.0], g["time_s"].to_numpy(float), [end_run]])
             y = np.concatenate([[0], g["queued"].to_numpy(float), [0]])
             y[-1] = y[-2]
+            if bin_s:
+                t, y = _binned(t, y, bin_s)
             ax.step(_days(res, t), y, where="post", linewidth=1, label=str(slot))
         ax.legend(loc="upper right", fontsize=7, ncols=min(4, len(slots)))
         ax.set_ylabel("waiting")
@@ -435,7 +491,8 @@ def slot_queues(
         ax.set_title(SLOT_KIND_TITLES.get(kind, kind), fontsize=10, loc="left")
     axes[-1].set_xlim(_days(res, lo), _days(res, hi))
     _clock_axis(axes[-1], (hi - lo) / DAY_S)
-    fig.suptitle(f"{title}, {span}")
+    mean = f", {_bin_words(bin_s)}" if bin_s else ""
+    fig.suptitle(f"{title}, {span}{mean}")
     return fig
 
 

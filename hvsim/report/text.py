@@ -250,6 +250,18 @@ def guest_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+# Rows of host-level backups, n/a in a run with guest-level protection only.
+HOST_LEVEL_ROWS = frozenset(
+    {
+        "recovery points application / file / crash consistent",
+        "backup window compliance",
+        "downtime per backup p50 / p95 / max",
+        "RPO violations (target, worst gap)",
+    }
+)
+HOST_ONLY_NA = "n/a (no host-level backups)"
+
+
 def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
     """The KPIs of one run (kpis.json) as (what, value) rows."""
     s_, b_ = format_seconds, format_bytes
@@ -342,6 +354,9 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
     if k.get("bottleneck"):
         top, share = next(iter(k["bottleneck"].items()))
         rows.append(("main transfer bottleneck", f"{top} ({share:.0%} of flow time)"))
+    if not b["jobs"] and (k.get("guest") or {}).get("data_sources"):
+        # Guest level only: what host-level backups measure is not 0 but n/a.
+        rows = [(a, HOST_ONLY_NA if a in HOST_LEVEL_ROWS else v) for a, v in rows]
     return rows
 
 
@@ -358,8 +373,13 @@ def console_table(k: dict[str, Any]) -> str:
 
 
 def unprotected_vms(res: Results) -> list[str]:
-    """Names of the VMs in no protection group, sorted."""
-    return sorted(res.vms.loc[res.vms["protection_group"] == "", "vm"])
+    """Names of the VMs in no protection group, sorted (a VM whose data sources are
+    protected in its guest is protected, as the coverage KPIs count it)."""
+    vms = res.vms
+    unguarded = vms["protection_group"] == ""
+    if "guest_protection_group" in vms:
+        unguarded &= vms["guest_protection_group"] == ""
+    return sorted(vms.loc[unguarded, "vm"])
 
 
 def not_application_consistent(res: Results) -> pd.DataFrame:
@@ -437,6 +457,87 @@ def restores_markdown(res: Results) -> list[str]:
     return ["", "## Restores: RTO per kind", "", RESTORES_NOTE, "", *markdown(table)]
 
 
+RECOMMENDATIONS_TITLE = "Host or guest level: recommendations"
+# Names shown per row of the recommendations' table; "and N more" after.
+RECOMMENDED_NAMES = 5
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """The recommendations of a run with restore needs: a sentence of counts and,
+    when some VM's protection differs from the one recommended, their table."""
+
+    intro: str
+    table: Table | None
+
+
+def _target(seconds: float) -> str:
+    """A need's RTO or RPO target; 'none' when it has none (NaN)."""
+    return format_seconds(seconds) if seconds == seconds else "none"
+
+
+def recommendations_summary(res: Results) -> Recommendations | None:
+    """The VMs whose protection matches the recommendation (hvsim.recommend) and, for
+    those that do not, a row per (need, protection now, recommended): the need's
+    finest unit and targets, how many VMs, their names (the first RECOMMENDED_NAMES,
+    then how many more) and the reason. None without restore needs."""
+    rec = res.recommendations
+    if rec.empty:
+        return None
+    n, ok = len(rec), int(rec["matches"].sum())
+    intro = (
+        f"{ok} of the {n} VMs named by the restore needs are protected at the level "
+        "recommended (host, guest or both)"
+    )
+    wrong = rec[~rec["matches"].astype(bool)]
+    if wrong.empty:
+        return Recommendations(intro + ". Per VM: recommendations.csv.", None)
+    rows = []
+    for (_, now, recommended), g in wrong.groupby(["need", "protection", "recommended"], sort=True):
+        first = next(g.itertuples(index=False))
+        clause = f"protected at {now} level now, recommended {recommended}"
+        reasons = list(dict.fromkeys(g["reason"]))
+        reason = "; ".join(p for p in reasons[0].split("; ") if p != clause)
+        if len(reasons) > 1:
+            reason += " (the first VM's: the others differ, see recommendations.csv)"
+        names = list(g["vm"])
+        rows.append(
+            [
+                str(first.finest_unit),
+                _target(float(first.rto_target_s)),
+                _target(float(first.rpo_target_s)),
+                str(now),
+                str(recommended),
+                str(len(g)),
+                _names(names, len(names), RECOMMENDED_NAMES),
+                reason,
+            ]
+        )
+    intro += f"; {n - ok} are not. Per VM: recommendations.csv."
+    head = (
+        "need",
+        "RTO target",
+        "RPO target",
+        "protected now",
+        "recommended",
+        "VMs",
+        "names",
+        "reason",
+    )
+    return Recommendations(intro, Table(head, rows))
+
+
+def recommendations_markdown(res: Results) -> list[str]:
+    """summary.md's section on the recommendations (nothing without restore needs)."""
+    rec = recommendations_summary(res)
+    if rec is None:
+        return []
+    lines = ["", f"## {RECOMMENDATIONS_TITLE}", "", rec.intro]
+    if rec.table is not None:
+        lines += ["", *markdown(rec.table)]
+    return lines
+
+
 def coverage_markdown(res: Results) -> list[str]:
     """summary.md's sections on unprotected VMs and on recovery points that are not
     application-consistent (at most LISTED_VMS rows each, then how many more)."""
@@ -501,6 +602,7 @@ def summary_markdown(res: Results, k: dict[str, Any], description: str = "") -> 
     lines += markdown(kpi_table(k))
     lines += coverage_markdown(res)
     lines += restores_markdown(res)
+    lines += recommendations_markdown(res)
     offline = res.vms[res.vms["method"] == "offline"]
     lines += ["", "## VMs backed up offline (saved state)", ""]
     if offline.empty:
