@@ -19,11 +19,33 @@ from hvsim.stats import summarize
 from hvsim.sweep import compare, replicate, run_sweep
 from tests.builders import EXAMPLES, ROOT, noisy_scenario
 
+_RUNS: dict[Path, tuple[hvsim.Scenario, hvsim.Results]] = {}
+
+
+def _run(path: Path) -> tuple[hvsim.Scenario, hvsim.Results]:
+    """An example's scenario and its run (seed 1), simulated once for this module."""
+    if path not in _RUNS:
+        scenario = hvsim.load_scenario(path)
+        _RUNS[path] = scenario, hvsim.simulate(scenario, seed=1)
+    return _RUNS[path]
+
+
+# The examples with host-level protection groups: they have backup nights to draw
+# (sql-guest-level protects its VMs at guest level only; its Gantt is one line,
+# checked in the test above).
+HOST_LEVEL_EXAMPLES = [
+    p for p in EXAMPLES if any(g.level == "host" for g in hvsim.load_scenario(p).protection_groups)
+]
+
 
 @pytest.fixture(scope="module", params=EXAMPLES, ids=lambda p: p.stem)
 def example(request):
-    scenario = hvsim.load_scenario(request.param)
-    return scenario, hvsim.simulate(scenario, seed=1)
+    return _run(request.param)
+
+
+@pytest.fixture(scope="module", params=HOST_LEVEL_EXAMPLES, ids=lambda p: p.stem)
+def host_example(request):
+    return _run(request.param)
 
 
 def _drawn(fig: Figure) -> int:
@@ -66,16 +88,14 @@ def test_each_plot_function_returns_a_figure_with_data_for_every_example(example
     assert _drawn(fig) > 0
 
 
-def _host_night(example):
-    """The example's scenario and results, skipping a run with no host-level night."""
-    scenario, res = example
-    if plots.guest_only(res):
-        pytest.skip("guest level only: no host-level backup night")
-    return scenario, res
+def test_the_host_level_examples_are_every_example_but_the_guest_level_one():
+    assert {p.stem for p in EXAMPLES} - {p.stem for p in HOST_LEVEL_EXAMPLES} == {"sql-guest-level"}
 
 
-def test_gantt_draws_each_attempt_of_the_night_once_per_host_and_once_per_dpm_server(example):
-    scenario, res = _host_night(example)
+def test_gantt_draws_each_attempt_of_the_night_once_per_host_and_once_per_dpm_server(
+    host_example,
+):
+    scenario, res = host_example
     night = plots.Night.of(res, "worst", scenario)
     checks = res.consistency_checks
     n_checks = int(((checks["end_s"] > night.begin) & (checks["start_s"] < night.end)).sum())
@@ -103,8 +123,8 @@ def test_gantt_draws_each_attempt_of_the_night_once_per_host_and_once_per_dpm_se
     assert [t.get_text() for t in dpm.get_yticklabels()] == sorted(set(night.jobs["dpm_server"]))
 
 
-def test_gantt_marks_the_backup_window_of_the_scenario(example):
-    scenario, res = _host_night(example)
+def test_gantt_marks_the_backup_window_of_the_scenario(host_example):
+    scenario, res = host_example
     night = plots.Night.of(res, "last", scenario)
     pg = scenario.protection_groups[0]
     length = (pg.backup_window.end - pg.backup_window.start) % 86400 or 86400
