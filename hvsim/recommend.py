@@ -22,8 +22,10 @@ dpm-sharepoint-protection):
 - A need whose RPO one level misses and the other meets adds that level (a ``vm``
   need with RPO 1 h on nightly express fulls: both, the VM from host level and its
   data to 15 min from guest level).
-- RTO: the run's restores of the need's VMs (succeeded), their p95 against the need's
-  RTO target. No restore of them in the run: no RTO (n/a).
+- RTO: the run's restores of the need's unit for the need's VMs (succeeded; by the
+  kind requested, so a database restored as the whole VM where only host level
+  protects it counts with the time it took), their p95 against the need's RTO
+  target. No such restore in the run: no RTO (n/a).
 
 A VM in several needs takes the first that names it; a VM in none has no row.
 """
@@ -68,6 +70,15 @@ RECOMMENDATION_COLUMNS = [
 GUEST_UNITS = ("database", "mailbox", "item")
 # DPM's default express full time, the schema's default (source: vendor-schedule-22h).
 DEFAULT_FULL_S = 22 * 3600
+
+# The restore kinds that bring back each unit a need names (the kind requested).
+KINDS_OF_UNIT: dict[str, tuple[str, ...]] = {
+    "vm": ("whole_vm",),
+    "file": ("item_level", "guest_file"),
+    "database": ("sql_database", "exchange_database"),
+    "mailbox": ("exchange_mailbox",),
+    "item": ("sharepoint_item",),
+}
 
 
 def _hours(x: float) -> str:
@@ -128,7 +139,8 @@ def recommendations(scenario: Scenario, res: Results) -> pd.DataFrame:
     ok = res.restores[res.restores["outcome"] == "succeeded"]
     rto: dict[int, tuple[int, float | None, str]] = {}
     for i, vms in members.items():
-        rows = ok[ok["vm"].isin(vms)]
+        unit_kinds = KINDS_OF_UNIT[scenario.restore_needs[i].finest_unit]
+        rows = ok[ok["vm"].isin(vms) & ok["kind"].isin(unit_kinds)]
         values = rows["rto_s"].to_numpy(dtype=float)
         kinds = ", ".join(sorted(set(rows["restored_as"]))) if len(rows) else ""
         p95 = float(np.percentile(values, 95)) if values.size else None

@@ -6,6 +6,8 @@ their recommendations, and the comparison's headline reading row by row."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import hvsim
@@ -166,3 +168,19 @@ def test_the_comparison_headline_leads_with_the_decision_kpis_on_both_sides(host
         "decision.pool_peak_bytes",
     ]
     assert {"decision.whole_vm_rto_p95_s", "decision.item_level_rto_p95_s"} <= set(heads)
+
+
+def test_a_needs_rto_counts_only_restores_of_its_unit(host, guest):
+    # The whole-VM need (sql-20 .. sql-40) on the guest side: the run restores only
+    # databases there (sql_database), so its RTO is not checked (none of its unit);
+    # the database need's RTO on the host side counts its database requests, served
+    # as whole VMs (restored_as whole_vm), at their whole-VM time.
+    g = guest.recommendations.set_index("vm")
+    assert g.loc["sql-20", "restores"] == 0 and pd.isna(g.loc["sql-20", "rto_p95_s"])
+    assert "not checked" in g.loc["sql-20", "reason"]
+    h = host.recommendations.set_index("vm")
+    ok = host.restores[host.restores["outcome"] == "succeeded"]
+    db_need = h.index[h["finest_unit"] == "database"]
+    asked = ok[ok["vm"].isin(db_need) & (ok["kind"] == "sql_database")]
+    assert h.loc["sql-01", "restores"] == len(asked) > 0
+    assert h.loc["sql-01", "rto_p95_s"] == pytest.approx(np.percentile(asked["rto_s"], 95))
