@@ -342,11 +342,10 @@ class GuestJobs:
                 start = env.now
                 nbytes = self._job_bytes(replica, kind, start)
                 yield self.flows.transfer(nbytes, self.route(vm, dpm))
-                if kind != "catalog":  # the catalog is DPM's work, not the agent's
-                    replica.agent_cpu_s += (env.now - start) * source.agent_cpu
-                if kind == "catalog":
+                if kind == "catalog":  # DPM's work, not the agent's: no agent CPU
                     replica.catalog_s = start
                 else:
+                    replica.agent_cpu_s += (env.now - start) * source.agent_cpu
                     expiry = env.now + plan.retention_days * DAY_S
                     first = kind == "initial_replica"
                     stored = dpm.store(
