@@ -97,7 +97,7 @@ class DpmServerState:
     _rp_head: int = 0
     # Guest-level protection: Eseutil's rate per check on this server, and whether
     # data sources share volumes (co-location).
-    eseutil_rate_bps: float = 225e6
+    eseutil_rate_bps: float = 225e6  # (source: eseutil-throughput); build sets the scenario's
     colocate: bool = False
 
     @classmethod

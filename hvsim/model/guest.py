@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -72,75 +72,65 @@ class GuestDataSource:
         """The data sources of ``vm``'s guest, as its entry ``spec`` lists them,
         numbered per kind: <vm>/sql1, <vm>/sql2, ..."""
         out: list[GuestDataSource] = []
-        n = 0
+        numbered: dict[str, int] = {}
+
+        def add(kind: str, count: int, **fields: Any) -> None:
+            # ``count`` alike data sources of one entry, numbered on from the kind's last.
+            for _ in range(count):
+                n = numbered[kind] = numbered.get(kind, 0) + 1
+                out.append(
+                    cls(
+                        name=f"{vm.name}/{kind}{n}",
+                        kind=kind,
+                        vm=vm,
+                        agent_cpu=spec.agent_cpu,
+                        **fields,
+                    )
+                )
+
         for s in spec.sql:
             log = s.log_per_day if s.log_per_day is not None else s.size * s.daily_change
             full = s.recovery_model == "full"
-            for _ in range(s.databases):
-                n += 1
-                out.append(
-                    cls(
-                        name=f"{vm.name}/sql{n}",
-                        kind="sql",
-                        vm=vm,
-                        size_bytes=s.size,
-                        daily_change=s.daily_change,
-                        log_bytes_per_s=log / DAY_S if full else 0.0,
-                        synchronized=full,
-                        point_per_sync=full,
-                        recovery_model=s.recovery_model,
-                    )
-                )
-        n = 0
+            add(
+                "sql",
+                s.databases,
+                size_bytes=s.size,
+                daily_change=s.daily_change,
+                log_bytes_per_s=log / DAY_S if full else 0.0,
+                synchronized=full,
+                point_per_sync=full,
+                recovery_model=s.recovery_model,
+            )
         for e in spec.exchange:
             log = e.log_per_day if e.log_per_day is not None else e.size * e.daily_change
-            for _ in range(e.databases):
-                n += 1
-                out.append(
-                    cls(
-                        name=f"{vm.name}/exchange{n}",
-                        kind="exchange",
-                        vm=vm,
-                        size_bytes=e.size,
-                        daily_change=e.daily_change,
-                        log_bytes_per_s=log / DAY_S,
-                        synchronized=True,
-                        point_per_sync=True,
-                        eseutil=("logs" if e.dag_copies > 1 else "database") if e.eseutil else "",
-                    )
-                )
-        n = 0
+            add(
+                "exchange",
+                e.databases,
+                size_bytes=e.size,
+                daily_change=e.daily_change,
+                log_bytes_per_s=log / DAY_S,
+                synchronized=True,
+                point_per_sync=True,
+                eseutil=("logs" if e.dag_copies > 1 else "database") if e.eseutil else "",
+            )
         for sp in spec.sharepoint:
-            for _ in range(sp.farms):
-                n += 1
-                out.append(
-                    cls(
-                        name=f"{vm.name}/sharepoint{n}",
-                        kind="sharepoint",
-                        vm=vm,
-                        size_bytes=sp.size * sp.content_databases,
-                        daily_change=sp.daily_change,
-                        databases=sp.content_databases,
-                        catalog_bytes=sp.items * CATALOG_BYTES_PER_ITEM,
-                    )
-                )
-        n = 0
+            add(
+                "sharepoint",
+                sp.farms,
+                size_bytes=sp.size * sp.content_databases,
+                daily_change=sp.daily_change,
+                databases=sp.content_databases,
+                catalog_bytes=sp.items * CATALOG_BYTES_PER_ITEM,
+            )
         for f in spec.files:
-            for _ in range(f.volumes):
-                n += 1
-                out.append(
-                    cls(
-                        name=f"{vm.name}/files{n}",
-                        kind="files",
-                        vm=vm,
-                        size_bytes=f.size,
-                        daily_change=f.daily_change,
-                        synchronized=True,
-                        databases=0,
-                    )
-                )
-        for source in out:
-            source.agent_cpu = spec.agent_cpu
+            add(
+                "files",
+                f.volumes,
+                size_bytes=f.size,
+                daily_change=f.daily_change,
+                synchronized=True,
+                databases=0,
+            )
         return out
 
     def changed_bytes_since(self, t0: float, now: float) -> float:
@@ -352,11 +342,10 @@ class GuestJobs:
                 start = env.now
                 nbytes = self._job_bytes(replica, kind, start)
                 yield self.flows.transfer(nbytes, self.route(vm, dpm))
-                if kind != "catalog":  # the catalog is DPM's work, not the agent's
-                    replica.agent_cpu_s += (env.now - start) * source.agent_cpu
-                if kind == "catalog":
+                if kind == "catalog":  # DPM's work, not the agent's: no agent CPU
                     replica.catalog_s = start
                 else:
+                    replica.agent_cpu_s += (env.now - start) * source.agent_cpu
                     expiry = env.now + plan.retention_days * DAY_S
                     first = kind == "initial_replica"
                     stored = dpm.store(
