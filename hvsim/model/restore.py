@@ -82,7 +82,7 @@ import simpy
 from hvsim.model.dpm import GuestReplica, Replica
 from hvsim.model.flows import BandwidthResource, FlowNetwork
 from hvsim.model.infrastructure import CsvVolume, HyperVHost, Network, SmbShareVolume, Volume
-from hvsim.model.schedule import DAY_S, poisson_arrivals, starts_before
+from hvsim.model.schedule import DAY_S, daily, poisson_arrivals, starts_before
 from hvsim.model.trace import RestoreRecord, Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.scenario.schema import GUEST_RESTORE_SOURCES
@@ -235,17 +235,11 @@ class RestoreJobs:
         while the drills start before the horizon."""
         env = self.env
         times = sorted(times_s)
-        day = first_day
-        while True:
-            for t in times:
-                at = day * DAY_S + t
-                if not starts_before(at, self.horizon_s):
-                    return
-                if at > env.now:
-                    yield env.timeout(at - env.now)
-                for req in requests:
-                    self.request(req)
-            day += every_days
+        for at in daily(times, self.horizon_s, first_day=first_day, every_days=every_days):
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            for req in requests:
+                self.request(req)
 
     def poisson(
         self,
