@@ -69,8 +69,6 @@ RECOMMENDATION_COLUMNS = [
     "reason",
 ]
 GUEST_UNITS = ("database", "mailbox", "item")
-# DPM's default express full time, the schema's default (source: vendor-schedule-22h).
-DEFAULT_FULL_S = 22 * 3600
 
 
 def _hours(x: float) -> str:
