@@ -47,6 +47,7 @@ from hvsim.scenario.guest import (
     week_points_s,
 )
 from hvsim.scenario.patterns import group_membership, scenario_vm_names
+from hvsim.scenario.schema import KINDS_OF_UNIT
 
 if TYPE_CHECKING:
     from hvsim.results import Results
@@ -68,17 +69,6 @@ RECOMMENDATION_COLUMNS = [
     "reason",
 ]
 GUEST_UNITS = ("database", "mailbox", "item")
-# DPM's default express full time, the schema's default (source: vendor-schedule-22h).
-DEFAULT_FULL_S = 22 * 3600
-
-# The restore kinds that bring back each unit a need names (the kind requested).
-KINDS_OF_UNIT: dict[str, tuple[str, ...]] = {
-    "vm": ("whole_vm",),
-    "file": ("item_level", "guest_file"),
-    "database": ("sql_database", "exchange_database"),
-    "mailbox": ("exchange_mailbox",),
-    "item": ("sharepoint_item",),
-}
 
 
 def _hours(x: float) -> str:

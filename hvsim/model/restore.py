@@ -82,7 +82,7 @@ import simpy
 from hvsim.model.dpm import GuestReplica, Replica
 from hvsim.model.flows import BandwidthResource, FlowNetwork
 from hvsim.model.infrastructure import CsvVolume, HyperVHost, Network, SmbShareVolume, Volume
-from hvsim.model.schedule import DAY_S, poisson_arrivals, starts_before
+from hvsim.model.schedule import DAY_S, daily, poisson_arrivals, starts_before
 from hvsim.model.trace import RestoreRecord, Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.scenario.schema import GUEST_RESTORE_SOURCES
@@ -235,17 +235,11 @@ class RestoreJobs:
         while the drills start before the horizon."""
         env = self.env
         times = sorted(times_s)
-        day = first_day
-        while True:
-            for t in times:
-                at = day * DAY_S + t
-                if not starts_before(at, self.horizon_s):
-                    return
-                if at > env.now:
-                    yield env.timeout(at - env.now)
-                for req in requests:
-                    self.request(req)
-            day += every_days
+        for at in daily(times, self.horizon_s, first_day=first_day, every_days=every_days):
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            for req in requests:
+                self.request(req)
 
     def poisson(
         self,
@@ -332,33 +326,24 @@ class RestoreJobs:
                 busy.succeed()
             self.running -= 1
         end = env.now
-        ok = outcome == "succeeded"
-        self.trace.restores.append(
-            RestoreRecord(
-                restore_id,
-                req.kind,
-                plan.restored_as if plan is not None else req.kind,
-                req.trigger,
-                vm.name,
-                req.data_source or vm.name,
-                replica.plan.name if replica is not None else "",
-                replica.plan.dpm.name if replica is not None else "",
-                plan.host.name if plan is not None else "",
-                plan.volume.name if plan is not None else "",
-                plan.original if plan is not None else False,
-                requested,
-                start,
-                end,
-                end - requested if ok else math.nan,
-                target if target is not None else math.nan,
-                nbytes,
-                point,
-                requested - point,
-                end - start if ok and plan is not None and plan.original else 0.0,
-                plan.fallback if plan is not None else "",
-                outcome,
-                reason,
-            )
+        original = plan is not None and plan.original
+        self._record(
+            restore_id,
+            req,
+            restored_as=plan.restored_as if plan is not None else req.kind,
+            data_source=req.data_source or vm.name,
+            group=replica.plan.name if replica is not None else "",
+            dpm_server=replica.plan.dpm.name if replica is not None else "",
+            target_host=plan.host.name if plan is not None else "",
+            target_storage=plan.volume.name if plan is not None else "",
+            original=original,
+            times_s=(requested, start, end),
+            target_s=target,
+            nbytes=nbytes,
+            point_s=point,
+            fallback=plan.fallback if plan is not None else "",
+            outcome=outcome,
+            reason=reason,
         )
 
     def _plan(self, req: RestoreRequest, dpm_name: str, hyper_v_role: bool) -> _Plan:
@@ -450,7 +435,49 @@ class RestoreJobs:
             if recovering:
                 self._end_recovery(guest)
             self.running -= 1
-        end = env.now
+        self._record(
+            restore_id,
+            req,
+            restored_as=restored_as,
+            data_source=source.name,
+            group=plan.name,
+            dpm_server=dpm.name,
+            target_host=host_name,
+            target_storage=volume_name,
+            original=False,
+            times_s=(requested, start, env.now),
+            target_s=target,
+            nbytes=nbytes,
+            point_s=point,
+            fallback=fallback,
+            outcome=outcome,
+            reason=reason,
+        )
+
+    def _record(
+        self,
+        restore_id: int,
+        req: RestoreRequest,
+        *,
+        restored_as: str,
+        data_source: str,
+        group: str,
+        dpm_server: str,
+        target_host: str,
+        target_storage: str,
+        original: bool,
+        times_s: tuple[float, float, float],
+        target_s: float | None,
+        nbytes: float,
+        point_s: float,
+        fallback: str,
+        outcome: str,
+        reason: str,
+    ) -> None:
+        """One restore's row, host or guest level, with the derived fields computed in
+        one place: the RTO (a failed restore has none), the data lost, and the VM's
+        unavailability (only an original-location whole VM that succeeded)."""
+        requested, start, end = times_s
         ok = outcome == "succeeded"
         self.trace.restores.append(
             RestoreRecord(
@@ -458,22 +485,22 @@ class RestoreJobs:
                 req.kind,
                 restored_as,
                 req.trigger,
-                vm.name,
-                source.name,
-                plan.name,
-                dpm.name,
-                host_name,
-                volume_name,
-                False,
+                req.vm.name,
+                data_source,
+                group,
+                dpm_server,
+                target_host,
+                target_storage,
+                original,
                 requested,
                 start,
                 end,
                 end - requested if ok else math.nan,
-                target if target is not None else math.nan,
+                target_s if target_s is not None else math.nan,
                 nbytes,
-                point,
-                requested - point,
-                0.0,
+                point_s,
+                requested - point_s,
+                end - start if ok and original else 0.0,
                 fallback,
                 outcome,
                 reason,

@@ -24,19 +24,21 @@ def starts_before(at_s: float, horizon_s: float) -> bool:
     return at_s < horizon_s
 
 
-def daily(times_s: Sequence[float], horizon_s: float) -> Iterator[float]:
-    """Each day's ``times_s`` (seconds after midnight, sorted), day 0 first, as long
-    as they start before the horizon."""
+def daily(
+    times_s: Sequence[float], horizon_s: float, *, first_day: int = 0, every_days: int = 1
+) -> Iterator[float]:
+    """Each day's ``times_s`` (seconds after midnight, sorted), on days ``first_day``,
+    ``first_day + every_days``, ..., as long as they start before the horizon."""
     if not times_s:
         return
-    day = 0
+    day = first_day
     while True:
         for t in times_s:
             at = day * DAY_S + t
             if not starts_before(at, horizon_s):
                 return
             yield at
-        day += 1
+        day += every_days
 
 
 def daily_count(times_s: Sequence[float], horizon_s: float) -> int:

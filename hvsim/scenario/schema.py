@@ -1397,7 +1397,15 @@ class RestoreEvent(_RestoreRequest):
     time: Clock = Field(description="Time of day, HH:MM.")
 
 
-RESTORE_UNITS = ("vm", "file", "database", "mailbox", "item")
+# The restore kinds that bring back each unit a need names (the kind requested).
+KINDS_OF_UNIT: dict[str, tuple[str, ...]] = {
+    "vm": ("whole_vm",),
+    "file": ("item_level", "guest_file"),
+    "database": ("sql_database", "exchange_database"),
+    "mailbox": ("exchange_mailbox",),
+    "item": ("sharepoint_item",),
+}
+RESTORE_UNITS = tuple(KINDS_OF_UNIT)
 
 
 class RestoreNeed(Strict):

@@ -21,6 +21,15 @@ def test_daily_times_start_before_the_horizon_and_one_due_at_it_does_not():
     assert list(daily((), 10 * DAY_S)) == []
 
 
+def test_daily_from_a_first_day_every_few_days_as_a_restore_drill_uses_it():
+    # 02:00 on days 1, 4, 7, ... of a 9-day run: 1 d 2 h, 4 d 2 h, 7 d 2 h; day 10 is
+    # past the horizon. The horizon at 7 d 2 h itself leaves only the first two.
+    got = list(daily((2 * H,), 9 * DAY_S, first_day=1, every_days=3))
+    assert got == [DAY_S + 2 * H, 4 * DAY_S + 2 * H, 7 * DAY_S + 2 * H]
+    got = list(daily((2 * H,), 7 * DAY_S + 2 * H, first_day=1, every_days=3))
+    assert got == [DAY_S + 2 * H, 4 * DAY_S + 2 * H]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.integers(0, 95), min_size=0, max_size=4, unique=True),
