@@ -68,9 +68,7 @@ the horizon (``starts_before``); a restore requested before it runs to its end.
 
 from __future__ import annotations
 
-import fnmatch
 import math
-import re
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -85,6 +83,7 @@ from hvsim.model.infrastructure import CsvVolume, HyperVHost, Network, SmbShareV
 from hvsim.model.schedule import DAY_S, daily, poisson_arrivals, starts_before
 from hvsim.model.trace import RestoreRecord, Trace
 from hvsim.model.vm import VirtualMachine
+from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.schema import GUEST_RESTORE_SOURCES
 
 if TYPE_CHECKING:
@@ -616,12 +615,15 @@ def restore_processes(
             ]
         # A guest kind: one request per data source of the workload in those VMs that
         # the patterns match (all of them without patterns).
-        patterns = [re.compile(fnmatch.translate(p)).match for p in item.data_sources or ["*"]]
+        # Matched as validation matches them (scenario.patterns), so a pattern the
+        # checks accepted finds the same data sources here.
+        held = [(n, ds) for n in names for ds, w in sources.get(n, ()) if w == workload]
+        names_held = VmNames(ds for _, ds in held)
+        wanted = {ds for p in item.data_sources or ["*"] for ds in names_held.matching(p)}
         return [
             RestoreRequest(item.kind, vms[n], None, item.rto_target, trigger, ds)
-            for n in names
-            for ds, w in sources.get(n, ())
-            if w == workload and any(match(ds) for match in patterns)
+            for n, ds in held
+            if ds in wanted
         ]
 
     procs = [
