@@ -1,5 +1,5 @@
 """Scale benchmark: wall time, events and peak memory from 100 to 10,000 VMs over
-7 days, and 1,000 VMs over 365 days, against the raw SimPy ceiling measured in the
+7 days, 1,000 VMs over 365 days and 400 VMs over 3 years, against the raw SimPy ceiling measured in the
 same run. Run by hand (not in CI):
 
     python benchmarks/bench_scale.py [--quick] [--repeat N]
@@ -33,7 +33,8 @@ import subprocess
 import sys
 import time
 
-CASES = [(100, 7), (400, 7), (1600, 7), (6400, 7), (10000, 7), (1000, 365)]
+CASES = [(100, 7), (400, 7), (1600, 7), (6400, 7), (10000, 7), (1000, 365), (400, 1095)]
+BIG = ((10000, 7), (1000, 365), (400, 1095))
 
 
 def estate(n_vms: int, days: float) -> dict:
@@ -213,10 +214,18 @@ def main() -> None:
         print(json.dumps(one_case(int(sys.argv[2]), float(sys.argv[3]), free)))
         return
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="skip the two biggest cases")
+    ap.add_argument("--quick", action="store_true", help="skip the three biggest cases")
+    ap.add_argument(
+        "--case",
+        action="append",
+        metavar="VMS:DAYS",
+        help="run only these cases (repeat), e.g. --case 1000:365",
+    )
     ap.add_argument("--repeat", type=int, default=1, help="median of N runs per case")
     args = ap.parse_args()
-    cases = [c for c in CASES if not (args.quick and c in ((10000, 7), (1000, 365)))]
+    cases = [c for c in CASES if not (args.quick and c in BIG)]
+    if args.case:
+        cases = [(int(v), float(d)) for v, d in (c.split(":") for c in args.case)]
     raw = statistics.median(raw_simpy_rate() for _ in range(3))
     print(
         f"machine: {platform.machine()}, python {platform.python_version()}, "
