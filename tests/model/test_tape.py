@@ -101,6 +101,21 @@ def test_the_pools_read_bottleneck_sets_the_rate_of_parallel_tape_jobs() -> None
     assert res.kpis()["tape"]["session_makespan_max_s"] == pytest.approx(13333.333, abs=1e-3)
 
 
+def test_a_consistency_check_shares_the_pools_read_with_a_tape_job() -> None:
+    # One 1 TB VM, one 100 MB/s drive, the pool reads 150 MB/s. At Monday 10:00 a
+    # requested consistency check reads the 1 TB replica from the pool too: max-min
+    # fair, 75 MB/s each (the drive's 100 MB/s is not reached), so both reads of 1 TB
+    # take 1e12 / 75e6 = 13,333.3 s: the tape job ends at 36,000 + 13,333.3 s
+    # (alone it would take 10,000 s).
+    doc = tape_doc(vms=1, pool_read="150 MB/s")
+    doc["migrations"] = {
+        "events": [{"vm": "vm1", "day": 0, "time": "10:00", "kind": "consistency_check"}]
+    }
+    res = run(doc)
+    assert list(res.tape_jobs["end_s"]) == pytest.approx([49333.333])
+    assert len(res.consistency_checks) == 1
+
+
 def test_hardware_compression_multiplies_the_drive_rate_and_the_tape_capacity() -> None:
     # Compression 2: a 100 MB/s drive takes 200 MB/s of the replica, 1 TB in 5,000 s;
     # a 1.5 TB tape holds 3 TB, so a 2 TB data source needs 1 tape, not 2.
