@@ -303,6 +303,9 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         if len(results.data_sources):
             write_csv(tmp / "data_sources.csv", results.data_sources)
             written.insert(written.index("summary.md"), "data_sources.csv")
+        if len(results.tape_plan):
+            write_csv(tmp / "tape_jobs.csv", results.tape_jobs)
+            written.insert(written.index("summary.md"), "tape_jobs.csv")
         if len(results.recommendations):
             write_csv(tmp / "recommendations.csv", results.recommendations)
             written.insert(written.index("summary.md"), "recommendations.csv")

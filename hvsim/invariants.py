@@ -37,6 +37,8 @@ def check_world(world: World) -> None:
         raise InvariantViolation("every started job ended", "an on-demand job is still running")
     if world.restores.running:
         raise InvariantViolation("every started job ended", f"{world.restores.running} restores")
+    if world.tape.running:
+        raise InvariantViolation("every started job ended", f"{world.tape.running} tape jobs")
     if world.migrations.running:
         raise InvariantViolation(
             "every migration ended", f"{world.migrations.running} still running"

@@ -16,6 +16,7 @@ import pandas as pd
 
 from hvsim.model.dpm import GuestReplica
 from hvsim.model.infrastructure import CsvVolume
+from hvsim.model.tape import tapes_per_full, window_overlap_s
 from hvsim.model.trace import (
     ConsistencyCheckRecord,
     DowntimeRecord,
@@ -27,6 +28,7 @@ from hvsim.model.trace import (
     RestoreRecord,
     ScanRecord,
     SlotLog,
+    TapeJobRecord,
 )
 from hvsim.scenario.guest import admission, servers_needed
 from hvsim.scenario.patterns import vm_protection
@@ -34,6 +36,21 @@ from hvsim.scenario.schema import RESTORE_KINDS
 from hvsim.world import World
 
 JOB_COLUMNS = list(JobRecord._fields)
+TAPE_PLAN_COLUMNS = [
+    "data_source",
+    "vm",
+    "workload",
+    "protection_group",
+    "dpm_server",
+    "frequency",
+    "retention",
+    "protected_bytes",
+    "tapes_per_full",
+    "fulls_per_year",
+    "fulls_kept",
+    "tapes_per_year",
+    "tapes_in_rotation",
+]
 DAY_S = 86400.0
 
 
@@ -76,6 +93,12 @@ class Results:
     storage: dict[str, float] = field(default_factory=dict)
     # Each protection group's backup window (start, end), seconds after midnight.
     windows_s: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Long-term protection to tape: one row per tape job (hvsim.model.tape), and one
+    # per data source a group writes to tape with its tape plan (tapes per full, a
+    # year, in rotation); the drives of the libraries those groups use.
+    tape_jobs: pd.DataFrame = field(default_factory=lambda: _tape_jobs_frame([], None))
+    tape_plan: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TAPE_PLAN_COLUMNS))
+    tape_drives: int = 0
 
     def kpis(self) -> dict[str, Any]:
         return compute_kpis(self)
@@ -202,6 +225,9 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         windows_s={
             name: (plan.window_start_s, plan.window_end_s) for name, plan in world.plans.items()
         },
+        tape_jobs=_tape_jobs_frame(trace.tape_jobs, start_date),
+        tape_plan=_tape_plan(world),
+        tape_drives=sum(len(lib.drives) for lib in {p.library for p in world.tape.plans.values()}),
     )
 
 
@@ -222,6 +248,7 @@ def compute_kpis(res: Results) -> dict[str, Any]:
     kpis = _host_kpis(res)
     kpis["guest"] = _guest_kpis(res, guest_jobs)
     kpis["admission"] = res.admission
+    kpis["tape"] = _tape_kpis(res)
     kpis["decision"] = _decision_kpis(res, all_jobs, kpis)
     return kpis
 
@@ -352,6 +379,102 @@ def _guest_points_frame(replicas: list[GuestReplica]) -> pd.DataFrame:
             "bytes": np.array([b for r in replicas for b in r.point_bytes], dtype=float),
         }
     )
+
+
+def _tape_jobs_frame(records: list[TapeJobRecord], start_date: dt.date | None) -> pd.DataFrame:
+    """Tape jobs in order of their schedule, group and data source, with wait_s
+    (scheduled to a drive held), duration_s and calendar times."""
+    df = pd.DataFrame.from_records(records, columns=list(TapeJobRecord._fields))
+    df = df.sort_values(["scheduled_s", "protection_group", "data_source"], kind="stable")
+    df = df.reset_index(drop=True)
+    df["wait_s"] = df["start_s"] - df["scheduled_s"]
+    df["duration_s"] = df["end_s"] - df["start_s"]
+    if start_date is None:
+        return df
+    return _with_datetimes(
+        df, start_date, {"scheduled_s": "scheduled", "start_s": "start", "end_s": "end"}
+    )
+
+
+def _tape_plan(world: World) -> pd.DataFrame:
+    """Per data source a group writes to tape: its tapes per full (its protected bytes
+    over the tape's capacity), fulls a year, fulls kept in the retention range, and so
+    tapes a year and tapes in rotation (DPM: frequency x retention range, a tape for
+    each full, source: dpm-tape-planning). A projection from the schedule and sizes,
+    not a count of the run's jobs."""
+    rows = []
+    for group, plan in world.tape.plans.items():
+        retention = f"{plan.retention_value} {plan.retention_unit}"
+        for src in world.tape.sources[group]:
+            per_full = tapes_per_full(src.protected_bytes, plan.library.tape_bytes)
+            rows.append(
+                (
+                    src.name,
+                    src.vm,
+                    src.workload,
+                    group,
+                    plan.dpm.name,
+                    plan.frequency,
+                    retention,
+                    src.protected_bytes,
+                    per_full,
+                    plan.fulls_per_year,
+                    plan.fulls_kept,
+                    plan.fulls_per_year * per_full,
+                    plan.fulls_kept * per_full,
+                )
+            )
+    return pd.DataFrame.from_records(rows, columns=TAPE_PLAN_COLUMNS)
+
+
+def _tape_kpis(res: Results) -> dict[str, Any]:
+    """Long-term protection to tape (zeros when no group has it). A session is one
+    scheduled occurrence of a group: its makespan runs from its first tape job's
+    start to its last one's end; its overlap with the group's daily backup window is
+    the time of that span inside the window. Drive utilisation is busy drive-seconds
+    (the tape jobs' durations) over the library drives x the time from the first tape
+    job's start to the last one's end (``drive_utilisation``), and over the drives x
+    the horizon (``drive_utilisation_horizon``). Tapes per year and in rotation are
+    the tape plan's projection (res.tape_plan)."""
+    jobs, plan = res.tape_jobs, res.tape_plan
+    ok = jobs[jobs["outcome"] == "succeeded"]
+    sessions = ok.groupby(["protection_group", "scheduled_s"], sort=True).agg(
+        first=("start_s", "min"), last=("end_s", "max")
+    )
+    makespan = (sessions["last"] - sessions["first"]).to_numpy(dtype=float)
+    overlap = np.array(
+        [
+            window_overlap_s(row.first, row.last, *res.windows_s[group])
+            for (group, _), row in zip(sessions.index, sessions.itertuples(), strict=True)
+        ],
+        dtype=float,
+    )
+    busy = float(ok["duration_s"].sum())
+    drives = res.tape_drives
+    span = float(ok["end_s"].max() - ok["start_s"].min()) if len(ok) else 0.0
+    horizon_s = res.horizon_days * DAY_S
+    return {
+        "groups": int(plan["protection_group"].nunique()),
+        "data_sources": int(len(plan)),
+        "drives": int(drives),
+        "jobs": int(len(ok)),
+        "skipped": int((jobs["outcome"] == "skipped").sum()),
+        "bytes": _r(ok["bytes"].sum(), 0),
+        "sessions": int(len(sessions)),
+        "session_makespan_p50_s": _r(np.median(makespan)) if makespan.size else 0.0,
+        "session_makespan_max_s": _r(makespan.max()) if makespan.size else 0.0,
+        "sessions_overlapping_window": int((overlap > 0).sum()),
+        "window_overlap_h": _r(overlap.sum() / 3600.0),
+        "window_overlap_max_h": _r(overlap.max() / 3600.0) if overlap.size else 0.0,
+        "drive_busy_s": _r(busy),
+        "drive_utilisation": _r(busy / (drives * span), 4) if drives and span > 0 else 0.0,
+        "drive_utilisation_horizon": _r(busy / (drives * horizon_s), 4)
+        if drives and horizon_s > 0
+        else 0.0,
+        "tapes_written": int(ok["tapes"].sum()),
+        "tapes_per_year": int(plan["tapes_per_year"].sum()),
+        "tapes_in_rotation": int(plan["tapes_in_rotation"].sum()),
+    }
 
 
 def _admission(world: World) -> dict[str, Any]:

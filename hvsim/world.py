@@ -40,6 +40,7 @@ from hvsim.model.on_demand import OnDemandStream
 from hvsim.model.restore import RestoreCost, RestoreJobs
 from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts
 from hvsim.model.schedule import DAY_S
+from hvsim.model.tape import TapeJobs
 from hvsim.model.trace import Trace
 from hvsim.model.vm import VirtualMachine
 from hvsim.model.vss import VssCoordinator, VssSettings
@@ -88,6 +89,8 @@ class World:
     migrations: MigrationManager
     on_demand: list[OnDemandStream]
     restores: RestoreJobs
+    # Long-term protection to tape: the libraries, the groups' plans, their jobs.
+    tape: TapeJobs
 
 
 def build_world(scenario: Scenario, seed: int) -> World:
@@ -188,6 +191,9 @@ def build_world(scenario: Scenario, seed: int) -> World:
         horizon_s,
         {r.source.name: r for r in guest_replicas},
     )
+    tape = TapeJobs.build(
+        scenario, dpm_servers, list(replicas.values()), guest_replicas, parts, trace, horizon_s
+    )
     return World(
         scenario=scenario,
         seed=seed,
@@ -213,6 +219,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         migrations=migrations,
         on_demand=on_demand,
         restores=restores,
+        tape=tape,
     )
 
 

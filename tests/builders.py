@@ -123,6 +123,41 @@ def add_host_and_share(
     return doc
 
 
+def tape_doc(
+    *,
+    vms: int = 2,
+    size: str = "1 TB",
+    drives: int = 1,
+    drives_allocated: int = 1,
+    drive_rate: str = "100 MB/s",
+    pool_read: str | None = None,
+    horizon_days: float = 1,
+    level: str = "host",
+    **long_term: Any,
+) -> dict[str, Any]:
+    """base_scenario with ``vms`` VMs of ``size`` used on one disk, replicas made by
+    removable media (on the DPM server from t = 0), a tape library of ``drives``
+    drives of ``drive_rate`` on dpm1, and a weekly long-term backup on Monday (the
+    default start date, 2026-01-05, is a Monday) at 10:00, kept 4 weeks."""
+    doc = base_scenario(horizon_days=horizon_days)
+    doc["vms"] = [
+        {"name": "vm{i}", "count": vms, "cluster": "c1", "csv": "csv1", "disks": [{"size": size}]}
+    ]
+    doc["dpm_servers"][0]["tape_library"] = {"drives": drives, "drive_rate": drive_rate}
+    if pool_read is not None:
+        doc["dpm_servers"][0]["pool"]["read"] = pool_read
+    lt = {
+        "frequency": "weekly",
+        "weekday": "mon",
+        "time": "10:00",
+        "retention_weeks": 4,
+        "drives_allocated": drives_allocated,
+    }
+    lt.update(long_term)
+    doc["protection_groups"][0].update(initial_replica="removable_media", long_term=lt)
+    return doc
+
+
 # --- runs and validation ----------------------------------------------------------
 
 

@@ -147,6 +147,24 @@ class RestoreRecord(NamedTuple):
     failure_reason: str
 
 
+class TapeJobRecord(NamedTuple):
+    """One long-term backup of one data source to tape (hvsim.model.tape)."""
+
+    data_source: str  # the VM for a host-level data source, "<vm>/sql1" for a guest one
+    vm: str
+    workload: str  # hyperv | sql | exchange | sharepoint | files
+    protection_group: str
+    dpm_server: str
+    drive: str  # empty when the job was skipped
+    scheduled_s: float
+    start_s: float  # a drive held
+    end_s: float
+    bytes: float  # the replica read from the pool and written to tape
+    tapes: int  # a tape for each full backup job, more when it does not fit on one
+    outcome: str  # succeeded | skipped
+    reason: str
+
+
 class SlotLog:
     """Job-slot occupancy at each request, grant and release: (time, slot, kind, in
     use, queued); of several rows at one time the last is the state from then on.
@@ -190,6 +208,7 @@ class Trace:
         "breaks",
         "on_demand",
         "restores",
+        "tape_jobs",
         "_next_job",
     )
 
@@ -197,6 +216,7 @@ class Trace:
         self.checks: list[ConsistencyCheckRecord] = []
         self.on_demand: list[OnDemandRecord] = []
         self.restores: list[RestoreRecord] = []
+        self.tape_jobs: list[TapeJobRecord] = []
         self.migrations: list[MigrationRecord] = []
         self.breaks: list[ProtectionBreakRecord] = []
         # (time, slot name, kind host|dpm|csv-group|..., in use, queued) at each request,

@@ -250,6 +250,39 @@ def guest_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def tape_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
+    """Long-term protection to tape (none without a group that has it): sessions and
+    their makespan, overlap with the backup window, drive use, tapes."""
+    t = k.get("tape")
+    if not t or not t["groups"]:
+        return []
+    s_ = format_seconds
+    return [
+        (
+            "tape jobs (skipped) / bytes",
+            f"{t['jobs']} ({t['skipped']}) / {format_bytes(t['bytes'])}",
+        ),
+        (
+            "tape session makespan p50 / max",
+            f"{s_(t['session_makespan_p50_s'])} / {s_(t['session_makespan_max_s'])}",
+        ),
+        (
+            "tape sessions in the backup window (overlap)",
+            f"{t['sessions_overlapping_window']} of {t['sessions']} "
+            f"({t['window_overlap_h']:.2f} h)",
+        ),
+        (
+            "tape drive utilisation (first to last job / horizon)",
+            f"{t['drive_utilisation']:.1%} / {t['drive_utilisation_horizon']:.1%} of "
+            f"{t['drives']} drives",
+        ),
+        (
+            "tapes written / a year / in rotation",
+            f"{t['tapes_written']} / {t['tapes_per_year']} / {t['tapes_in_rotation']}",
+        ),
+    ]
+
+
 # Rows of host-level backups, n/a in a run with guest-level protection only.
 HOST_LEVEL_ROWS = frozenset(
     {
@@ -343,6 +376,7 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
             )
         )
     rows += guest_rows(k)
+    rows += tape_rows(k)
     for cluster, scan in k.get("scan", {}).items():
         rows.append(
             (

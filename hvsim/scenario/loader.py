@@ -542,6 +542,7 @@ def check_references(s: Scenario) -> list[str]:
             problems.append(
                 f"protection_groups[{i}].dpm_server: unknown DPM server ({g.dpm_server!r})"
             )
+        problems += _check_long_term(s, i)
         for j, m in enumerate(g.members):
             matched = all_vms.matching(m)
             if not matched and not names_failed:  # else the name problem says it all
@@ -566,6 +567,28 @@ def check_references(s: Scenario) -> list[str]:
     problems += check_mobility_references(s, all_vms)
     problems += check_restore_references(s, all_vms)
     return problems
+
+
+def _check_long_term(s: Scenario, i: int) -> list[str]:
+    """A group's long-term tape protection needs a tape library on its DPM server, and
+    allocates at most the library's drives (Set-DPMTapeBackupOption -DrivesAllocated)."""
+    g = s.protection_groups[i]
+    lt = g.long_term
+    server = next((d for d in s.dpm_servers if d.name == g.dpm_server), None)
+    if lt is None or server is None:
+        return []
+    lib = server.tape_library
+    if lib is None:
+        return [
+            f"protection_groups[{i}].long_term: DPM server {server.name} has no tape_library "
+            "(give dpm_servers[].tape_library)"
+        ]
+    if lt.drives_allocated > lib.drives:
+        return [
+            f"protection_groups[{i}].long_term.drives_allocated: more drives than the tape "
+            f"library of {server.name} has ({lt.drives_allocated} > {lib.drives})"
+        ]
+    return []
 
 
 def _check_capacity(s: Scenario) -> list[str]:

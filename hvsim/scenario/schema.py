@@ -554,6 +554,46 @@ class VmmServer(Strict):
     )
 
 
+class TapeLibrary(Strict):
+    """A tape library attached to the DPM server, for long-term protection to tape
+    (protection_groups[].long_term). Long-term backups from disk read the replica on the
+    DPM pool, not the protected server (source: dpm-tape-planning)."""
+
+    drives: int = Field(ge=1, le=256, description="Tape drives in the library. Required.")
+    drive_rate: Rate = Field(
+        140e6,
+        description="Native write rate of each drive. Default 140 MB/s, LTO-5 (source: "
+        "lto-drive-specs, published secondary; DPM's measured tape throughput is not "
+        f"published). {RATE_FLOOR}",
+    )
+    tape_capacity: Size = Field(
+        1.5e12,
+        description="Native capacity of one tape. Default 1.5 TB, LTO-5 (source: "
+        f"lto-drive-specs, published secondary). {SIZE_FLOOR}",
+    )
+    compression: float = Field(
+        1.0,
+        ge=1.0,
+        le=10.0,
+        description="Hardware compression factor: a drive takes drive_rate x compression of "
+        "the replica's bytes a second and a tape holds tape_capacity x compression. "
+        "Default 1 (assumption: no ratio for DPM's data is published). From 1 to 10.",
+    )
+
+
+# DPM's long-term tape goals: the frequencies a retention range allows, by the unit
+# the range is given in (source: dpm-tape-planning: 1-99 years -> daily ... yearly;
+# 1-11 months -> daily, weekly, bi-weekly, monthly; 1-4 weeks -> daily, weekly). hvsim
+# models the weekly, monthly and yearly ones.
+LONG_TERM_FREQUENCIES = ("weekly", "monthly", "yearly")
+LONG_TERM_ALLOWED = {
+    "weeks": ("weekly",),
+    "months": ("weekly", "monthly"),
+    "years": ("weekly", "monthly", "yearly"),
+}
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
 class DpmServer(Strict):
     name: Name
     version: Literal["2012", "2012SP1", "2012R2"] = Field(description="DPM version.")
@@ -612,6 +652,11 @@ class DpmServer(Strict):
         "check (it shares the pool's read with everything else). Default 225 MB/s, "
         "measured range 46 to 225 MB/s (source: eseutil-throughput). " + RATE_FLOOR,
     )
+    tape_library: TapeLibrary | None = Field(
+        None,
+        description="The tape library for long-term protection "
+        "(protection_groups[].long_term). Default none.",
+    )
 
 
 class BackupWindow(Strict):
@@ -636,6 +681,109 @@ class BackupWindow(Strict):
                 "around the clock give e.g. start 00:00, end 23:59)"
             )
         return self
+
+
+class LongTermTape(Strict):
+    """Long-term protection to tape (D2D2T): at each long-term time a full backup of
+    every data source of the group, read from its replica on the DPM pool and written
+    to one of the library's drives; a tape for each full backup job (source:
+    dpm-tape-planning). Give the retention range in exactly one of retention_weeks,
+    retention_months or retention_years."""
+
+    frequency: Literal["weekly", "monthly", "yearly"] = Field(
+        description="How often a long-term full is written: weekly (on weekday), monthly (on "
+        "day_of_month) or yearly (on month and day_of_month). DPM allows weekly for a range "
+        "in weeks, weekly or monthly for one in months, all three for one in years (source: "
+        "dpm-tape-planning). Required."
+    )
+    time: Clock = Field(
+        36000.0,
+        description="Time of day of the long-term backup, HH:MM. Default 10:00 (assumption: "
+        "after a nightly window).",
+    )
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = Field(
+        None, description="Weekly: the day of the week. Default sat (assumption)."
+    )
+    day_of_month: int | None = Field(
+        None,
+        ge=1,
+        le=31,
+        description="Monthly and yearly: the day of the month (the month's last day when it "
+        "is shorter). Default 1 (assumption).",
+    )
+    month: Literal[MONTHS] | None = Field(  # type: ignore[valid-type]
+        None, description="Yearly: the month, jan to dec. Default jan (assumption)."
+    )
+    retention_weeks: int | None = Field(
+        None,
+        ge=1,
+        le=4,
+        description="Retention range in weeks, 1 to 4 (source: dpm-tape-planning).",
+    )
+    retention_months: int | None = Field(
+        None,
+        ge=1,
+        le=11,
+        description="Retention range in months, 1 to 11 (source: dpm-tape-planning).",
+    )
+    retention_years: int | None = Field(
+        None,
+        ge=1,
+        le=99,
+        description="Retention range in years, 1 to 99 (source: dpm-tape-planning).",
+    )
+    drives_allocated: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Drives the group's tape jobs may use at once (Set-DPMTapeBackupOption "
+        "-DrivesAllocated, source: dpm-tape-planning); at most the library's drives. "
+        "Default 1 (assumption).",
+    )
+
+    @model_validator(mode="after")
+    def _dpm_goals(self) -> LongTermTape:
+        given = [
+            unit
+            for unit, value in (
+                ("weeks", self.retention_weeks),
+                ("months", self.retention_months),
+                ("years", self.retention_years),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give the retention range in exactly one of retention_weeks, "
+                f"retention_months or retention_years (given: {', '.join(given) or 'none'})"
+            )
+        unit = given[0]
+        allowed = LONG_TERM_ALLOWED[unit]
+        if self.frequency not in allowed:
+            raise ValueError(
+                f"a {self.frequency} long-term backup needs a longer retention range: DPM "
+                f"allows {' or '.join(allowed)} for a range in {unit} (1-4 weeks: weekly; "
+                "1-11 months: weekly, monthly; 1-99 years: weekly, monthly, yearly)"
+            )
+        if self.weekday is not None and self.frequency != "weekly":
+            raise ValueError("weekday applies to weekly long-term backups only")
+        if self.day_of_month is not None and self.frequency == "weekly":
+            raise ValueError("day_of_month applies to monthly and yearly long-term backups only")
+        if self.month is not None and self.frequency != "yearly":
+            raise ValueError("month applies to yearly long-term backups only")
+        return self
+
+    @property
+    def retention(self) -> tuple[str, int]:
+        """The retention range as (unit, value): weeks, months or years."""
+        for unit, value in (
+            ("weeks", self.retention_weeks),
+            ("months", self.retention_months),
+            ("years", self.retention_years),
+        ):
+            if value is not None:
+                return unit, value
+        raise AssertionError("validated: one retention range is given")
 
 
 SYNC_CHOICES_MIN = (15, 30, 45, 60, 120, 240, 360, 720, 1440)
@@ -719,6 +867,11 @@ class ProtectionGroup(Strict):
     initial_replica: Literal["network", "removable_media"] = Field(
         "network",
         description="How the initial replica is created. Default network (source: seed-article).",
+    )
+    long_term: LongTermTape | None = Field(
+        None,
+        description="Long-term protection to tape: its schedule, retention range and drives. "
+        "Needs a tape_library on the group's DPM server. Default none.",
     )
 
     @field_validator("sync_frequency")
