@@ -134,7 +134,7 @@ def run_figures(
                 # Syncs every few minutes over weeks: their hourly mean, not their peaks.
                 whole = plot(res, bin_s=GUEST_WHOLE_RUN_BIN_S)
                 figs.append((f"{what} over the whole run, mean per hour", whole))
-        return figs
+        return figs + tier_figures(res, scenario)
     has_jobs = bool((res.jobs["outcome"] != "skipped").any())
     figs.append(("Jobs of the worst night", plots.gantt(res, "worst", scenario)))
     if has_jobs and full:
@@ -159,6 +159,15 @@ def run_figures(
         figs.append((worst_title, plot(res, night=night, scenario=scenario)))
         if full:
             figs.append((whole_title, plot(res)))
+    return figs + tier_figures(res, scenario)
+
+
+def tier_figures(res: Results, scenario: Any = None) -> list[tuple[str, Figure | str]]:
+    """The plots of the tiers behind the pool, only for a run that has them: the tape
+    schedule."""
+    figs: list[tuple[str, Figure | str]] = []
+    if len(res.tape_jobs):
+        figs.append(("Long-term protection to tape", plots.tape_schedule(res, scenario)))
     return figs
 
 

@@ -660,3 +660,80 @@ def comparison_figure(comparison: Any, kpis: Sequence[str] | None = None, ncols:
         ax.tick_params(labelsize=8)
     fig.suptitle(f"A = {a}, B = {b}: means with CI; B - A paired by seed (* excludes 0)")
     return fig
+
+
+# --- long-term protection to tape ---------------------------------------------------
+
+
+def _window_spans(scenario: Any, groups: Sequence[str], lo: float, hi: float) -> list[tuple]:
+    """(start, end) in seconds of the backup windows of ``groups`` that meet [lo, hi]."""
+    spans: set[tuple[float, float]] = set()
+    if scenario is None:
+        return []
+    for g in scenario.protection_groups:
+        if g.name not in groups:
+            continue
+        start, end = g.backup_window.start, g.backup_window.end
+        length = (end - start) % DAY_S
+        day = math.floor((lo - start - length) / DAY_S)
+        while day * DAY_S + start < hi:
+            opens = day * DAY_S + start
+            if opens + length > lo:
+                spans.add((opens, opens + length))
+            day += 1
+    return sorted(spans)
+
+
+def tape_schedule(res: Results, scenario: Any = None) -> Figure:
+    """Tape jobs per drive: over the whole run (top) and the longest session (bottom:
+    one scheduled occurrence of a group, from its first job's start to its last
+    job's end), coloured by protection group, with the groups' backup windows shaded
+    when ``scenario`` is given."""
+    title = "Long-term protection to tape"
+    jobs = res.tape_jobs
+    jobs = jobs[jobs["outcome"] == "succeeded"] if len(jobs) else jobs
+    if jobs.empty:
+        return _empty(title, "no tape jobs in this run")
+    drives = sorted(jobs["drive"].unique(), key=lambda d: (len(d), d))
+    lane = {d: i for i, d in enumerate(drives)}
+    groups = list(dict.fromkeys(jobs["protection_group"]))
+    colours = {g: OTHER_COLOURS[i % len(OTHER_COLOURS)] for i, g in enumerate(groups)}
+    sessions = jobs.groupby(["protection_group", "scheduled_s"], sort=False).agg(
+        start=("start_s", "min"), end=("end_s", "max")
+    )
+    longest = (sessions["end"] - sessions["start"]).idxmax()
+    fig = _figure(12, 2.2 + 0.45 * len(drives) * 2)
+    axes = fig.subplots(2, 1)
+    pad = 0.1 * float(sessions.loc[longest, "end"] - sessions.loc[longest, "start"])
+    spans = (
+        (0.0, res.horizon_days * DAY_S, "whole run"),
+        (
+            float(sessions.loc[longest, "start"]) - pad,
+            float(sessions.loc[longest, "end"]) + pad,
+            f"longest session: group {longest[0]}",
+        ),
+    )
+    for ax, (lo, hi, words) in zip(axes, spans, strict=True):
+        for w0, w1 in _window_spans(scenario, groups, lo, hi):
+            ax.axvspan(*_days(res, [max(w0, lo), min(w1, hi)]), color=WINDOW_COLOUR, alpha=0.35)
+        for g in groups:
+            mine = jobs[jobs["protection_group"] == g]
+            y = mine["drive"].map(lane).to_numpy(float)
+            verts = _bar_verts(_days(res, mine["start_s"]), _days(res, mine["end_s"]), y)
+            # Zoomed in, white edges keep back-to-back jobs on one drive apart; over
+            # weeks they would hide bars a few pixels wide.
+            edge = 0.6 if hi - lo < 3 * DAY_S else 0.0
+            ax.add_collection(
+                PolyCollection(verts, facecolors=colours[g], edgecolors="white", linewidths=edge)
+            )
+        ax.set_xlim(*_days(res, [lo, hi]))
+        ax.set_ylim(-0.6, len(drives) - 0.4)
+        ax.set_yticks(range(len(drives)), drives, fontsize=8)
+        ax.invert_yaxis()
+        _clock_axis(ax, (hi - lo) / DAY_S)
+        ax.set_title(f"Tape jobs per drive, {words}")
+    handles = [Patch(color=colours[g], label=f"group {g}") for g in groups]
+    if scenario is not None:
+        handles.append(Patch(color=WINDOW_COLOUR, alpha=0.35, label="backup window"))
+    axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    return fig
