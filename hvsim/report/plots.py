@@ -724,7 +724,12 @@ def tape_schedule(res: Results, scenario: Any = None) -> Figure:
             # weeks they would hide bars a few pixels wide.
             edge = 0.6 if hi - lo < 3 * DAY_S else 0.0
             ax.add_collection(
-                PolyCollection(verts, facecolors=colours[g], edgecolors="white", linewidths=edge)
+                PolyCollection(
+                    verts,  # type: ignore[arg-type]  # an (m, 4, 2) array, as in gantt
+                    facecolors=colours[g],
+                    edgecolors="white",
+                    linewidths=edge,
+                )
             )
         ax.set_xlim(*_days(res, [lo, hi]))
         ax.set_ylim(-0.6, len(drives) - 0.4)
