@@ -39,6 +39,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("protection_groups[].backup_window", schema.BackupWindow),
     ("vms[]", schema.VmSpec),
     ("vms[].disks[]", schema.Disk),
+    ("vms[].onboarding", schema.Onboarding),
     ("vms[].sql (one or a list)", schema.SqlDatabases),
     ("vms[].exchange (one or a list)", schema.ExchangeDatabases),
     ("vms[].sharepoint (one or a list)", schema.SharePointFarm),

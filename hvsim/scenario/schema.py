@@ -948,7 +948,9 @@ def _day_or_date(value: object, info: ValidationInfo) -> dt.date | int:
         if not 0 <= value <= MAX_HORIZON_DAYS:
             raise ValueError(f"{_field(info, 'day')} must be {_DAY_OR_DATE_WORDS}")
         return value
-    if isinstance(value, dt.date | str) and not isinstance(value, dt.datetime):
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return _date(value, info)
+    if isinstance(value, str) and _DATE_FORM.fullmatch(value.strip()):
         return _date(value, info)
     raise ValueError(f"{_field(info, 'day')} must be {_DAY_OR_DATE_WORDS}")
 
