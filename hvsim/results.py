@@ -163,6 +163,9 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         level = vm_protection(world.scenario)
         vms["protection"] = [level[v.name] for v in world.vms]
         vms["guest_protection_group"] = [guest_group.get(v.name, "") for v in world.vms]
+    growth = any(spec.grows_or_onboards() for spec in world.scenario.vms)
+    if growth:
+        _growth_columns(world, vms, start_date)
     resources = pd.DataFrame(
         {
             "resource": [r.name for r in world.flows.resources.values()],
@@ -180,6 +183,8 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
             d.used_bytes(world.env.now) - d.replica_bytes for d in world.dpm_servers.values()
         ),
     }
+    if growth:
+        storage.update(_protected_bytes(world))
     counters = {
         "flows_started": world.flows.started_flows,
         "flows_finished": world.flows.finished_flows,
@@ -188,6 +193,11 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         "snapshots_alive": world.vss.alive,
         "end_s": world.env.now,
     }
+    data_sources = _data_sources_frame(world.guest_replicas)
+    if growth:
+        data_sources["size_bytes_end"] = [
+            r.source.size_bytes_at(world.horizon_s) for r in world.guest_replicas
+        ]
     return Results(
         scenario=scenario_name,
         seed=seed,
@@ -215,7 +225,7 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         ),
         on_demand=_on_demand(trace.on_demand, start_date),
         restores=_restores(trace.restores, start_date),
-        data_sources=_data_sources_frame(world.guest_replicas),
+        data_sources=data_sources,
         guest_recovery_points=_guest_points_frame(world.guest_replicas),
         admission=_admission(world),
         rpo_s={name: plan.rpo_s for name, plan in world.plans.items()},
@@ -229,6 +239,40 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         tape_plan=_tape_plan(world),
         tape_drives=sum(len(lib.drives) for lib in {p.library for p in world.tape.plans.values()}),
     )
+
+
+def _growth_columns(world: World, vms: pd.DataFrame, start_date: dt.date) -> None:
+    """Growth and onboarding (a vms[] entry with growth_per_year, protect_from or
+    onboarding): each VM's protection start (NaN for a VM in no protection group; at
+    or after the horizon: never protected in the run) and its disks' used bytes at
+    the horizon."""
+    protected = vms["protection_group"] != ""
+    if "guest_protection_group" in vms:
+        protected |= vms["guest_protection_group"] != ""
+    starts = pd.Series([v.protected_from_s for v in world.vms], index=vms.index, dtype=float)
+    vms["protection_start_s"] = starts.where(protected)
+    _with_datetimes(vms, start_date, {"protection_start_s": "protection_start"})
+    vms["used_bytes_end"] = [v.used_bytes_at(world.horizon_s) for v in world.vms]
+
+
+def _protected_bytes(world: World) -> dict[str, float]:
+    """Protected data, as DPM counts data sources (each host-level VM's disks in use,
+    each guest data source): at the start, of what is protected from the start; at
+    the horizon, of what is protected by then, grown."""
+    horizon = world.horizon_s
+    start = end = 0.0
+    for vm in world.replicas:
+        if vm.protected_from_s == 0.0:
+            start += vm.used_bytes
+        if vm.protected_from_s < horizon:
+            end += vm.used_bytes_at(horizon)
+    for guest in world.guest_replicas:
+        src = guest.source
+        if src.vm.protected_from_s == 0.0:
+            start += src.size_bytes
+        if src.vm.protected_from_s < horizon:
+            end += src.size_bytes_at(horizon)
+    return {"protected_bytes_start": start, "protected_bytes_end": end}
 
 
 def _r(x: float, nd: int = 3) -> float:
@@ -303,7 +347,7 @@ def _host_kpis(res: Results) -> dict[str, Any]:
             "makespan_max_s": _r(_nightly_makespans(ran).max()) if len(ran) else None,
         },
         "downtime": downtime,
-        "coverage": _coverage_kpis(res.vms),
+        "coverage": _coverage_kpis(res.vms, res.horizon_days * DAY_S),
         "redirected_io": _redirected_kpis(res),
         "consistency_checks": _check_kpis(res),
         "migrations": _migration_kpis(res),
@@ -803,15 +847,28 @@ def _check_kpis(res: Results) -> dict[str, Any]:
 UNPROTECTED_NAMES_LISTED = 100
 
 
-def _coverage_kpis(vms: pd.DataFrame) -> dict[str, Any]:
-    """VMs protected or not, and what the protected VMs' recovery points hold."""
+def unprotected_vm_mask(vms: pd.DataFrame, horizon_s: float) -> pd.Series:
+    """The VMs unprotected in the run: in no protection group (a VM whose data
+    sources are protected in its guest is protected), or onboarded at or after the
+    horizon."""
     unguarded = vms["protection_group"] == ""
     if "guest_protection_group" in vms:
-        # A VM whose data sources are protected in its guest is protected.
         unguarded &= vms["guest_protection_group"] == ""
+    if "protection_start_s" in vms:
+        unguarded |= vms["protection_start_s"] >= horizon_s
+    return unguarded
+
+
+def _coverage_kpis(vms: pd.DataFrame, horizon_s: float) -> dict[str, Any]:
+    """VMs protected or not, and what the protected VMs' recovery points hold; with
+    growth or onboarding, the VMs onboarded at or after the horizon (unprotected)."""
+    unguarded = unprotected_vm_mask(vms, horizon_s)
     unprotected = sorted(vms.loc[unguarded, "vm"])
     consistency = vms["recovery_point_consistency"]
     listed = unprotected[:UNPROTECTED_NAMES_LISTED]
+    late = {}
+    if "protection_start_s" in vms:
+        late = {"onboarded_after_horizon": int((vms["protection_start_s"] >= horizon_s).sum())}
     return {
         "vms": int(len(vms)),
         "protected_vms": int(len(vms) - len(unprotected)),
@@ -823,6 +880,7 @@ def _coverage_kpis(vms: pd.DataFrame) -> dict[str, Any]:
         "application_consistent_vms": int((consistency == "application").sum()),
         "file_consistent_vms": int((consistency == "file").sum()),
         "crash_consistent_vms": int((consistency == "crash").sum()),
+        **late,
     }
 
 
@@ -849,7 +907,14 @@ def _rpo_kpis(res: Results) -> dict[str, Any]:
     """Gaps between consecutive recovery points actually created, per VM, and from the
     last one to the end of the run (a protected VM with none: the whole run is a gap)."""
     horizon = res.horizon_days * 86400.0
-    protected = res.vms.loc[res.vms["protection_group"] != "", ["vm", "protection_group"]]
+    in_group = res.vms["protection_group"] != ""
+    since: dict[str, float] = {}
+    if "protection_start_s" in res.vms:
+        # Onboarded: protected from its start (not at all when that is at or after the
+        # horizon), so a VM with no point has a gap from its start.
+        in_group &= res.vms["protection_start_s"] < horizon
+        since = dict(zip(res.vms["vm"], res.vms["protection_start_s"], strict=True))
+    protected = res.vms.loc[in_group, ["vm", "protection_group"]]
     target_of = dict(
         zip(protected["vm"], protected["protection_group"].map(res.rpo_s), strict=True)
     )
@@ -861,9 +926,11 @@ def _rpo_kpis(res: Results) -> dict[str, Any]:
     same = vm[1:] == vm[:-1]
     inner = np.diff(t)[same]
     inner_target = np.array([target_of[v] for v in vm[1:][same]], dtype=float)
-    # ... and from each VM's last point (0 for a VM with none) to the end of the run.
+    # ... and from each VM's last point (for a VM with none, its protection's start:
+    # 0 unless onboarded later) to the end of the run.
     last = dict(zip(vm, t, strict=True))  # sorted: the last value per VM wins
-    tails = [(max(horizon, last.get(v, 0.0)) - last.get(v, 0.0), target_of[v]) for v in target_of]
+    begin = {v: last.get(v, since.get(v, 0.0)) for v in target_of}
+    tails = [(max(horizon, begin[v]) - begin[v], target_of[v]) for v in target_of]
     tail = np.array([g for g, _ in tails], dtype=float)
     tail_target = np.array([g for _, g in tails], dtype=float)
     violations = int((inner > inner_target).sum() + (tail > tail_target).sum())

@@ -138,9 +138,12 @@ def build_world(scenario: Scenario, seed: int) -> World:
             attributes=stream(seed, f"vm-attributes:{name}"),
             jobs=stream(seed, f"vm-jobs:{name}"),
             dirty=stream(seed, f"vm-dirty:{name}"),
+            protected_from_s=start_day * DAY_S,
         )
         for spec in scenario.vms
-        for name in spec.names()
+        for name, start_day in zip(
+            spec.names(), spec.protection_start_days(scenario.start_date), strict=True
+        )
     ]
     group_of = group_membership(scenario)
     replicas = {

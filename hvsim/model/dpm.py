@@ -389,13 +389,24 @@ class BackupJobs:
         night is judged like the others, not cut short by where the run ends."""
         env, vm, plan = self.env, replica.vm, replica.plan
         dpm = plan.dpm
+        protected_from = vm.protected_from_s
+        if protected_from > 0.0:
+            # Onboarded later: no replica and no jobs before then, none at all when
+            # that is at or after the horizon.
+            if not starts_before(protected_from, self.horizon_s):
+                return
+            yield env.timeout(protected_from - env.now)
         needs_replica = plan.initial_replica_over_network
         if not needs_replica:
             # Removable media: the replica arrives by courier before the first job.
-            dpm.store(0.0, vm.used_bytes, 0.0, 0.0)
-            replica.last_sync_s = 0.0
-            replica.size_bytes = vm.used_bytes
-        for scheduled in daily(plan.express_full_times_s, self.horizon_s):
+            size = vm.used_bytes_at(env.now)
+            dpm.store(env.now, size, 0.0, 0.0)
+            replica.last_sync_s = env.now
+            replica.size_bytes = size
+        first_day = int(protected_from // DAY_S)
+        for scheduled in daily(plan.express_full_times_s, self.horizon_s, first_day=first_day):
+            if scheduled < protected_from:
+                continue  # before its protection started: not an occurrence of it
             if env.now > scheduled:
                 self._record_skipped(replica, scheduled)
                 continue
@@ -454,8 +465,10 @@ class BackupJobs:
                 volume = vm.volume
                 check_protection(replica, start)
                 busy = vm.busy = env.event()
+                # The replica will hold the VM as of this job's snapshot.
+                size = vm.used_bytes_at(start)
                 if kind == "initial_replica":
-                    nbytes = vm.used_bytes
+                    nbytes = size
                 else:
                     nbytes = vm.changed_bytes_since(replica.last_sync_s, start)
                 if replica.method == "online":
@@ -469,11 +482,12 @@ class BackupJobs:
                 if kind == "initial_replica":
                     stored = dpm.store(env.now, nbytes, 0.0, expiry)
                 else:
-                    stored = dpm.store(env.now, 0.0, nbytes, expiry)
+                    # The replica grows with the VM's data (0 without growth).
+                    grown = size - replica.size_bytes
+                    stored = dpm.store(env.now, grown, nbytes, expiry)
                 if not stored:
                     raise JobFailed("DPM storage pool full")
-                if kind == "initial_replica":
-                    replica.size_bytes = nbytes
+                replica.size_bytes = size
                 replica.last_sync_s = start
                 replica.recovery_points_s.append(start)
                 outcome = "succeeded"
@@ -582,7 +596,7 @@ class BackupJobs:
                     yield vm.busy
                 start = env.now
                 busy = vm.busy = env.event()
-                source = vm.used_bytes
+                source = vm.used_bytes_at(start)
                 size = replica.size_bytes
                 yield env.all_of(
                     [
@@ -595,6 +609,10 @@ class BackupJobs:
                 yield self.flows.transfer(sent, self.backup_route(vm, dpm))
                 replica.inconsistent = False
                 replica.last_sync_s = start
+                if source > size:
+                    # The VM's data grew since the replica's last job: so does the
+                    # replica on the pool (never without growth).
+                    dpm.store(env.now, source - size, 0.0, 0.0)
                 replica.size_bytes = source
         except JobFailed as exc:
             outcome, reason = "failed", str(exc)

@@ -14,6 +14,7 @@ nor the CSV's serialization, and does not hold the VM against migrations."""
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -133,13 +134,23 @@ class GuestDataSource:
             )
         return out
 
+    def size_bytes_at(self, now: float) -> float:
+        """Its size at ``now``, grown with its VM's data (VirtualMachine.growth_factor)."""
+        return self.size_bytes * self.vm.growth_factor(now)
+
     def changed_bytes_since(self, t0: float, now: float) -> float:
-        """Blocks changed since ``t0`` at the daily rate, at most the whole size."""
-        return min(self.size_bytes, self.size_bytes * self.daily_change * (now - t0) / DAY_S)
+        """Blocks changed since ``t0`` at the daily rate of the size at ``now``, at most
+        that size."""
+        size = self.size_bytes_at(now)
+        return min(size, size * self.daily_change * (now - t0) / DAY_S)
 
     def log_bytes_since(self, t0: float, now: float) -> float:
-        """Log written since ``t0``."""
-        return self.log_bytes_per_s * (now - t0)
+        """Log written since ``t0``, at the rate of the size at ``now``."""
+        return self.log_bytes_per_s * (now - t0) * self.vm.growth_factor(now)
+
+    def catalog_bytes_at(self, now: float) -> float:
+        """SharePoint's catalog at ``now``: its items grow with the data (assumption)."""
+        return self.catalog_bytes * self.vm.growth_factor(now)
 
 
 @dataclass(slots=True, frozen=True, eq=False)
@@ -187,39 +198,46 @@ class GuestProtectionPlan:
             else None,
         )
 
-    def full_days(self, horizon_s: float) -> Iterator[float]:
-        """Midnight of each day with express fulls, before the horizon."""
-        day = 0
+    def full_days(self, horizon_s: float, first_day: int = 0) -> Iterator[float]:
+        """Midnight of each day with express fulls, from ``first_day``, before the
+        horizon."""
+        day = first_day
         while starts_before(day * DAY_S, horizon_s):
             if (self.first_weekday + day) % 7 in self.full_weekdays:
                 yield day * DAY_S
             day += 1
 
-    def occurrences(self, source: GuestDataSource, horizon_s: float) -> Iterator[tuple[float, str]]:
-        """The data source's scheduled jobs, (time, kind), in time order, before the
-        horizon: express fulls (file volumes: file recovery points), synchronizations
-        every sync_s from midnight of day 0 for a synchronized source (one due at an
-        express full's time is that express full), and for SharePoint the catalog,
-        catalog_offset after each day's first express full."""
+    def occurrences(
+        self, source: GuestDataSource, horizon_s: float, from_s: float = 0.0
+    ) -> Iterator[tuple[float, str]]:
+        """The data source's scheduled jobs, (time, kind), in time order, from its
+        protection's start ``from_s`` to the horizon: express fulls (file volumes: file
+        recovery points), synchronizations every sync_s from midnight of day 0 for a
+        synchronized source (one due at an express full's time is that express full),
+        and for SharePoint the catalog, catalog_offset after each day's first express
+        full."""
         full_kind = "file_point" if source.kind == "files" else "express_full"
         sync_kind = "sync" if source.kind == "files" else "log_sync"
         times = self.full_times_s
 
         def fulls() -> Iterator[tuple[float, int, str]]:
-            for midnight in self.full_days(horizon_s):
+            for midnight in self.full_days(horizon_s, int(from_s // DAY_S)):
                 for t in times:
-                    if starts_before(midnight + t, horizon_s):
+                    if from_s <= midnight + t and starts_before(midnight + t, horizon_s):
                         yield midnight + t, 0, full_kind
                 if source.catalog_bytes > 0 and times:
                     at = midnight + times[0] + self.catalog_offset_s
-                    if starts_before(at, horizon_s):
+                    if from_s <= at and starts_before(at, horizon_s):
                         yield at, 2, "catalog"
 
         def syncs() -> Iterator[tuple[float, int, str]]:
-            # Over the network, the first job (midnight of day 0) makes the replica; by
-            # removable media the replica is there at 0, so the first sync is one
-            # interval later.
-            k = 0 if self.initial_replica_over_network else 1
+            # Over the network, the first job (midnight of day 0, or the first sync time
+            # from the protection's start) makes the replica; by removable media the
+            # replica is there at the start, so the first sync is one interval later.
+            if self.initial_replica_over_network:
+                k = math.ceil(from_s / self.sync_s)
+            else:
+                k = math.floor(from_s / self.sync_s) + 1
             while starts_before(k * self.sync_s, horizon_s):
                 yield k * self.sync_s, 1, sync_kind
                 k += 1
@@ -283,13 +301,22 @@ class GuestJobs:
         does (source: dpm-auto-rerun); a failed synchronization waits for the next."""
         env, plan, source = self.env, replica.plan, replica.source
         dpm = plan.dpm
+        protected_from = source.vm.protected_from_s
+        if protected_from > 0.0:
+            # Onboarded later: no replica and no jobs before then, none at all when
+            # that is at or after the horizon.
+            if not starts_before(protected_from, self.horizon_s):
+                return
+            yield env.timeout(protected_from - env.now)
         needs_replica = plan.initial_replica_over_network
         if not needs_replica:
             # Removable media: the replica arrives by courier before the first job.
-            dpm.store(0.0, source.size_bytes, 0.0, 0.0)
-            replica.size_bytes = source.size_bytes
-            replica.add_point(0.0, "initial_replica", 0.0)
-        schedule = plan.occurrences(source, self.horizon_s)
+            size = source.size_bytes_at(env.now)
+            dpm.store(env.now, size, 0.0, 0.0)
+            replica.size_bytes = size
+            replica.last_sync_s = replica.last_full_s = env.now
+            replica.add_point(env.now, "initial_replica", 0.0)
+        schedule = plan.occurrences(source, self.horizon_s, protected_from)
         upcoming = next(schedule, None)
         while upcoming is not None:
             at, kind = upcoming
@@ -348,8 +375,10 @@ class GuestJobs:
                     replica.agent_cpu_s += (env.now - start) * source.agent_cpu
                     expiry = env.now + plan.retention_days * DAY_S
                     first = kind == "initial_replica"
+                    # The replica grows with the data source (0 without growth).
+                    grown = 0.0 if first else source.size_bytes_at(start) - replica.size_bytes
                     stored = dpm.store(
-                        env.now, nbytes if first else 0.0, 0.0 if first else nbytes, expiry
+                        env.now, nbytes if first else grown, 0.0 if first else nbytes, expiry
                     )
                     if not stored:
                         raise JobFailed("DPM storage pool full")
@@ -397,13 +426,13 @@ class GuestJobs:
         last synchronization (sync, file point); the SharePoint catalog."""
         source = replica.source
         if kind == "initial_replica":
-            return source.size_bytes
+            return source.size_bytes_at(now)
         if kind == "log_sync":
             return source.log_bytes_since(replica.last_sync_s, now)
         if kind in ("sync", "file_point"):
             return source.changed_bytes_since(replica.last_sync_s, now)
         if kind == "catalog":
-            return source.catalog_bytes
+            return source.catalog_bytes_at(now)
         full = source.changed_bytes_since(replica.last_full_s, now)
         if source.kind == "exchange":
             full += source.log_bytes_since(replica.last_sync_s, now)
@@ -413,8 +442,9 @@ class GuestJobs:
         """A successful job: DPM's change clocks move to its start, and it makes a
         recovery point (each synchronization for SQL in full recovery and Exchange)."""
         source = replica.source
+        # The replica holds the data source as of this job's start.
+        replica.size_bytes = source.size_bytes_at(start)
         if kind == "initial_replica":
-            replica.size_bytes = source.size_bytes
             replica.last_sync_s = replica.last_full_s = start
             replica.add_point(start, kind, nbytes)
         elif kind in ("log_sync", "sync"):
@@ -443,7 +473,7 @@ class GuestJobs:
             return None
         dpm = replica.plan.dpm
         if kind in ("express_full", "initial_replica") and source.eseutil == "database":
-            read = source.size_bytes
+            read = source.size_bytes_at(start)
         elif kind == "initial_replica":
             read = 0.0
         elif kind == "express_full":

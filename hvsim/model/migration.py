@@ -178,6 +178,8 @@ class MigrationManager:
             vm.busy = None
             busy.succeed()
             replica = self.replicas.get(vm)
+            if replica is not None and env.now < vm.protected_from_s:
+                replica = None  # onboarded later: nothing of DPM's to break or check yet
             if protection == "broken" and replica is not None:  # only a protected VM's
                 self._break(replica, reason)
             if target_volume is not src_volume and replica is not None:
@@ -204,10 +206,11 @@ class MigrationManager:
         env = self.env
         route = self._storage_route(vm.volume, src, dst, volume)
         t0 = env.now
-        yield self.flows.transfer(vm.used_bytes, route)
+        used = vm.used_bytes_at(t0)
+        yield self.flows.transfer(used, route)
         mirror = vm.changed_bytes_since(t0, env.now)
         yield self.flows.transfer(mirror, route)
-        return vm.used_bytes + mirror
+        return used + mirror
 
     def _storage_route(
         self, src_vol: Volume, src: HyperVHost, dst: HyperVHost, dst_vol: Volume
@@ -264,6 +267,9 @@ class MigrationManager:
         """Does DPM keep protecting the VM after the move? (sources: seed-article,
         dpm-vmm-continuity)"""
         replica = self.replicas.get(vm)
+        if self.env.now < vm.protected_from_s:
+            # Onboarded later (protect_from or onboarding): not protected yet.
+            return "unprotected", ""
         if replica is None:
             return ("guest level", "") if vm.name in self.guest_protected else ("unprotected", "")
         if src is dst:

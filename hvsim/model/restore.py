@@ -18,10 +18,11 @@ What is restored (source: dpm-hyperv-restore):
 
 - ``whole_vm`` to the original location: "the original VHD is deleted", and DPM
   recovers the VHDs and configuration through the Hyper-V VSS writer. Bytes = the
-  VM's disks in use (no delta restore). The VM is unavailable from the restore's
-  start to its end (recorded as the restore's ``vm_unavailable_s``; the saved-state
-  downtime of backups is another thing and is not changed), and it is held the way
-  a backup holds it (``vm.busy``): migrations and checks wait, its backups fail.
+  VM's disks in use as of the recovery point (no delta restore). The VM is
+  unavailable from the restore's start to its end (recorded as the restore's
+  ``vm_unavailable_s``; the saved-state downtime of backups is another thing and is
+  not changed), and it is held the way a backup holds it (``vm.busy``): migrations
+  and checks wait, its backups fail.
 - ``whole_vm`` to another host (``target_host``, DPM's "any host"): the same bytes,
   the original VM keeps running.
 - ``item_level``: files copied out of the recovery point (``item_bytes``); DPM
@@ -61,9 +62,10 @@ host-level recovery point.
 
 The recovery point restored is the latest complete one at the request (a point
 exists once its job has ended); its age at the request is the data lost. A VM in
-no protection group, or whose first backup has not finished, cannot be restored:
-the request is recorded as failed, not dropped. Nothing is requested at or after
-the horizon (``starts_before``); a restore requested before it runs to its end.
+no protection group, not protected yet (onboarded later), or whose first backup has
+not finished, cannot be restored: the request is recorded as failed, not dropped.
+Nothing is requested at or after the horizon (``starts_before``); a restore
+requested before it runs to its end.
 """
 
 from __future__ import annotations
@@ -290,6 +292,8 @@ class RestoreJobs:
                         "no host-level recovery point: the VM is protected at guest level only"
                     )
                 raise RestoreFailed("no recovery point: the VM is in no protection group")
+            if requested < vm.protected_from_s:
+                raise RestoreFailed(_not_yet(vm.protected_from_s))
             if not replica.recovery_points_s:
                 raise RestoreFailed("no recovery point yet: the VM's first backup has not ended")
             # Points are appended when their job ends, in time order: the last one is
@@ -305,7 +309,7 @@ class RestoreJobs:
                     busy = vm.busy = env.event()
                     replica.restoring = True
                 # Where the VM is now: a migration may have moved it since the request.
-                plan = self._plan(req, dpm.name, dpm.hyper_v_role)
+                plan = self._plan(req, dpm.name, dpm.hyper_v_role, point)
                 if not plan.host.dpm_agent:
                     raise RestoreFailed(f"no DPM agent on host {plan.host.name}")
                 route = self._route(dpm.name, dpm.pool_read, plan.host, plan.volume)
@@ -345,9 +349,12 @@ class RestoreJobs:
             reason=reason,
         )
 
-    def _plan(self, req: RestoreRequest, dpm_name: str, hyper_v_role: bool) -> _Plan:
-        """What the host level does for ``req``: the kind asked for, or for a kind it
-        cannot serve the finest one it can, with the reason."""
+    def _plan(
+        self, req: RestoreRequest, dpm_name: str, hyper_v_role: bool, point_s: float
+    ) -> _Plan:
+        """What the host level does for ``req`` from the recovery point made at
+        ``point_s``: the kind asked for, or for a kind it cannot serve the finest one it
+        can, with the reason."""
         vm = req.vm
         restored_as, fallback = req.kind, ""
         where = req.target_host.name if req.target_host is not None else vm.host.name
@@ -377,7 +384,12 @@ class RestoreJobs:
         original = req.kind == WHOLE_VM and req.target_host is None
         cost = self.costs[restored_as]
         # Item-level recovery copies the files asked for (guest_file's or item_level's).
-        nbytes = vm.used_bytes if restored_as == WHOLE_VM else self.costs[req.kind].item_bytes
+        # A whole VM as it was at its recovery point (its data grows, VirtualMachine).
+        nbytes = (
+            vm.used_bytes_at(point_s)
+            if restored_as == WHOLE_VM
+            else self.costs[req.kind].item_bytes
+        )
         return _Plan(restored_as, host, volume, original, nbytes, cost.setup_s, fallback)
 
     # -- one restore of a guest data source -------------------------------------
@@ -519,6 +531,8 @@ class RestoreJobs:
         """What a guest restore requested at ``at_s`` restores: (restored as, fallback
         reason, the recovery point's time, bytes moved, log bytes to replay)."""
         source = guest.source
+        if at_s < source.vm.protected_from_s:
+            raise RestoreFailed(_not_yet(source.vm.protected_from_s))
         if not guest.point_time_s:
             raise RestoreFailed(
                 "no recovery point yet: the data source's first backup has not ended"
@@ -533,7 +547,8 @@ class RestoreJobs:
             # then the log of each synchronization since, in order.
             log_bytes = sum(guest.point_bytes[i] for i in logs)
             last = logs[-1] if logs else full
-            return kind, "", times[last], source.size_bytes + log_bytes, log_bytes
+            whole = source.size_bytes_at(times[full])
+            return kind, "", times[last], whole + log_bytes, log_bytes
         latest = guest.latest_point(at_s)
         if latest is None:
             raise RestoreFailed("no recovery point kept at the request")
@@ -546,7 +561,7 @@ class RestoreJobs:
                     "has not ended) and item-level recovery needs one: a content database "
                     "restored instead",
                     times[latest],
-                    source.size_bytes / source.databases,
+                    source.size_bytes_at(times[latest]) / source.databases,
                     0.0,
                 )
             listed = guest.latest_point(min(guest.catalog_s, at_s))
@@ -584,6 +599,14 @@ class RestoreJobs:
                 f"no network route from DPM server {dpm_name} to {writer}"
             ) from None
         return (pool_read, *hops, volume.write)
+
+
+def _not_yet(protected_from_s: float) -> str:
+    """Why a VM onboarded later has nothing to restore yet."""
+    return (
+        f"not protected yet: its protection starts on day {protected_from_s / DAY_S:g} "
+        "(protect_from or onboarding)"
+    )
 
 
 def restore_processes(

@@ -10,10 +10,14 @@ import numpy as np
 import simpy
 
 from hvsim.model.infrastructure import HyperVHost, Volume
-from hvsim.scenario.schema import GUESTS_WITH_VSS
+from hvsim.model.schedule import DAY_S
+from hvsim.scenario.schema import GUESTS_WITH_VSS, YEAR_DAYS
 
 if TYPE_CHECKING:
     from hvsim.scenario.schema import VmSpec
+
+# A year of growth: 365 days (source: veeam-rps).
+YEAR_S = YEAR_DAYS * DAY_S
 
 # The seven requirements for an online backup ("Backup Using Child Partition
 # Snapshot"), in the seed article's order; every one that fails is a reason the VM
@@ -39,7 +43,7 @@ class VirtualMachine:
     volume: Volume
     memory_bytes: float
     io_rate_bps: float
-    used_bytes: float
+    used_bytes: float  # at the start of the run; used_bytes_at(t) as it grows
     daily_change: float  # fraction of used bytes per day, weighted over disks
     guest_os: str
     backup_integration_service: bool
@@ -55,6 +59,10 @@ class VirtualMachine:
     # consistency check or a migration holds the VM; migrations and checks wait for it.
     busy: simpy.Event | None = None
     migrating: bool = False
+    # Its data's yearly growth, compounded (source: veeam-rps), and when DPM starts
+    # protecting it (seconds from the start; host and guest level alike).
+    growth_per_year: float = 0.0
+    protected_from_s: float = 0.0
 
     @classmethod
     def build(
@@ -66,6 +74,7 @@ class VirtualMachine:
         attributes: np.random.Generator,
         jobs: np.random.Generator,
         dirty: np.random.Generator,
+        protected_from_s: float = 0.0,
     ) -> VirtualMachine:
         """The VM ``name`` of ``spec`` on ``host`` and ``volume``, its attributes drawn
         from ``attributes`` in a fixed order (disks, then the rest as listed; io_rate
@@ -97,6 +106,8 @@ class VirtualMachine:
             rng=jobs,
             dirty_rate_bps=spec.dirty_rate.sample(dirty),
             io_rate_bps=spec.io_rate.sample(attributes),
+            growth_per_year=spec.growth_per_year,
+            protected_from_s=protected_from_s,
         )
         volume.add_io(host.name, vm.io_rate_bps)
         return vm
@@ -119,6 +130,21 @@ class VirtualMachine:
         """The failed requirements joined with "; " (the offline reason), or None."""
         return "; ".join(self.failed_requirements()) or None
 
+    def growth_factor(self, now: float) -> float:
+        """How much the VM's data has grown by ``now`` (seconds from the start):
+        (1 + growth_per_year)^(now / 365 days), compounded as Veeam's Restore Point
+        Simulator does (source: veeam-rps); 1 without growth."""
+        if self.growth_per_year == 0.0:
+            return 1.0
+        factor: float = (1.0 + self.growth_per_year) ** (now / YEAR_S)
+        return factor
+
+    def used_bytes_at(self, now: float) -> float:
+        """The disks' used bytes at ``now``, grown from the start's."""
+        return self.used_bytes * self.growth_factor(now)
+
     def changed_bytes_since(self, t0: float, now: float) -> float:
-        """Bytes changed since ``t0`` at the daily rate, at most the used bytes."""
-        return min(self.used_bytes, self.used_bytes * self.daily_change * (now - t0) / 86400.0)
+        """Bytes changed since ``t0`` at the daily rate of the used bytes at ``now``,
+        at most those used bytes."""
+        used = self.used_bytes_at(now)
+        return min(used, used * self.daily_change * (now - t0) / 86400.0)

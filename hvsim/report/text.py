@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hvsim.results import unprotected_vm_mask
 from hvsim.runs.plan import combination_label, describe
 from hvsim.runs.store import rejected_line
 from hvsim.stats import CONFIDENCE
@@ -407,13 +408,11 @@ def console_table(k: dict[str, Any]) -> str:
 
 
 def unprotected_vms(res: Results) -> list[str]:
-    """Names of the VMs in no protection group, sorted (a VM whose data sources are
-    protected in its guest is protected, as the coverage KPIs count it)."""
+    """Names of the VMs in no protection group or onboarded at or after the horizon,
+    sorted (a VM whose data sources are protected in its guest is protected, as the
+    coverage KPIs count it)."""
     vms = res.vms
-    unguarded = vms["protection_group"] == ""
-    if "guest_protection_group" in vms:
-        unguarded &= vms["guest_protection_group"] == ""
-    return sorted(vms.loc[unguarded, "vm"])
+    return sorted(vms.loc[unprotected_vm_mask(vms, res.horizon_days * 86400.0), "vm"])
 
 
 def not_application_consistent(res: Results) -> pd.DataFrame:

@@ -510,6 +510,7 @@ def check_references(s: Scenario) -> list[str]:
                     f"{p}.vss_writers[{j}]: unknown writer, add it under vss.writers ({w!r})"
                 )
         vm_names += [(f"{p}.name", n) for n in names_of[i]]
+        problems += _check_protection_start(v, p, s.start_date)
         for d, disk in enumerate(v.disks):
             if disk.used is not None and disk.used.is_constant and disk.size.is_constant:
                 # A constant draws no random number, so it needs no generator.
@@ -641,6 +642,21 @@ def _check_capacity(s: Scenario) -> list[str]:
 
 
 _VM_NAME = re.compile(r"^[A-Za-z0-9_.\-:*?\[\]]{1,200}$")
+
+
+def _check_protection_start(v: VmSpec, p: str, start_date: dt.date) -> list[str]:
+    """A VM's protection starts on start_date or later (a date before the run has no
+    day in it)."""
+    for field, value in (
+        ("protect_from", v.protect_from),
+        ("onboarding.start", v.onboarding.start if v.onboarding is not None else None),
+    ):
+        if isinstance(value, dt.date) and value < start_date:
+            return [
+                f"{p}.{field}: before start_date {start_date.isoformat()}; protection starts "
+                f"on start_date or later ({value.isoformat()})"
+            ]
+    return []
 
 
 def _expand_names(v: VmSpec) -> list[str]:

@@ -41,6 +41,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("protection_groups[].long_term", schema.LongTermTape),
     ("vms[]", schema.VmSpec),
     ("vms[].disks[]", schema.Disk),
+    ("vms[].onboarding", schema.Onboarding),
     ("vms[].sql (one or a list)", schema.SqlDatabases),
     ("vms[].exchange (one or a list)", schema.ExchangeDatabases),
     ("vms[].sharepoint (one or a list)", schema.SharePointFarm),

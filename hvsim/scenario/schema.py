@@ -1056,6 +1056,98 @@ SharePointList = Annotated[list[SharePointFarm], BeforeValidator(_one_or_many)]
 FilesList = Annotated[list[FileVolumes], BeforeValidator(_one_or_many)]
 
 
+# -- growth and onboarding (issue 15) -------------------------------------------
+# Growth compounds yearly over 365-day years, as Veeam's Restore Point Simulator
+# grows its source data (source: veeam-rps).
+YEAR_DAYS = 365.0
+MAX_GROWTH_PER_YEAR = 1.0
+_GROWTH_WORDS = "a fraction a year from 0 to 1 (100 % a year), such as 0.2 or '20 %'"
+
+
+def _growth(value: object, info: ValidationInfo) -> float:
+    number = math.nan
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            number = float(value.strip()[:-1].strip()) / 100.0
+        except ValueError:
+            pass
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            pass
+    if not 0.0 <= number <= MAX_GROWTH_PER_YEAR:  # NaN fails too
+        raise ValueError(f"{_field(info, 'growth_per_year')} must be {_GROWTH_WORDS}")
+    return number
+
+
+GrowthPerYear = Annotated[
+    float,
+    BeforeValidator(_growth),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string"}], "description": _GROWTH_WORDS}
+    ),
+]
+_DAY_OR_DATE_WORDS = (
+    f"a date YYYY-MM-DD (from start_date on) or a day number from 0 (start_date) to "
+    f"{MAX_HORIZON_DAYS}"
+)
+
+
+def _day_or_date(value: object, info: ValidationInfo) -> dt.date | int:
+    """A day of the run: a whole day number (0 = start_date) or a calendar date (its
+    distance from start_date is checked with the scenario, loader.check_references)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= MAX_HORIZON_DAYS:
+            raise ValueError(f"{_field(info, 'day')} must be {_DAY_OR_DATE_WORDS}")
+        return value
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return _date(value, info)
+    if isinstance(value, str) and _DATE_FORM.fullmatch(value.strip()):
+        return _date(value, info)
+    raise ValueError(f"{_field(info, 'day')} must be {_DAY_OR_DATE_WORDS}")
+
+
+DayOrDate = Annotated[
+    dt.date | int,
+    BeforeValidator(_day_or_date),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": MAX_HORIZON_DAYS},
+                {"type": "string", "format": "date"},
+            ],
+            "description": _DAY_OR_DATE_WORDS,
+        }
+    ),
+]
+
+
+def day_of_run(value: dt.date | int, start_date: dt.date) -> int:
+    """A DayOrDate as days after start_date (negative: a date before it)."""
+    if isinstance(value, dt.date):
+        return (value - start_date).days
+    return value
+
+
+class Onboarding(Strict):
+    """VMs of one entry joining protection over time, in the entry's order (the order
+    of its names), at an even rate."""
+
+    start: DayOrDate = Field(
+        0,
+        description="When the entry's first VM joins: 00:00 of a date YYYY-MM-DD (not "
+        "before start_date) or of a day number (0 = start_date). Default 0.",
+    )
+    per_day: float = Field(
+        gt=0,
+        le=MAX_VMS,
+        description="VMs joining per day: VM k of the entry (k = 0, 1, ...) joins "
+        "k / per_day days after start (per_day 2: days 0, 0.5, 1, 1.5, ...; assumption: "
+        "an even rate, no published onboarding pattern). Required.",
+    )
+
+
 class VmSpec(Strict):
     """One VM, or with ``count`` many VMs from a template (name pattern with ``{i}``)."""
 
@@ -1153,6 +1245,34 @@ class VmSpec(Strict):
         "DPM 2012 and later).",
     )
 
+    growth_per_year: GrowthPerYear = Field(
+        0.0,
+        description="Yearly growth of the VM's protected data, compounded: each size at "
+        "time t (days from start_date) is its given size x (1 + growth)^(t / 365), as "
+        "Veeam's Restore Point Simulator grows data (source: veeam-rps). It grows the disks' "
+        "used bytes (not capped by the disks' sizes: assumption, disks are extended as "
+        "data grows) and the guest data sources' sizes, and with them their daily change "
+        "and log (fractions of the size now) and a SharePoint farm's catalog "
+        "(assumption: items grow with the data). A fraction (0.2 or '20 %') from 0 to 1 "
+        "(assumption: a bound that catches '20' meant as 20 %). Default 0.",
+    )
+    protect_from: DayOrDate | None = Field(
+        None,
+        description="When DPM starts protecting the entry's VMs: 00:00 of a date "
+        "YYYY-MM-DD (not before start_date) or a day number (0 = start_date). Before it "
+        "a VM runs and migrates but has no replica and no jobs; from it, its protection "
+        "group's schedule applies and the first job makes the initial replica (or, by "
+        "removable media, the replica arrives then), as at the start of the run. A date "
+        "at or after the horizon: never protected in the run. Default: from the start. "
+        "Not with onboarding.",
+    )
+    onboarding: Onboarding | None = Field(
+        None,
+        description="The entry's VMs join protection over time, per_day a day from start "
+        "(see protect_from for what joining means). Default: all from the start. Not "
+        "with protect_from.",
+    )
+
     def guest_sources(self) -> int:
         """Guest data sources of one VM of this entry."""
         return (
@@ -1173,7 +1293,27 @@ class VmSpec(Strict):
             raise ValueError("a VM on a share needs smb_host, the host running it")
         if self.count > 1 and not re.search(r"\{i(:[^}]*)?\}", self.name):
             raise ValueError("with count > 1 the name must contain {i}, e.g. 'app-{i:03d}'")
+        if self.protect_from is not None and self.onboarding is not None:
+            raise ValueError(
+                "give protect_from (one date for all the entry's VMs) or onboarding (a rate), "
+                "not both"
+            )
         return self
+
+    def protection_start_days(self, start_date: dt.date) -> list[float]:
+        """When each VM of this entry (in the order of names()) starts being protected,
+        in days after start_date (protect_from, onboarding; 0 without either)."""
+        if self.onboarding is not None:
+            first = day_of_run(self.onboarding.start, start_date)
+            return [first + k / self.onboarding.per_day for k in range(self.count)]
+        first = day_of_run(self.protect_from, start_date) if self.protect_from is not None else 0
+        return [float(first)] * self.count
+
+    def grows_or_onboards(self) -> bool:
+        """Whether this entry sets growth_per_year, protect_from or onboarding."""
+        return bool(self.growth_per_year) or (
+            self.protect_from is not None or self.onboarding is not None
+        )
 
     def names(self) -> list[str]:
         if self.count == 1 and "{i" not in self.name:

@@ -22,6 +22,7 @@ def scenario_warnings(scenario: Scenario, source: str) -> list[str]:
         + _guest_unprotected(scenario, source)
         + _after_horizon(scenario, source)
         + admission_warnings(scenario, source)
+        + _onboarded_after_horizon(scenario, source)
     )
 
 
@@ -92,3 +93,23 @@ def _after_horizon(scenario: Scenario, source: str) -> list[str]:
 def _clock(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
+
+
+def _onboarded_after_horizon(scenario: Scenario, source: str) -> list[str]:
+    """VMs whose protection starts (protect_from, onboarding) at or after the horizon:
+    nothing starts then, so they are never protected in the run."""
+    lines = []
+    for i, spec in enumerate(scenario.vms):
+        if spec.protect_from is None and spec.onboarding is None:
+            continue
+        days = spec.protection_start_days(scenario.start_date)
+        late = sum(1 for d in days if d >= scenario.horizon_days)
+        if late:
+            field = "protect_from" if spec.protect_from is not None else "onboarding"
+            lines.append(
+                f"{source}: vms[{i}].{field}: warning: {late} of {spec.count} VMs of this "
+                f"entry start being protected at or after the horizon of "
+                f"{scenario.horizon_days:g} days; nothing starts then, so they get no backups "
+                "in the run"
+            )
+    return lines
