@@ -1,6 +1,6 @@
 """Scale benchmark: wall time, events and peak memory from 100 to 10,000 VMs over
-7 days, 1,000 VMs over 365 days and 400 VMs over 3 years, against the raw SimPy ceiling measured in the
-same run. Run by hand (not in CI):
+7 days, 1,000 VMs over 365 days and 400 VMs over 3 years, against the raw SimPy
+ceiling measured in the same run. Run by hand (not in CI):
 
     python benchmarks/bench_scale.py [--quick] [--repeat N]
 

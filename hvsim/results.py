@@ -163,9 +163,9 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         level = vm_protection(world.scenario)
         vms["protection"] = [level[v.name] for v in world.vms]
         vms["guest_protection_group"] = [guest_group.get(v.name, "") for v in world.vms]
-    growth = any(spec.grows_or_onboards() for spec in world.scenario.vms)
-    if growth:
-        _growth_columns(world, vms, start_date)
+    # Growth and onboarding: present in every run (without them, the start is day 0
+    # and the end size the start size), so tables and kpis.json keep one shape.
+    _growth_columns(world, vms, start_date)
     resources = pd.DataFrame(
         {
             "resource": [r.name for r in world.flows.resources.values()],
@@ -183,8 +183,7 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
             d.used_bytes(world.env.now) - d.replica_bytes for d in world.dpm_servers.values()
         ),
     }
-    if growth:
-        storage.update(_protected_bytes(world))
+    storage.update(_protected_bytes(world))
     counters = {
         "flows_started": world.flows.started_flows,
         "flows_finished": world.flows.finished_flows,
@@ -194,10 +193,9 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         "end_s": world.env.now,
     }
     data_sources = _data_sources_frame(world.guest_replicas)
-    if growth:
-        data_sources["size_bytes_end"] = [
-            r.source.size_bytes_at(world.horizon_s) for r in world.guest_replicas
-        ]
+    data_sources["size_bytes_end"] = [
+        r.source.size_bytes_at(world.horizon_s) for r in world.guest_replicas
+    ]
     return Results(
         scenario=scenario_name,
         seed=seed,
@@ -242,10 +240,9 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
 
 
 def _growth_columns(world: World, vms: pd.DataFrame, start_date: dt.date) -> None:
-    """Growth and onboarding (a vms[] entry with growth_per_year, protect_from or
-    onboarding): each VM's protection start (NaN for a VM in no protection group; at
-    or after the horizon: never protected in the run) and its disks' used bytes at
-    the horizon."""
+    """Growth and onboarding (vms[] growth_per_year, protect_from, onboarding): each
+    VM's protection start (NaN for a VM in no protection group; at or after the
+    horizon: never protected in the run) and its disks' used bytes at the horizon."""
     protected = vms["protection_group"] != ""
     if "guest_protection_group" in vms:
         protected |= vms["guest_protection_group"] != ""
@@ -866,9 +863,7 @@ def _coverage_kpis(vms: pd.DataFrame, horizon_s: float) -> dict[str, Any]:
     unprotected = sorted(vms.loc[unguarded, "vm"])
     consistency = vms["recovery_point_consistency"]
     listed = unprotected[:UNPROTECTED_NAMES_LISTED]
-    late = {}
-    if "protection_start_s" in vms:
-        late = {"onboarded_after_horizon": int((vms["protection_start_s"] >= horizon_s).sum())}
+    late = {"onboarded_after_horizon": int((vms["protection_start_s"] >= horizon_s).sum())}
     return {
         "vms": int(len(vms)),
         "protected_vms": int(len(vms) - len(unprotected)),

@@ -1309,12 +1309,6 @@ class VmSpec(Strict):
         first = day_of_run(self.protect_from, start_date) if self.protect_from is not None else 0
         return [float(first)] * self.count
 
-    def grows_or_onboards(self) -> bool:
-        """Whether this entry sets growth_per_year, protect_from or onboarding."""
-        return bool(self.growth_per_year) or (
-            self.protect_from is not None or self.onboarding is not None
-        )
-
     def names(self) -> list[str]:
         if self.count == 1 and "{i" not in self.name:
             return [self.name]

@@ -238,5 +238,6 @@ def test_growth_0_and_protection_from_day_0_leave_the_jobs_as_without_them():
     keyed = run(one_vm(2, growth_per_year=0, protect_from="2026-01-05"))
     cols = ["kind", "vm", "scheduled_s", "start_s", "end_s", "bytes", "outcome"]
     assert keyed.jobs[cols].equals(plain.jobs[cols])
-    assert "protection_start_s" not in plain.vms
+    assert plain.vms["protection_start_s"].tolist() == [0.0]
     assert keyed.vms["protection_start_s"].tolist() == [0.0]
+    assert keyed.kpis()["storage"] == plain.kpis()["storage"]
