@@ -55,8 +55,10 @@ def check_world(world: World) -> None:
     tick = math.ulp(max(world.env.now, 1.0))
     for res in flows.resources.values():
         # Bytes moved can never exceed what the capacity allows over its busy time.
-        limit = res.capacity_bps * res.busy_s
-        slack = flows.started_flows * (_EPS_BYTES + _TICKS_PER_TRANSFER * tick * res.capacity_bps)
+        # (The highest capacity it had: a throttled uplink changes its capacity.)
+        cap = res.peak_capacity_bps
+        limit = cap * res.busy_s
+        slack = flows.started_flows * (_EPS_BYTES + _TICKS_PER_TRANSFER * tick * cap)
         if res.bytes_total > limit * (1 + 1e-6) + 1.0 + slack:
             raise InvariantViolation(
                 "no resource above its capacity",

@@ -68,6 +68,7 @@ class BandwidthResource:
         "kind",
         "path",
         "capacity_bps",
+        "peak_capacity_bps",
         "flows",
         "index",
         "bytes_total",
@@ -89,6 +90,9 @@ class BandwidthResource:
         # messages; empty when none does.
         self.path = path
         self.capacity_bps = float(capacity_bps)
+        # The highest capacity it ever had (FlowNetwork.set_capacity changes it): what
+        # the invariant "no resource above its capacity" allows over its busy time.
+        self.peak_capacity_bps = self.capacity_bps
         self.flows: dict[int, Flow] = {}
         self.index = index
         self.bytes_total = 0.0
@@ -264,6 +268,21 @@ class FlowNetwork:
         if seeds:
             self._reallocate(seeds)
         return moved
+
+    def set_capacity(self, res: BandwidthResource, capacity_bps: float) -> None:
+        """Change ``res``'s capacity from now on (a throttling schedule). The flows
+        connected to it are settled at their old rates up to now, then share the new
+        capacity max-min fair, and the completion timer is re-armed for their new
+        ends: the same steps as a flow starting or ending (``_reallocate``)."""
+        if not capacity_bps > 0:
+            raise ValueError(f"resource {res.name}: capacity must be positive")
+        capacity_bps = float(capacity_bps)
+        if capacity_bps == res.capacity_bps:
+            return
+        res.capacity_bps = capacity_bps
+        res.peak_capacity_bps = max(res.peak_capacity_bps, capacity_bps)
+        if res.flows:
+            self._reallocate((res,))
 
     # -- mechanism ------------------------------------------------------------
     def _settle(self, flow: Flow, now: float) -> None:
