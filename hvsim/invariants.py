@@ -37,6 +37,10 @@ def check_world(world: World) -> None:
         raise InvariantViolation("every started job ended", "an on-demand job is still running")
     if world.restores.running:
         raise InvariantViolation("every started job ended", f"{world.restores.running} restores")
+    if world.online is not None and world.online.running:
+        raise InvariantViolation(
+            "every started job ended", f"{world.online.running} online jobs still running"
+        )
     if world.migrations.running:
         raise InvariantViolation(
             "every migration ended", f"{world.migrations.running} still running"
@@ -105,6 +109,7 @@ def check_world(world: World) -> None:
     late += [
         f"on-demand job {r.number}" for r in t.on_demand if not starts_before(r.arrival_s, horizon)
     ]
+    late += [f"online job {r.online_job_id}" for r in t.online_jobs if r.scheduled_s >= horizon]
     if late:
         raise InvariantViolation(
             "nothing starts at or after the horizon", f"{', '.join(late[:3])} of {len(late)}"

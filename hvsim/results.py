@@ -22,6 +22,8 @@ from hvsim.model.trace import (
     JobRecord,
     MigrationRecord,
     OnDemandRecord,
+    OnlineDayRecord,
+    OnlineJobRecord,
     ProtectionBreakRecord,
     RedirectedIoRecord,
     RestoreRecord,
@@ -76,6 +78,14 @@ class Results:
     storage: dict[str, float] = field(default_factory=dict)
     # Each protection group's backup window (start, end), seconds after midnight.
     windows_s: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Online protection to Azure (hvsim.model.online): one row per online job, per DPM
+    # server and simulated day (backlog, vault), and per data source protected online.
+    online_jobs: pd.DataFrame = field(default_factory=lambda: _online_jobs_frame([], None))
+    online_days: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(OnlineDayRecord._fields))
+    )
+    online_sources: pd.DataFrame = field(default_factory=lambda: _online_sources_frame(None, 0.0))
+    online_vault_peak_bytes: float = 0.0
 
     def kpis(self) -> dict[str, Any]:
         return compute_kpis(self)
@@ -202,7 +212,106 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         windows_s={
             name: (plan.window_start_s, plan.window_end_s) for name, plan in world.plans.items()
         },
+        online_jobs=_online_jobs_frame(trace.online_jobs, start_date),
+        online_days=pd.DataFrame.from_records(
+            trace.online_days, columns=list(OnlineDayRecord._fields)
+        ),
+        online_sources=_online_sources_frame(world.online, world.horizon_s),
+        online_vault_peak_bytes=sum(u.vault.peak_bytes for u in world.online.uplinks.values())
+        if world.online is not None
+        else 0.0,
     )
+
+
+def _online_jobs_frame(records: list[OnlineJobRecord], start_date: dt.date | None) -> pd.DataFrame:
+    """One row per online job (hvsim.model.online), in the order they were recorded,
+    with wait and duration and, given the start date, calendar times."""
+    df = pd.DataFrame.from_records(records, columns=list(OnlineJobRecord._fields))
+    df["wait_s"] = df["start_s"] - df["queued_s"]
+    df["duration_s"] = df["end_s"] - df["start_s"]
+    if start_date is not None:
+        df = _with_datetimes(
+            df, start_date, {"queued_s": "queued", "start_s": "start", "end_s": "end"}
+        )
+    return df
+
+
+ONLINE_SOURCE_COLUMNS = [
+    "data_source",
+    "vm",
+    "protection_group",
+    "dpm_server",
+    "size_bytes",
+    "seeded_s",
+    "online_points",
+    "rpo_target_s",
+    "worst_gap_s",
+    "rpo_violations",
+]
+
+
+def _online_sources_frame(online: Any, horizon_s: float) -> pd.DataFrame:
+    """One row per data source protected online: when its seed was in the vault (NaN:
+    not in the run), its online points, and the gaps between them against the group's
+    online RPO: between consecutive points and from the last to the horizon (a data
+    source with none: the whole horizon), as the host-level rpo KPIs count them."""
+    rows = []
+    for src in online.sources if online is not None else []:
+        times = np.asarray(src.points_s, dtype=float)
+        gaps = np.diff(times)
+        last = float(times[-1]) if times.size else 0.0
+        gaps = np.append(gaps, max(horizon_s - last, 0.0))
+        target = src.group.rpo_s
+        rows.append(
+            (
+                src.name,
+                src.vm.name,
+                src.group.name,
+                src.group.uplink.dpm.name,
+                src.size_bytes(),
+                math.nan if src.seeded_s is None else src.seeded_s,
+                int(times.size),
+                target,
+                float(gaps.max()),
+                int((gaps > target).sum()),
+            )
+        )
+    return pd.DataFrame.from_records(rows, columns=ONLINE_SOURCE_COLUMNS)
+
+
+def _online_kpis(res: Results) -> dict[str, Any]:
+    """Online protection to Azure: data sources, jobs, bytes uploaded, days to seed,
+    the online RPO, the upload backlog at day ends and the vault. Zeros and nulls
+    when no group is protected online."""
+    jobs, days, src = res.online_jobs, res.online_days, res.online_sources
+    horizon_s = res.horizon_days * DAY_S
+    ran = jobs[jobs["outcome"] != "skipped"]
+    ok = ran[ran["outcome"] == "succeeded"]
+    seeded = src["seeded_s"].to_numpy(dtype=float)
+    # Every data source's seed in the vault by the horizon, or not (null).
+    in_time = seeded.size > 0 and bool(np.all(seeded <= horizon_s))
+    # Per day, the DPM servers' backlogs added up.
+    backlog = days.groupby("day")["upload_backlog_bytes"].sum().to_numpy(dtype=float)
+    end = days[days["day"] == days["day"].max()] if len(days) else days
+    return {
+        "data_sources": int(len(src)),
+        "jobs": int(len(ran)),
+        "succeeded": int(len(ok)),
+        "failed": int((ran["outcome"] == "failed").sum()),
+        "skipped": int((jobs["outcome"] == "skipped").sum()),
+        "bytes_uploaded": _r(ok.loc[ok["kind"] != "offline_seed", "bytes"].sum(), 0),
+        "bytes_shipped": _r(ok.loc[ok["kind"] == "offline_seed", "bytes"].sum(), 0),
+        "data_sources_seeded": int((seeded <= horizon_s).sum()),
+        "days_to_seed": _r(float(seeded.max()) / DAY_S, 4) if in_time else None,
+        "rpo_target_s": _r(float(src["rpo_target_s"].min())) if len(src) else None,
+        "rpo_violations": int(src["rpo_violations"].sum()),
+        "worst_gap_s": _r(float(src["worst_gap_s"].max())) if len(src) else None,
+        "upload_backlog_max_bytes": _r(backlog.max(), 0) if backlog.size else 0.0,
+        "upload_backlog_end_bytes": _r(end["upload_backlog_bytes"].sum(), 0),
+        "vault_bytes_end": _r(end["vault_bytes"].sum(), 0),
+        "vault_bytes_peak": _r(res.online_vault_peak_bytes, 0),
+        "vault_points_end": int(end["vault_points"].sum()),
+    }
 
 
 def _r(x: float, nd: int = 3) -> float:
@@ -223,6 +332,7 @@ def compute_kpis(res: Results) -> dict[str, Any]:
     kpis["guest"] = _guest_kpis(res, guest_jobs)
     kpis["admission"] = res.admission
     kpis["decision"] = _decision_kpis(res, all_jobs, kpis)
+    kpis["online"] = _online_kpis(res)
     return kpis
 
 
