@@ -303,6 +303,12 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         if len(results.data_sources):
             write_csv(tmp / "data_sources.csv", results.data_sources)
             written.insert(written.index("summary.md"), "data_sources.csv")
+        if len(results.online_sources):
+            # Online protection to Azure: its jobs and each DPM server's day ends.
+            write_csv(tmp / "online_jobs.csv", results.online_jobs)
+            write_csv(tmp / "online_days.csv", results.online_days)
+            for name in ("online_jobs.csv", "online_days.csv"):
+                written.insert(written.index("summary.md"), name)
         if len(results.recommendations):
             write_csv(tmp / "recommendations.csv", results.recommendations)
             written.insert(written.index("summary.md"), "recommendations.csv")

@@ -507,7 +507,7 @@ class OnlineJobs:
                 latest,
                 0.0,
                 "skipped",
-                f"offline seed arrives after the horizon (day {arrival / DAY_S:.1f})",
+                f"offline seed arrives after the horizon (day {arrival / DAY_S:.2f})",
             )
             return
         yield self.env.timeout(group.transit_s)
@@ -543,7 +543,7 @@ class OnlineJobs:
         reason: str,
     ) -> None:
         if outcome == "skipped" and not reason and src.transit_until_s is not None:
-            reason = f"{SKIPPED_IN_TRANSIT} (arrives day {src.transit_until_s / DAY_S:.1f})"
+            reason = f"{SKIPPED_IN_TRANSIT} (arrives day {src.transit_until_s / DAY_S:.2f})"
         self.trace.online_jobs.append(
             OnlineJobRecord(
                 next(self._ids),

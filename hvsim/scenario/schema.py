@@ -807,9 +807,10 @@ class OnlineProtection(Strict):
         default_factory=VaultRetention, description="Vault retention (GFS counts)."
     )
     rpo: Duration = Field(
-        86400.0,
+        93600.0,
         description="Online RPO target: the longest acceptable gap between a data "
-        "source's online points (online.rpo_violations). Default 24 h (assumption).",
+        "source's online points (online.rpo_violations). Default 26 h (assumption, as the "
+        "disk rpo: one new disk point a day to copy, plus 2 h for uploads queueing).",
     )
 
     @field_validator("offline_transit")
