@@ -702,8 +702,30 @@ def _utilisation(world: World, start_date: dt.date) -> pd.DataFrame:
     )
     caps = np.array([r.capacity_bps for r in res], dtype=float)
     df["capacity_bps"] = caps[idx]
+    if flows.capacity_changes:
+        df["capacity_bps"] = _capacity_then(df, idx, flows.capacity_changes)
     df["utilisation"] = df["load_bps"] / df["capacity_bps"]
     return _with_datetimes(df, start_date, {"time_s": "time"})
+
+
+def _capacity_then(
+    df: pd.DataFrame, idx: np.ndarray, changes: list[tuple[float, int, float, float]]
+) -> np.ndarray:
+    """Each utilisation row's capacity at its time, for resources whose capacity
+    changed during the run (a throttled uplink): the latest change at or before the
+    row, or the capacity before the first change."""
+    caps = df["capacity_bps"].to_numpy(dtype=float).copy()
+    times = df["time_s"].to_numpy(dtype=float)
+    by_res: dict[int, list[tuple[float, float, float]]] = {}
+    for t, i, before, after in changes:
+        by_res.setdefault(i, []).append((t, before, after))
+    for i, seq in by_res.items():
+        rows = np.flatnonzero(idx == i)
+        change_s = np.array([t for t, _, _ in seq], dtype=float)
+        cap_after = np.array([a for _, _, a in seq], dtype=float)
+        k = np.searchsorted(change_s, times[rows], side="right") - 1
+        caps[rows] = np.where(k >= 0, cap_after[np.maximum(k, 0)], seq[0][1])
+    return caps
 
 
 def _degraded_io(world: World, redirected: pd.DataFrame) -> pd.DataFrame:

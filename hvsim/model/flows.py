@@ -181,6 +181,9 @@ class FlowNetwork:
         self.load_time = array("d")
         self.load_index = array("q")
         self.load_bps = array("d")
+        # Capacity changes (set_capacity): time, resource index, the capacity before
+        # and after, so the utilisation table divides each load by the capacity then.
+        self.capacity_changes: list[tuple[float, int, float, float]] = []
 
     def add_resource(
         self, name: str, kind: str, capacity_bps: float, path: str = ""
@@ -279,10 +282,19 @@ class FlowNetwork:
         capacity_bps = float(capacity_bps)
         if capacity_bps == res.capacity_bps:
             return
+        now = self.env.now
+        self.capacity_changes.append((now, res.index, res.capacity_bps, capacity_bps))
         res.capacity_bps = capacity_bps
         res.peak_capacity_bps = max(res.peak_capacity_bps, capacity_bps)
+        logged = len(self.load_index)
         if res.flows:
             self._reallocate((res,))
+        # A row of the load timeline from the change on, unless the reallocation wrote
+        # one (the load may be the same, its share of the capacity is not).
+        if res.index not in self.load_index[logged:]:
+            self.load_time.append(now)
+            self.load_index.append(res.index)
+            self.load_bps.append(res._load)
 
     # -- mechanism ------------------------------------------------------------
     def _settle(self, flow: Flow, now: float) -> None:

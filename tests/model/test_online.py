@@ -84,6 +84,12 @@ def test_seed_over_a_throttled_uplink_takes_bytes_over_the_rate_in_force_hour_by
     days = res.online_days
     assert days["upload_backlog_bytes"].iloc[0] == approx(98.2e9)
     assert k["upload_backlog_max_bytes"] == approx(98.2e9)
+    # The seed fills the uplink at whatever rate is in force: its utilisation rows
+    # (each load over the capacity then) read 100 % throughout, at 1e6 and 250,000 B/s.
+    u = res.utilisation
+    up = u[(u["resource"] == "dpm1:uplink") & (u["time_s"] >= ONLINE_AT) & (u["time_s"] < 220_000)]
+    assert list(up["capacity_bps"]) == approx([1e6, 250e3, 1e6, 250e3])
+    assert list(up["utilisation"]) == approx([1.0] * 4)
 
 
 def test_without_throttling_a_seed_takes_bytes_over_the_uplink_rate():
