@@ -257,3 +257,16 @@ def test_yearly_points_far_ahead_never_overflow_the_calendar(yearly):
     vault.purge(300 * DAY_S)
     assert vault.points == 1
     assert not math.isnan(vault.bytes)
+
+
+def test_an_uplink_too_slow_for_the_seed_stops_the_run_naming_the_uplink():
+    # 4 TB at 512 kbps (64,000 B/s) takes 62.5e6 s, some 720 days: far past the
+    # horizon + 30 days the run may take (hvsim.overrun).
+    from hvsim.overrun import RunawayError
+
+    slow = {"work_hours_rate": "512 kbps", "non_work_hours_rate": "512 kbps"}
+    doc = online_scenario(uplink={"throttling": slow})
+    doc["vms"][0]["disks"] = [{"size": "4 TB"}]
+    with pytest.raises(RunawayError) as err:
+        run(doc)
+    assert err.value.path == "dpm_servers[0].online.uplink"
