@@ -270,3 +270,28 @@ def test_an_uplink_too_slow_for_the_seed_stops_the_run_naming_the_uplink():
     with pytest.raises(RunawayError) as err:
         run(doc)
     assert err.value.path == "dpm_servers[0].online.uplink"
+
+
+def test_offline_seeds_beyond_80_tb_a_group_go_over_the_uplink():
+    # Two 41 TB VMs seeded offline: the first ships (41 TB), the second would make
+    # 82 TB > 80 TB a protection group, so it is seeded online: 41e12 B over a 10 Gbps
+    # uplink (x 0.8 = 1e9 B/s, as fast as the pool reads) takes 41,000 s.
+    doc = online_scenario(
+        vms=2,
+        uplink={"uplink": "10 Gbps"},
+        online={"seeding": "offline"},
+        initial_replica="removable_media",
+        express_full_times=["20:00"],
+    )
+    doc["clusters"][0]["csvs"][0]["capacity"] = "200 TB"
+    doc["vms"][0]["disks"] = [{"size": "41 TB"}]
+    res = run(doc)
+    shipped = rows(res, "offline_seed")
+    assert list(zip(shipped["vm"], shipped["outcome"], strict=True)) == [
+        ("vm1", "skipped"),  # 14 days in transit: after the 3-day horizon
+        ("vm2", "failed"),
+    ]
+    assert "at most 80 TB per protection group" in shipped["reason"].iloc[1]
+    seed = rows(res, "seed")
+    assert list(seed["vm"]) == ["vm2"]
+    assert seed["end_s"].iloc[0] - seed["start_s"].iloc[0] == approx(41_000.0)
