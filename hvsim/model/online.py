@@ -246,11 +246,9 @@ class Uplink:
         line = spec.uplink * spec.efficiency
         first = start_date.weekday()
         rate = min(line, throttle.rate_at(0.0, first)) if throttle is not None else line
-        return cls(
+        uplink = cls(
             dpm=dpm,
-            resource=parts.bandwidth(
-                f"{dpm.name}:uplink", "network", rate, f"{dpm.path}.online.uplink"
-            ),
+            resource=parts.bandwidth(f"{dpm.name}:uplink", "network", rate, ""),
             line_bps=line,
             throttle=throttle,
             first_weekday=first,
@@ -258,12 +256,27 @@ class Uplink:
             cache_bytes=spec.cache_volume,
             vault=Vault(start_date),
         )
+        uplink.resource.path = uplink.field_at(0.0)
+        return uplink
 
     def rate_at(self, t: float) -> float:
         """What uploads share at ``t``: the uplink, or the throttled rate if lower."""
         if self.throttle is None:
             return self.line_bps
         return min(self.line_bps, self.throttle.rate_at(t, self.first_weekday))
+
+    def field_at(self, t: float) -> str:
+        """The scenario field that sets the rate at ``t`` (for messages): the uplink,
+        or the throttling rate in force when it is lower."""
+        path = f"{self.dpm.path}.online"
+        throttle = self.throttle
+        if throttle is None or throttle.rate_at(t, self.first_weekday) >= self.line_bps:
+            return f"{path}.uplink"
+        work = throttle.rate_at(t, self.first_weekday) == throttle.work_bps
+        if throttle.work_bps == throttle.non_work_bps:
+            work = True
+        name = "work_hours_rate" if work else "non_work_hours_rate"
+        return f"{path}.throttling.{name}"
 
     def backlog_bytes(self, now: float) -> float:
         """Bytes of online jobs scheduled and not yet uploaded: those waiting, and what
@@ -381,6 +394,7 @@ class OnlineJobs:
             at = min(change_at, sample_at)
             yield env.timeout(at - env.now)
             if at == change_at and changes is not None:
+                uplink.resource.path = uplink.field_at(at)
                 self.flows.set_capacity(uplink.resource, uplink.rate_at(at))
                 change_at = next(changes)
             if at == sample_at:

@@ -262,6 +262,8 @@ def test_yearly_points_far_ahead_never_overflow_the_calendar(yearly):
 def test_an_uplink_too_slow_for_the_seed_stops_the_run_naming_the_uplink():
     # 4 TB at 512 kbps (64,000 B/s) takes 62.5e6 s, some 720 days: far past the
     # horizon + 30 days the run may take (hvsim.overrun).
+    # The field to change is the throttling rate that holds the uplink back (both
+    # rates are equal: the work-hour one is named).
     from hvsim.overrun import RunawayError
 
     slow = {"work_hours_rate": "512 kbps", "non_work_hours_rate": "512 kbps"}
@@ -269,7 +271,7 @@ def test_an_uplink_too_slow_for_the_seed_stops_the_run_naming_the_uplink():
     doc["vms"][0]["disks"] = [{"size": "4 TB"}]
     with pytest.raises(RunawayError) as err:
         run(doc)
-    assert err.value.path == "dpm_servers[0].online.uplink"
+    assert err.value.path == "dpm_servers[0].online.throttling.work_hours_rate"
 
 
 def test_offline_seeds_beyond_80_tb_a_group_go_over_the_uplink():
