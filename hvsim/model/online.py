@@ -270,12 +270,10 @@ class Uplink:
         or the throttling rate in force when it is lower."""
         path = f"{self.dpm.path}.online"
         throttle = self.throttle
-        if throttle is None or throttle.rate_at(t, self.first_weekday) >= self.line_bps:
+        rate = throttle.rate_at(t, self.first_weekday) if throttle is not None else math.inf
+        if throttle is None or rate >= self.line_bps:
             return f"{path}.uplink"
-        work = throttle.rate_at(t, self.first_weekday) == throttle.work_bps
-        if throttle.work_bps == throttle.non_work_bps:
-            work = True
-        name = "work_hours_rate" if work else "non_work_hours_rate"
+        name = "work_hours_rate" if rate == throttle.work_bps else "non_work_hours_rate"
         return f"{path}.throttling.{name}"
 
     def backlog_bytes(self, now: float) -> float:
