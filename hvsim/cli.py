@@ -306,6 +306,12 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         if len(results.tape_plan):
             write_csv(tmp / "tape_jobs.csv", results.tape_jobs)
             written.insert(written.index("summary.md"), "tape_jobs.csv")
+        if len(results.online_sources):
+            # Online protection to Azure: its jobs and each DPM server's day ends.
+            write_csv(tmp / "online_jobs.csv", results.online_jobs)
+            write_csv(tmp / "online_days.csv", results.online_days)
+            for name in ("online_jobs.csv", "online_days.csv"):
+                written.insert(written.index("summary.md"), name)
         if len(results.recommendations):
             write_csv(tmp / "recommendations.csv", results.recommendations)
             written.insert(written.index("summary.md"), "recommendations.csv")

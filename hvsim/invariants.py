@@ -39,6 +39,10 @@ def check_world(world: World) -> None:
         raise InvariantViolation("every started job ended", f"{world.restores.running} restores")
     if world.tape.running:
         raise InvariantViolation("every started job ended", f"{world.tape.running} tape jobs")
+    if world.online is not None and world.online.running:
+        raise InvariantViolation(
+            "every started job ended", f"{world.online.running} online jobs still running"
+        )
     if world.migrations.running:
         raise InvariantViolation(
             "every migration ended", f"{world.migrations.running} still running"
@@ -57,8 +61,10 @@ def check_world(world: World) -> None:
     tick = math.ulp(max(world.env.now, 1.0))
     for res in flows.resources.values():
         # Bytes moved can never exceed what the capacity allows over its busy time.
-        limit = res.capacity_bps * res.busy_s
-        slack = flows.started_flows * (_EPS_BYTES + _TICKS_PER_TRANSFER * tick * res.capacity_bps)
+        # (The highest capacity it had: a throttled uplink changes its capacity.)
+        cap = res.peak_capacity_bps
+        limit = cap * res.busy_s
+        slack = flows.started_flows * (_EPS_BYTES + _TICKS_PER_TRANSFER * tick * cap)
         if res.bytes_total > limit * (1 + 1e-6) + 1.0 + slack:
             raise InvariantViolation(
                 "no resource above its capacity",
@@ -105,6 +111,7 @@ def check_world(world: World) -> None:
     late += [
         f"on-demand job {r.number}" for r in t.on_demand if not starts_before(r.arrival_s, horizon)
     ]
+    late += [f"online job {r.online_job_id}" for r in t.online_jobs if r.scheduled_s >= horizon]
     if late:
         raise InvariantViolation(
             "nothing starts at or after the horizon", f"{', '.join(late[:3])} of {len(late)}"

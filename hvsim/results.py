@@ -23,6 +23,8 @@ from hvsim.model.trace import (
     JobRecord,
     MigrationRecord,
     OnDemandRecord,
+    OnlineDayRecord,
+    OnlineJobRecord,
     ProtectionBreakRecord,
     RedirectedIoRecord,
     RestoreRecord,
@@ -99,6 +101,14 @@ class Results:
     tape_jobs: pd.DataFrame = field(default_factory=lambda: _tape_jobs_frame([], None))
     tape_plan: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TAPE_PLAN_COLUMNS))
     tape_drives: int = 0
+    # Online protection to Azure (hvsim.model.online): one row per online job, per DPM
+    # server and simulated day (backlog, vault), and per data source protected online.
+    online_jobs: pd.DataFrame = field(default_factory=lambda: _online_jobs_frame([], None))
+    online_days: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(OnlineDayRecord._fields))
+    )
+    online_sources: pd.DataFrame = field(default_factory=lambda: _online_sources_frame(None, 0.0))
+    online_vault_peak_bytes: float = 0.0
 
     def kpis(self) -> dict[str, Any]:
         return compute_kpis(self)
@@ -236,6 +246,14 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         tape_jobs=_tape_jobs_frame(trace.tape_jobs, start_date),
         tape_plan=_tape_plan(world),
         tape_drives=sum(len(lib.drives) for lib in {p.library for p in world.tape.plans.values()}),
+        online_jobs=_online_jobs_frame(trace.online_jobs, start_date),
+        online_days=pd.DataFrame.from_records(
+            trace.online_days, columns=list(OnlineDayRecord._fields)
+        ),
+        online_sources=_online_sources_frame(world.online, world.horizon_s),
+        online_vault_peak_bytes=sum(u.vault.peak_bytes for u in world.online.uplinks.values())
+        if world.online is not None
+        else 0.0,
     )
 
 
@@ -272,6 +290,97 @@ def _protected_bytes(world: World) -> dict[str, float]:
     return {"protected_bytes_start": start, "protected_bytes_end": end}
 
 
+def _online_jobs_frame(records: list[OnlineJobRecord], start_date: dt.date | None) -> pd.DataFrame:
+    """One row per online job (hvsim.model.online), in the order they were recorded,
+    with wait and duration and, given the start date, calendar times."""
+    df = pd.DataFrame.from_records(records, columns=list(OnlineJobRecord._fields))
+    df["wait_s"] = df["start_s"] - df["queued_s"]
+    df["duration_s"] = df["end_s"] - df["start_s"]
+    if start_date is not None:
+        df = _with_datetimes(
+            df, start_date, {"queued_s": "queued", "start_s": "start", "end_s": "end"}
+        )
+    return df
+
+
+ONLINE_SOURCE_COLUMNS = [
+    "data_source",
+    "vm",
+    "protection_group",
+    "dpm_server",
+    "size_bytes",
+    "seeded_s",
+    "online_points",
+    "rpo_target_s",
+    "worst_gap_s",
+    "rpo_violations",
+]
+
+
+def _online_sources_frame(online: Any, horizon_s: float) -> pd.DataFrame:
+    """One row per data source protected online: when its seed was in the vault (NaN:
+    not in the run), its online points, and the gaps between them against the group's
+    online RPO: between consecutive points and from the last to the horizon (a data
+    source with none: the whole horizon), as the host-level rpo KPIs count them."""
+    rows = []
+    for src in online.sources if online is not None else []:
+        times = np.asarray(src.points_s, dtype=float)
+        gaps = np.diff(times)
+        last = float(times[-1]) if times.size else 0.0
+        gaps = np.append(gaps, max(horizon_s - last, 0.0))
+        target = src.group.rpo_s
+        rows.append(
+            (
+                src.name,
+                src.vm.name,
+                src.group.name,
+                src.group.uplink.dpm.name,
+                src.size_bytes(),
+                math.nan if src.seeded_s is None else src.seeded_s,
+                int(times.size),
+                target,
+                float(gaps.max()),
+                int((gaps > target).sum()),
+            )
+        )
+    return pd.DataFrame.from_records(rows, columns=ONLINE_SOURCE_COLUMNS)
+
+
+def _online_kpis(res: Results) -> dict[str, Any]:
+    """Online protection to Azure: data sources, jobs, bytes uploaded, days to seed,
+    the online RPO, the upload backlog at day ends and the vault. Zeros and nulls
+    when no group is protected online."""
+    jobs, days, src = res.online_jobs, res.online_days, res.online_sources
+    horizon_s = res.horizon_days * DAY_S
+    ran = jobs[jobs["outcome"] != "skipped"]
+    ok = ran[ran["outcome"] == "succeeded"]
+    seeded = src["seeded_s"].to_numpy(dtype=float)
+    # Every data source's seed in the vault by the horizon, or not (null).
+    in_time = seeded.size > 0 and bool(np.all(seeded <= horizon_s))
+    # Per day, the DPM servers' backlogs added up.
+    backlog = days.groupby("day")["upload_backlog_bytes"].sum().to_numpy(dtype=float)
+    end = days[days["day"] == days["day"].max()] if len(days) else days
+    return {
+        "data_sources": int(len(src)),
+        "jobs": int(len(ran)),
+        "succeeded": int(len(ok)),
+        "failed": int((ran["outcome"] == "failed").sum()),
+        "skipped": int((jobs["outcome"] == "skipped").sum()),
+        "bytes_uploaded": _r(ok.loc[ok["kind"] != "offline_seed", "bytes"].sum(), 0),
+        "bytes_shipped": _r(ok.loc[ok["kind"] == "offline_seed", "bytes"].sum(), 0),
+        "data_sources_seeded": int((seeded <= horizon_s).sum()),
+        "days_to_seed": _r(float(seeded.max()) / DAY_S, 4) if in_time else None,
+        "rpo_target_s": _r(float(src["rpo_target_s"].min())) if len(src) else None,
+        "rpo_violations": int(src["rpo_violations"].sum()),
+        "worst_gap_s": _r(float(src["worst_gap_s"].max())) if len(src) else None,
+        "upload_backlog_max_bytes": _r(backlog.max(), 0) if backlog.size else 0.0,
+        "upload_backlog_end_bytes": _r(end["upload_backlog_bytes"].sum(), 0),
+        "vault_bytes_end": _r(end["vault_bytes"].sum(), 0),
+        "vault_bytes_peak": _r(res.online_vault_peak_bytes, 0),
+        "vault_points_end": int(end["vault_points"].sum()),
+    }
+
+
 def _r(x: float, nd: int = 3) -> float:
     """Round for kpis.json: stable text across platforms, no -0.0 or NaN."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
@@ -291,6 +400,7 @@ def compute_kpis(res: Results) -> dict[str, Any]:
     kpis["admission"] = res.admission
     kpis["tape"] = _tape_kpis(res)
     kpis["decision"] = _decision_kpis(res, all_jobs, kpis)
+    kpis["online"] = _online_kpis(res)
     return kpis
 
 
@@ -756,8 +866,30 @@ def _utilisation(world: World, start_date: dt.date) -> pd.DataFrame:
     )
     caps = np.array([r.capacity_bps for r in res], dtype=float)
     df["capacity_bps"] = caps[idx]
+    if flows.capacity_changes:
+        df["capacity_bps"] = _capacity_then(df, idx, flows.capacity_changes)
     df["utilisation"] = df["load_bps"] / df["capacity_bps"]
     return _with_datetimes(df, start_date, {"time_s": "time"})
+
+
+def _capacity_then(
+    df: pd.DataFrame, idx: np.ndarray, changes: list[tuple[float, int, float, float]]
+) -> np.ndarray:
+    """Each utilisation row's capacity at its time, for resources whose capacity
+    changed during the run (a throttled uplink): the latest change at or before the
+    row, or the capacity before the first change."""
+    caps = df["capacity_bps"].to_numpy(dtype=float).copy()
+    times = df["time_s"].to_numpy(dtype=float)
+    by_res: dict[int, list[tuple[float, float, float]]] = {}
+    for t, i, before, after in changes:
+        by_res.setdefault(i, []).append((t, before, after))
+    for i, seq in by_res.items():
+        rows = np.flatnonzero(idx == i)
+        change_s = np.array([t for t, _, _ in seq], dtype=float)
+        cap_after = np.array([a for _, _, a in seq], dtype=float)
+        k = np.searchsorted(change_s, times[rows], side="right") - 1
+        caps[rows] = np.where(k >= 0, cap_after[np.maximum(k, 0)], seq[0][1])
+    return caps
 
 
 def _degraded_io(world: World, redirected: pd.DataFrame) -> pd.DataFrame:

@@ -57,6 +57,8 @@ def run_world(world: World, progress: Callable[[float], None] | None = None) -> 
         env.process(od.arrivals())
     start_restores(world)
     world.tape.start()
+    if world.online is not None:
+        world.online.start()
     # Jobs started before the horizon run to their end (re-runs, checks and
     # migrations included), so every started job has an end: run until no event is
     # left, but no further than overrun_limit (a run still going then is stuck behind

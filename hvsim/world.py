@@ -37,6 +37,7 @@ from hvsim.model.infrastructure import (
 )
 from hvsim.model.migration import MigrationManager, MigrationSettings, VmmTopology
 from hvsim.model.on_demand import OnDemandStream
+from hvsim.model.online import OnlineGroup, OnlineJobs, OnlineSource, Uplink
 from hvsim.model.restore import RestoreCost, RestoreJobs
 from hvsim.model.scan import ClusterScanTarget, ProtectionScanner, ScanCosts
 from hvsim.model.schedule import DAY_S
@@ -91,6 +92,8 @@ class World:
     restores: RestoreJobs
     # Long-term protection to tape: the libraries, the groups' plans, their jobs.
     tape: TapeJobs
+    # Online protection to Azure: None when no protection group has an online block.
+    online: OnlineJobs | None = None
 
 
 def build_world(scenario: Scenario, seed: int) -> World:
@@ -223,7 +226,49 @@ def build_world(scenario: Scenario, seed: int) -> World:
         on_demand=on_demand,
         restores=restores,
         tape=tape,
+        online=_online_protection(
+            scenario, env, flows, trace, horizon_s, parts, dpm_servers, replicas, guest_replicas
+        ),
     )
+
+
+def _online_protection(
+    scenario: Scenario,
+    env: simpy.Environment,
+    flows: FlowNetwork,
+    trace: Trace,
+    horizon_s: float,
+    parts: Parts,
+    dpm_servers: dict[str, DpmServerState],
+    replicas: dict[VirtualMachine, Replica],
+    guest_replicas: list[GuestReplica],
+) -> OnlineJobs | None:
+    """The uplinks of DPM servers with online protection and each data source of a
+    group protected online (None, and nothing built, when no group is)."""
+    groups = [g for g in scenario.protection_groups if g.online is not None]
+    if not groups:
+        return None
+    uplinks = {
+        d.name: Uplink.build(dpm_servers[d.name], d.online, scenario.start_date, parts)
+        for d in scenario.dpm_servers
+        if d.online is not None and any(g.dpm_server == d.name for g in groups)
+    }
+    online = {
+        g.name: OnlineGroup.build(g.name, g.online, uplinks[g.dpm_server])
+        for g in groups
+        if g.online is not None
+    }
+    sources = [
+        OnlineSource(name=r.vm.name, vm=r.vm, group=online[r.plan.name], replica=r)
+        for r in replicas.values()
+        if r.plan.name in online
+    ]
+    sources += [
+        OnlineSource(name=r.source.name, vm=r.source.vm, group=online[r.plan.name], replica=r)
+        for r in guest_replicas
+        if r.plan.name in online
+    ]
+    return OnlineJobs(env, flows, trace, horizon_s, uplinks, sources)
 
 
 def _guest_protection(

@@ -68,6 +68,7 @@ class BandwidthResource:
         "kind",
         "path",
         "capacity_bps",
+        "peak_capacity_bps",
         "flows",
         "index",
         "bytes_total",
@@ -89,6 +90,9 @@ class BandwidthResource:
         # messages; empty when none does.
         self.path = path
         self.capacity_bps = float(capacity_bps)
+        # The highest capacity it ever had (FlowNetwork.set_capacity changes it): what
+        # the invariant "no resource above its capacity" allows over its busy time.
+        self.peak_capacity_bps = self.capacity_bps
         self.flows: dict[int, Flow] = {}
         self.index = index
         self.bytes_total = 0.0
@@ -177,6 +181,9 @@ class FlowNetwork:
         self.load_time = array("d")
         self.load_index = array("q")
         self.load_bps = array("d")
+        # Capacity changes (set_capacity): time, resource index, the capacity before
+        # and after, so the utilisation table divides each load by the capacity then.
+        self.capacity_changes: list[tuple[float, int, float, float]] = []
 
     def add_resource(
         self, name: str, kind: str, capacity_bps: float, path: str = ""
@@ -264,6 +271,30 @@ class FlowNetwork:
         if seeds:
             self._reallocate(seeds)
         return moved
+
+    def set_capacity(self, res: BandwidthResource, capacity_bps: float) -> None:
+        """Change ``res``'s capacity from now on (a throttling schedule). The flows
+        connected to it are settled at their old rates up to now, then share the new
+        capacity max-min fair, and the completion timer is re-armed for their new
+        ends: the same steps as a flow starting or ending (``_reallocate``)."""
+        if not capacity_bps > 0:
+            raise ValueError(f"resource {res.name}: capacity must be positive")
+        capacity_bps = float(capacity_bps)
+        if capacity_bps == res.capacity_bps:
+            return
+        now = self.env.now
+        self.capacity_changes.append((now, res.index, res.capacity_bps, capacity_bps))
+        res.capacity_bps = capacity_bps
+        res.peak_capacity_bps = max(res.peak_capacity_bps, capacity_bps)
+        logged = len(self.load_index)
+        if res.flows:
+            self._reallocate((res,))
+        # A row of the load timeline from the change on, unless the reallocation wrote
+        # one (the load may be the same, its share of the capacity is not).
+        if res.index not in self.load_index[logged:]:
+            self.load_time.append(now)
+            self.load_index.append(res.index)
+            self.load_bps.append(res._load)
 
     # -- mechanism ------------------------------------------------------------
     def _settle(self, flow: Flow, now: float) -> None:

@@ -165,6 +165,36 @@ class TapeJobRecord(NamedTuple):
     reason: str
 
 
+class OnlineJobRecord(NamedTuple):
+    """An online job to Azure (hvsim.model.online) of one data source."""
+
+    online_job_id: int
+    kind: str  # seed | offline_seed | backup
+    data_source: str  # the VM for a host-level data source
+    vm: str
+    protection_group: str
+    dpm_server: str
+    scheduled_s: float
+    queued_s: float
+    start_s: float  # slot held (an offline seed: shipped)
+    end_s: float  # uploaded (an offline seed: in the vault)
+    recovery_point_s: float  # the disk recovery point it copies; NaN when none
+    bytes: float  # uploaded (compressed); 0 unless it succeeded
+    outcome: str  # succeeded | failed | skipped
+    reason: str
+
+
+class OnlineDayRecord(NamedTuple):
+    """A DPM server's online protection at the end of a simulated day."""
+
+    day: int  # 1 = the end of the first day
+    time_s: float  # that end (the horizon for the last, partial day)
+    dpm_server: str
+    upload_backlog_bytes: float  # online jobs scheduled and not yet uploaded
+    vault_bytes: float
+    vault_points: int
+
+
 class SlotLog:
     """Job-slot occupancy at each request, grant and release: (time, slot, kind, in
     use, queued); of several rows at one time the last is the state from then on.
@@ -209,6 +239,8 @@ class Trace:
         "on_demand",
         "restores",
         "tape_jobs",
+        "online_jobs",
+        "online_days",
         "_next_job",
     )
 
@@ -217,6 +249,8 @@ class Trace:
         self.on_demand: list[OnDemandRecord] = []
         self.restores: list[RestoreRecord] = []
         self.tape_jobs: list[TapeJobRecord] = []
+        self.online_jobs: list[OnlineJobRecord] = []
+        self.online_days: list[OnlineDayRecord] = []
         self.migrations: list[MigrationRecord] = []
         self.breaks: list[ProtectionBreakRecord] = []
         # (time, slot name, kind host|dpm|csv-group|..., in use, queued) at each request,

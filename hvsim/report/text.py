@@ -284,6 +284,40 @@ def tape_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def online_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
+    """Online protection to Azure (none without an online group): jobs, days to seed,
+    the online RPO, the upload backlog and the vault."""
+    o = k.get("online")
+    if not o or not o["data_sources"]:
+        return []
+    days = o["days_to_seed"]
+    seeded = f"{o['data_sources_seeded']} of {o['data_sources']} data sources"
+    return [
+        (
+            "online jobs (succeeded / failed / skipped)",
+            f"{o['jobs']} ({o['succeeded']} / {o['failed']} / {o['skipped']})",
+        ),
+        (
+            "online seeding (days to seed)",
+            f"{seeded}, {'not within the horizon' if days is None else f'{days:.2f} days'}",
+        ),
+        (
+            "online RPO violations (target, worst gap)",
+            f"{o['rpo_violations']} ({format_seconds(o['rpo_target_s'])}, "
+            f"{format_seconds(o['worst_gap_s'])})",
+        ),
+        (
+            "upload backlog max / at end",
+            f"{format_bytes(o['upload_backlog_max_bytes'])} / "
+            f"{format_bytes(o['upload_backlog_end_bytes'])}",
+        ),
+        (
+            "vault at end / peak",
+            f"{format_bytes(o['vault_bytes_end'])} / {format_bytes(o['vault_bytes_peak'])}",
+        ),
+    ]
+
+
 # Rows of host-level backups, n/a in a run with guest-level protection only.
 HOST_LEVEL_ROWS = frozenset(
     {
@@ -378,6 +412,7 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
         )
     rows += guest_rows(k)
     rows += tape_rows(k)
+    rows += online_rows(k)
     for cluster, scan in k.get("scan", {}).items():
         rows.append(
             (

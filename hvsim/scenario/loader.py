@@ -564,6 +564,7 @@ def check_references(s: Scenario) -> list[str]:
     if guest_level and not names_failed:
         problems += check_guest_vms(s, all_vms)
         problems += check_guest_groups(s)
+    problems += _check_online(s)
     problems += _check_network(s, nodes, names_of, all_vms)
     problems += check_mobility_references(s, all_vms)
     problems += check_restore_references(s, all_vms)
@@ -590,6 +591,17 @@ def _check_long_term(s: Scenario, i: int) -> list[str]:
             f"library of {server.name} has ({lt.drives_allocated} > {lib.drives})"
         ]
     return []
+
+
+def _check_online(s: Scenario) -> list[str]:
+    """A group protected online needs its DPM server's uplink (dpm_servers[].online)."""
+    uplinks = {d.name: d.online is not None for d in s.dpm_servers}
+    return [
+        f"protection_groups[{i}].online: DPM server {g.dpm_server} has no online uplink "
+        f"(give dpm_servers[{[d.name for d in s.dpm_servers].index(g.dpm_server)}].online)"
+        for i, g in enumerate(s.protection_groups)
+        if g.online is not None and uplinks.get(g.dpm_server) is False
+    ]
 
 
 def _check_capacity(s: Scenario) -> list[str]:

@@ -594,6 +594,99 @@ LONG_TERM_ALLOWED = {
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
+# Azure Backup's throttling takes "bandwidth values [that] begin at 512 Kbps and go up to
+# 1,023 MBps" (source: azure-throttling), as written there.
+MIN_THROTTLE_RATE = 512e3 / 8
+MAX_THROTTLE_RATE = 1023e6
+THROTTLE_RANGE = "from 512 kbps (64 kB/s) to 1,023 MB/s (source: azure-throttling)"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WORK_DAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+
+
+class Throttling(Strict):
+    """DPM's "Throttling Setting" of its online (Azure) protection, as the MARS agent
+    sets it: one rate in work hours of work days, another at all other times (source:
+    azure-throttling)."""
+
+    work_hours_start: Clock = Field(
+        32400.0,
+        description="Start of work hours, HH:MM. Default 09:00 (source: azure-throttling, "
+        "Set-OBMachineSetting example).",
+    )
+    work_hours_end: Clock = Field(
+        64800.0,
+        description="End of work hours, HH:MM, after the start on the same day. Default "
+        "18:00 (source: azure-throttling).",
+    )
+    work_days: list[Weekday] = Field(
+        default_factory=lambda: list(WORK_DAYS),
+        min_length=1,
+        description="Work days. Default mon to fri (assumption).",
+    )
+    work_hours_rate: Rate = Field(
+        description="Upload rate in work hours. Required; " + THROTTLE_RANGE + "."
+    )
+    non_work_hours_rate: Rate = Field(
+        description="Upload rate outside work hours. Required; " + THROTTLE_RANGE + "."
+    )
+
+    @field_validator("work_hours_rate", "non_work_hours_rate")
+    @classmethod
+    def _in_range(cls, rate: float, info: ValidationInfo) -> float:
+        if not MIN_THROTTLE_RATE <= rate <= MAX_THROTTLE_RATE:
+            raise ValueError(f"{info.field_name} must be {THROTTLE_RANGE}")
+        return rate
+
+    @model_validator(mode="after")
+    def _hours(self) -> Throttling:
+        if not self.work_hours_start < self.work_hours_end:
+            raise ValueError("work_hours_end must come after work_hours_start on the same day")
+        return self
+
+
+# Online backups from a DPM server run at most 8 at once by default, 12 at most
+# (MaxRunningTasksThreshold, source: dpm-task-controller-8).
+MAX_ONLINE_JOBS = 12
+# The local cache must hold at least 5 % of the data backed up (source:
+# azure-dpm-introduction).
+CACHE_SHARE = 0.05
+
+
+class OnlineUplink(Strict):
+    """The DPM server's Internet uplink to Azure Backup and its online settings."""
+
+    uplink: Rate = Field(description=f"Internet uplink line rate, e.g. 100 Mbps. {RATE_FLOOR}")
+    efficiency: float = Field(
+        LINK_EFFICIENCY,
+        ge=MIN_LINK_EFFICIENCY,
+        le=1,
+        description="Share of the uplink's line rate uploads reach, as for links: no "
+        "Azure-specific figure is published, so DPM's network efficiency is reused. "
+        "Default 0.8 (source: dpm-network-efficiency). The throttled rate applies on top: "
+        "uploads share min(uplink x efficiency, the throttling rate in force).",
+    )
+    throttling: Throttling | None = Field(
+        None, description="Work-hour and non-work-hour rates. Default none (no throttling)."
+    )
+    max_parallel_jobs: int = Field(
+        8,
+        ge=1,
+        le=MAX_ONLINE_JOBS,
+        description="Online jobs at once (MaxRunningTasksThreshold). Default 8, at most 12 "
+        "(source: dpm-task-controller-8).",
+    )
+    cache_volume: Size | None = Field(
+        None,
+        description="Size of the local cache volume (the MARS scratch folder). It must "
+        "hold 5 % of the data sources protected online (source: azure-dpm-introduction): "
+        "each data source's first online job reserves 5 % of its size there, and a job "
+        "whose reservation does not fit fails 'Azure cache volume full' (sizes are drawn "
+        "per VM, so the rule is checked in the run). Default: sized to the rule "
+        f"(assumption: never full). {SIZE_FLOOR}",
+    )
+
+
 class DpmServer(Strict):
     name: Name
     version: Literal["2012", "2012SP1", "2012R2"] = Field(description="DPM version.")
@@ -656,6 +749,12 @@ class DpmServer(Strict):
         None,
         description="The tape library for long-term protection "
         "(protection_groups[].long_term). Default none.",
+    )
+    online: OnlineUplink | None = Field(
+        None,
+        description="Online protection to Azure from this server: its Internet uplink, "
+        "throttling, online job slots and cache. Default none (protection groups on this "
+        "server cannot have an online block).",
     )
 
 
@@ -789,6 +888,112 @@ class LongTermTape(Strict):
 SYNC_CHOICES_MIN = (15, 30, 45, 60, 120, 240, 360, 720, 1440)
 
 
+# DPM backs up to Azure at most twice a day, and a protected instance holds at most
+# 9,999 recovery points (source: azure-backup-support-matrix).
+MAX_ONLINE_TIMES = 2
+MAX_VAULT_POINTS = 9999
+
+
+class VaultRetention(Strict):
+    """How long the vault keeps online recovery points, independent of disk retention:
+    every point of the last ``daily`` days, the last point of each of the last
+    ``weekly`` calendar weeks (Monday to Sunday), of each of the last ``monthly``
+    months and of each of the last ``yearly`` years (a point is deleted when no rule
+    keeps it). Defaults: Microsoft's example policy, 180 days, 104 weeks, 60 months,
+    10 years (source: azure-mabs-sql-policy)."""
+
+    daily: int = Field(
+        180, ge=1, le=MAX_VAULT_POINTS, description="Days of daily points. Default 180."
+    )
+    weekly: int = Field(
+        104, ge=0, le=MAX_VAULT_POINTS, description="Weeks of weekly points. Default 104."
+    )
+    monthly: int = Field(
+        60, ge=0, le=MAX_VAULT_POINTS, description="Months of monthly points. Default 60."
+    )
+    yearly: int = Field(
+        10, ge=0, le=MAX_VAULT_POINTS, description="Years of yearly points. Default 10."
+    )
+
+
+class OnlineProtection(Strict):
+    """A protection group's online protection to Azure Backup: at each time of day,
+    each data source of the group (a VM at host level, a guest data source at guest
+    level) sends the change since its last online point up to its latest disk recovery
+    point, compressed, over its DPM server's uplink (``dpm_servers[].online``)."""
+
+    times: list[Clock] = Field(
+        default_factory=lambda: [43200.0, 72000.0],
+        min_length=1,
+        description="Times of day of online backups, HH:MM: at most 2 (source: "
+        "azure-backup-support-matrix). Schedule them after the disk backups (source: "
+        "azure-mabs-sql-policy): an online job copies the latest disk recovery point made "
+        "before it. Default 12:00 and 20:00 (source: azure-mabs-sql-policy).",
+    )
+    compression_factor: float = Field(
+        1.0,
+        ge=1,
+        le=100,
+        description="Bytes backed up / bytes uploaded: DPM compresses what it sends to the "
+        "vault, but no ratio is published (source: azure-backup-support-matrix). Default 1, "
+        "no reduction (assumption, to sweep).",
+    )
+    seeding: Literal["online", "offline"] = Field(
+        "online",
+        description="How the first online copy (the whole replica) reaches the vault: "
+        "online over the uplink, or offline on shipped disks (Azure Import/Export), at "
+        "most 80 TB per protection group (source: azure-offline-seeding). Default online.",
+    )
+    offline_transit: Duration = Field(
+        14 * 86400.0,
+        description="Offline seeding: from the first online time with a disk replica until "
+        "the disks' data is in the vault (copy, shipping, import); online jobs before then "
+        "are skipped. Default 14 d (assumption; Microsoft says only that initial online "
+        "backups take 'several days', source: azure-offline-seeding). At most 365 d.",
+    )
+    retention: VaultRetention = Field(
+        default_factory=VaultRetention, description="Vault retention (GFS counts)."
+    )
+    rpo: Duration = Field(
+        93600.0,
+        description="Online RPO target: the longest acceptable gap between a data "
+        "source's online points (online.rpo_violations). Default 26 h (assumption, as the "
+        "disk rpo: one new disk point a day to copy, plus 2 h for uploads queueing).",
+    )
+
+    @field_validator("offline_transit")
+    @classmethod
+    def _transit(cls, transit: float) -> float:
+        if transit > 365 * 86400.0:
+            raise ValueError("offline_transit must be at most 365 d")
+        return transit
+
+    @field_validator("times")
+    @classmethod
+    def _twice_a_day(cls, times: list[float]) -> list[float]:
+        if len(times) > MAX_ONLINE_TIMES:
+            raise ValueError(
+                f"DPM backs up to Azure at most {MAX_ONLINE_TIMES} times a day, not "
+                f"{len(times)} (source: azure-backup-support-matrix)"
+            )
+        if len(set(times)) != len(times):
+            raise ValueError("online times must differ")
+        return times
+
+    @model_validator(mode="after")
+    def _points(self) -> OnlineProtection:
+        r = self.retention
+        most = r.daily * len(self.times) + r.weekly + r.monthly + r.yearly
+        if most > MAX_VAULT_POINTS:
+            raise ValueError(
+                f"retention keeps up to {most:,} points a data source ({r.daily} days x "
+                f"{len(self.times)} a day + {r.weekly} + {r.monthly} + {r.yearly}); Azure "
+                f"Backup keeps at most {MAX_VAULT_POINTS:,} (source: "
+                "azure-backup-support-matrix)"
+            )
+        return self
+
+
 class ProtectionGroup(Strict):
     name: Name
     dpm_server: Name = Field(description="DPM server protecting this group.")
@@ -872,6 +1077,10 @@ class ProtectionGroup(Strict):
         None,
         description="Long-term protection to tape: its schedule, retention range and drives. "
         "Needs a tape_library on the group's DPM server. Default none.",
+    )
+    online: OnlineProtection | None = Field(
+        None,
+        description="Online protection to Azure of the group's data sources. Default none.",
     )
 
     @field_validator("sync_frequency")

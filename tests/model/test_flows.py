@@ -646,3 +646,64 @@ def test_open_streams_with_one_bad_spec_opens_none():
     with pytest.raises(ValueError):
         net.open_streams([([link], 10.0), ([link], 0.0)])
     assert net.active == 0 and not link.flows
+
+
+# --------------------------------------------------------------------------------------
+# capacity changes (a throttled uplink)
+
+
+def test_capacity_change_mid_transfer_settles_and_finishes_at_the_new_rate():
+    # 1000 B over a 100 B/s resource; at t = 4 s the capacity drops to 50 B/s.
+    # By then 4 x 100 = 400 B are sent; the other 600 B take 600 / 50 = 12 s: the end
+    # moves from 10 s to 4 + 12 = 16 s.
+    env, net, (r,) = _net(100.0)
+    done = net.transfer(1000.0, (r,))
+
+    def throttle():
+        yield env.timeout(4.0)
+        net.set_capacity(r, 50.0)
+
+    env.process(throttle())
+    env.run(done)
+    assert env.now == approx(16.0)
+    assert r.bytes_total == approx(1000.0)
+    assert r.peak_capacity_bps == 100.0
+
+
+def test_capacity_rise_mid_transfer_brings_the_end_forward_for_every_sharer():
+    # Two 1000 B transfers share 100 B/s (50 B/s each); at t = 10 s each has 500 B
+    # left and the capacity rises to 400 B/s (200 B/s each): 500 / 200 = 2.5 s more,
+    # both end at 12.5 s (not at 20 s as before the change).
+    env, net, (r,) = _net(100.0)
+    a = net.transfer(1000.0, (r,))
+    b = net.transfer(1000.0, (r,))
+
+    def throttle():
+        yield env.timeout(10.0)
+        net.set_capacity(r, 400.0)
+
+    env.process(throttle())
+    env.run(env.all_of([a, b]))
+    assert env.now == approx(12.5)
+    assert r.peak_capacity_bps == 400.0
+
+
+def test_capacity_change_of_a_resource_that_is_not_the_bottleneck_changes_nothing():
+    # A flow over r0 (100 B/s) and r1 (1000 B/s) runs at 100 B/s; r1 dropping to
+    # 500 B/s leaves it the wider one: 1000 B still take 10 s.
+    env, net, (r0, r1) = _net(100.0, 1000.0)
+    done = net.transfer(1000.0, (r0, r1))
+
+    def throttle():
+        yield env.timeout(3.0)
+        net.set_capacity(r1, 500.0)
+
+    env.process(throttle())
+    env.run(done)
+    assert env.now == approx(10.0)
+
+
+def test_capacity_must_stay_positive():
+    env, net, (r,) = _net(100.0)
+    with pytest.raises(ValueError, match="capacity must be positive"):
+        net.set_capacity(r, 0.0)
