@@ -15,6 +15,7 @@ import simpy
 from hvsim.model.dpm_rules import keeps_vms_online
 from hvsim.model.flows import BandwidthResource, FlowNetwork
 from hvsim.model.infrastructure import Network, Parts, SmbShareVolume
+from hvsim.model.pool import DataSourceStorage, StoragePool
 from hvsim.model.schedule import DAY_S, daily, starts_before
 from hvsim.model.slots import JobSlots, SlotsInOrder
 from hvsim.model.trace import ConsistencyCheckRecord, DowntimeRecord, JobRecord, Trace
@@ -89,12 +90,8 @@ class DpmServerState:
     # Item-level recovery mounts a recovery point's VHD on the DPM server, which needs
     # the Hyper-V role there (source: dpm-hyperv-restore).
     hyper_v_role: bool = False
-    replica_bytes: float = 0.0
-    recovery_point_bytes: float = 0.0
-    pool_peak_bytes: float = 0.0
-    # (expiry time, bytes) of recovery points, oldest first
-    recovery_points: list[tuple[float, float]] = field(default_factory=list)
-    _rp_head: int = 0
+    # The pool's volumes and what they hold (hvsim.model.pool); build makes it.
+    storage: StoragePool = field(default_factory=lambda: StoragePool(name="", capacity_bytes=0.0))
     # Guest-level protection: Eseutil's rate per check on this server, and whether
     # data sources share volumes (co-location).
     eseutil_rate_bps: float = 225e6  # (source: eseutil-throughput); build sets the scenario's
@@ -129,30 +126,29 @@ class DpmServerState:
             hyper_v_role=spec.hyper_v_role,
             eseutil_rate_bps=spec.eseutil_rate,
             colocate=spec.colocate,
+            storage=StoragePool(
+                name=spec.name,
+                capacity_bytes=pool.capacity,
+                thin=pool.allocation == "thin",
+                colocate=spec.colocate,
+            ),
         )
 
     def used_bytes(self, now: float) -> float:
-        rps = self.recovery_points
-        while self._rp_head < len(rps) and rps[self._rp_head][0] <= now:
-            self.recovery_point_bytes -= rps[self._rp_head][1]
-            self._rp_head += 1
-        if self._rp_head > 1024 and self._rp_head * 2 > len(rps):
-            del rps[: self._rp_head]
-            self._rp_head = 0
-        return self.replica_bytes + self.recovery_point_bytes
+        """Bytes the pool holds (replicas and retained recovery points)."""
+        return self.storage.used_bytes
 
-    def store(self, now: float, replica_bytes: float, rp_bytes: float, expiry: float) -> bool:
-        """Account a recovery point; False if the pool has no room (the job fails,
-        source: dpm-retention)."""
-        used = self.used_bytes(now)
-        if used + replica_bytes + rp_bytes > self.pool_capacity_bytes:
-            return False
-        self.replica_bytes += replica_bytes
-        if rp_bytes > 0:
-            self.recovery_point_bytes += rp_bytes
-            self.recovery_points.append((expiry, rp_bytes))
-        self.pool_peak_bytes = max(self.pool_peak_bytes, used + replica_bytes + rp_bytes)
-        return True
+    @property
+    def pool_peak_bytes(self) -> float:
+        return self.storage.peak_used_bytes
+
+    @property
+    def replica_bytes(self) -> float:
+        return sum(t.used_bytes for t in self.storage.totals.values() if t.kind == "replica")
+
+    @property
+    def recovery_point_bytes(self) -> float:
+        return self.storage.used_bytes - self.replica_bytes
 
 
 @dataclass(slots=True, frozen=True)
@@ -234,6 +230,8 @@ class Replica:
     # A whole-VM restore to the original location is replacing the VM's VHDs
     # (hvsim.model.restore): its backups fail meanwhile.
     restoring: bool = False
+    # Its volumes in the DPM server's pool, allocated when its protection starts.
+    storage: DataSourceStorage | None = None
 
     @classmethod
     def for_vm(cls, vm: VirtualMachine, plan: ProtectionGroupPlan) -> Replica:
@@ -316,6 +314,8 @@ class GuestReplica:
     # CPU-seconds of the VM's CPU that DPM's agent spent sending this data source's
     # jobs (the job's transfer time x its VM's agent_cpu share).
     agent_cpu_s: float = 0.0
+    # Its volumes in the DPM server's pool, allocated when its protection starts.
+    storage: DataSourceStorage | None = None
 
     def add_point(self, time_s: float, kind: str, nbytes: float) -> None:
         self.point_time_s.append(time_s)
@@ -389,11 +389,20 @@ class BackupJobs:
         night is judged like the others, not cut short by where the run ends."""
         env, vm, plan = self.env, replica.vm, replica.plan
         dpm = plan.dpm
+        # Protection starts: DPM allocates the VM's volumes in the pool.
+        storage = replica.storage = dpm.storage.allocate(
+            env.now,
+            plan.name,
+            "hyperv",
+            vm.used_bytes,
+            plan.retention_days,
+            vm.changed_bytes_since(0.0, DAY_S),
+        )
         needs_replica = plan.initial_replica_over_network
-        if not needs_replica:
+        if not needs_replica and not storage.refusal:
             # Removable media: the replica arrives by courier before the first job.
-            dpm.store(0.0, vm.used_bytes, 0.0, 0.0)
-            replica.last_sync_s = 0.0
+            storage.store(env.now, "initial_replica", vm.used_bytes, 0.0)
+            replica.last_sync_s = env.now
             replica.size_bytes = vm.used_bytes
         for scheduled in daily(plan.express_full_times_s, self.horizon_s):
             if env.now > scheduled:
@@ -448,6 +457,8 @@ class BackupJobs:
         reason = ""
         try:
             check_agents(vm)
+            if replica.storage is not None and replica.storage.refusal:
+                raise JobFailed(replica.storage.refusal)  # no volumes in the pool
             with self.job_slots(vm, dpm) as slots:
                 yield from slots.take()
                 start = env.now
@@ -465,13 +476,13 @@ class BackupJobs:
                     snap = yield from self._saved_state_snapshot(replica, job_id)
                 yield self.flows.transfer(nbytes, self.backup_route(vm, dpm))
                 yield from self.vss.release(snap)
-                expiry = env.now + plan.retention_days * DAY_S
-                if kind == "initial_replica":
-                    stored = dpm.store(env.now, nbytes, 0.0, expiry)
-                else:
-                    stored = dpm.store(env.now, 0.0, nbytes, expiry)
-                if not stored:
-                    raise JobFailed("DPM storage pool full")
+                assert replica.storage is not None  # allocated when protection started
+                first = kind == "initial_replica"
+                refused = replica.storage.store(
+                    env.now, kind, nbytes if first else 0.0, 0.0 if first else nbytes, start
+                )
+                if refused:
+                    raise JobFailed(refused)
                 if kind == "initial_replica":
                     replica.size_bytes = nbytes
                 replica.last_sync_s = start

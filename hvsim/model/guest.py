@@ -283,12 +283,21 @@ class GuestJobs:
         does (source: dpm-auto-rerun); a failed synchronization waits for the next."""
         env, plan, source = self.env, replica.plan, replica.source
         dpm = plan.dpm
+        # Protection starts: DPM allocates the data source's volumes in the pool.
+        storage = replica.storage = dpm.storage.allocate(
+            env.now,
+            plan.name,
+            source.kind,
+            source.size_bytes,
+            plan.retention_days,
+            source.changed_bytes_since(0.0, DAY_S) + source.log_bytes_since(0.0, DAY_S),
+        )
         needs_replica = plan.initial_replica_over_network
-        if not needs_replica:
+        if not needs_replica and not storage.refusal:
             # Removable media: the replica arrives by courier before the first job.
-            dpm.store(0.0, source.size_bytes, 0.0, 0.0)
+            storage.store(env.now, "initial_replica", source.size_bytes, 0.0)
             replica.size_bytes = source.size_bytes
-            replica.add_point(0.0, "initial_replica", 0.0)
+            replica.add_point(env.now, "initial_replica", 0.0)
         schedule = plan.occurrences(source, self.horizon_s)
         upcoming = next(schedule, None)
         while upcoming is not None:
@@ -333,6 +342,8 @@ class GuestJobs:
         outcome, reason = "succeeded", ""
         verify: tuple[int, float, float, float] | None = None  # (id, start, end, bytes)
         try:
+            if replica.storage is not None and replica.storage.refusal:
+                raise JobFailed(replica.storage.refusal)  # no volumes in the pool
             with SlotsInOrder(
                 plan.exchange_slot,
                 self.exchange_slots(dpm) if exchange else None,
@@ -346,13 +357,13 @@ class GuestJobs:
                     replica.catalog_s = start
                 else:
                     replica.agent_cpu_s += (env.now - start) * source.agent_cpu
-                    expiry = env.now + plan.retention_days * DAY_S
+                    assert replica.storage is not None  # allocated when protection started
                     first = kind == "initial_replica"
-                    stored = dpm.store(
-                        env.now, nbytes if first else 0.0, 0.0 if first else nbytes, expiry
+                    refused = replica.storage.store(
+                        env.now, kind, nbytes if first else 0.0, 0.0 if first else nbytes, start
                     )
-                    if not stored:
-                        raise JobFailed("DPM storage pool full")
+                    if refused:
+                        raise JobFailed(refused)
                     verify = yield from self._eseutil(replica, kind, nbytes, start)
                     self._made(replica, kind, start, nbytes)
         except JobFailed as exc:

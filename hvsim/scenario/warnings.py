@@ -22,6 +22,7 @@ def scenario_warnings(scenario: Scenario, source: str) -> list[str]:
         + _guest_unprotected(scenario, source)
         + _after_horizon(scenario, source)
         + admission_warnings(scenario, source)
+        + short_horizon_warnings(scenario, source)
     )
 
 
@@ -92,3 +93,19 @@ def _after_horizon(scenario: Scenario, source: str) -> list[str]:
 def _clock(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
+
+
+def short_horizon_warnings(scenario: Scenario, source: str) -> list[str]:
+    """Protection groups whose retention range is longer than the horizon: the run
+    never fills their recovery point volumes, so the pool's peak is lower than what
+    the range needs; the projection is storage.steady_state_bytes (hvsim.model.pool)."""
+    lines = []
+    for i, g in enumerate(scenario.protection_groups):
+        if scenario.horizon_days < g.retention_days:
+            lines.append(
+                f"{source}: protection_groups[{i}].retention_days: warning: group {g.name} "
+                f"keeps {g.retention_days} days of recovery points but the horizon is "
+                f"{scenario.horizon_days:g} days: the pool peak under-estimates the pool "
+                "its retention range needs; storage.steady_state_bytes is the projection"
+            )
+    return lines

@@ -49,6 +49,8 @@ def guest_doc(vms: int = 1, **group: Any) -> dict[str, Any]:
                 "members": ["sql-*"],
                 "express_full_times": ["20:00"],
                 "initial_replica": "removable_media",
+                # Within the 1-day horizon: no short-horizon warning.
+                "retention_days": 1,
                 **group,
             }
         ],
