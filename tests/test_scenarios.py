@@ -38,6 +38,11 @@ PINNED = {
         ("downtime", "total_s"): 549.08,
         ("downtime", "per_backup_max_s"): 38.792,
         ("storage", "replica_bytes"): 723807713534.0,
+        # DPM's default allocation: 20 VMs, a replica and a recovery point volume each.
+        ("storage", "volumes"): 40,
+        ("storage", "allocated_peak_bytes"): 1481169859069.0,
+        ("storage", "steady_state_bytes"): 850269144930.0,
+        ("storage", "days_until_full"): None,
     },
     "csv-8node-400vm": {
         ("backups", "jobs"): 2819,
@@ -51,6 +56,9 @@ PINNED = {
         ("redirected_io", "intervals"): 2800,
         ("redirected_io", "total_s"): 170123.713,
         ("storage", "replica_bytes"): 28257251588873.0,
+        # Co-located: one replica and one recovery point volume for the group.
+        ("storage", "volumes"): 2,
+        ("storage", "steady_state_allocated_bytes"): 57185591817746.0,
     },
     "csv-2008r2": {
         ("backups", "makespan_p50_s"): 2370.145,

@@ -129,6 +129,7 @@ class DataSourceStorage:
     made_bytes: float = 0.0
     made_days: int = 0
     _last_made_day: int = -1
+    _first_day_bytes: float = 0.0  # the first day's may be part of a day
 
     def store(
         self,
@@ -188,6 +189,8 @@ class DataSourceStorage:
             if day != self._last_made_day:
                 self.made_days += 1
                 self._last_made_day = day
+            if self.made_days == 1:
+                self._first_day_bytes += point_bytes
         if replica_bytes > 0:
             pool.add_used(self.replica, replica_bytes)
         pool.add_used(self.points, point_bytes - freed)
@@ -196,9 +199,15 @@ class DataSourceStorage:
     def steady_state(self) -> tuple[float, float]:
         """(replica, recovery points) this data source holds once its retention range
         is full: its replica and retention_days x the mean recovery point bytes of a
-        day with points (the run's own points, so a run shorter than the range
-        projects the same; one that made none: its expected change a day)."""
-        per_day = self.made_bytes / self.made_days if self.made_days else self.daily_bytes
+        day with points after its first (the run's own points, so a run shorter than
+        the range projects the same; one that made none: its expected change a day)."""
+        if self.made_days > 1:
+            # The first day is left out: protection may have started part-way through it.
+            per_day = (self.made_bytes - self._first_day_bytes) / (self.made_days - 1)
+        elif self.made_days == 1:
+            per_day = self.made_bytes
+        else:
+            per_day = self.daily_bytes
         return self.replica_bytes or self.size_bytes, self.retention_days * per_day
 
 

@@ -237,3 +237,41 @@ def test_the_storage_table_has_a_row_per_day_group_and_volume_kind():
     assert list(t["used_bytes"]) == pytest.approx([U, 0, U, 3e9, U, 6e9])
     assert list(t["allocated_bytes"]) == pytest.approx([150e9, 50e9 + C] * 3)
     assert set(t["capacity_bytes"]) == {100e12}
+
+
+@pytest.mark.parametrize("horizon", [3, 10])
+def test_steady_state_of_a_guest_sql_database_by_hand(horizon):
+    # A 10 GB SQL database in the simple recovery model (express fulls only, daily at
+    # 22:00), changing 5 % a day, kept 7 days; its replica arrives by removable media at
+    # 0, so day 0's express full holds 22 h of change and every later one a day's:
+    # 0.5 GB. Steady state: 10 GB + 7 x 0.5 GB = 13.5 GB, from 3 days (fulls on days
+    # 1, 2 after day 0's) or from 10.
+    doc = base_scenario(horizon_days=horizon)
+    vm = doc["vms"][0]
+    vm["protection"] = "guest"
+    vm["sql"] = {"size": "10 GB", "daily_change": 0.05, "recovery_model": "simple"}
+    group = doc["protection_groups"][0]
+    group.update(level="guest", retention_days=7, initial_replica="removable_media")
+    k = run(doc).kpis()["storage"]
+    assert k["steady_state_bytes"] == pytest.approx(10e9 + 7 * 0.5e9)
+    # DPM's SQL row: replica 10 GB x 1.06 / 0.85; points 2.5 x 7 x 0.06 x 10 GB + C
+    # = 10.5 GB + C, which holds 3.5 GB: no growth.
+    assert k["steady_state_allocated_bytes"] == pytest.approx(10e9 * 1.06 / 0.85 + 10.5e9 + C)
+    if horizon == 3:
+        # The run holds the replica and 3 points: 22/24 x 0.5 GB + 2 x 0.5 GB.
+        assert k["end_bytes"] == pytest.approx(10e9 + 0.5e9 * (22 / 24 + 2))
+
+
+def test_the_9000th_disk_snapshot_is_the_last_on_a_server():
+    # 9,000 disk snapshots per DPM server (source: dpm-server-limits): express fulls
+    # count, synchronizations do not.
+    pool = StoragePool(name="dpm1", capacity_bytes=1e15, colocate=True)
+    sources = [pool.allocate(0.0, "pg", "hyperv", 1e9, 448) for _ in range(100)]
+    for day in range(90):
+        for ds in sources:
+            assert ds.store(day * DAY, "express_full", 0.0, 1.0) == ""
+    assert pool.disk_snapshots == 9000
+    assert sources[0].store(90 * DAY, "log_sync", 0.0, 1.0) == ""
+    why = sources[0].store(90 * DAY, "express_full", 0.0, 1.0)
+    assert why == "DPM disk snapshot limit reached (9,000 on dpm1)"
+    assert pool.peak_disk_snapshots == 9000
