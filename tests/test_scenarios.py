@@ -42,7 +42,7 @@ PINNED = {
         ("storage", "volumes"): 40,
         ("storage", "allocated_peak_bytes"): 1481169859069.0,
         ("storage", "steady_state_bytes"): 850269144930.0,
-        ("storage", "days_until_full"): None,
+        ("storage", "pool_full_failures"): 0,
     },
     "csv-8node-400vm": {
         ("backups", "jobs"): 2819,
