@@ -156,7 +156,7 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
     )
     pools = [d.storage for d in world.dpm_servers.values()]
     for pool in pools:
-        pool.finish(world.horizon_s)
+        pool.finish()
     storage_days = _storage_days(pools)
     storage = _storage_kpis(world, trace.jobs, storage_days)
     counters = {
@@ -336,7 +336,7 @@ def _storage_kpis(
     for dpm in world.dpm_servers.values():
         pool = dpm.storage
         steady_used, steady_alloc = pool.steady_state()
-        end_alloc = pool.used_bytes if pool.thin else pool.allocated_bytes
+        end_alloc = pool.horizon_allocated_bytes
         servers[dpm.name] = {
             "allocation": "thin" if pool.thin else "dpm_default",
             "pool_peak_bytes": pool.peak_used_bytes,
@@ -351,7 +351,7 @@ def _storage_kpis(
             "disk_snapshots": pool.peak_disk_snapshots,
             "steady_state_bytes": steady_used,
             "steady_state_allocated_bytes": steady_alloc,
-            "end_bytes": pool.used_bytes,
+            "end_bytes": pool.horizon_used_bytes,
             "needed_bytes": max(steady_used if pool.thin else steady_alloc, end_alloc),
         }
     out: dict[str, Any] = {}

@@ -97,8 +97,16 @@ class DpmServerState:
     eseutil_rate_bps: float = 225e6  # (source: eseutil-throughput); build sets the scenario's
     colocate: bool = False
 
+    def __post_init__(self) -> None:
+        if not self.storage.name:  # built without one: a pool of the server's capacity
+            self.storage = StoragePool(
+                name=self.name, capacity_bytes=self.pool_capacity_bytes, colocate=self.colocate
+            )
+
     @classmethod
-    def build(cls, spec: schema.DpmServer, index: int, parts: Parts) -> DpmServerState:
+    def build(
+        cls, spec: schema.DpmServer, index: int, parts: Parts, horizon_s: float = 0.0
+    ) -> DpmServerState:
         path = f"dpm_servers[{index}]"
         pool = spec.pool
         # Without a read rate of its own, the pool reads as fast as it writes.
@@ -131,6 +139,7 @@ class DpmServerState:
                 capacity_bytes=pool.capacity,
                 thin=pool.allocation == "thin",
                 colocate=spec.colocate,
+                horizon_s=horizon_s,
             ),
         )
 

@@ -238,6 +238,10 @@ class StoragePool:
     # boundary (end of day ``_next_day``) to record.
     rows: list[tuple[int, str, str, float, float]] = field(default_factory=list)
     _next_day: int = 0
+    horizon_s: float = 0.0  # set by the world: the table's last day ends here
+    # Used and allocated at the horizon (recorded with the last day's rows).
+    horizon_used_bytes: float = 0.0
+    horizon_allocated_bytes: float = 0.0
 
     # -- allocation --------------------------------------------------------------
     def allocate(
@@ -356,21 +360,32 @@ class StoragePool:
     # -- the storage table ---------------------------------------------------------
     def observe(self, now: float) -> None:
         """Record the rows of every day that ended at or before ``now`` (the state
-        has not changed since the last change, which is the state then)."""
-        while (self._next_day + 1) * DAY_S <= now:
+        has not changed since the last change, which is the state then); the last
+        day ends at the horizon."""
+        while self._next_day < self._days and self._day_end(self._next_day) <= now:
             self._record(self._next_day)
 
-    def finish(self, horizon_s: float) -> None:
-        """Record the days up to the horizon not yet recorded (the last, a part day
-        if the horizon is not a whole number of days)."""
-        days = math.ceil(horizon_s / DAY_S - 1e-9)
-        while self._next_day < days:
+    def finish(self) -> None:
+        """Record the days up to the horizon not yet recorded (nothing changed since:
+        the state at the end is the state then)."""
+        while self._next_day < self._days:
             self._record(self._next_day)
+
+    @property
+    def _days(self) -> int:
+        """Days in the table: each day started before the horizon."""
+        return math.ceil(self.horizon_s / DAY_S - 1e-9)
+
+    def _day_end(self, day: int) -> float:
+        return min((day + 1) * DAY_S, self.horizon_s)
 
     def _record(self, day: int) -> None:
         for t in self.totals.values():
             self.rows.append((day, t.group, t.kind, t.used_bytes, t.allocated_bytes))
         self._next_day = day + 1
+        if self._next_day == self._days:  # the horizon
+            self.horizon_used_bytes = self.used_bytes
+            self.horizon_allocated_bytes = self.allocated_bytes
 
     # -- the projection --------------------------------------------------------------
     def steady_state(self) -> tuple[float, float]:

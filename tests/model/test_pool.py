@@ -275,3 +275,18 @@ def test_the_9000th_disk_snapshot_is_the_last_on_a_server():
     why = sources[0].store(90 * DAY, "express_full", 0.0, 1.0)
     assert why == "DPM disk snapshot limit reached (9,000 on dpm1)"
     assert pool.peak_disk_snapshots == 9000
+
+
+def test_the_last_row_is_the_state_at_the_horizon_not_after_it():
+    # Horizon 1.5 days: rows for day 0 (its end) and day 1 (ends at the horizon). A
+    # point kept at 0.5 days shows on both; one kept at 1.6 days (a re-run after the
+    # horizon) on neither, nor in the state at the horizon.
+    pool = StoragePool(name="dpm1", capacity_bytes=1e15, thin=True, horizon_s=1.5 * DAY)
+    ds = pool.allocate(0.0, "pg", "hyperv", 100e9, 5)
+    ds.store(0.5 * DAY, "express_full", 0.0, 1e9)
+    ds.store(1.6 * DAY, "express_full", 0.0, 2e9)
+    pool.finish()
+    points = [(day, used) for day, _, kind, used, _ in pool.rows if kind == "recovery_point"]
+    assert points == [(0, 1e9), (1, 1e9)]
+    assert pool.horizon_used_bytes == 1e9
+    assert pool.used_bytes == 3e9
