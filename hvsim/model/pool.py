@@ -41,6 +41,10 @@ MAX_VOLUMES = int(_CAPS["volumes"])
 MAX_DISK_SNAPSHOTS = int(_CAPS["disk_snapshots"])
 
 POOL_FULL = "DPM storage pool full"
+# What co-location puts in one volume pair per protection group: Hyper-V VMs and SQL
+# databases (as admission counts volumes: source: dpm-sql-protection); Exchange,
+# SharePoint and file volumes keep their own (assumption).
+COLOCATED_WORKLOADS = frozenset({"hyperv", "sql"})
 # Points that are disk snapshots (counted against the 9,000): express fulls and file
 # recovery points, not synchronizations (source: dpm-server-limits).
 SNAPSHOT_KINDS = frozenset({"initial_replica", "express_full", "file_point"})
@@ -263,7 +267,8 @@ class StoragePool:
         replica_alloc, points_alloc = default_allocation(workload, size_bytes, retention_days)
         if self.thin:
             replica_alloc = points_alloc = 0.0
-        pair = self.shared.get(group) if self.colocate else None
+        shared = self.colocate and workload in COLOCATED_WORKLOADS
+        pair = self.shared.get(group) if shared else None
         if pair is None and self.volumes + 2 > MAX_VOLUMES:
             ds.refusal = (
                 f"DPM volume limit reached ({MAX_VOLUMES} volumes on {self.name}, "
@@ -282,7 +287,7 @@ class StoragePool:
             self.volumes += 2
             self.peak_volumes = max(self.peak_volumes, self.volumes)
             self.ldm_slots += 2 * LDM_SLOTS_PER_VOLUME
-            if self.colocate:
+            if shared:
                 self.shared[group] = pair
         ds.replica, ds.points = pair
         self._extend(ds.replica, replica_alloc)
@@ -399,7 +404,8 @@ class StoragePool:
             replica, points = ds.steady_state()
             used += replica + points
             r_alloc, p_alloc = default_allocation(ds.workload, ds.size_bytes, ds.retention_days)
-            key: object = ds.replica.totals.group if (self.colocate and ds.replica) else i
+            shared = self.colocate and ds.workload in COLOCATED_WORKLOADS and ds.replica
+            key: object = ds.replica.totals.group if shared and ds.replica else i
             acc = volumes.setdefault(key, [0.0, 0.0, 0.0, 0.0])
             acc[0] += replica
             acc[1] += r_alloc

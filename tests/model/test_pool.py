@@ -114,6 +114,12 @@ def test_the_600th_volume_is_the_last_and_a_new_data_source_is_refused():
     assert shared.volumes == 2
     # Sized by the sum: 301 x (15 GB + 5 GB + C).
     assert shared.allocated_bytes == pytest.approx(301 * (20e9 + C))
+    # Co-location is for Hyper-V VMs and SQL databases: an Exchange database keeps
+    # its own pair.
+    assert shared.allocate(0.0, "pg", "sql", 10e9, 5).refusal == ""
+    assert shared.volumes == 2
+    assert shared.allocate(0.0, "pg", "exchange", 10e9, 5).refusal == ""
+    assert shared.volumes == 4
 
 
 # -- retention in days with a successful point --------------------------------------
