@@ -296,3 +296,21 @@ def test_the_last_row_is_the_state_at_the_horizon_not_after_it():
     assert points == [(0, 1e9), (1, 1e9)]
     assert pool.horizon_used_bytes == 1e9
     assert pool.used_bytes == 3e9
+
+
+def test_a_volume_is_not_extended_without_an_ldm_slot():
+    # 2,960 LDM slots; a new volume takes 3, each extension 1 (source: dpm-auto-grow).
+    # 300 data sources take 600 volumes x 3 = 1,800 slots: 1,160 extensions are left.
+    pool = StoragePool(name="dpm1", capacity_bytes=1e15)
+    sources = [pool.allocate(0.0, "pg", "hyperv", 1e9, 1) for _ in range(300)]
+    assert pool.ldm_slots == 1800
+    # Points volumes of 0.1 GB + C = 1.78 GB, kept 1 day; a point of 2 GB + 11 GB x day
+    # outgrows it each day, and each day's growth (10 GB, or 25 %
+    # from 33.98 GB: 10.74 GB) just fits it (12.5, 23.2, 34.0, 44.7 GB for 2, 13.8,
+    # 25.6, 37.4 GB). 290 data sources x 4 growths = 1,160 slots.
+    for ds in sources[:290]:
+        for day in range(4):
+            assert ds.store(day * DAY, "express_full", 0.0, 2e9 + day * 11 * GIB) == ""
+    assert pool.ldm_slots == 2960
+    why = sources[299].store(0.0, "express_full", 0.0, 2e9)
+    assert why == "DPM recovery point volume full (no LDM slot left to extend it)"
