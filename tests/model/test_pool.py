@@ -304,10 +304,10 @@ def test_a_volume_is_not_extended_without_an_ldm_slot():
     pool = StoragePool(name="dpm1", capacity_bytes=1e15)
     sources = [pool.allocate(0.0, "pg", "hyperv", 1e9, 1) for _ in range(300)]
     assert pool.ldm_slots == 1800
-    # Points volumes of 0.1 GB + C = 1.78 GB, kept 1 day; a point of 2 GB + 11 GB x day
-    # outgrows it each day, and each day's growth (10 GB, or 25 %
-    # from 33.98 GB: 10.74 GB) just fits it (12.5, 23.2, 34.0, 44.7 GB for 2, 13.8,
-    # 25.6, 37.4 GB). 290 data sources x 4 growths = 1,160 slots.
+    # Points volumes of 0.1 GB + C = 1.78 GB, kept 1 day. Points of 2 GB + 11 GiB x day
+    # (2, 13.8, 25.6, 37.4 GB) outgrow it each day, and each day's growth of 10 GiB
+    # (10.74 GB, more than 25 % of it) just holds them: 12.5, 23.2, 34.0, 44.7 GB.
+    # 290 data sources x 4 growths = 1,160 slots.
     for ds in sources[:290]:
         for day in range(4):
             assert ds.store(day * DAY, "express_full", 0.0, 2e9 + day * 11 * GIB) == ""
