@@ -291,6 +291,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         "downtime.csv",
         "redirected_io.csv",
         "restores.csv",
+        "storage.csv",
         "summary.md",
     ]
     with folder.staging() as tmp:
@@ -299,6 +300,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         write_csv(tmp / "downtime.csv", results.downtime)
         write_csv(tmp / "redirected_io.csv", results.redirected_io)
         write_csv(tmp / "restores.csv", results.restores)
+        write_csv(tmp / "storage.csv", results.storage_days)
         # Only when there is something to list (a host-only run writes neither).
         if len(results.data_sources):
             write_csv(tmp / "data_sources.csv", results.data_sources)

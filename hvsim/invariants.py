@@ -86,6 +86,14 @@ def check_world(world: World) -> None:
             raise InvariantViolation(
                 "pool within capacity", f"{dpm.name}: peak {dpm.pool_peak_bytes:.0f} B"
             )
+        pool = dpm.storage
+        if pool.peak_allocated_bytes > pool.capacity_bytes * (1 + _REL):
+            raise InvariantViolation(
+                "pool allocation within capacity",
+                f"{dpm.name}: allocated {pool.peak_allocated_bytes:.0f} B",
+            )
+        if any(t.used_bytes > t.allocated_bytes * (1 + _REL) + 1.0 for t in pool.totals.values()):
+            raise InvariantViolation("volumes hold what is allocated", dpm.name)
     offline = {r.vm.name for r in world.replicas.values() if r.method == "offline"}
     for rec in world.trace.downtime:
         if rec.vm not in offline:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from hvsim.model.dpm import GuestReplica
 from hvsim.model.infrastructure import CsvVolume
+from hvsim.model.pool import POOL_FULL, StoragePool
 from hvsim.model.tape import tapes_per_full, window_overlap_s
 from hvsim.model.trace import (
     ConsistencyCheckRecord,
@@ -92,7 +93,10 @@ class Results:
     admission: dict[str, Any] = field(default_factory=dict)
     rpo_s: dict[str, float] = field(default_factory=dict)
     counters: dict[str, float] = field(default_factory=dict)
-    storage: dict[str, float] = field(default_factory=dict)
+    storage: dict[str, Any] = field(default_factory=dict)
+    # The DPM storage pools by day: one row per (day, DPM server, protection group,
+    # volume kind) with used and allocated bytes at the end of the day (hvsim.model.pool).
+    storage_days: pd.DataFrame = field(default_factory=lambda: _storage_days([]))
     # Each protection group's backup window (start, end), seconds after midnight.
     windows_s: dict[str, tuple[float, float]] = field(default_factory=dict)
     # Long-term protection to tape: one row per tape job (hvsim.model.tape), and one
@@ -186,13 +190,11 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
             "bottleneck_flow_s": [r.bottleneck_s for r in world.flows.resources.values()],
         }
     )
-    storage = {
-        "pool_peak_bytes": sum(d.pool_peak_bytes for d in world.dpm_servers.values()),
-        "replica_bytes": sum(d.replica_bytes for d in world.dpm_servers.values()),
-        "recovery_point_bytes": sum(
-            d.used_bytes(world.env.now) - d.replica_bytes for d in world.dpm_servers.values()
-        ),
-    }
+    pools = [d.storage for d in world.dpm_servers.values()]
+    for pool in pools:
+        pool.finish()
+    storage_days = _storage_days(pools)
+    storage = _storage_kpis(world, trace.jobs, storage_days)
     storage.update(_protected_bytes(world))
     counters = {
         "flows_started": world.flows.started_flows,
@@ -240,6 +242,7 @@ def collect(world: World, scenario_name: str, seed: int, start_date: dt.date) ->
         slot_queues=_with_datetimes(_slot_log(trace.slot_log), start_date, {"time_s": "time"}),
         counters=counters,
         storage=storage,
+        storage_days=storage_days,
         windows_s={
             name: (plan.window_start_s, plan.window_end_s) for name, plan in world.plans.items()
         },
@@ -459,7 +462,7 @@ def _host_kpis(res: Results) -> dict[str, Any]:
         "consistency_checks": _check_kpis(res),
         "migrations": _migration_kpis(res),
         "rpo": _rpo_kpis(res),
-        "storage": {k: _r(v, 0) for k, v in res.storage.items()},
+        "storage": _rounded(res.storage),
         "bottleneck": bottleneck,
         "restores": _restore_kpis(res.restores),
         "on_demand": {
@@ -470,6 +473,103 @@ def _host_kpis(res: Results) -> dict[str, Any]:
             else 0.0,
         },
     }
+
+
+STORAGE_DAY_COLUMNS = [
+    "day",
+    "dpm_server",
+    "protection_group",
+    "volume_kind",
+    "used_bytes",
+    "allocated_bytes",
+    "capacity_bytes",
+]
+
+
+def _storage_days(pools: Sequence[StoragePool]) -> pd.DataFrame:
+    """The pools' rows by day (StoragePool.rows), days in order, then servers in the
+    scenario's order, then groups and kinds in the order their volumes were made."""
+    rows = [
+        (day, pool.name, group, kind, used, allocated, pool.capacity_bytes)
+        for pool in pools
+        for day, group, kind, used, allocated in pool.rows
+    ]
+    df = pd.DataFrame.from_records(rows, columns=STORAGE_DAY_COLUMNS)
+    return df.sort_values("day", kind="stable").reset_index(drop=True)
+
+
+def _storage_kpis(
+    world: World, jobs: Sequence[JobRecord], storage_days: pd.DataFrame
+) -> dict[str, Any]:
+    """The storage section of kpis.json: the pools' peaks and end state, when each
+    first refused a store (day index; None: not within the horizon), the jobs failed
+    for a full pool, alerts, volumes and disk snapshots (peaks), and the steady-state
+    projection beside DPM's default allocation for the same estate; per DPM server
+    too (``servers``)."""
+    failed: dict[str, int] = {}
+    for job in jobs:
+        if job.outcome == "failed" and job.failure_reason == POOL_FULL:
+            failed[job.dpm_server] = failed.get(job.dpm_server, 0) + 1
+    servers: dict[str, dict[str, Any]] = {}
+    for dpm in world.dpm_servers.values():
+        pool = dpm.storage
+        steady_used, steady_alloc = pool.steady_state()
+        end_alloc = pool.horizon_allocated_bytes
+        servers[dpm.name] = {
+            "allocation": "thin" if pool.thin else "dpm_default",
+            "pool_peak_bytes": pool.peak_used_bytes,
+            "replica_bytes": dpm.replica_bytes,
+            "recovery_point_bytes": dpm.recovery_point_bytes,
+            "allocated_peak_bytes": pool.peak_allocated_bytes,
+            "capacity_bytes": pool.capacity_bytes,
+            "days_until_full": None if pool.full_at_s is None else int(pool.full_at_s // DAY_S),
+            "pool_full_failures": failed.get(dpm.name, 0),
+            "alerts": pool.alerts,
+            "volumes": pool.peak_volumes,
+            "disk_snapshots": pool.peak_disk_snapshots,
+            "steady_state_bytes": steady_used,
+            "steady_state_allocated_bytes": steady_alloc,
+            "end_bytes": pool.horizon_used_bytes,
+            "needed_bytes": max(steady_used if pool.thin else steady_alloc, end_alloc),
+        }
+    out: dict[str, Any] = {}
+    for key in (
+        "pool_peak_bytes",
+        "replica_bytes",
+        "recovery_point_bytes",
+        "allocated_peak_bytes",
+        "capacity_bytes",
+    ):
+        out[key] = sum(s[key] for s in servers.values())
+    fulls = [s["days_until_full"] for s in servers.values() if s["days_until_full"] is not None]
+    out["days_until_full"] = min(fulls) if fulls else None
+    for key in (
+        "pool_full_failures",
+        "alerts",
+        "volumes",
+        "disk_snapshots",
+        "steady_state_bytes",
+        "steady_state_allocated_bytes",
+        "end_bytes",
+        "needed_bytes",
+    ):
+        out[key] = sum(s[key] for s in servers.values())
+    out["servers"] = servers
+    return out
+
+
+def _rounded(section: dict[str, Any]) -> dict[str, Any]:
+    """A KPI section for kpis.json: floats rounded to whole units, integers, None and
+    text as they are, nested sections likewise."""
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            out[key] = _rounded(value)
+        elif value is None or isinstance(value, (str, bool, int)):
+            out[key] = value
+        else:
+            out[key] = _r(value, 0)
+    return out
 
 
 DATA_SOURCE_COLUMNS = [

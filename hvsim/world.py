@@ -124,7 +124,8 @@ def build_world(scenario: Scenario, seed: int) -> World:
 
     # DPM: servers and their pools, protection groups.
     dpm_servers = {
-        d.name: DpmServerState.build(d, i, parts) for i, d in enumerate(scenario.dpm_servers)
+        d.name: DpmServerState.build(d, i, parts, horizon_s)
+        for i, d in enumerate(scenario.dpm_servers)
     }
     plans = {
         g.name: ProtectionGroupPlan.build(g, dpm_servers[g.dpm_server])

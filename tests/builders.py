@@ -68,7 +68,10 @@ def base_scenario(**overrides: Any) -> dict[str, Any]:
                 "pool": {"capacity": "100 TB", "write": "1 GB/s"},
             }
         ],
-        "protection_groups": [{"name": "pg", "dpm_server": "dpm1", "members": ["*"]}],
+        # Retention within the 1-day horizon: no short-horizon warning (scenario.warnings).
+        "protection_groups": [
+            {"name": "pg", "dpm_server": "dpm1", "members": ["*"], "retention_days": 1}
+        ],
         "vms": [{"name": "vm1", "cluster": "c1", "csv": "csv1"}],
     }
     doc.update(copy.deepcopy(overrides))

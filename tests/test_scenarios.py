@@ -38,6 +38,11 @@ PINNED = {
         ("downtime", "total_s"): 549.08,
         ("downtime", "per_backup_max_s"): 38.792,
         ("storage", "replica_bytes"): 723807713534.0,
+        # DPM's default allocation: 20 VMs, a replica and a recovery point volume each.
+        ("storage", "volumes"): 40,
+        ("storage", "allocated_peak_bytes"): 1481169859069.0,
+        ("storage", "steady_state_bytes"): 850269144930.0,
+        ("storage", "pool_full_failures"): 0,
     },
     "csv-8node-400vm": {
         ("backups", "jobs"): 2819,
@@ -51,6 +56,9 @@ PINNED = {
         ("redirected_io", "intervals"): 2800,
         ("redirected_io", "total_s"): 170123.713,
         ("storage", "replica_bytes"): 28257251588873.0,
+        # Co-located: one replica and one recovery point volume for the group.
+        ("storage", "volumes"): 2,
+        ("storage", "steady_state_allocated_bytes"): 57185591817746.0,
     },
     "csv-2008r2": {
         ("backups", "makespan_p50_s"): 2370.145,
@@ -82,7 +90,7 @@ PINNED = {
         ("decision", "best_rpo_s"): 86400.029,
         ("decision", "jobs_per_day"): 40.0,
         ("decision", "bytes_per_day"): 529811287589.0,
-        ("decision", "pool_peak_bytes"): 19008661537896.0,
+        ("decision", "pool_peak_bytes"): 18977249888467.0,
         ("decision", "whole_vm_rto_p95_s"): 960.346,
         ("backups", "jobs"): 560,
         ("decision", "sql_database_rto_p95_s"): 967.482,
@@ -92,7 +100,7 @@ PINNED = {
         ("decision", "best_rpo_s"): 900.0,
         ("decision", "jobs_per_day"): 15348.071,
         ("decision", "bytes_per_day"): 869479704304.0,
-        ("decision", "pool_peak_bytes"): 18552043968785.0,
+        ("decision", "pool_peak_bytes"): 18504074370024.0,
         ("decision", "sql_database_rto_p95_s"): 754.035,
         ("guest", "jobs"): 214873,
         ("guest", "log_sync_jobs"): 212633,

@@ -15,6 +15,7 @@ import simpy
 from hvsim.model.dpm_rules import keeps_vms_online
 from hvsim.model.flows import BandwidthResource, FlowNetwork
 from hvsim.model.infrastructure import Network, Parts, SmbShareVolume
+from hvsim.model.pool import DataSourceStorage, StoragePool
 from hvsim.model.schedule import DAY_S, daily, starts_before
 from hvsim.model.slots import JobSlots, SlotsInOrder
 from hvsim.model.trace import ConsistencyCheckRecord, DowntimeRecord, JobRecord, Trace
@@ -89,19 +90,23 @@ class DpmServerState:
     # Item-level recovery mounts a recovery point's VHD on the DPM server, which needs
     # the Hyper-V role there (source: dpm-hyperv-restore).
     hyper_v_role: bool = False
-    replica_bytes: float = 0.0
-    recovery_point_bytes: float = 0.0
-    pool_peak_bytes: float = 0.0
-    # (expiry time, bytes) of recovery points, oldest first
-    recovery_points: list[tuple[float, float]] = field(default_factory=list)
-    _rp_head: int = 0
+    # The pool's volumes and what they hold (hvsim.model.pool); build makes it.
+    storage: StoragePool = field(default_factory=lambda: StoragePool(name="", capacity_bytes=0.0))
     # Guest-level protection: Eseutil's rate per check on this server, and whether
     # data sources share volumes (co-location).
     eseutil_rate_bps: float = 225e6  # (source: eseutil-throughput); build sets the scenario's
     colocate: bool = False
 
+    def __post_init__(self) -> None:
+        if not self.storage.name:  # built without one: a pool of the server's capacity
+            self.storage = StoragePool(
+                name=self.name, capacity_bytes=self.pool_capacity_bytes, colocate=self.colocate
+            )
+
     @classmethod
-    def build(cls, spec: schema.DpmServer, index: int, parts: Parts) -> DpmServerState:
+    def build(
+        cls, spec: schema.DpmServer, index: int, parts: Parts, horizon_s: float = 0.0
+    ) -> DpmServerState:
         path = f"dpm_servers[{index}]"
         pool = spec.pool
         # Without a read rate of its own, the pool reads as fast as it writes.
@@ -129,30 +134,30 @@ class DpmServerState:
             hyper_v_role=spec.hyper_v_role,
             eseutil_rate_bps=spec.eseutil_rate,
             colocate=spec.colocate,
+            storage=StoragePool(
+                name=spec.name,
+                capacity_bytes=pool.capacity,
+                thin=pool.allocation == "thin",
+                colocate=spec.colocate,
+                horizon_s=horizon_s,
+            ),
         )
 
     def used_bytes(self, now: float) -> float:
-        rps = self.recovery_points
-        while self._rp_head < len(rps) and rps[self._rp_head][0] <= now:
-            self.recovery_point_bytes -= rps[self._rp_head][1]
-            self._rp_head += 1
-        if self._rp_head > 1024 and self._rp_head * 2 > len(rps):
-            del rps[: self._rp_head]
-            self._rp_head = 0
-        return self.replica_bytes + self.recovery_point_bytes
+        """Bytes the pool holds (replicas and retained recovery points)."""
+        return self.storage.used_bytes
 
-    def store(self, now: float, replica_bytes: float, rp_bytes: float, expiry: float) -> bool:
-        """Account a recovery point; False if the pool has no room (the job fails,
-        source: dpm-retention)."""
-        used = self.used_bytes(now)
-        if used + replica_bytes + rp_bytes > self.pool_capacity_bytes:
-            return False
-        self.replica_bytes += replica_bytes
-        if rp_bytes > 0:
-            self.recovery_point_bytes += rp_bytes
-            self.recovery_points.append((expiry, rp_bytes))
-        self.pool_peak_bytes = max(self.pool_peak_bytes, used + replica_bytes + rp_bytes)
-        return True
+    @property
+    def pool_peak_bytes(self) -> float:
+        return self.storage.peak_used_bytes
+
+    @property
+    def replica_bytes(self) -> float:
+        return sum(t.used_bytes for t in self.storage.totals.values() if t.kind == "replica")
+
+    @property
+    def recovery_point_bytes(self) -> float:
+        return self.storage.used_bytes - self.replica_bytes
 
 
 @dataclass(slots=True, frozen=True)
@@ -234,6 +239,8 @@ class Replica:
     # A whole-VM restore to the original location is replacing the VM's VHDs
     # (hvsim.model.restore): its backups fail meanwhile.
     restoring: bool = False
+    # Its volumes in the DPM server's pool, allocated when its protection starts.
+    storage: DataSourceStorage | None = None
 
     @classmethod
     def for_vm(cls, vm: VirtualMachine, plan: ProtectionGroupPlan) -> Replica:
@@ -316,6 +323,8 @@ class GuestReplica:
     # CPU-seconds of the VM's CPU that DPM's agent spent sending this data source's
     # jobs (the job's transfer time x its VM's agent_cpu share).
     agent_cpu_s: float = 0.0
+    # Its volumes in the DPM server's pool, allocated when its protection starts.
+    storage: DataSourceStorage | None = None
 
     def add_point(self, time_s: float, kind: str, nbytes: float) -> None:
         self.point_time_s.append(time_s)
@@ -396,11 +405,21 @@ class BackupJobs:
             if not starts_before(protected_from, self.horizon_s):
                 return
             yield env.timeout(protected_from - env.now)
+        # Protection starts: DPM allocates the VM's volumes in the pool, for its data
+        # as it is now.
+        storage = replica.storage = dpm.storage.allocate(
+            env.now,
+            plan.name,
+            "hyperv",
+            vm.used_bytes_at(env.now),
+            plan.retention_days,
+            vm.changed_bytes_since(env.now, env.now + DAY_S),
+        )
         needs_replica = plan.initial_replica_over_network
-        if not needs_replica:
+        if not needs_replica and not storage.refusal:
             # Removable media: the replica arrives by courier before the first job.
             size = vm.used_bytes_at(env.now)
-            dpm.store(env.now, size, 0.0, 0.0)
+            storage.store(env.now, "initial_replica", size, 0.0)
             replica.last_sync_s = env.now
             replica.size_bytes = size
         first_day = int(protected_from // DAY_S)
@@ -459,6 +478,8 @@ class BackupJobs:
         reason = ""
         try:
             check_agents(vm)
+            if replica.storage is not None and replica.storage.refusal:
+                raise JobFailed(replica.storage.refusal)  # no volumes in the pool
             with self.job_slots(vm, dpm) as slots:
                 yield from slots.take()
                 start = env.now
@@ -478,15 +499,15 @@ class BackupJobs:
                     snap = yield from self._saved_state_snapshot(replica, job_id)
                 yield self.flows.transfer(nbytes, self.backup_route(vm, dpm))
                 yield from self.vss.release(snap)
-                expiry = env.now + plan.retention_days * DAY_S
-                if kind == "initial_replica":
-                    stored = dpm.store(env.now, nbytes, 0.0, expiry)
-                else:
-                    # The replica grows with the VM's data (0 without growth).
-                    grown = size - replica.size_bytes
-                    stored = dpm.store(env.now, grown, nbytes, expiry)
-                if not stored:
-                    raise JobFailed("DPM storage pool full")
+                assert replica.storage is not None  # allocated when protection started
+                first = kind == "initial_replica"
+                # An express full's replica grows with the VM's data (0 without growth).
+                grown = size - replica.size_bytes
+                refused = replica.storage.store(
+                    env.now, kind, nbytes if first else grown, 0.0 if first else nbytes, start
+                )
+                if refused:
+                    raise JobFailed(refused)
                 replica.size_bytes = size
                 replica.last_sync_s = start
                 replica.recovery_points_s.append(start)
@@ -607,12 +628,14 @@ class BackupJobs:
                 read = source + size
                 sent = vm.changed_bytes_since(replica.last_sync_s, start)
                 yield self.flows.transfer(sent, self.backup_route(vm, dpm))
-                replica.inconsistent = False
-                replica.last_sync_s = start
-                if source > size:
+                if source > size and replica.storage is not None:
                     # The VM's data grew since the replica's last job: so does the
                     # replica on the pool (never without growth).
-                    dpm.store(env.now, source - size, 0.0, 0.0)
+                    refused = replica.storage.grow_replica(env.now, source - size)
+                    if refused:
+                        raise JobFailed(refused)
+                replica.inconsistent = False
+                replica.last_sync_s = start
                 replica.size_bytes = source
         except JobFailed as exc:
             outcome, reason = "failed", str(exc)

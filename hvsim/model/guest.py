@@ -308,11 +308,22 @@ class GuestJobs:
             if not starts_before(protected_from, self.horizon_s):
                 return
             yield env.timeout(protected_from - env.now)
+        # Protection starts: DPM allocates the data source's volumes in the pool, for
+        # its data as it is now.
+        now = env.now
+        storage = replica.storage = dpm.storage.allocate(
+            now,
+            plan.name,
+            source.kind,
+            source.size_bytes_at(now),
+            plan.retention_days,
+            source.changed_bytes_since(now, now + DAY_S) + source.log_bytes_since(now, now + DAY_S),
+        )
         needs_replica = plan.initial_replica_over_network
-        if not needs_replica:
+        if not needs_replica and not storage.refusal:
             # Removable media: the replica arrives by courier before the first job.
             size = source.size_bytes_at(env.now)
-            dpm.store(env.now, size, 0.0, 0.0)
+            storage.store(env.now, "initial_replica", size, 0.0)
             replica.size_bytes = size
             replica.last_sync_s = replica.last_full_s = env.now
             replica.add_point(env.now, "initial_replica", 0.0)
@@ -360,6 +371,8 @@ class GuestJobs:
         outcome, reason = "succeeded", ""
         verify: tuple[int, float, float, float] | None = None  # (id, start, end, bytes)
         try:
+            if replica.storage is not None and replica.storage.refusal:
+                raise JobFailed(replica.storage.refusal)  # no volumes in the pool
             with SlotsInOrder(
                 plan.exchange_slot,
                 self.exchange_slots(dpm) if exchange else None,
@@ -373,15 +386,15 @@ class GuestJobs:
                     replica.catalog_s = start
                 else:
                     replica.agent_cpu_s += (env.now - start) * source.agent_cpu
-                    expiry = env.now + plan.retention_days * DAY_S
+                    assert replica.storage is not None  # allocated when protection started
                     first = kind == "initial_replica"
                     # The replica grows with the data source (0 without growth).
                     grown = 0.0 if first else source.size_bytes_at(start) - replica.size_bytes
-                    stored = dpm.store(
-                        env.now, nbytes if first else grown, 0.0 if first else nbytes, expiry
+                    refused = replica.storage.store(
+                        env.now, kind, nbytes if first else grown, 0.0 if first else nbytes, start
                     )
-                    if not stored:
-                        raise JobFailed("DPM storage pool full")
+                    if refused:
+                        raise JobFailed(refused)
                     verify = yield from self._eseutil(replica, kind, nbytes, start)
                     self._made(replica, kind, start, nbytes)
         except JobFailed as exc:

@@ -355,7 +355,7 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
             "CSV redirected I/O",
             f"{k['redirected_io']['intervals']} intervals, {s_(k['redirected_io']['total_s'])}",
         ),
-        ("DPM pool peak", b_(s["pool_peak_bytes"])),
+        ("DPM pool peak", _pool_peak(s)),
         (
             "replica / recovery points",
             f"{b_(s['replica_bytes'])} / {b_(s['recovery_point_bytes'])}",
@@ -430,6 +430,44 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _pool_peak(s: dict[str, Any]) -> str:
+    """The pool's peak, with the steady state the retention range needs beside it (the
+    peak of a run shorter than the range is lower), and the allocation."""
+    text = format_bytes(s["pool_peak_bytes"])
+    if "steady_state_bytes" in s:
+        text += (
+            f" (steady state {format_bytes(s['steady_state_bytes'])}; allocated peak "
+            f"{format_bytes(s['allocated_peak_bytes'])}, needs "
+            f"{format_bytes(s['needed_bytes'])} of {format_bytes(s['capacity_bytes'])})"
+        )
+    return text
+
+
+def pool_full_lines(k: dict[str, Any]) -> list[str]:
+    """One line per DPM server whose pool refused stores, e.g. "DPM pool full on dpm01
+    from day 3: 4,210 jobs failed; the retention range needs 15.2 TB allocated (have
+    5.0 TB)"; none when every store fitted."""
+    servers = k.get("storage", {}).get("servers", {})
+    lines = []
+    for name, s in servers.items():
+        if not s.get("pool_full_failures"):
+            continue
+        day = s["days_until_full"]
+        lines.append(
+            f"DPM pool full on {name}"
+            + (f" from day {day}" if day is not None else "")
+            + f": {s['pool_full_failures']:,} jobs failed; the retention range needs "
+            f"{_one_decimal(s['needed_bytes'])} allocated (have "
+            f"{_one_decimal(s['capacity_bytes'])})"
+        )
+    return lines
+
+
+def _one_decimal(x: float) -> str:
+    """Bytes as TB (or GB under a TB) with one decimal: '15.2 TB', '583.4 GB'."""
+    return f"{x / 1e12:,.1f} TB" if x >= 1e12 else f"{x / 1e9:,.1f} GB"
+
+
 def kpi_table(k: dict[str, Any]) -> Table:
     return Table(("KPI", "value"), kpi_rows(k))
 
@@ -439,7 +477,9 @@ def console_table(k: dict[str, Any]) -> str:
     rows = kpi_rows(k)
     width = max(len(r[0]) for r in rows)
     head = f"hvsim: {k['scenario']} (seed {k['seed']}, {k['horizon_days']:g} days)"
-    return "\n".join([head, "-" * len(head)] + [f"{a:<{width}}  {b}" for a, b in rows])
+    return "\n".join(
+        [head, "-" * len(head)] + pool_full_lines(k) + [f"{a:<{width}}  {b}" for a, b in rows]
+    )
 
 
 def unprotected_vms(res: Results) -> list[str]:
@@ -667,6 +707,8 @@ def summary_markdown(res: Results, k: dict[str, Any], description: str = "") -> 
         f"{res.start_date.isoformat()}.",
         "",
     ]
+    for line in pool_full_lines(k):
+        lines += [f"**{line}**", ""]
     lines += markdown(kpi_table(k))
     lines += coverage_markdown(res)
     lines += restores_markdown(res)

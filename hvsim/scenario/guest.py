@@ -135,6 +135,24 @@ def _clock(week_s: int) -> str:
     return f"{WEEKDAYS[day].capitalize()} {t // 3600:02d}:{t % 3600 // 60:02d}"
 
 
+def check_host_groups(scenario: Scenario) -> list[str]:
+    """A host-level group keeps at most 448 express fulls of each VM, an application
+    data source (source: dpm-recovery-point-caps): express fulls a day x retention
+    days (retention counts days with a point, so failed days never keep more)."""
+    problems = []
+    for i, g in enumerate(scenario.protection_groups):
+        if g.level != "host":
+            continue
+        kept = len({round(t) for t in g.express_full_times}) * g.retention_days
+        if kept > MAX_EXPRESS_FULLS:
+            problems.append(
+                f"protection_groups[{i}].retention_days: {kept} express fulls kept in the "
+                f"retention range, more than DPM's {MAX_EXPRESS_FULLS} (source: "
+                f"dpm-recovery-point-caps) ({g.retention_days})"
+            )
+    return problems
+
+
 def check_guest_groups(scenario: Scenario) -> list[str]:
     """DPM's rules for each guest-level group's schedule, one line per broken rule,
     ``path: what (source: NAME) (given)``."""

@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from hvsim.scenario.distributions import ParameterError
-from hvsim.scenario.guest import check_guest_groups, check_guest_vms
+from hvsim.scenario.guest import check_guest_groups, check_guest_vms, check_host_groups
 from hvsim.scenario.mobility_refs import check_mobility_references
 from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.restore_refs import check_restore_references
@@ -565,6 +565,7 @@ def check_references(s: Scenario) -> list[str]:
         problems += check_guest_vms(s, all_vms)
         problems += check_guest_groups(s)
     problems += _check_online(s)
+    problems += check_host_groups(s)
     problems += _check_network(s, nodes, names_of, all_vms)
     problems += check_mobility_references(s, all_vms)
     problems += check_restore_references(s, all_vms)

@@ -527,6 +527,18 @@ class Pool(Strict):
         description="Storage pool read throughput (consistency checks read the replica). "
         f"Default: the write throughput (assumption). {RATE_FLOOR}",
     )
+    allocation: Literal["dpm_default", "thin"] = Field(
+        "dpm_default",
+        description="How DPM allocates the pool to data sources. dpm_default: a replica "
+        "and a recovery point volume per data source (per protection group when the "
+        "server co-locates) sized by DPM's default formulas (Hyper-V: replica 1.5 x "
+        "size, recovery points size x retention days x 0.1 + 1600 MB; files, SQL, "
+        "Exchange and SharePoint by their rows of the same table), grown by the larger "
+        "of 10 GB or 25 % when full, at most every 15 minutes, with an alert at 90 % "
+        "(sources: dpm-allocation-formulas, dpm-auto-grow). thin: volumes hold exactly "
+        "what is stored (a best case, no volume overhead). Default dpm_default (DPM "
+        "2012 allocates by formula, source: dpm-allocation-formulas).",
+    )
 
 
 class VmmIntegration(Strict):

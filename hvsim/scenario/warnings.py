@@ -23,6 +23,7 @@ def scenario_warnings(scenario: Scenario, source: str) -> list[str]:
         + _after_horizon(scenario, source)
         + admission_warnings(scenario, source)
         + _onboarded_after_horizon(scenario, source)
+        + short_horizon_warnings(scenario, source)
     )
 
 
@@ -111,5 +112,21 @@ def _onboarded_after_horizon(scenario: Scenario, source: str) -> list[str]:
                 f"entry start being protected at or after the horizon of "
                 f"{scenario.horizon_days:g} days; nothing starts then, so they get no backups "
                 "in the run"
+            )
+    return lines
+
+
+def short_horizon_warnings(scenario: Scenario, source: str) -> list[str]:
+    """Protection groups whose retention range is longer than the horizon: the run
+    never fills their recovery point volumes, so the pool's peak is lower than what
+    the range needs; the projection is storage.steady_state_bytes (hvsim.model.pool)."""
+    lines = []
+    for i, g in enumerate(scenario.protection_groups):
+        if scenario.horizon_days < g.retention_days:
+            lines.append(
+                f"{source}: protection_groups[{i}].retention_days: warning: group {g.name} "
+                f"keeps {g.retention_days} days of recovery points but the horizon is "
+                f"{scenario.horizon_days:g} days: the pool peak under-estimates the pool "
+                "its retention range needs; storage.steady_state_bytes is the projection"
             )
     return lines

@@ -198,6 +198,7 @@ FILES = {
         "downtime.csv",
         "redirected_io.csv",
         "restores.csv",
+        "storage.csv",
         "summary.md",
     },
     "replications": {"kpis.json", "jobs.csv", "runs.csv", "runs.parquet", "summary.csv"},

@@ -29,6 +29,7 @@ RUN_FILES = [
     "downtime.csv",
     "redirected_io.csv",
     "restores.csv",
+    "storage.csv",
     "summary.md",
 ]
 

@@ -287,6 +287,9 @@ def test_offline_seeds_beyond_80_tb_a_group_go_over_the_uplink():
     )
     doc["clusters"][0]["csvs"][0]["capacity"] = "200 TB"
     doc["vms"][0]["disks"] = [{"size": "41 TB"}]
+    # Thin: both 41 TB replicas fit the 100 TB pool (DPM's default allocation, 1.5 x
+    # 41 TB each, would refuse the second VM's volumes: not what this test is about).
+    doc["dpm_servers"][0]["pool"]["allocation"] = "thin"
     res = run(doc)
     shipped = rows(res, "offline_seed")
     assert list(zip(shipped["vm"], shipped["outcome"], strict=True)) == [

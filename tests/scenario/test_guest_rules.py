@@ -22,6 +22,7 @@ from hvsim.scenario.guest import (
     week_points_s,
 )
 from hvsim.scenario.loader import ScenarioError, scenario_from_dict
+from tests.builders import base_scenario
 
 
 def guest_doc(vms: int = 1, **group: Any) -> dict[str, Any]:
@@ -49,6 +50,8 @@ def guest_doc(vms: int = 1, **group: Any) -> dict[str, Any]:
                 "members": ["sql-*"],
                 "express_full_times": ["20:00"],
                 "initial_replica": "removable_media",
+                # Within the 1-day horizon: no short-horizon warning.
+                "retention_days": 1,
                 **group,
             }
         ],
@@ -288,3 +291,17 @@ def test_bulk_form_200_vms_x_5_databases_is_1000_sources_in_a_few_lines(count):
     s = scenario_from_dict(doc, "s")
     assert sum(v.count * v.guest_sources() for v in s.vms) == 1000
     assert admission(s)[0].databases == 1000
+
+
+def test_a_host_level_group_keeps_at_most_448_express_fulls():
+    # A Hyper-V VM is an application data source: two express fulls a day kept 225
+    # days are 450 > 448 (source: dpm-recovery-point-caps); 224 days are 448.
+    doc = base_scenario()
+    doc["protection_groups"][0].update(express_full_times=["08:00", "20:00"], retention_days=225)
+    lines = problems(doc)
+    assert lines == [
+        "s.yaml: protection_groups[0].retention_days: 450 express fulls kept in the retention "
+        "range, more than DPM's 448 (source: dpm-recovery-point-caps) (225)"
+    ]
+    doc["protection_groups"][0]["retention_days"] = 224
+    assert problems(doc) == []
