@@ -163,9 +163,13 @@ def run_figures(
 
 
 def tier_figures(res: Results, scenario: Any = None) -> list[tuple[str, Figure | str]]:
-    """The plots of the tiers behind the pool, only for a run that has them: the tape
-    schedule."""
+    """The storage tiers: the DPM pool by day, and only for a run that has them, online
+    protection to Azure (upload backlog, vault) and the tape schedule."""
     figs: list[tuple[str, Figure | str]] = []
+    if len(res.storage_days):
+        figs.append(("DPM storage pool by day", plots.storage_timeline(res)))
+    if len(res.online_days):
+        figs.append(("Online protection to Azure", plots.online_timeline(res)))
     if len(res.tape_jobs):
         figs.append(("Long-term protection to tape", plots.tape_schedule(res, scenario)))
     return figs

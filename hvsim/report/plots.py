@@ -742,3 +742,124 @@ def tape_schedule(res: Results, scenario: Any = None) -> Figure:
         handles.append(Patch(color=WINDOW_COLOUR, alpha=0.35, label="backup window"))
     axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig
+
+
+# --- storage over time ----------------------------------------------------------------
+
+STORAGE_SERVERS_SHOWN = 4
+
+
+def storage_timeline(res: Results, kpis: dict[str, Any] | None = None) -> Figure:
+    """The DPM storage pool by day, one panel per DPM server (the
+    ``STORAGE_SERVERS_SHOWN`` that need the most): bytes used stacked by protection
+    group (replica and recovery-point volumes together), bytes allocated to volumes,
+    the pool's capacity, and what the retention range needs at steady state
+    (storage.servers.<server>.needed_bytes). A row of the table is a day's end."""
+    title = "DPM storage pool by day"
+    days = res.storage_days
+    if days.empty:
+        return _empty(title, "no data source was protected in this run")
+    servers_kpis = (kpis if kpis is not None else res.kpis())["storage"].get("servers", {})
+    order = sorted(
+        days["dpm_server"].unique(),
+        key=lambda s: -float(servers_kpis.get(s, {}).get("needed_bytes") or 0.0),
+    )
+    shown = order[:STORAGE_SERVERS_SHOWN]
+    fig = _figure(12, 3.4 * len(shown))
+    axes = fig.subplots(len(shown), 1, squeeze=False)[:, 0]
+    for ax, server in zip(axes, shown, strict=True):
+        mine = days[days["dpm_server"] == server]
+        x_s = (np.sort(mine["day"].unique()) + 1.0) * DAY_S
+        x_s = np.minimum(x_s, res.horizon_days * DAY_S)
+        used = mine.pivot_table(
+            index="day", columns="protection_group", values="used_bytes", aggfunc="sum"
+        ).fillna(0.0)
+        total = mine.groupby("day")[["allocated_bytes", "capacity_bytes"]].agg(
+            {"allocated_bytes": "sum", "capacity_bytes": "max"}
+        )
+        unit, scale = ("TB", 1e12) if float(total["capacity_bytes"].max()) >= 1e12 else ("GB", 1e9)
+        x = _days(res, np.concatenate([[0.0], x_s]))
+
+        def line(values: Any, scale: float = scale) -> Any:
+            v = np.asarray(values, float) / scale
+            return np.concatenate([[v[0]], v])
+
+        stack = [line(used[g]) for g in used.columns]
+        colours = [OTHER_COLOURS[i % len(OTHER_COLOURS)] for i in range(len(stack))]
+        ax.stackplot(
+            x,
+            *stack,
+            labels=[f"used, group {g}" for g in used.columns],
+            colors=colours,
+            alpha=0.8,
+            step="pre",
+        )
+        ax.step(
+            x,
+            line(total["allocated_bytes"]),
+            where="pre",
+            color="#333333",
+            lw=1.2,
+            label="allocated to volumes",
+        )
+        ax.step(
+            x,
+            line(total["capacity_bytes"]),
+            where="pre",
+            color=FAILED_EDGE,
+            lw=1.5,
+            ls="--",
+            label="pool capacity",
+        )
+        mine_kpis = servers_kpis.get(server, {})
+        need = mine_kpis.get("needed_bytes")
+        if need:
+            ax.axhline(
+                float(need) / scale,
+                color="#4c72b0",
+                lw=1.2,
+                ls=":",
+                label="needed: retention range at steady state or at the end",
+            )
+        full = mine_kpis.get("days_until_full")
+        if full is not None:
+            ax.axvline(
+                _days(res, float(full) * DAY_S),
+                color=FAILED_EDGE,
+                lw=1.0,
+                label=f"pool full (day {full}): jobs fail",
+            )
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel(unit)
+        _clock_axis(ax, res.horizon_days)
+        ax.set_title(f"{title}: {server}")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    if len(order) > len(shown):
+        axes[-1].set_xlabel(f"{len(shown)} of {len(order)} DPM servers, those that need the most")
+    return fig
+
+
+def online_timeline(res: Results) -> Figure:
+    """Online protection to Azure by day, per DPM server: the upload backlog at the end
+    of each day (online jobs scheduled and not yet uploaded) and the vault's bytes."""
+    title = "Online protection to Azure"
+    days = res.online_days
+    if days.empty:
+        return _empty(title, "no online protection in this run")
+    fig = _figure(12, 3.6)
+    ax1, ax2 = fig.subplots(1, 2)
+    for i, (server, mine) in enumerate(days.groupby("dpm_server", sort=False)):
+        colour = OTHER_COLOURS[i % len(OTHER_COLOURS)]
+        x = _days(res, mine["time_s"])
+        ax1.step(x, mine["upload_backlog_bytes"] / 1e9, where="post", color=colour, label=server)
+        ax2.step(x, mine["vault_bytes"] / 1e12, where="post", color=colour, label=server)
+    for ax, words, unit in (
+        (ax1, "upload backlog at the end of each day", "GB"),
+        (ax2, "bytes in the vault", "TB"),
+    ):
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel(unit)
+        ax.set_title(f"{title}: {words}")
+        _clock_axis(ax, res.horizon_days)
+        ax.legend(fontsize=8)
+    return fig
