@@ -40,6 +40,10 @@ SLOT_KIND_TITLES = {
     "live-migration": "live migrations per host",
     "storage-migration": "storage migrations per host",
     "csv-scan": "per-CSV enumeration in serialized protection scans",
+    "exchange-group": "Exchange: one backup at a time per protection group",
+    "online": "online (Azure) job slots per DPM server",
+    "tape-group": "tape drives allocated per protection group (DrivesAllocated)",
+    "tape-library": "tape library drives",
 }
 RESOURCE_KIND_TITLES = {
     "network": "busiest network links",
@@ -714,21 +718,22 @@ def tape_schedule(res: Results, scenario: Any = None) -> Figure:
         ),
     )
     for ax, (lo, hi, words) in zip(axes, spans, strict=True):
-        for w0, w1 in _window_spans(scenario, groups, lo, hi):
+        # Windows over more than a month would be a stripe a day: shown zoomed in only.
+        for w0, w1 in _window_spans(scenario, groups, lo, hi) if hi - lo <= 31 * DAY_S else ():
             ax.axvspan(*_days(res, [max(w0, lo), min(w1, hi)]), color=WINDOW_COLOUR, alpha=0.35)
         for g in groups:
             mine = jobs[jobs["protection_group"] == g]
             y = mine["drive"].map(lane).to_numpy(float)
             verts = _bar_verts(_days(res, mine["start_s"]), _days(res, mine["end_s"]), y)
             # Zoomed in, white edges keep back-to-back jobs on one drive apart; over
-            # weeks they would hide bars a few pixels wide.
-            edge = 0.6 if hi - lo < 3 * DAY_S else 0.0
+            # weeks, edges of the bar's own colour keep bars narrower than a pixel seen.
+            zoomed = hi - lo < 3 * DAY_S
             ax.add_collection(
                 PolyCollection(
                     verts,  # type: ignore[arg-type]  # an (m, 4, 2) array, as in gantt
                     facecolors=colours[g],
-                    edgecolors="white",
-                    linewidths=edge,
+                    edgecolors="white" if zoomed else colours[g],
+                    linewidths=0.6 if zoomed else 0.8,
                 )
             )
         ax.set_xlim(*_days(res, [lo, hi]))

@@ -262,8 +262,8 @@ def test_reports_are_self_contained_with_every_plot_embedded(small_sweep):
     res = hvsim.simulate(scenario, seed=1)
     page = run_report(res, res.kpis(), scenario)
     _self_contained(page)
-    # worst night, last night, downtime, utilisation x2, slot queues x2
-    assert page.count("data:image/png;base64,") == 7
+    # worst night, last night, downtime, utilisation x2, slot queues x2, the pool by day
+    assert page.count("data:image/png;base64,") == 8
     detail = small_sweep.scenario(0)
     page = sweep_report(small_sweep, [("first", hvsim.simulate(detail, seed=1), detail)])
     _self_contained(page)
