@@ -242,6 +242,17 @@ class Replica:
     # Its volumes in the DPM server's pool, allocated when its protection starts.
     storage: DataSourceStorage | None = None
 
+    def latest_point_s(self, at_s: float) -> float | None:
+        """When the latest recovery point made at or before ``at_s`` was made, if the
+        pool keeps it now (``DataSourceStorage.keeps``: retention counts days with a
+        point, source: dpm-auto-grow), else None. ``at_s`` is now: a restore asks at
+        its request. O(log n)."""
+        times = self.recovery_points_s
+        i = bisect_right(times, at_s) - 1
+        if i < 0 or self.storage is None or not self.storage.keeps(times[i]):
+            return None
+        return times[i]
+
     @classmethod
     def for_vm(cls, vm: VirtualMachine, plan: ProtectionGroupPlan) -> Replica:
         """``vm`` protected in ``plan``'s group: online when it meets the seven
@@ -331,28 +342,40 @@ class GuestReplica:
         self.point_kind.append(kind)
         self.point_bytes.append(nbytes)
 
+    def latest_made(self, at_s: float) -> int:
+        """The index of the latest recovery point made at or before ``at_s``, kept or
+        not (-1: none). O(log n)."""
+        return bisect_right(self.point_time_s, at_s) - 1
+
+    def kept(self, i: int) -> bool:
+        """Whether the pool keeps recovery point ``i`` now (``DataSourceStorage.keeps``:
+        retention counts days with a point, not calendar days, source: dpm-auto-grow).
+        O(1)."""
+        storage = self.storage
+        # Allocated when protection starts, before the first point.
+        assert storage is not None, "a data source with recovery points has pool volumes"
+        return storage.keeps(self.point_time_s[i])
+
     def latest_point(self, at_s: float) -> int | None:
-        """The index of the latest recovery point made at or before ``at_s`` and still
-        kept then (made less than the retention range before), or None."""
-        i = bisect_right(self.point_time_s, at_s) - 1
-        oldest = at_s - self.plan.retention_days * DAY_S
-        if i < 0 or self.point_time_s[i] <= oldest:
+        """The index of the latest recovery point made at or before ``at_s`` that the
+        pool keeps now, or None. ``at_s`` is now: a restore asks at its request."""
+        i = self.latest_made(at_s)
+        if i < 0 or not self.kept(i):
             return None
         return i
 
     def restore_chain(self, at_s: float) -> tuple[int, list[int]] | None:
-        """What restoring the latest point at ``at_s`` reads: (the whole point at or
-        before it, the log_sync points after that whole point up to the latest one, in
-        order). None without a kept point or a kept whole point under it."""
+        """What restoring the latest point at ``at_s`` (now) reads: (the whole point at
+        or before it, the log_sync points after that whole point up to the latest one,
+        in order). None without a kept point or a kept whole point under it."""
         latest = self.latest_point(at_s)
         if latest is None:
             return None
-        oldest = at_s - self.plan.retention_days * DAY_S
-        kinds, times = self.point_kind, self.point_time_s
+        kinds = self.point_kind
         i = latest
         while i >= 0 and kinds[i] not in FULL_POINTS:
             i -= 1
-        if i < 0 or times[i] <= oldest:
+        if i < 0 or not self.kept(i):
             return None
         return i, list(range(i + 1, latest + 1))
 

@@ -200,6 +200,15 @@ class DataSourceStorage:
         pool.add_used(self.points, point_bytes - freed)
         return ""
 
+    def keeps(self, point_s: float) -> bool:
+        """Whether the recovery point made at ``point_s`` is kept now: its day is among
+        the retained days, i.e. not before the first (every later day with a point is
+        retained). O(1). The pool holds its state as of now, so a restore asks at its
+        request, which the simulation runs at its time. A point's day is the day of its
+        time: one data source's jobs run one at a time and store in the order of their
+        points, so none joins a later day (store's late point)."""
+        return bool(self.days) and int(point_s // DAY_S) >= self.days[0]
+
     def grow_replica(self, now: float, nbytes: float) -> str:
         """The replica volume takes ``nbytes`` more (the data source grew and a
         consistency check copied it), with no recovery point. "" when it fits, else

@@ -61,7 +61,10 @@ item-level restore of a VM protected at guest level only fails: there is no
 host-level recovery point.
 
 The recovery point restored is the latest complete one at the request (a point
-exists once its job has ended); its age at the request is the data lost. A VM in
+exists once its job has ended) that the DPM storage pool still keeps then: its day is
+among the data source's retained days (hvsim.model.pool: retention counts days with a
+successful point, not calendar days, so failed days keep older points longer); its
+age at the request is the data lost. A VM in
 no protection group, not protected yet (onboarded later), or whose first backup has
 not finished, cannot be restored: the request is recorded as failed, not dropped.
 Nothing is requested at or after the horizon (``starts_before``); a restore
@@ -296,9 +299,13 @@ class RestoreJobs:
                 raise RestoreFailed(_not_yet(vm.protected_from_s))
             if not replica.recovery_points_s:
                 raise RestoreFailed("no recovery point yet: the VM's first backup has not ended")
-            # Points are appended when their job ends, in time order: the last one is
-            # the latest complete at the request.
-            point = replica.recovery_points_s[-1]
+            # Points are appended when their job ends, in time order: the latest
+            # complete at the request, if the pool keeps it (retention counts days with
+            # a point, so the latest always is).
+            latest = replica.latest_point_s(requested)
+            if latest is None:
+                raise RestoreFailed("no recovery point kept at the request")
+            point = latest
             dpm = replica.plan.dpm
             with dpm.job_slots.request() as slot:
                 yield slot
@@ -564,8 +571,8 @@ class RestoreJobs:
                     source.size_bytes_at(times[latest]) / source.databases,
                     0.0,
                 )
-            listed = guest.latest_point(min(guest.catalog_s, at_s))
-            if listed is None or times[listed] <= at_s - guest.plan.retention_days * DAY_S:
+            listed = guest.latest_made(min(guest.catalog_s, at_s))
+            if listed < 0 or not guest.kept(listed):
                 raise RestoreFailed("no recovery point listed in the farm's catalog is kept")
             latest = listed
         return kind, "", times[latest], self.costs[kind].item_bytes, 0.0

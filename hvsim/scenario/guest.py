@@ -9,7 +9,6 @@ the design needs, and which limit decides it)."""
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -117,17 +116,40 @@ def incrementals_between(week_points: list[int], sync_s: int) -> tuple[int, int,
     return worst
 
 
-def points_in_retention(week_points: list[int], retention_days: int) -> int:
+def points_in_retention(week_points: list[int], retention_days: int, every_day: bool = True) -> int:
     """The most recovery points of a weekly schedule that a retention range of
-    ``retention_days`` holds at once: the most points in any window of that length
-    (a point expires ``retention_days`` after it was made)."""
-    n = len(week_points)
-    weeks, rest = divmod(retention_days * DAY_S, WEEK_S)
-    doubled = week_points + [p + WEEK_S for p in week_points]
-    most = 0
-    for i, start in enumerate(week_points):
-        most = max(most, bisect_left(doubled, start + rest, lo=i) - i)
-    return weeks * n + most
+    ``retention_days`` holds at once. Retention counts days with a successful point,
+    not calendar days (source: dpm-auto-grow: "a 30-day range with Monday-to-Friday
+    backups spans six weeks"), as the pool keeps them (hvsim.model.pool): the range
+    holds the points of the latest ``retention_days`` days with a job that stored
+    data. That is every day for a data source that synchronizes (``every_day``), else
+    the days of the schedule's points; the most over where the range ends."""
+    per_day = [0] * 7
+    for p in week_points:
+        per_day[p // DAY_S % 7] += 1
+    counts = per_day if every_day else [c for c in per_day if c]
+    if not counts:
+        return 0
+    weeks, rest = divmod(retention_days, len(counts))
+    doubled = counts + counts
+    most = max(sum(doubled[i : i + rest]) for i in range(len(counts))) if rest else 0
+    return weeks * len(week_points) + most
+
+
+def retention_span_days(week_points: list[int], retention_days: int, every_day: bool = True) -> int:
+    """The calendar days of change a retention range of ``retention_days`` holds (the
+    most over where it ends): the range itself for a data source that stores every
+    day (``every_day``); else its days with points, each holding the change since
+    the one before (source: dpm-auto-grow: Monday-to-Friday backups kept 30 days span
+    six weeks)."""
+    days = sorted({p // DAY_S % 7 for p in week_points})
+    if every_day or not days:
+        return retention_days
+    gaps = [(d - days[i - 1]) % 7 or 7 for i, d in enumerate(days)]
+    weeks, rest = divmod(retention_days, len(gaps))
+    doubled = gaps + gaps
+    most = max(sum(doubled[i : i + rest]) for i in range(len(gaps))) if rest else 0
+    return weeks * 7 + most
 
 
 def _clock(week_s: int) -> str:
@@ -187,7 +209,11 @@ def check_guest_groups(scenario: Scenario) -> list[str]:
                     f"({list(g.express_full_days or WEEKDAYS)!r})"
                 )
         if kinds & {"sql", "sql_simple", "exchange", "sharepoint"}:
-            kept = points_in_retention(points, g.retention_days)
+            # SQL in full recovery and Exchange synchronize (store) every day; SQL in
+            # simple recovery and SharePoint on their express full days only, which
+            # keeps the most (hvsim.model.guest).
+            daily = not kinds & {"sql_simple", "sharepoint"}
+            kept = points_in_retention(points, g.retention_days, daily)
             if kept > MAX_EXPRESS_FULLS:
                 problems.append(
                     f"{p}.retention_days: {kept} express fulls kept in the retention range, "
@@ -326,14 +352,19 @@ def admission(scenario: Scenario) -> list[ServerLoad]:
     groups = {g.name: g for g in scenario.protection_groups}
     clusters = {c.name: c for c in scenario.clusters}
     shares = {sh.name: sh for sh in scenario.smb_shares}
-    week_cache: dict[str, tuple[int, int]] = {}
+    week_cache: dict[tuple[str, bool], tuple[int, int]] = {}
 
-    def kept(g: ProtectionGroup) -> tuple[int, int]:
-        # (points a day, points kept in the retention range)
-        if g.name not in week_cache:
+    def kept(g: ProtectionGroup, every_day: bool) -> tuple[int, int]:
+        # (points kept in the retention range, calendar days of change they hold) by a
+        # data source that stores every day (synchronizes) or on its express full days.
+        key = (g.name, every_day)
+        if key not in week_cache:
             pts = week_points_s(g)
-            week_cache[g.name] = (len(pts), points_in_retention(pts, g.retention_days))
-        return week_cache[g.name]
+            week_cache[key] = (
+                points_in_retention(pts, g.retention_days, every_day),
+                retention_span_days(pts, g.retention_days, every_day),
+            )
+        return week_cache[key]
 
     for name, gname in group_membership(scenario, names, level="host").items():
         g = groups[gname]
@@ -357,12 +388,11 @@ def admission(scenario: Scenario) -> list[ServerLoad]:
             continue
         spec = spec_of[name]
         load.servers.add(f"vm:{name}")
-        _, points = kept(g)
-        days = g.retention_days
         for s in spec.sql:
             n = s.databases
             load.databases += n
             load.volumes += 0 if load.colocate else 2 * n
+            points, days = kept(g, s.recovery_model == "full")
             load.disk_snapshots += n * points
             log = s.log_per_day if s.log_per_day is not None else s.size * s.daily_change
             load.replica_bytes += n * s.size
@@ -372,6 +402,7 @@ def admission(scenario: Scenario) -> list[ServerLoad]:
             n = e.databases
             load.databases += n
             load.volumes += 2 * n
+            points, days = kept(g, True)
             load.disk_snapshots += n * points
             log = e.log_per_day if e.log_per_day is not None else e.size * e.daily_change
             load.replica_bytes += n * e.size
@@ -381,12 +412,14 @@ def admission(scenario: Scenario) -> list[ServerLoad]:
             size = sp.content_databases * sp.size
             load.databases += n * sp.content_databases
             load.volumes += 2 * n
+            points, days = kept(g, False)
             load.disk_snapshots += n * points
             load.replica_bytes += n * size
             load.recovery_point_bytes += n * size * sp.daily_change * days
         for f in spec.files:
             n = f.volumes
             load.volumes += 2 * n
+            points, days = kept(g, True)
             load.disk_snapshots += n * points
             load.replica_bytes += n * f.size
             load.recovery_point_bytes += n * f.size * f.daily_change * days

@@ -395,3 +395,37 @@ def test_the_scenario_names_data_sources_as_the_model_does():
         "mix/sql1", "mix/sql2", "mix/sql3", "mix/exchange1", "mix/exchange2",
         "mix/sharepoint1", "mix/sharepoint2", "mix/files1", "mix/files2", "mix/files3",
     ]  # fmt: skip
+
+
+def test_a_sql_database_restores_friday_s_full_on_monday_that_calendar_retention_drops():
+    # sql-1 in the simple recovery model (express fulls only), Monday to Friday at
+    # 20:00, kept 2 days. Day 0 is a Monday: points on days 0 (the replica at 00:00 and
+    # the full) to 4 (Friday); the weekend (days 5, 6) has none. Retention counts days
+    # with a successful point (source: dpm-auto-grow), so on Monday (day 7) at 19:00 the
+    # pool keeps Thursday and Friday. The restore chain is Friday's full alone: 200 GB
+    # at 1 GB/s = 200 s + the 300 s setup, no log to replay. The point is
+    # 7 d 19 h - 4 d 20 h = 2 d 23 h = 255,600 s old; calendar retention (points made
+    # after day 5, 19:00) would have kept none.
+    doc = estate(
+        [{"name": "sql-1", "sql": {"size": "200 GB", "recovery_model": "simple"}}],
+        [
+            {
+                "name": "pg",
+                "members": ["sql-1"],
+                "retention_days": 2,
+                "express_full_days": ["mon", "tue", "wed", "thu", "fri"],
+            }
+        ],
+        horizon_days=8,
+    )
+    with_restores(doc, event("sql-1", "sql_database", 7, "19:00", data_source="sql-1/sql1"))
+    res = run(doc)
+    fulls = res.jobs[res.jobs["kind"] == "express_full"]
+    # Monday's (day 7) full at 20:00 comes after the restore.
+    assert list(fulls["scheduled_s"]) == [d * DAY + 20 * H for d in (0, 1, 2, 3, 4, 7)]
+    (row,) = res.restores.itertuples()
+    assert row.outcome == "succeeded" and row.restored_as == "sql_database"
+    assert row.recovery_point_s == 4 * DAY + 20 * H
+    assert row.recovery_point_age_s == 7 * DAY + 19 * H - (4 * DAY + 20 * H) == 255600.0
+    assert row.bytes == pytest.approx(200e9, rel=1e-9)
+    assert row.rto_s == pytest.approx(SETUP + 200e9 / LINK_BPS, rel=1e-9)

@@ -142,6 +142,19 @@ def test_a_failed_day_keeps_older_points_a_day_longer():
     assert list(ds2.days) == [2, 3]
 
 
+def test_a_point_is_kept_while_its_day_is_a_retained_day():
+    # Retention 2 days: points on days 0 and 1 (22:00), day 2 fails, day 3's prunes day
+    # 0: the retained days are 1 and 3. Day 0's point is gone (calendar retention would
+    # have dropped it too); day 1's is kept 2 d 2 h after it was made, longer than the
+    # 2 calendar days.
+    pool = StoragePool(name="dpm1", capacity_bytes=1e15, thin=True)
+    ds = pool.allocate(0.0, "pg", "hyperv", 100e9, 2)
+    assert not ds.keeps(0.0)  # nothing stored yet
+    for day in (0, 1, 3):
+        ds.store(day * DAY + 79200, "express_full", 0.0, 1e9)
+    assert [ds.keeps(day * DAY + 79200) for day in (0, 1, 3)] == [False, True, True]
+
+
 def test_a_failed_night_in_a_run_extends_the_retained_span():
     # Retention 2 days, 4 days run (0..3), no re-runs. A consistency check requested
     # at 21:58 on day 2 reads 100 GB of source at the CSV's 500 MB/s (200 s), so the

@@ -427,3 +427,36 @@ def test_a_restore_to_a_host_without_the_dpm_agent_fails_and_says_so():
     (row,) = restores(doc).itertuples()
     assert (row.outcome, row.failure_reason) == ("failed", "no DPM agent on host c1-n2")
     assert row.bytes == 0.0 and math.isnan(row.rto_s)
+
+
+def test_after_failed_nights_a_restore_gets_the_point_the_pool_keeps_past_calendar_retention():
+    # Retention 3 days, no re-runs. Points: the initial replica (day 0, 22:00) and day
+    # 1's express full (22:00). A consistency check requested at 21:58 on days 2, 3 and
+    # 4 reads 100 GB at the CSV's 500 MB/s (200 s), so each night's 22:00 express full
+    # finds the replica inconsistent and fails: days 2-4 have no point. The pool keeps
+    # the days with a point, 0 and 1 (retention counts days with a successful point).
+    # Restores on day 4 at 23:00 get day 1's point, 3 days + 1 h = 262,800 s old;
+    # calendar retention (points made after day 1, 23:00) would have kept none.
+    requested = 4 * DAY + 23 * 3600
+    kinds = ("item_level", "whole_vm")
+    events = [{"vm": "vm1", "day": 4, "time": "23:00", "kind": kind} for kind in kinds]
+    doc = restore_doc(events, horizon_days=5)
+    doc["protection_groups"][0]["retention_days"] = 3
+    doc["dpm_servers"][0]["auto_rerun_attempts"] = 0
+    doc["dpm_servers"][0]["hyper_v_role"] = True
+    doc["migrations"] = {
+        "events": [
+            {"vm": "vm1", "day": d, "time": "21:58", "kind": "consistency_check"} for d in (2, 3, 4)
+        ]
+    }
+    res = run(doc)
+    nights = res.jobs[res.jobs["kind"].isin(["initial_replica", "express_full"])]
+    assert list(nights["outcome"]) == ["succeeded"] * 2 + ["failed"] * 3
+    # Day 1's 3 GB express full (a day of 3 % of 100 GB) is still in the pool.
+    assert res.kpis()["storage"]["recovery_point_bytes"] == pytest.approx(3e9)
+    rows = res.restores.set_index("kind")
+    for kind in kinds:
+        assert rows.loc[kind, "outcome"] == "succeeded"
+        assert rows.loc[kind, "recovery_point_s"] == DAY + 22 * 3600
+        assert rows.loc[kind, "recovery_point_age_s"] == requested - (DAY + 22 * 3600) == 262800.0
+    assert rows.loc["whole_vm", "bytes"] == USED

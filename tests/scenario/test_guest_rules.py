@@ -17,6 +17,7 @@ from hvsim.scenario.guest import (
     admission,
     incrementals_between,
     points_in_retention,
+    retention_span_days,
     servers_needed,
     sync_frequency_s,
     week_points_s,
@@ -150,6 +151,45 @@ def test_points_in_retention_by_hand():
     # 10 days: one whole week (2) plus the most in 3 days: Mon..Thu exclusive holds Mon
     # only, Thu..Sun holds Thu only: 1. So 3.
     assert points_in_retention([0, 3 * 86400], 10) == 3
+
+
+def test_points_kept_count_days_with_a_point_when_only_express_fulls_store():
+    # Retention counts days with a point (source: dpm-auto-grow). Express fulls Mon and
+    # Thu at 00:00 of a data source that stores only then (SQL simple recovery,
+    # SharePoint): 4 days with a point are Mon, Thu, Mon, Thu: 4 points; 5 days: 2
+    # weeks (4) + 1: 5. Their change: each point holds the days since the one before
+    # (Mon: 4 days since Thu, Thu: 3 since Mon), so 4 points hold 2 weeks = 14 days; 5
+    # hold 14 + the larger gap, 4: 18 days.
+    week = [0, 3 * 86400]
+    assert points_in_retention(week, 4, every_day=False) == 4
+    assert points_in_retention(week, 5, every_day=False) == 5
+    assert retention_span_days(week, 4, every_day=False) == 14
+    assert retention_span_days(week, 5, every_day=False) == 18
+    # Monday to Friday kept 30 days with a point: 6 weeks (the source's example).
+    weekdays = [d * 86400 + 72000 for d in range(5)]
+    assert retention_span_days(weekdays, 30, every_day=False) == 42
+    # A data source that synchronizes stores every day: the range is calendar days.
+    assert retention_span_days(week, 4) == 4
+
+
+def test_a_simple_recovery_database_with_monday_fulls_keeps_a_monday_per_retention_day():
+    # Two express fulls on Mondays only, kept 225 days with a point: 225 Mondays of 2
+    # fulls = 450 > 448 (source: dpm-recovery-point-caps). By calendar (32 weeks and a
+    # day: 64 + 2) it would have been 66.
+    doc = guest_doc(
+        express_full_times=["08:00", "20:00"], express_full_days=["mon"], retention_days=225
+    )
+    doc["vms"][0]["sql"].update(recovery_model="simple", daily_change=0.05)
+    lines = problems(doc)
+    assert len(lines) == 1
+    assert lines[0].startswith("s.yaml: protection_groups[0].retention_days: 450 express fulls")
+    # Kept 224 days: 448, allowed. Admission counts 448 disk snapshots and the change
+    # of 224 weeks (1,568 days) at 5 % of 10 GB a day: 784 GB.
+    doc["protection_groups"][0]["retention_days"] = 224
+    assert problems(doc) == []
+    (load,) = admission(scenario_from_dict(doc, "s"))
+    assert load.disk_snapshots == 448
+    assert load.recovery_point_bytes == pytest.approx(0.5e9 * 1568)
 
 
 # -- files: 64 recovery points, 8 scheduled a day -----------------------------------
