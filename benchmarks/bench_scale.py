@@ -2,18 +2,24 @@
 7 days, 1,000 VMs over 365 days and 400 VMs over 3 years, against the raw SimPy
 ceiling measured in the same run. Run by hand (not in CI):
 
-    python benchmarks/bench_scale.py [--quick] [--repeat N]
+    python benchmarks/bench_scale.py [--quick] [--repeat N] [--case VMS:DAYS] [--storage]
 
 Each case runs in a fresh subprocess, so its peak resident memory (ru_maxrss) is
-its own. Wall time is building the world plus running it; the event rate counts the
-run alone (building schedules no events), against the raw SimPy rate measured in the
-same process just before. The estate is the csv-2012sp1 shape repeated: clusters of
-8 WS2012 nodes with 4 CSVs and 400 VMs, one DPM 2012 SP1 server per 800 VMs, 10 GbE
-to one switch.
+its own. Wall time is building the world plus running it; "run s" is the run's CPU
+time alone (building schedules no events), and the event rate is events over it,
+against the raw SimPy rate (CPU time too) measured in the same process just before
+and just after the run (their mean). The estate is the csv-2012sp1 shape repeated:
+clusters of 8 WS2012 nodes with 4 CSVs and 400 VMs, one DPM 2012 SP1 server per
+800 VMs (co-located: 800 VMs would need 1,600 volumes without it, past DPM's 600),
+10 GbE to one switch. With --storage the estate also has 30 days' disk retention,
+data growing 20 % a year, a weekly long-term backup to a 4-drive tape library on
+each DPM server, and its first group protected online to Azure over a throttled
+1 Gbps uplink (see estate()).
 
 "raw ev/VM-day" is the run's cost in units a machine's speed cancels out of: run
-time x raw SimPy rate / VM-days, i.e. how many bare SimPy timeouts the same CPU
-time would have processed per simulated VM-day.
+CPU time x raw SimPy rate / VM-days, i.e. how many bare SimPy timeouts the same CPU
+time would have processed per simulated VM-day. With --repeat N each case is the
+median of N fresh processes by this cost.
 
 The last lines calibrate the "vs raw" column. The 1,600-VM week is run again with
 max-min bandwidth sharing replaced by a fixed rate (a stub, in this script only),
@@ -163,14 +169,19 @@ def one_case(n_vms: int, days: float, free_sharing: bool = False, storage: bool 
         _free_bandwidth_sharing()
 
     scenario = hvsim.scenario_from_dict(estate(n_vms, days, storage))
-    # The ceiling in the same process just before the run: shared machines drift, and
-    # a ratio of two rates measured seconds apart is steadier than either rate.
-    raw = raw_simpy_rate(300_000)
+    # The ceiling in the same process just before and just after the run, in CPU time
+    # like the run: shared machines drift, and a ratio of two rates measured in the
+    # same process is steadier than either rate; CPU time leaves out the time the
+    # process waits for a core, which grows with the run's length on a busy machine.
+    raw_before = raw_simpy_rate(300_000)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     world = build_world(scenario, 1)
-    t1 = time.perf_counter()
+    c1 = time.process_time()
     run_world(world)
+    cpu = time.process_time() - c1
     wall = time.perf_counter() - t0
+    raw_after = raw_simpy_rate(300_000)
     vms = len(world.vms)
     failures: dict[str, int] = {}
     for job in world.trace.jobs:
@@ -181,9 +192,12 @@ def one_case(n_vms: int, days: float, free_sharing: bool = False, storage: bool 
         "vms": vms,
         "days": days,
         "wall_s": wall,  # build and run
-        "run_s": wall - (t1 - t0),  # the simulation alone: the event rate's denominator
+        "build_cpu_s": c1 - c0,
+        "run_s": cpu,  # the simulation alone, CPU: the event rate's denominator
         "events": next(world.env._eid),
-        "raw_events_per_s": raw,
+        "raw_events_per_s": (raw_before + raw_after) / 2,
+        "raw_before": raw_before,
+        "raw_after": raw_after,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "jobs": len(world.trace.jobs),
         "failures": failures,
@@ -205,9 +219,9 @@ def raw_simpy_rate(n: int = 500_000) -> float:
             yield env.timeout(1)
 
     env.process(loop())
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     env.run()
-    return n / (time.perf_counter() - t0)
+    return n / (time.process_time() - t0)
 
 
 def textbook_mmc(customers: int = 100_000, c: int = 4, rho: float = 0.9) -> dict:
@@ -236,9 +250,9 @@ def textbook_mmc(customers: int = 100_000, c: int = 4, rho: float = 0.9) -> dict
             env.process(customer())
 
     env.process(source())
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     env.run()
-    return {"events": next(env._eid), "run_s": time.perf_counter() - t0, "served": served}
+    return {"events": next(env._eid), "run_s": time.process_time() - t0, "served": served}
 
 
 def _textbook_ratio() -> float:
