@@ -201,6 +201,8 @@ def one_case(n_vms: int, days: float, free_sharing: bool = False, storage: bool 
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "jobs": len(world.trace.jobs),
         "failures": failures,
+        "tape_jobs": len(world.trace.tape_jobs),
+        "online_jobs": len(world.trace.online_jobs),
         "refused": sum(1 for p in pools for ds in p.sources if ds.refusal),
         "pool_full_at_s": [p.full_at_s for p in pools],
         "allocated_peak_tb": sum(p.peak_allocated_bytes for p in pools) / 1e12,
