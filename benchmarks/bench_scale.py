@@ -32,6 +32,7 @@ simplest model with a queue.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import statistics
@@ -47,7 +48,9 @@ def estate(n_vms: int, days: float, storage: bool = False) -> dict:
     """The scale estate; with ``storage`` the issue-15 features too: 30 days' disk
     retention, data growing 20 % a year, a weekly long-term backup to a 4-drive tape
     library on every DPM server, and the first group also protected online to Azure
-    over a throttled uplink on its DPM server."""
+    over a throttled uplink on its DPM server. With them a DPM server protects 200
+    VMs (a group per half cluster), as 30 days of points take 6,000 of DPM's 9,000
+    disk snapshots a server."""
     n_clusters = max(1, round(n_vms / 400))
     per_csv = max(1, n_vms // (n_clusters * 4))
     clusters, links, dpms, groups, vms = [], [], [], [], []
@@ -72,42 +75,54 @@ def estate(n_vms: int, days: float, storage: bool = False) -> dict:
         links += [
             {"between": [f"{name}-n{i}", "core"], "bandwidth": "10 Gbps"} for i in range(1, 9)
         ]
-        dpm = f"dpm{c // 2}"
-        if c % 2 == 0:
-            # Co-located: 800 VMs need 1,600 volumes without it, past DPM's 600.
-            server: dict = {
-                "name": dpm,
-                "version": "2012SP1",
-                "colocate": True,
-                "pool": {"capacity": "400 TB", "write": "800 MB/s"},
+        if storage:
+            # 30 days' points on DPM's 9,000 disk snapshots a server: at most 300 VMs a
+            # server, so a server and a group per half cluster (its CSVs 0-1, 2-3).
+            halves = [(f"dpm{2 * c + h}", f"g{c}{'ab'[h]}", (2 * h, 2 * h + 1)) for h in (0, 1)]
+        else:
+            halves = [(f"dpm{c // 2}", f"g{c}", (0, 1, 2, 3))]  # a server per 800 VMs
+        for dpm, group_name, csvs in halves:
+            if storage or c % 2 == 0:
+                # Co-located: 800 VMs need 1,600 volumes without it, past DPM's 600.
+                server: dict = {
+                    "name": dpm,
+                    "version": "2012SP1",
+                    "colocate": True,
+                    # 400 TB for 800 VMs holds DPM's default allocation at 5 days'
+                    # retention; 30 days and 3 years' growth take 150 TB for 200 VMs.
+                    "pool": {"capacity": "150 TB" if storage else "400 TB", "write": "800 MB/s"},
+                }
+                if storage:
+                    server["tape_library"] = {"drives": 4}
+                    if dpm == "dpm0":
+                        server["online"] = {
+                            "uplink": "1 Gbps",
+                            "throttling": {
+                                "work_hours_start": "08:00",
+                                "work_hours_end": "18:00",
+                                "work_hours_rate": "200 Mbps",
+                                "non_work_hours_rate": "1 Gbps",
+                            },
+                        }
+                dpms.append(server)
+                links.append({"between": [dpm, "core"], "bandwidth": "10 Gbps"})
+            group: dict = {
+                "name": group_name,
+                "dpm_server": dpm,
+                "members": [f"{name}-{j}-*" for j in csvs] if storage else [f"{name}-*"],
             }
             if storage:
-                server["tape_library"] = {"drives": 4}
-                if c == 0:
-                    server["online"] = {
-                        "uplink": "1 Gbps",
-                        "throttling": {
-                            "work_hours_start": "08:00",
-                            "work_hours_end": "18:00",
-                            "work_hours_rate": "200 Mbps",
-                            "non_work_hours_rate": "1 Gbps",
-                        },
-                    }
-            dpms.append(server)
-            links.append({"between": [dpm, "core"], "bandwidth": "10 Gbps"})
-        group: dict = {"name": f"g{c}", "dpm_server": dpm, "members": [f"{name}-*"]}
-        if storage:
-            group["retention_days"] = 30
-            group["long_term"] = {
-                "frequency": "weekly",
-                "weekday": "sat",
-                "time": "10:00",
-                "retention_months": 3,
-                "drives_allocated": 2,
-            }
-            if c == 0:
-                group["online"] = {"times": ["23:00"]}
-        groups.append(group)
+                group["retention_days"] = 30
+                group["long_term"] = {
+                    "frequency": "weekly",
+                    "weekday": "sat",
+                    "time": "10:00",
+                    "retention_months": 3,
+                    "drives_allocated": 2,
+                }
+                if dpm == "dpm0":
+                    group["online"] = {"times": ["23:00"]}
+            groups.append(group)
         for j in range(4):
             vms.append(
                 {
@@ -211,6 +226,59 @@ def one_case(n_vms: int, days: float, free_sharing: bool = False, storage: bool 
     }
 
 
+def trend(n_vms: int, days: float, segments: int, storage: bool = False) -> list[dict]:
+    """One run cut into ``segments`` equal spans of simulated days, each span's cost in
+    raw events per VM-day against a raw SimPy loop measured right after it: whether a
+    day late in a long run costs what an early one does, free of the drift between
+    processes. A process of this script's own wakes at each span's end (it schedules
+    events of its own, not counted; the model's results are those of the plain run)."""
+    import hvsim
+    from hvsim.simulation import run_world
+    from hvsim.world import build_world
+
+    world = build_world(hvsim.scenario_from_dict(estate(n_vms, days, storage)), 1)
+    env = world.env
+    span = days * 86400.0 / segments
+    rows: list[dict] = []
+
+    mark = [time.process_time(), _peek(env)]  # the current span's start: CPU, events
+
+    def probe():
+        for k in range(1, segments):
+            yield env.timeout(span)
+            cpu, events = time.process_time() - mark[0], _peek(env) - mark[1]
+            # Less the probe's own timeout (and its start, in the first span).
+            rows.append(_span(k, span, n_vms, cpu, events - 1 - (k == 1)))
+            mark[:] = [time.process_time(), _peek(env)]
+
+    env.process(probe())
+    run_world(world)
+    cpu, events = mark
+    last = time.process_time() - cpu
+    # The last span: less the probe's end (1 event).
+    rows.append(_span(segments, span, n_vms, last, _peek(env) - events - 1))
+    return rows
+
+
+def _peek(env) -> int:
+    """The environment's next event id, without taking it."""
+    return next(copy.copy(env._eid))
+
+
+def _span(k: int, span: float, n_vms: int, cpu: float, events: int) -> dict:
+    t = time.process_time()
+    raw = raw_simpy_rate(100_000)
+    vm_days = n_vms * span / 86400.0
+    return {
+        "end_day": k * span / 86400.0,
+        "cpu_s": cpu,
+        "raw_cpu_s": time.process_time() - t,
+        "events_per_vm_day": events / vm_days,
+        "raw_events_per_s": raw,
+        "raw_per_vm_day": cpu * raw / vm_days,
+    }
+
+
 def raw_simpy_rate(n: int = 500_000) -> float:
     import simpy
 
@@ -282,6 +350,13 @@ def main() -> None:
     )
     ap.add_argument("--repeat", type=int, default=1, help="median of N runs per case")
     ap.add_argument(
+        "--trend",
+        type=int,
+        metavar="SPANS",
+        help="with one --case: run it once in this process, cut into SPANS spans of "
+        "days, and print each span's cost (is a late day as cheap as an early one?)",
+    )
+    ap.add_argument(
         "--storage",
         action="store_true",
         help="turn on the issue-15 features in the estate: 30 days' retention, 20 %% "
@@ -291,6 +366,16 @@ def main() -> None:
     cases = [c for c in CASES if not (args.quick and c in BIG)]
     if args.case:
         cases = [(int(v), float(d)) for v, d in (c.split(":") for c in args.case)]
+    if args.trend:
+        (n, days), *_ = cases
+        print(f"{n} VMs x {days:g} days{' with storage' if args.storage else ''}, by span:")
+        print(f"{'to day':>7} {'run s':>7} {'ev/VM/day':>9} {'raw ev/s':>10} {'raw ev/VM-day':>13}")
+        for r in trend(n, days, args.trend, args.storage):
+            print(
+                f"{r['end_day']:>7.0f} {r['cpu_s']:>7.2f} {r['events_per_vm_day']:>9.2f} "
+                f"{r['raw_events_per_s']:>10,.0f} {r['raw_per_vm_day']:>13,.0f}"
+            )
+        return
     raw = statistics.median(raw_simpy_rate() for _ in range(3))
     print(
         f"machine: {platform.machine()}, python {platform.python_version()}, "
