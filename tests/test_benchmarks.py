@@ -27,6 +27,51 @@ def test_a_scale_case_runs_one_job_per_vm_on_its_first_day(stub):
     assert case["events"] > 100 and case["raw_events_per_s"] > 0
 
 
+def _child(*args: str) -> dict:
+    cmd = [sys.executable, str(BENCH / "bench_scale.py"), "--child", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_800_vms_fit_one_co_located_dpm_server():
+    # 800 VMs (2 clusters of 400, one group each) on one DPM server: without
+    # co-location 1,600 volumes, past DPM's 600; co-located, one replica and one
+    # recovery point volume per group: 2 x 2 = 4, and nothing refused or failed.
+    case = _child("800", "1")
+    assert (case["vms"], case["jobs"], case["volumes_peak"]) == (800, 800, 4)
+    assert case["refused"] == 0 and case["failures"] == {}
+
+
+def test_the_storage_estate_runs_tape_and_online_jobs():
+    # 100 VMs (25 a CSV) for 8 days from Monday 2026-01-05, a DPM server for each half
+    # of the cluster (50 VMs). One Saturday 10:00 (day 5): one tape job per VM, at most
+    # 50 x 100 GB = 5 TB a server on 2 drives at LTO-5's 140 MB/s: at most
+    # 5e12 / 280e6 = 17,900 s, done by the horizon. The first half (CSVs 0-1, 50 VMs)
+    # is online at 23:00 each day: each VM's online job runs or is skipped (recorded
+    # either way), 8 x 50 records.
+    case = _child("100", "8", "storage")
+    assert (case["tape_jobs"], case["online_jobs"]) == (100, 400)
+    assert case["refused"] == 0 and case["failures"] == {}
+
+
+def test_the_trend_spans_add_up_to_the_plain_run():
+    # 100 VMs for 2 days in 2 spans of a day: the spans' events are the plain run's
+    # (the probe's own events taken out, up to one each span) and the first day is the
+    # initial replicas, one job a VM.
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench_scale
+    finally:
+        sys.path.remove(str(BENCH))
+    spans = bench_scale.trend(100, 2.0, 2)
+    plain = _child("100", "2")
+    assert [s["end_day"] for s in spans] == [1.0, 2.0]
+    total = sum(s["events_per_vm_day"] * 100 for s in spans)
+    assert abs(total - plain["events"]) <= 2
+    assert all(s["raw_per_vm_day"] > 0 for s in spans)
+
+
 def test_the_textbook_queue_serves_every_customer():
     sys.path.insert(0, str(BENCH))
     try:

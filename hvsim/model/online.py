@@ -98,6 +98,10 @@ class Throttle:
                         yield t
 
 
+# The vault's heap is compacted past twice its points plus this many entries.
+COMPACT_MIN = 64
+
+
 class VaultPoint:
     """An online recovery point of one data source in the vault, with the calendar
     periods it belongs to and when the retention rules let it go."""
@@ -207,8 +211,19 @@ class Vault:
         return point
 
     def _schedule(self, point: VaultPoint) -> None:
-        point.expiry_s = max(point.daily_until, *point.kept)
-        heapq.heappush(self._heap, (point.expiry_s, next(self._seq), point))
+        expiry = max(point.daily_until, *point.kept)
+        if expiry == point.expiry_s:
+            return  # its entry stands: a second one would delete it twice
+        point.expiry_s = expiry
+        heap = self._heap
+        heapq.heappush(heap, (expiry, next(self._seq), point))
+        # A rescheduled point leaves a stale entry behind, kept until its old expiry
+        # (years with the yearly rule): drop them when they are half the heap, so the
+        # heap holds the points kept, not every point made in the run. Expiries only
+        # move earlier, so a stale entry never becomes current again.
+        if len(heap) > 2 * self.points + COMPACT_MIN:
+            heap[:] = [e for e in heap if e[0] == e[2].expiry_s]
+            heapq.heapify(heap)
 
     def purge(self, now: float) -> None:
         """Delete the points no rule keeps at ``now`` (stale heap entries skipped)."""

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pytest import approx
 
-from hvsim.model.online import SKIPPED_NO_NEW_POINT, Vault, VaultRetention
+from hvsim.model.online import COMPACT_MIN, SKIPPED_NO_NEW_POINT, Vault, VaultRetention
 from hvsim.model.schedule import DAY_S
 from tests.builders import base_scenario, run
 
@@ -239,6 +239,39 @@ def test_vault_keeps_daily_weekly_and_monthly_points_as_worked_by_hand():
     # went at day 10; day 9 stays (last of week 1 and of January).
     vault.purge(14 * DAY_S)
     assert (vault.points, vault.bytes) == (1, 10.0)
+
+
+def test_a_year_end_point_kept_by_the_yearly_rule_is_deleted_once():
+    # One 1-byte point a day at noon from Monday 28 Dec 2026 (day 0) to Wed 6 Jan 2027
+    # (day 9); keep 1 day and 2 years. Thu 31 Dec (day 3) and Fri 1 Jan share a week
+    # but not a year: the Jan 1 point leaves day 3's yearly keep (until 2028-01-01) as
+    # it was. After day 9: day 9 (daily, and the last of 2027 so far) and day 3 (last
+    # of 2026): 2 points, 2 bytes.
+    vault = Vault(dt.date(2026, 12, 28))
+    keep = VaultRetention(daily=1, weekly=0, monthly=0, yearly=2)
+    previous = None
+    for day in range(10):
+        previous = vault.add(day * DAY_S + 43200.0, 1.0, 0.0, previous, keep)
+    assert (vault.points, vault.bytes) == (2, 2.0)
+    # Day 1,098 is in late 2029, past both years' keeps (2028-01-01, 2029-01-01): the
+    # vault is empty, each point deleted once (not -1 point and -1 byte).
+    vault.purge(1098 * DAY_S)
+    assert (vault.points, vault.bytes) == (0, 0.0)
+
+
+def test_the_vault_heap_holds_the_points_kept_not_every_point_made():
+    # A point a day for 3,000 days from 2026-01-05 (to 2034-03-23), kept 1 day and 10
+    # years: each day's point is first kept by the yearly rule, then only until the
+    # next day's point replaces it as its year's last. Kept at the end: the last point
+    # of each of 2026..2033 and day 2,999's: 9 points. Without dropping stale entries
+    # the heap would hold all 3,000 points' first entries.
+    vault = Vault(dt.date(2026, 1, 5))
+    keep = VaultRetention(daily=1, weekly=0, monthly=0, yearly=10)
+    previous = None
+    for day in range(3000):
+        previous = vault.add(day * DAY_S + 43200.0, 1.0, 0.0, previous, keep)
+    assert (vault.points, vault.bytes) == (9, 9.0)
+    assert len(vault._heap) <= 2 * 9 + COMPACT_MIN
 
 
 def test_a_seed_stays_in_the_vault_after_its_point_expires():
