@@ -649,15 +649,16 @@ def _tape_jobs_frame(records: list[TapeJobRecord], start_date: dt.date | None) -
 
 def _tape_plan(world: World) -> pd.DataFrame:
     """Per data source a group writes to tape: its tapes per full (its protected bytes
-    over the tape's capacity), fulls a year, fulls kept in the retention range, and so
-    tapes a year and tapes in rotation (DPM: frequency x retention range, a tape for
-    each full, source: dpm-tape-planning). A projection from the schedule and sizes,
-    not a count of the run's jobs."""
+    at the horizon, grown, over the tape's capacity), fulls a year, fulls kept in the
+    retention range, and so tapes a year and tapes in rotation (DPM: frequency x
+    retention range, a tape for each full, source: dpm-tape-planning). A projection
+    from the schedule and sizes, not a count of the run's jobs."""
     rows = []
     for group, plan in world.tape.plans.items():
         retention = f"{plan.retention_value} {plan.retention_unit}"
         for src in world.tape.sources[group]:
-            per_full = tapes_per_full(src.protected_bytes, plan.library.tape_bytes)
+            protected = src.protected_bytes_at(world.horizon_s)
+            per_full = tapes_per_full(protected, plan.library.tape_bytes)
             rows.append(
                 (
                     src.name,
@@ -667,7 +668,7 @@ def _tape_plan(world: World) -> pd.DataFrame:
                     plan.dpm.name,
                     plan.frequency,
                     retention,
-                    src.protected_bytes,
+                    protected,
                     per_full,
                     plan.fulls_per_year,
                     plan.fulls_kept,

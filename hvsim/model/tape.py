@@ -200,24 +200,30 @@ class LongTermPlan:
 @dataclass(slots=True, frozen=True, eq=False)
 class TapeSource:
     """A data source a group writes to tape: a host-level VM's Replica or a guest data
-    source's GuestReplica, and the bytes it protects (what its replica holds once
-    made: the projection of tapes per year uses it)."""
+    source's GuestReplica."""
 
     name: str
     vm: str
     workload: str
     replica: Replica | GuestReplica
-    protected_bytes: float
 
     @classmethod
     def of_vm(cls, replica: Replica) -> TapeSource:
         vm = replica.vm
-        return cls(vm.name, vm.name, "hyperv", replica, vm.used_bytes)
+        return cls(vm.name, vm.name, "hyperv", replica)
 
     @classmethod
     def of_guest(cls, replica: GuestReplica) -> TapeSource:
         src = replica.source
-        return cls(src.name, src.vm.name, src.kind, replica, src.size_bytes)
+        return cls(src.name, src.vm.name, src.kind, replica)
+
+    def protected_bytes_at(self, now: float) -> float:
+        """The bytes it protects at ``now``, grown (vms[].growth_per_year): what a
+        long-term full of its replica then writes, for the projection of tapes."""
+        r = self.replica
+        if isinstance(r, Replica):
+            return r.vm.used_bytes_at(now)
+        return r.source.size_bytes_at(now)
 
 
 class TapeJobs:

@@ -229,3 +229,16 @@ def test_without_tape_the_tape_section_is_zeros() -> None:
     k = run(base_scenario()).kpis()["tape"]
     assert k["groups"] == 0 and k["jobs"] == 0 and k["drives"] == 0
     assert k["tapes_per_year"] == 0 and k["session_makespan_max_s"] == 0.0
+
+
+def test_the_tape_plan_projects_tapes_from_the_data_grown_by_the_horizon():
+    # Two VMs of 1.2 TB growing 50 % a year: at the 365-day horizon 1.8 TB each, so a
+    # long-term full takes ceil(1.8 / 1.5) = 2 LTO-5 tapes (1 without growth). Weekly
+    # kept 4 weeks: 4 fulls x 2 tapes x 2 VMs = 16 in rotation; 52 x 2 x 2 = 208 a year.
+    doc = tape_doc(size="1.2 TB", horizon_days=365)
+    doc["vms"][0]["growth_per_year"] = 0.5
+    plan = run(doc).tape_plan
+    assert list(plan["protected_bytes"]) == pytest.approx([1.8e12, 1.8e12])
+    assert list(plan["tapes_per_full"]) == [2, 2]
+    assert plan["tapes_in_rotation"].sum() == 16
+    assert plan["tapes_per_year"].sum() == 208
