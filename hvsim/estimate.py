@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from hvsim.model.schedule import daily_count
 from hvsim.scenario.guest import data_source_names, guest_job_count
 from hvsim.scenario.patterns import VmNames, group_membership, scenario_vm_names
-from hvsim.scenario.schema import GUEST_RESTORE_SOURCES, PoissonRestores, RestoreDrill, Scenario
+from hvsim.scenario.schema import (
+    GUEST_RESTORE_SOURCES,
+    PoissonRestores,
+    RestoreDrill,
+    Scenario,
+    VmSpec,
+)
 
 DAY_S = 86400.0
 
@@ -84,11 +90,13 @@ class RunEstimate:
     host_vms: int = 0  # protected at host level (protected_vms counts both levels)
     guest_vms: int = 0  # with data sources protected at guest level
     data_sources: int = 0  # guest-level data sources protected
+    online_jobs: int = 0  # online (Azure) jobs: data sources x online times a day x days
+    tape_jobs: int = 0  # long-term tape jobs: data sources x long-term fulls in the horizon
 
     @property
     def jobs(self) -> int:
         """Backup jobs (with the re-run allowance), guest-level jobs, on-demand jobs,
-        migrations and restores."""
+        migrations, restores, online and tape jobs."""
         return (
             self.express_fulls
             + self.reruns
@@ -96,6 +104,8 @@ class RunEstimate:
             + self.on_demand
             + self.migrations
             + self.restores
+            + self.online_jobs
+            + self.tape_jobs
         )
 
 
@@ -145,7 +155,8 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
     guest_of = group_membership(scenario, names, level="guest")
     spec_of = {n: spec for spec in scenario.vms for n in spec.names()} if guest_of else {}
     data_sources = sum(len(data_source_names(spec_of[n], n)) for n in guest_of)
-    jobs = express + reruns + guest + on_demand + migrations + restores
+    online, tape = _tier_jobs(scenario, group_of, guest_of, spec_of, days)
+    jobs = express + reruns + guest + on_demand + migrations + restores + online + tape
     return RunEstimate(
         vms=vms,
         protected_vms=len(group_of.keys() | guest_of.keys()),
@@ -162,7 +173,41 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
         host_vms=len(group_of),
         guest_vms=len(guest_of),
         data_sources=data_sources,
+        online_jobs=online,
+        tape_jobs=tape,
     )
+
+
+# Long-term fulls a day at each tape frequency (hvsim.model.tape: weekly, monthly on
+# the calendar, yearly).
+TAPE_FULLS_PER_DAY = {"weekly": 1 / 7, "monthly": 12 / 365, "yearly": 1 / 365}
+
+
+def _tier_jobs(
+    scenario: Scenario,
+    group_of: dict[str, str],
+    guest_of: dict[str, str],
+    spec_of: dict[str, VmSpec],
+    days: float,
+) -> tuple[int, int]:
+    """Online and tape jobs a run is expected to make: per group with an online
+    block, its data sources (VMs at host level, data sources at guest level) x its
+    online times a day x the days; per group with long_term, its data sources x the
+    long-term fulls in the horizon (rounded up). Every VM counted from day 0: an upper
+    bound with onboarding."""
+    sources = {g.name: 0 for g in scenario.protection_groups}
+    for group in group_of.values():
+        sources[group] += 1
+    for vm, group in guest_of.items():
+        sources[group] += len(data_source_names(spec_of[vm], vm))
+    online = tape = 0
+    for g in scenario.protection_groups:
+        if g.online is not None:
+            online += math.ceil(sources[g.name] * len(g.online.times) * days)
+        if g.long_term is not None:
+            fulls = math.ceil(TAPE_FULLS_PER_DAY[g.long_term.frequency] * days)
+            tape += sources[g.name] * fulls
+    return online, tape
 
 
 def _restores(scenario: Scenario, names: VmNames, horizon_s: float) -> int:
@@ -229,6 +274,8 @@ class Estimate:
             (e.on_demand, "on-demand jobs"),
             (e.migrations, "migration transfers"),
             (e.restores, "restores"),
+            (e.online_jobs, "online jobs"),
+            (e.tape_jobs, "tape jobs"),
         ):
             if count:
                 parts.append(f"{count:,} {what}")

@@ -247,3 +247,21 @@ def test_the_estimate_line_counts_vms_protected_at_guest_level():
     # The host side: as before, no guest-level words.
     host = est.estimate([hvsim.load_scenario(ROOT / "scenarios" / "sql-host-level.yaml")])
     assert "(40 protected VMs, 14 express fulls each, " in host.describe()
+
+
+def test_online_and_tape_jobs_are_counted():
+    # 10 VMs for 14 days: online at 2 times a day -> 10 x 2 x 14 = 280 online jobs;
+    # weekly tape -> ceil(14 / 7) = 2 fulls x 10 = 20 tape jobs; 10 x 14 express fulls.
+    doc = base_scenario(
+        vms=[{"name": "vm{i}", "count": 10, "cluster": "c1", "csv": "csv1"}], horizon_days=14
+    )
+    doc["dpm_servers"][0]["online"] = {"uplink": "100 Mbps"}
+    doc["dpm_servers"][0]["tape_library"] = {"drives": 1}
+    doc["protection_groups"][0].update(
+        online={"times": ["12:00", "20:00"]},
+        long_term={"frequency": "weekly", "retention_weeks": 4},
+    )
+    e = est.estimate_run(hvsim.scenario_from_dict(doc))
+    assert (e.online_jobs, e.tape_jobs, e.express_fulls) == (280, 20, 140)
+    assert e.jobs == 140 + e.reruns + 280 + 20
+    assert "280 online jobs" in est.estimate([hvsim.scenario_from_dict(doc)]).describe()
