@@ -367,7 +367,15 @@ class GuestReplica:
     def restore_chain(self, at_s: float) -> tuple[int, list[int]] | None:
         """What restoring the latest point at ``at_s`` (now) reads: (the whole point at
         or before it, the log_sync points after that whole point up to the latest one,
-        in order). None without a kept point or a kept whole point under it."""
+        in order). None without a kept point or a whole point under it.
+
+        The whole point need not be kept itself: each recovery point is a shadow copy
+        of the replica, which holds the database files as of the last express full
+        and the log since, so a kept log_sync point restores without the older point
+        (DPM's points expire one by one, no chain dependency: facts
+        facts-guest-restore-storage.md §3, DPM <-> RPS). With 1-day retention the
+        first sync of a day makes yesterday's express full expire; the morning's
+        points still restore from yesterday's full and today's log."""
         latest = self.latest_point(at_s)
         if latest is None:
             return None
@@ -375,7 +383,7 @@ class GuestReplica:
         i = latest
         while i >= 0 and kinds[i] not in FULL_POINTS:
             i -= 1
-        if i < 0 or not self.kept(i):
+        if i < 0:
             return None
         return i, list(range(i + 1, latest + 1))
 

@@ -70,6 +70,25 @@ def test_a_sql_database_restored_to_latest_reads_the_express_full_and_the_logs_s
     assert row.recovery_point_age_s == 300.0 <= 900.0
 
 
+def test_with_one_day_retention_a_morning_restore_uses_yesterdays_full_and_todays_log():
+    # Retention 1 day: day 2's first sync (00:00) makes day 2 the one retained day,
+    # so day 1's 20:00 express full expires; its data is in every later point (each a
+    # shadow copy of the replica: DPM's points expire one by one). Requested on day 2
+    # at 10:05: the 10:00 sync, restored from day 1's full and the log since, which
+    # syncs at 20:15 (200 MB: the log since 19:45) and 20:30 ... 10:00 (55 x 100 MB)
+    # sent: 5.7 GB. Bytes 200 GB + 5.7 GB at 1 GB/s = 205.7 s; replay 5.7 GB at
+    # 50 MB/s = 114 s; setup 300 s.
+    doc = sql_estate()
+    doc["horizon_days"] = 3
+    doc["protection_groups"][0]["retention_days"] = 1
+    doc = with_restores(doc, event("sql-1", "sql_database", 2, "10:05", data_source="sql-1/sql1"))
+    (row,) = run(doc).restores.itertuples()
+    assert row.outcome == "succeeded" and row.restored_as == "sql_database"
+    assert row.recovery_point_s == 2 * DAY + 10 * H
+    assert row.bytes == pytest.approx(205.7e9, rel=1e-9)
+    assert row.rto_s == pytest.approx(SETUP + 205.7e9 / LINK_BPS + 5.7e9 / REPLAY_BPS, rel=1e-9)
+
+
 def test_the_replay_rate_sets_the_replay_time():
     # The same restore with a 10 MB/s replay: 500 MB take 50 s instead of 10 s.
     doc = with_restores(
