@@ -91,9 +91,10 @@ def test_without_any_recovery_point_pair_best_rpo_is_null():
 def test_admission_counts_are_integers():
     k = run(with_guest("both")).kpis()["admission"]
     # Host level: each node of the 2-node cluster may run vm1 and needs DPM's agent;
-    # guest level: vm1 itself. 3 servers, 1 database, 2 volumes (replica and recovery
-    # point volume of a database not co-located).
-    assert (k["protected_servers"], k["databases"], k["volumes"]) == (3, 1, 2)
+    # guest level: vm1 itself. 3 servers, 1 database, 4 volumes (a replica and a
+    # recovery point volume each for the VM at host level and its database, not
+    # co-located).
+    assert (k["protected_servers"], k["databases"], k["volumes"]) == (3, 1, 4)
     for key in ("protected_servers", "databases", "volumes", "disk_snapshots"):
         assert type(k[key]) is int, key
     assert '"protected_servers": 3,' in kpis_json({"admission": k})

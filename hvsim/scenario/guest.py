@@ -318,6 +318,8 @@ class ServerLoad:
     replica_bytes: float = 0.0
     recovery_point_bytes: float = 0.0
     servers: set[str] = field(default_factory=set)
+    # Co-located: the groups whose Hyper-V VMs and SQL databases share a volume pair.
+    colocated_groups: set[str] = field(default_factory=set)
 
     def limit(self, name: str) -> float:
         for key, _, plain, colocated in LIMITS:
@@ -335,10 +337,11 @@ def admission(scenario: Scenario) -> list[ServerLoad]:
       its SMB share;
     - databases: SQL and Exchange databases and SharePoint content databases; 300,
       2,000 with co-location (source: dpm-sql-protection);
-    - volumes: a replica and a recovery point volume per guest data source, except
-      co-located SQL databases, which share theirs. Host-level VMs are not counted:
-      one DPM server protects 800 VMs (source: dpm-scale-out), which only co-located
-      volumes allow;
+    - volumes: a replica and a recovery point volume per data source (a host-level VM
+      or a guest data source), as the pool allocates them (hvsim.model.pool); with
+      co-location one pair per protection group for its Hyper-V VMs and SQL
+      databases. One DPM server protects 800 VMs (source: dpm-scale-out) only with
+      co-located volumes: 800 VMs' own pairs would be 1,600 of the 600 allowed;
     - disk snapshots: express fulls and file recovery points kept in the retention
       range, not incremental synchronizations;
     - replica and recovery point bytes of guest data sources: each one's size; its
@@ -380,6 +383,10 @@ def admission(scenario: Scenario) -> list[ServerLoad]:
             load.servers.update(sh.file_servers if sh else ())
         elif spec.cluster in clusters:
             load.servers.update(n.name for n in clusters[spec.cluster].node_list())
+        if load.colocate:
+            load.colocated_groups.add(g.name)
+        else:
+            load.volumes += 2
         load.disk_snapshots += len(g.express_full_times) * g.retention_days
     for name, gname in group_membership(scenario, names, level="guest").items():
         g = groups[gname]
@@ -391,7 +398,10 @@ def admission(scenario: Scenario) -> list[ServerLoad]:
         for s in spec.sql:
             n = s.databases
             load.databases += n
-            load.volumes += 0 if load.colocate else 2 * n
+            if load.colocate:
+                load.colocated_groups.add(g.name)
+            else:
+                load.volumes += 2 * n
             points, days = kept(g, s.recovery_model == "full")
             load.disk_snapshots += n * points
             log = s.log_per_day if s.log_per_day is not None else s.size * s.daily_change
@@ -425,6 +435,7 @@ def admission(scenario: Scenario) -> list[ServerLoad]:
             load.recovery_point_bytes += n * f.size * f.daily_change * days
     for load in loads.values():
         load.protected_servers = len(load.servers)
+        load.volumes += 2 * len(load.colocated_groups)
     return list(loads.values())
 
 

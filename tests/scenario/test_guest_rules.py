@@ -302,15 +302,15 @@ def test_100_guest_protected_vms_are_within_the_limit(capsys, tmp_path):
 
 def test_databases_limit_is_300_or_2000_with_colocation():
     # 61 VMs x 5 databases = 305 databases: over 300 without co-location (and 610
-    # volumes, two each, over 600); with co-location, SQL databases share volumes and
-    # the limit is 2,000 (source: dpm-sql-protection).
+    # volumes, two each, over 600); with co-location, SQL databases share one volume
+    # pair per protection group and the limit is 2,000 (source: dpm-sql-protection).
     doc = guest_doc(vms=61)
     doc["vms"][0]["sql"]["databases"] = 5
     load = admission(scenario_from_dict(doc, "s"))[0]
     assert (load.databases, load.volumes, load.limit("databases")) == (305, 610, 300)
     doc["dpm_servers"][0]["colocate"] = True
     load = admission(scenario_from_dict(copy.deepcopy(doc), "s"))[0]
-    assert (load.databases, load.volumes, load.limit("databases")) == (305, 0, 2000)
+    assert (load.databases, load.volumes, load.limit("databases")) == (305, 2, 2000)
 
 
 def test_host_level_counts_each_cluster_node_as_a_protected_server():
@@ -345,3 +345,15 @@ def test_a_host_level_group_keeps_at_most_448_express_fulls():
     ]
     doc["protection_groups"][0]["retention_days"] = 224
     assert problems(doc) == []
+
+
+def test_host_level_vms_count_two_volumes_each_or_one_pair_a_group_co_located():
+    # The pool allocates a replica and a recovery point volume per host-level VM
+    # (hvsim.model.pool): 301 VMs are 602 volumes, over DPM's 600; co-located, the
+    # group's VMs share one pair: 2.
+    doc = base_scenario(vms=[{"name": "vm{i}", "count": 301, "cluster": "c1", "csv": "csv1"}])
+    doc["clusters"][0]["csvs"][0]["capacity"] = "40 TB"
+    load = admission(scenario_from_dict(doc, "s"))[0]
+    assert (load.volumes, load.limit("volumes")) == (602, 600)
+    doc["dpm_servers"][0]["colocate"] = True
+    assert admission(scenario_from_dict(doc, "s"))[0].volumes == 2
