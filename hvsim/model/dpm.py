@@ -369,13 +369,13 @@ class GuestReplica:
         or before it, the log_sync points after that whole point up to the latest one,
         in order). None without a kept point or a whole point under it.
 
-        The whole point need not be kept itself: each recovery point is a shadow copy
-        of the replica, which holds the database files as of the last express full
-        and the log since, so a kept log_sync point restores without the older point
-        (DPM's points expire one by one, no chain dependency: facts
-        facts-guest-restore-storage.md §3, DPM <-> RPS). With 1-day retention the
-        first sync of a day makes yesterday's express full expire; the morning's
-        points still restore from yesterday's full and today's log."""
+        The whole point need not be kept itself (assumption: each recovery point is a
+        shadow copy of the replica, which holds the database files as of the last
+        express full and the log since, so DPM expires points one by one with no
+        chain between them, and a kept log_sync point restores without the older
+        point). With 1-day retention the first sync of a day makes yesterday's express
+        full expire; the morning's points still restore from yesterday's full and
+        today's log."""
         latest = self.latest_point(at_s)
         if latest is None:
             return None
