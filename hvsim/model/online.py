@@ -431,10 +431,10 @@ class OnlineJobs:
         env = self.env
         for at in daily(src.group.times_s, self.horizon_s):
             if src.transit_until_s is not None and at < src.transit_until_s:
-                self._record(src, "backup", at, at, at, at, math.nan, 0.0, "skipped", "")
+                self._not_run(src, "backup", at, math.nan, "skipped", "")
                 continue
             if env.now > at:
-                self._record(src, "backup", at, at, at, at, math.nan, 0.0, "skipped", SKIPPED_BUSY)
+                self._not_run(src, "backup", at, math.nan, "skipped", SKIPPED_BUSY)
                 continue
             yield env.timeout(at - env.now)
             yield from self.run_job(src, at)
@@ -456,7 +456,7 @@ class OnlineJobs:
             size = src.size_bytes()
             problem = self._seed_problem(src, size)
             if problem:
-                self._record(src, kind, at, at, at, at, latest, 0.0, "failed", problem)
+                self._not_run(src, kind, at, latest, "failed", problem)
                 return
             nbytes = size / group.compression
             if group.offline_seeding:
@@ -464,23 +464,17 @@ class OnlineJobs:
                     yield from self._ship(src, at, latest, nbytes)
                     return
                 # Beyond the limit the seed goes over the uplink (recorded, then sent).
-                self._record(
+                self._not_run(
                     src,
                     "offline_seed",
                     at,
-                    at,
-                    at,
-                    at,
                     latest,
-                    0.0,
                     "failed",
                     "offline seeding takes at most 80 TB per protection group: seeded online",
                 )
         else:
             if latest <= src.last_data_s:
-                self._record(
-                    src, "backup", at, at, at, at, math.nan, 0.0, "skipped", SKIPPED_NO_NEW_POINT
-                )
+                self._not_run(src, "backup", at, math.nan, "skipped", SKIPPED_NO_NEW_POINT)
                 return
             kind = "backup"
             nbytes = src.changed_bytes(src.last_data_s, latest) / group.compression
@@ -524,15 +518,11 @@ class OnlineJobs:
         arrival = at + group.transit_s
         src.transit_until_s = arrival
         if not starts_before(arrival, self.horizon_s):
-            self._record(
+            self._not_run(
                 src,
                 "offline_seed",
                 at,
-                at,
-                at,
-                at,
                 latest,
-                0.0,
                 "skipped",
                 f"offline seed arrives after the horizon (day {arrival / DAY_S:.2f})",
             )
@@ -555,6 +545,12 @@ class OnlineJobs:
             src.group.retention,
         )
         src.points_s.append(at)
+
+    def _not_run(
+        self, src: OnlineSource, kind: str, at: float, latest: float, outcome: str, reason: str
+    ) -> None:
+        """A job due at ``at`` that moved nothing: skipped or failed before its upload."""
+        self._record(src, kind, at, at, at, at, latest, 0.0, outcome, reason)
 
     def _record(
         self,
