@@ -1,0 +1,235 @@
+"""What the advisor writes: the proposed scenario as YAML and its diff against the
+input, every trial in a table, advice.md (the verdict, the targets and objectives of
+input and proposal, and a sentence per changed knob saying what it bought) and the
+trade-off front when there are several objectives."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import yaml
+from matplotlib.figure import Figure
+
+from hvsim.advise.knobs import describe_value
+from hvsim.advise.search import Advice, Design, feasible
+from hvsim.advise.targets import COST, Objective, Target
+from hvsim.report.plots import kpi_unit
+from hvsim.report.text import format_kpi
+
+
+def scenario_yaml(doc: dict[str, Any]) -> str:
+    """A scenario document as YAML, keys in the document's order."""
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+def proposal_diff(advice: Advice) -> str:
+    """A unified diff from the input (as YAML) to the proposed scenario."""
+    chosen = advice.proposal or advice.best
+    assert chosen.doc is not None
+    name = "proposal.yaml" if advice.proposal is not None else "closest.yaml"
+    return "".join(
+        difflib.unified_diff(
+            scenario_yaml(advice.doc).splitlines(keepends=True),
+            scenario_yaml(chosen.doc).splitlines(keepends=True),
+            fromfile=advice.source,
+            tofile=name,
+        )
+    )
+
+
+def _fmt(kpi: str, value: float) -> str:
+    if kpi == COST:
+        return f"{value:,.0f}"
+    return format_kpi(kpi, value)
+
+
+def _target_cell(advice: Advice, d: Design, t: Target) -> str:
+    v = advice.target_value(d, t)
+    mark = "meets" if t.meets(v) else "misses"
+    return f"{_fmt(t.kpi, v)} ({mark})"
+
+
+def _objective_cell(advice: Advice, d: Design, o: Objective) -> str:
+    return _fmt(o.kpi, advice.objective_value(d, o))
+
+
+def verdict(advice: Advice) -> list[str]:
+    """The first lines: whether a design meets the targets, and which."""
+    s = advice.settings
+    n = len(advice.trials)
+    how = f"{n} trial(s), {s.replications} replication(s) each (seeds {s.base_seed} to "
+    how += f"{s.base_seed + s.replications - 1})"
+    if advice.stopped_by_time:
+        how += ", stopped by the time budget"
+    if advice.proposal is None:
+        lines = [f"No design the knobs allow meets every target ({how})."]
+        missed = [t for t in s.targets if not t.meets(advice.target_value(advice.best, t))]
+        label = "the input" if advice.best is advice.input else f"trial {advice.best.trial}"
+        lines.append(
+            f"Closest: {label}, which misses "
+            + "; ".join(
+                f"{t.label} (reaches {_fmt(t.kpi, advice.target_value(advice.best, t))})"
+                for t in missed
+            )
+            + "."
+        )
+        return lines
+    objectives = ", ".join(o.label for o in s.objectives)
+    if not advice.changed():
+        met = "meets every target" if feasible(advice.input, s) else "is the best found"
+        return [
+            f"The input design {met}, and no allowed change improves {objectives} ({how})."
+        ]
+    inp = "meets" if feasible(advice.input, s) else "does not meet"
+    return [
+        f"The proposal meets every target (the input {inp} them), changing "
+        f"{len(advice.changed())} knob(s) ({how})."
+    ]
+
+
+def knob_sentences(advice: Advice) -> list[str]:
+    """For each changed knob: the proposal with it against the proposal without it
+    (the knob as in the input), on the objectives and the targets it moves."""
+    s = advice.settings
+    chosen = advice.proposal or advice.best
+    out = []
+    for j in advice.changed():
+        knob = s.knobs[j]
+        was = describe_value(knob, advice.input.choice[j], advice.doc)
+        now = describe_value(knob, chosen.choice[j], advice.doc)
+        alt = advice.without.get(j)
+        head = f"Setting {knob.path} to {now} (input: {was})"
+        if alt is None or alt.error:
+            why = f": without it the design cannot run ({alt.error})" if alt is not None else ""
+            out.append(head + why + ".")
+            continue
+        moves = []
+        for o in s.objectives:
+            a, b = advice.objective_value(alt, o), advice.objective_value(chosen, o)
+            if a != b:
+                moves.append(f"{o.label} from {_fmt(o.kpi, a)} to {_fmt(o.kpi, b)}")
+        for t in s.targets:
+            a, b = advice.target_value(alt, t), advice.target_value(chosen, t)
+            if a != b or t.meets(a) != t.meets(b):
+                gained = " (now met)" if t.meets(b) and not t.meets(a) else ""
+                lost = " (now missed)" if t.meets(a) and not t.meets(b) else ""
+                moves.append(f"{t.kpi} from {_fmt(t.kpi, a)} to {_fmt(t.kpi, b)}{gained}{lost}")
+        body = " takes " + ", ".join(moves) if moves else " changes no objective or target"
+        out.append(head + body + " (the proposal without and with this change).")
+    return out
+
+
+def advice_markdown(advice: Advice, title: str) -> str:
+    s = advice.settings
+    chosen = advice.proposal or advice.best
+    name = "proposal" if advice.proposal is not None else "closest"
+    lines = [f"# {title}", "", *[f"**{line}**" for line in verdict(advice)], ""]
+    lines += ["## Targets", "", f"| target | input | {name} |", "|---|---|---|"]
+    for t in s.targets:
+        lines.append(
+            f"| `{t.label}` | {_target_cell(advice, advice.input, t)} | "
+            f"{_target_cell(advice, chosen, t)} |"
+        )
+    lines += ["", "## Objectives", "", f"| minimise | input | {name} |", "|---|---|---|"]
+    for o in s.objectives:
+        lines.append(
+            f"| `{o.label}` | {_objective_cell(advice, advice.input, o)} | "
+            f"{_objective_cell(advice, chosen, o)} |"
+        )
+    sentences = knob_sentences(advice)
+    lines += ["", "## What each change buys", ""]
+    lines += [f"- {x}" for x in sentences] or ["- No knob changed."]
+    if len(s.objectives) > 1:
+        lines += ["", "## Trade-off front (designs meeting the targets)", ""]
+        heads = [o.label for o in s.objectives]
+        lines += ["| trial | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+        for d in advice.front:
+            cells = [_objective_cell(advice, d, o) for o in s.objectives]
+            lines.append(f"| {d.trial} | " + " | ".join(cells) + " |")
+    counts = advice.table()["state"].value_counts()
+    lines += [
+        "",
+        "## Search",
+        "",
+        f"- {len(advice.trials)} trials: "
+        + ", ".join(f"{n} {state}" for state, n in counts.items())
+        + f"; {advice.elapsed_s:.0f} s.",
+        "- Each target holds in the replications its @ says (@all: every one; @pNN: "
+        "NN % of them; @mean: the mean); its value is the replication that decides.",
+        "- Knobs: " + "; ".join(f"`{k.path}` = {', '.join(k.labels)}" for k in s.knobs),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def front_figure(advice: Advice) -> Figure:
+    """The first two objectives of every trial that ran in full: the designs meeting
+    the targets, those missing them, the front and the input."""
+    from hvsim.report.plots import _figure
+
+    s = advice.settings
+    ox, oy = s.objectives[0], s.objectives[1]
+    fig = _figure(7.0, 5.0)
+    ax = fig.subplots()
+    done = [d for d in [advice.input, *advice.trials] if not d.error and not d.pruned]
+    xs = [advice.objective_value(d, ox) for d in done]
+    ys = [advice.objective_value(d, oy) for d in done]
+    dx, ux = kpi_unit(ox.kpi, xs) if ox.kpi != COST else (1.0, "cost")
+    dy, uy = kpi_unit(oy.kpi, ys) if oy.kpi != COST else (1.0, "cost")
+    for ok, colour, label in ((False, "#bbbbbb", "misses a target"), (True, "#4c72b0", "meets")):
+        pts = [(x, y) for d, x, y in zip(done, xs, ys, strict=True) if feasible(d, s) == ok]
+        if pts:
+            ax.scatter([p[0] / dx for p in pts], [p[1] / dy for p in pts], c=colour, label=label)
+    front = sorted(advice.front, key=lambda d: advice.objective_value(d, ox))
+    if front:
+        ax.plot(
+            [advice.objective_value(d, ox) / dx for d in front],
+            [advice.objective_value(d, oy) / dy for d in front],
+            "o-",
+            color="#dd8452",
+            label="front",
+        )
+    ax.scatter(
+        [advice.objective_value(advice.input, ox) / dx],
+        [advice.objective_value(advice.input, oy) / dy],
+        marker="*",
+        s=200,
+        c="black",
+        label="input",
+    )
+    ax.set_xlabel(f"{ox.label} ({ux})")
+    ax.set_ylabel(f"{oy.label} ({uy})")
+    ax.legend(fontsize=8)
+    ax.set_title("Trade-off front of the designs meeting the targets")
+    return fig
+
+
+def write_advice(
+    folder: Any, advice: Advice, title: str, comparison: Any = None, details: Any = ()
+) -> list[str]:
+    """Into the fresh folder ``folder``: advice.md, the proposed (or closest) scenario
+    and its diff, trials.csv/.parquet, the front (several objectives) and, with a
+    ``comparison`` of input and proposal, its runs, compare.csv and report.html. The
+    names written."""
+    from hvsim.files import table_csv, write_table, write_text
+    from hvsim.report.html import compare_report, figure_png
+
+    from hvsim.files import atomic_write
+
+    chosen = advice.proposal or advice.best
+    assert chosen.doc is not None
+    name = "proposal" if advice.proposal is not None else "closest"
+    write_text(folder / "advice.md", advice_markdown(advice, title))
+    write_text(folder / f"{name}.yaml", scenario_yaml(chosen.doc))
+    write_text(folder / f"{name}.diff", proposal_diff(advice))
+    write_table(advice.table(), folder, "trials")
+    written = ["advice.md", f"{name}.yaml", f"{name}.diff", "trials.parquet", "trials.csv"]
+    if len(advice.settings.objectives) > 1:
+        atomic_write(folder / "front.png", figure_png(front_figure(advice)))
+        written.append("front.png")
+    if comparison is not None:
+        write_table(comparison.table, folder, "runs")
+        write_text(folder / "compare.csv", table_csv(comparison.differences()))
+        write_text(folder / "report.html", compare_report(comparison, details))
+        written += ["runs.parquet", "runs.csv", "compare.csv", "report.html"]
+    return written

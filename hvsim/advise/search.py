@@ -1,0 +1,404 @@
+"""The advisor's search: Optuna proposes designs (one value per knob), each is run
+with R replications through the run executor (this process, local workers or a Dask
+cluster, with the store of finished runs), and the best design that meets every
+target is the proposal.
+
+- One objective: Optuna's TPE sampler; several: NSGA-II, and the trade-off front of
+  the designs that meet the targets. Targets are the samplers' constraints.
+- The input's own design is the first trial whenever the knobs list its values, so
+  every proposal is measured against what the planner has.
+- Trials go in batches (``batch``, fixed: the same trials whatever the number of
+  workers): the first ``prune_after`` replications of every design in the batch,
+  then the rest for the designs not already clearly missing a target (pruned).
+- A run's key is the canonical scenario and its seed, as ``hvsim compare`` keys it,
+  so designs repeated by the sampler, an advisor started again (resume) and the
+  comparison of input and proposal reuse the stored runs.
+- With the same input, knobs, targets and seed, the trials and the proposal are the
+  same in any process; ``timeout_s`` stops asking for new trials when it has passed
+  (the trials made by then depend on the machine's speed).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from hvsim.advise.knobs import Choice, Knob, apply, canonical, input_choice
+from hvsim.advise.targets import COST, Objective, Target
+from hvsim.runs.execute import execute
+from hvsim.runs.options import RunOptions
+from hvsim.runs.plan import RunSpec, run_key
+from hvsim.scenario.loader import ScenarioError
+from hvsim.seeds import check_seed
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the advisor searches and how long."""
+
+    targets: Sequence[Target]
+    objectives: Sequence[Objective]
+    knobs: Sequence[Knob]
+    replications: int = 3
+    trials: int = 30
+    timeout_s: float | None = None
+    prune_after: int = 1
+    batch: int = 4
+    base_seed: int = 1
+
+
+@dataclass
+class Design:
+    """One design and what its replications gave: the KPIs of each run (seed order),
+    or the error that stopped it, and whether it was pruned after a few runs."""
+
+    choice: Choice
+    doc: dict[str, Any] | None
+    key: str = ""
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    pruned: bool = False
+    trial: int = -1
+
+    def values(self, kpi: str, knobs: Sequence[Knob]) -> list[float]:
+        if kpi == COST:
+            cost = sum(k.cost(i) for k, i in zip(knobs, self.choice, strict=True))
+            return [cost] * max(1, len(self.runs))
+        out = []
+        for run in self.runs:
+            v = run.get(kpi)
+            out.append(float(v) if isinstance(v, int | float) else math.nan)
+        return out
+
+
+@dataclass
+class Advice:
+    """The search's outcome: every trial, the input's design, the proposal (None when
+    no design met the targets: ``best`` is then the one that came closest), the
+    trade-off front (several objectives) and, for each knob the proposal changes,
+    the proposal with that knob as in the input (what the change bought)."""
+
+    settings: Settings
+    doc: dict[str, Any]
+    source: str
+    input: Design
+    trials: list[Design]
+    proposal: Design | None
+    best: Design
+    front: list[Design]
+    without: dict[int, Design]
+    elapsed_s: float
+    stopped_by_time: bool = False
+
+    @property
+    def met(self) -> bool:
+        return self.proposal is not None
+
+    def target_value(self, design: Design, target: Target) -> float:
+        return target.value(design.values(target.kpi, self.settings.knobs))
+
+    def objective_value(self, design: Design, objective: Objective) -> float:
+        return objective.value(design.values(objective.kpi, self.settings.knobs))
+
+    def changed(self) -> list[int]:
+        """The knobs whose value the proposal (or the best reached) changes."""
+        chosen = (self.proposal or self.best).choice
+        return [j for j, (a, b) in enumerate(zip(self.input.choice, chosen, strict=True)) if a != b]
+
+    def table(self) -> pd.DataFrame:
+        """One row per trial (the input's design first when it is not one)."""
+        rows = []
+        designs = self.trials if self.input in self.trials else [self.input, *self.trials]
+        if self.proposal is not None and all(self.proposal is not d for d in designs):
+            designs = [*designs, self.proposal]  # simplified after the search
+        s = self.settings
+        for d in designs:
+            state = "failed" if d.error else "pruned" if d.pruned else "complete"
+            row: dict[str, Any] = {
+                "trial": d.trial,
+                "design": "input" if d is self.input else "proposal" if d is self.proposal else "",
+                "state": state,
+                "replications": len(d.runs),
+            }
+            for knob, index in zip(s.knobs, d.choice, strict=True):
+                row[knob.path] = knob.labels[index] if index is not None else "(input)"
+            for o in s.objectives:
+                row[o.label] = self.objective_value(d, o) if not d.error else math.nan
+            for t in s.targets:
+                row[t.label] = self.target_value(d, t) if not d.error else math.nan
+            row["meets_targets"] = feasible(d, s)
+            row["violation"] = violation(d, s) if not d.error else math.nan
+            row["proposal"] = d is self.proposal
+            row["error"] = d.error or ""
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def violation(design: Design, s: Settings) -> float:
+    """How far the design misses its targets (0: meets them all)."""
+    if design.error:
+        return math.inf
+    return sum(t.violation(design.values(t.kpi, s.knobs)) for t in s.targets)
+
+
+def feasible(design: Design, s: Settings) -> bool:
+    return not design.error and not design.pruned and violation(design, s) == 0.0
+
+
+class _Evaluator:
+    """Runs designs' replications through the executor, remembering every run."""
+
+    def __init__(self, source: str, s: Settings, options: RunOptions):
+        self.source = source
+        self.s = s
+        self.options = options.but(progress=False)
+        self.seeds = [s.base_seed + r for r in range(s.replications)]
+        self.done: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def design(self, doc: dict[str, Any], choice: Choice) -> Design:
+        try:
+            design_doc = apply(doc, self.s.knobs, choice, self.source)
+            key = canonical(design_doc, self.source)
+        except ScenarioError as exc:
+            return Design(choice, None, error="; ".join(exc.problems))
+        return Design(choice, design_doc, key)
+
+    def run(self, designs: Sequence[Design], seeds: Sequence[int]) -> None:
+        """Each design's runs of ``seeds`` (those not run yet), appended in order."""
+        specs: list[RunSpec] = []
+        wanted: dict[tuple[str, int], RunSpec] = {}
+        for d in designs:
+            if d.error or d.doc is None:
+                continue
+            for seed in seeds:
+                k = (d.key, seed)
+                if k in self.done or k in wanted:
+                    continue
+                wanted[k] = RunSpec(
+                    len(specs), run_key(d.key, {}, seed), d.doc, seed, {}, self.source
+                )
+                specs.append(wanted[k])
+        if specs:
+            ex = execute(specs, self.options, label="advise")
+            for k, spec in wanted.items():
+                self.done[k] = ex.outcomes[spec.index]
+        for d in designs:
+            if d.error or d.doc is None:
+                continue
+            for seed in seeds:
+                outcome = self.done[(d.key, seed)]
+                if outcome["error"] is not None:
+                    d.error = f"seed {seed}: {outcome['error']}"
+                    break
+                d.runs.append(outcome["kpis"])
+
+    def evaluate(self, designs: Sequence[Design]) -> None:
+        """All replications of each design, after the first ``prune_after`` of every
+        design in the batch, for those not clearly missing a target."""
+        s = self.s
+        first = min(max(1, s.prune_after), s.replications)
+        self.run(designs, self.seeds[:first])
+        if first == s.replications:
+            return
+        going = []
+        for d in designs:
+            if d.error:
+                continue
+            if any(t.clearly_missed(d.values(t.kpi, s.knobs), s.replications) for t in s.targets):
+                d.pruned = True
+            else:
+                going.append(d)
+        self.run(going, self.seeds[first:])
+
+
+def _check_names(design: Design, s: Settings, source: str) -> None:
+    """Every target's and objective's KPI exists (checked on the input's runs)."""
+    if design.error:
+        raise ScenarioError([f"{source}: the input scenario's runs failed: {design.error}"])
+    known = set(design.runs[0]) if design.runs else set()
+    problems = []
+    for name in [t.kpi for t in s.targets] + [o.kpi for o in s.objectives]:
+        if name != COST and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"{source}: {name}: no such KPI in kpis.json{hint}")
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _order_key(d: Design, s: Settings, input_choice: Choice) -> tuple[Any, ...]:
+    objectives = tuple(o.value(d.values(o.kpi, s.knobs)) for o in s.objectives)
+    changes = sum(a != b for a, b in zip(d.choice, input_choice, strict=True))
+    return (*objectives, changes, d.trial)
+
+
+def _front(designs: Sequence[Design], s: Settings) -> list[Design]:
+    """The designs no other design beats on every objective (ties: the first)."""
+    points = [(d, [o.value(d.values(o.kpi, s.knobs)) for o in s.objectives]) for d in designs]
+    front = []
+    for d, p in points:
+        dominated = any(
+            all(a <= b for a, b in zip(q, p, strict=True)) and q != p for _, q in points
+        )
+        repeat = any(f.key == d.key for f in front)
+        if not dominated and not repeat:
+            front.append(d)
+    return front
+
+
+def _without_each(ev: _Evaluator, doc: dict[str, Any], here: Choice, d: Design) -> dict[int, Design]:
+    """For each knob ``d`` changes, ``d`` with that knob as in the input, run in full."""
+    without: dict[int, Design] = {}
+    for j, (a, b) in enumerate(zip(here, d.choice, strict=True)):
+        if a != b:
+            alt = list(d.choice)
+            alt[j] = a
+            without[j] = ev.design(doc, tuple(alt))
+    ev.run(list(without.values()), ev.seeds)
+    return without
+
+
+def _simplest(
+    ev: _Evaluator, doc: dict[str, Any], here: Choice, d: Design, without: dict[int, Design]
+) -> Design:
+    """``d`` with every change it does not need taken back, one knob at a time."""
+    s = ev.s
+
+    def no_worse(a: Design, b: Design) -> bool:
+        return all(
+            o.value(a.values(o.kpi, s.knobs)) <= o.value(b.values(o.kpi, s.knobs))
+            for o in s.objectives
+        )
+
+    for j in sorted(without):
+        alt = without[j] if d.choice[j] != here[j] else None
+        if alt is not None and alt.choice != d.choice:
+            if feasible(alt, s) and no_worse(alt, d):
+                alt.trial = d.trial
+                d = alt
+                without = _without_each(ev, doc, here, d)
+    return d
+
+
+def advise(
+    doc: dict[str, Any],
+    source: str,
+    settings: Settings,
+    options: RunOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Advice:
+    """Search the knobs for the design that meets ``settings.targets`` at the least
+    objective. ``progress(done, total)`` is called after each batch of trials."""
+    import optuna
+
+    s = settings
+    check_seed(s.base_seed)
+    if s.replications < 1 or s.trials < 1 or s.batch < 1:
+        raise ValueError("replications, trials and batch must be at least 1")
+    if not s.knobs:
+        raise ScenarioError([f"{source}: give at least one --knob PATH=V1,V2,..."])
+    if len({k.path for k in s.knobs}) != len(s.knobs):
+        dup = next(k.path for k in s.knobs if [x.path for x in s.knobs].count(k.path) > 1)
+        raise ScenarioError([f"{source}: --knob {dup}: given twice"])
+    started = time.monotonic()
+    ev = _Evaluator(source, s, options if options is not None else RunOptions())
+    here = input_choice(doc, s.knobs, source)
+    # The input's design, in full: what every trial is measured against.
+    base = Design(here, doc, canonical(doc, source))
+    ev.run([base], ev.seeds)
+    _check_names(base, s, source)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+    sampler: optuna.samplers.BaseSampler
+    if len(s.objectives) > 1:
+        sampler = optuna.samplers.NSGAIISampler(
+            population_size=max(4, min(20, s.trials // 3)), seed=s.base_seed
+        )
+    else:
+        sampler = optuna.samplers.TPESampler(
+            seed=s.base_seed,
+            n_startup_trials=max(4, min(10, s.trials // 3)),
+        )
+    study = optuna.create_study(directions=["minimize"] * len(s.objectives), sampler=sampler)
+    enqueued = all(i is not None for i in here)
+    if enqueued:
+        study.enqueue_trial({k.path: i for k, i in zip(s.knobs, here, strict=True)})
+    trials: list[Design] = []
+    stopped_by_time = False
+    while len(trials) < s.trials:
+        if s.timeout_s is not None and time.monotonic() - started > s.timeout_s:
+            stopped_by_time = True
+            break
+        asked = [study.ask() for _ in range(min(s.batch, s.trials - len(trials)))]
+        designs = []
+        for t in asked:
+            choice = tuple(
+                int(t.suggest_categorical(k.path, list(range(len(k.labels))))) for k in s.knobs
+            )
+            d = base if enqueued and t.number == 0 else ev.design(doc, choice)
+            if d is not base and d.key == base.key:
+                d = Design(choice, d.doc, d.key)
+            d.trial = t.number
+            designs.append(d)
+        ev.evaluate([d for d in designs if d is not base])
+        for t, d in zip(asked, designs, strict=True):
+            if d.error:
+                study.tell(t, state=optuna.trial.TrialState.FAIL)
+                continue
+            # The samplers' constraints (<= 0: met): a pruned design's from its first runs.
+            for x in s.targets:
+                t.set_constraint(x.label, x.violation(d.values(x.kpi, s.knobs)))
+            t.set_user_attr("pruned", d.pruned)
+            values = [o.value(d.values(o.kpi, s.knobs)) for o in s.objectives]
+            if any(v != v for v in values):
+                study.tell(t, state=optuna.trial.TrialState.FAIL)
+                d.error = d.error or "an objective is not measured (n/a)"
+                continue
+            study.tell(t, values)
+        trials.extend(designs)
+        if progress is not None:
+            progress(len(trials), s.trials)
+
+    good = sorted((d for d in trials if feasible(d, s)), key=lambda d: _order_key(d, s, here))
+    if feasible(base, s) and base not in trials:
+        good = sorted([base, *good], key=lambda d: _order_key(d, s, here))
+    front = _front(good, s) if len(s.objectives) > 1 else good[:1]
+    proposal = front[0] if front else None
+    if proposal is None:
+        tried = [d for d in [base, *trials] if not d.error]
+        best = min(tried, key=lambda d: (violation(d, s), d.pruned, d.trial)) if tried else base
+    else:
+        best = proposal
+    if best.pruned or len(best.runs) < s.replications:
+        ev.run([best], ev.seeds[len(best.runs) :])
+    without = _without_each(ev, doc, here, best)
+    if proposal is not None:
+        # No change the proposal does not need: a knob whose input value still meets
+        # the targets at no worse objective goes back (fewest changes, same result).
+        simpler = _simplest(ev, doc, here, proposal, without)
+        if simpler is not proposal:
+            proposal = best = simpler
+            front = [simpler, *front[1:]] if len(s.objectives) > 1 else [simpler]
+            without = _without_each(ev, doc, here, best)
+    return Advice(
+        settings=s,
+        doc=doc,
+        source=source,
+        input=base,
+        trials=trials,
+        proposal=proposal,
+        best=best,
+        front=front,
+        without=without,
+        elapsed_s=time.monotonic() - started,
+        stopped_by_time=stopped_by_time,
+    )
