@@ -584,7 +584,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
 
 def _advise_into(folder: OutputFolder, args: argparse.Namespace, settings, scenario) -> int:
     from hvsim.advise.outputs import verdict, write_advice
-    from hvsim.advise.search import advise
+    from hvsim.advise.search import advise, trial_budget
     from hvsim.runs.dask import SchedulerError
     from hvsim.runs.options import RunOptions
     from hvsim.runs.plan import load_document
@@ -598,14 +598,14 @@ def _advise_into(folder: OutputFolder, args: argparse.Namespace, settings, scena
         workers=args.workers if args.workers is not None else base.workers,
         scheduler=args.scheduler if args.scheduler is not None else base.scheduler,
     )
-    bar = Progress(settings.trials, RUNS_FORMAT, label="trials", enabled=True)
+    bar = Progress(trial_budget(settings), RUNS_FORMAT, label="trials", enabled=True)
     bar.start()
     try:
         doc = load_document(args.scenario)
         advice = advise(doc, args.scenario, settings, options, lambda n, _: bar.set(n))
         chosen = advice.proposal or advice.best
         cmp = None
-        if chosen.key != advice.input.key:
+        if chosen.key != advice.input.key and chosen.doc is not None:
             cmp = compare(
                 doc,
                 chosen.doc,
@@ -800,8 +800,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--minimize",
         action="append",
         metavar="KPI[@mean|@max]",
-        help="what to minimise: a KPI, night (the longest night), makespan, downtime, servers, wait or cost (repeat for "
-        "a trade-off front, NSGA-II; default cost when a --cost is given, else night)",
+        help="what to minimise: a KPI, night (the longest night), makespan, downtime, servers, "
+        "wait or cost (repeat for a trade-off front, NSGA-II; default cost when a --cost is "
+        "given, else night)",
     )
     adv.add_argument("--trials", type=_positive(100_000), default=30, help="trial budget (30)")
     adv.add_argument(

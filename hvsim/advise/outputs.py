@@ -78,9 +78,7 @@ def verdict(advice: Advice) -> list[str]:
     objectives = ", ".join(o.label for o in s.objectives)
     if not advice.changed():
         met = "meets every target" if feasible(advice.input, s) else "is the best found"
-        return [
-            f"The input design {met}, and no allowed change improves {objectives} ({how})."
-        ]
+        return [f"The input design {met}, and no allowed change improves {objectives} ({how})."]
     inp = "meets" if feasible(advice.input, s) else "does not meet"
     return [
         f"The proposal meets every target (the input {inp} them), changing "
@@ -211,10 +209,8 @@ def write_advice(
     and its diff, trials.csv/.parquet, the front (several objectives) and, with a
     ``comparison`` of input and proposal, its runs, compare.csv and report.html. The
     names written."""
-    from hvsim.files import table_csv, write_table, write_text
+    from hvsim.files import atomic_write, table_csv, write_table, write_text
     from hvsim.report.html import compare_report, figure_png
-
-    from hvsim.files import atomic_write
 
     chosen = advice.proposal or advice.best
     assert chosen.doc is not None

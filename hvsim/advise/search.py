@@ -21,6 +21,7 @@ target is the proposal.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import time
 import warnings
@@ -242,7 +243,7 @@ def _order_key(d: Design, s: Settings, input_choice: Choice) -> tuple[Any, ...]:
 def _front(designs: Sequence[Design], s: Settings) -> list[Design]:
     """The designs no other design beats on every objective (ties: the first)."""
     points = [(d, [o.value(d.values(o.kpi, s.knobs)) for o in s.objectives]) for d in designs]
-    front = []
+    front: list[Design] = []
     for d, p in points:
         dominated = any(
             all(a <= b for a, b in zip(q, p, strict=True)) and q != p for _, q in points
@@ -253,7 +254,14 @@ def _front(designs: Sequence[Design], s: Settings) -> list[Design]:
     return front
 
 
-def _without_each(ev: _Evaluator, doc: dict[str, Any], here: Choice, d: Design) -> dict[int, Design]:
+def trial_budget(s: Settings) -> int:
+    """The trials the search makes: ``s.trials``, or every design when fewer."""
+    return min(s.trials, math.prod(len(k.labels) for k in s.knobs))
+
+
+def _without_each(
+    ev: _Evaluator, doc: dict[str, Any], here: Choice, d: Design
+) -> dict[int, Design]:
     """For each knob ``d`` changes, ``d`` with that knob as in the input, run in full."""
     without: dict[int, Design] = {}
     for j, (a, b) in enumerate(zip(here, d.choice, strict=True)):
@@ -319,6 +327,8 @@ def advise(
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
     sampler: optuna.samplers.BaseSampler
+    budget = trial_budget(s)
+    grid = budget < s.trials or math.prod(len(k.labels) for k in s.knobs) == s.trials
     if len(s.objectives) > 1:
         sampler = optuna.samplers.NSGAIISampler(
             population_size=max(4, min(20, s.trials // 3)), seed=s.base_seed
@@ -329,27 +339,33 @@ def advise(
             n_startup_trials=max(4, min(10, s.trials // 3)),
         )
     study = optuna.create_study(directions=["minimize"] * len(s.objectives), sampler=sampler)
-    enqueued = all(i is not None for i in here)
-    if enqueued:
+    if grid:
+        # The whole space fits in the budget: every design once, the input's first
+        # (the optimum exactly, and no trial spent on a design already tried).
+        designs_all = sorted(
+            itertools.product(*(range(len(k.labels)) for k in s.knobs)),
+            key=lambda c: c != here,
+        )
+        for c in designs_all:
+            study.enqueue_trial({k.path: i for k, i in zip(s.knobs, c, strict=True)})
+    elif all(i is not None for i in here):
         study.enqueue_trial({k.path: i for k, i in zip(s.knobs, here, strict=True)})
     trials: list[Design] = []
     stopped_by_time = False
-    while len(trials) < s.trials:
+    while len(trials) < budget:
         if s.timeout_s is not None and time.monotonic() - started > s.timeout_s:
             stopped_by_time = True
             break
-        asked = [study.ask() for _ in range(min(s.batch, s.trials - len(trials)))]
+        asked = [study.ask() for _ in range(min(s.batch, budget - len(trials)))]
         designs = []
         for t in asked:
             choice = tuple(
                 int(t.suggest_categorical(k.path, list(range(len(k.labels))))) for k in s.knobs
             )
-            d = base if enqueued and t.number == 0 else ev.design(doc, choice)
-            if d is not base and d.key == base.key:
-                d = Design(choice, d.doc, d.key)
+            d = ev.design(doc, choice)
             d.trial = t.number
             designs.append(d)
-        ev.evaluate([d for d in designs if d is not base])
+        ev.evaluate(designs)
         for t, d in zip(asked, designs, strict=True):
             if d.error:
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
@@ -366,10 +382,10 @@ def advise(
             study.tell(t, values)
         trials.extend(designs)
         if progress is not None:
-            progress(len(trials), s.trials)
+            progress(len(trials), budget)
 
     good = sorted((d for d in trials if feasible(d, s)), key=lambda d: _order_key(d, s, here))
-    if feasible(base, s) and base not in trials:
+    if feasible(base, s):
         good = sorted([base, *good], key=lambda d: _order_key(d, s, here))
     front = _front(good, s) if len(s.objectives) > 1 else good[:1]
     proposal = front[0] if front else None

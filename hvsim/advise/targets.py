@@ -155,7 +155,7 @@ def _bound(kpi: str, text: str, source: str, whole: str) -> float:
         except ValueError:
             pass
     unit = f" or a {kind} like '6 h'" if kind == "duration" else ""
-    unit = f" or a size like '30 TB'" if kind == "size" else unit
+    unit = " or a size like '30 TB'" if kind == "size" else unit
     raise ScenarioError([f"{source}: --target {whole}: expected a number, a percentage{unit}"])
 
 
@@ -164,16 +164,16 @@ def parse_target(text: str, source: str = "advise") -> Target:
     m = _TARGET.match(text)
     if not m:
         raise ScenarioError(
-            [f"{source}: --target {text}: expected KPI>=VALUE, KPI<=VALUE or KPI==VALUE, "
-             "optionally @all, @mean or @pNN (e.g. 'backups.window_compliance>=99%@p95')"]
+            [
+                f"{source}: --target {text}: expected KPI>=VALUE, KPI<=VALUE or KPI==VALUE, "
+                "optionally @all, @mean or @pNN (e.g. 'backups.window_compliance>=99%@p95')"
+            ]
         )
     name, op, value, stat = m.groups()
     if name in SHORT_TARGETS:
         kpi, op0, bound0, stat0 = SHORT_TARGETS[name]
         if op is None and bound0 is None:
-            raise ScenarioError(
-                [f"{source}: --target {text}: give its limit, e.g. '{name}<=60 s'"]
-            )
+            raise ScenarioError([f"{source}: --target {text}: give its limit, e.g. '{name}<=60 s'"])
         op = op or op0
         bound = _bound(kpi, value, source, text) if value is not None else float(bound0 or 0.0)
         stat = stat or stat0
