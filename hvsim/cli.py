@@ -614,6 +614,7 @@ def _advise_into(folder: OutputFolder, args: argparse.Namespace, settings, scena
                 options.but(progress=False),
                 labels=("input", "proposal" if advice.proposal else "closest"),
             )
+            cmp.sources = (args.scenario, "proposal.yaml" if advice.proposal else "closest.yaml")
     except ScenarioError as exc:
         bar.close()
         return _print_problems(exc.problems)

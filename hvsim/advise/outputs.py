@@ -15,7 +15,7 @@ from hvsim.advise.knobs import describe_value
 from hvsim.advise.search import Advice, Design, feasible
 from hvsim.advise.targets import COST, Objective, Target
 from hvsim.report.plots import kpi_unit
-from hvsim.report.text import format_kpi
+from hvsim.report.text import Table, format_kpi, markdown
 
 
 def scenario_yaml(doc: dict[str, Any]) -> str:
@@ -76,6 +76,13 @@ def verdict(advice: Advice) -> list[str]:
         )
         return lines
     objectives = ", ".join(o.label for o in s.objectives)
+    if len(s.objectives) > 1:
+        which = "the input's design" if not advice.changed() else "a change of the input"
+        return [
+            f"{len(advice.front)} design(s) meeting every target make the trade-off front of "
+            f"{objectives} ({how}); the proposal is the one with the least "
+            f"{s.objectives[0].label}, {which}."
+        ]
     if not advice.changed():
         met = "meets every target" if feasible(advice.input, s) else "is the best found"
         return [f"The input design {met}, and no allowed change improves {objectives} ({how})."]
@@ -118,39 +125,61 @@ def knob_sentences(advice: Advice) -> list[str]:
     return out
 
 
-def advice_markdown(advice: Advice, title: str) -> str:
+def advice_tables(advice: Advice) -> list[tuple[str, Table]]:
+    """The targets and the objectives of the input and the proposal (or the closest
+    design), and the trade-off front with several objectives."""
     s = advice.settings
     chosen = advice.proposal or advice.best
     name = "proposal" if advice.proposal is not None else "closest"
-    lines = [f"# {title}", "", *[f"**{line}**" for line in verdict(advice)], ""]
-    lines += ["## Targets", "", f"| target | input | {name} |", "|---|---|---|"]
-    for t in s.targets:
-        lines.append(
-            f"| `{t.label}` | {_target_cell(advice, advice.input, t)} | "
-            f"{_target_cell(advice, chosen, t)} |"
-        )
-    lines += ["", "## Objectives", "", f"| minimise | input | {name} |", "|---|---|---|"]
-    for o in s.objectives:
-        lines.append(
-            f"| `{o.label}` | {_objective_cell(advice, advice.input, o)} | "
-            f"{_objective_cell(advice, chosen, o)} |"
-        )
-    sentences = knob_sentences(advice)
-    lines += ["", "## What each change buys", ""]
-    lines += [f"- {x}" for x in sentences] or ["- No knob changed."]
+    targets = Table(
+        ["target", "input", name],
+        [
+            [t.label, _target_cell(advice, advice.input, t), _target_cell(advice, chosen, t)]
+            for t in s.targets
+        ],
+        numeric_from=1,
+        code=0,
+    )
+    objectives = Table(
+        ["minimise", "input", name],
+        [
+            [o.label, _objective_cell(advice, advice.input, o), _objective_cell(advice, chosen, o)]
+            for o in s.objectives
+        ],
+        numeric_from=1,
+        code=0,
+    )
+    tables = [("Targets", targets), ("Objectives", objectives)]
     if len(s.objectives) > 1:
-        lines += ["", "## Trade-off front (designs meeting the targets)", ""]
-        heads = [o.label for o in s.objectives]
-        lines += ["| trial | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
-        for d in advice.front:
-            cells = [_objective_cell(advice, d, o) for o in s.objectives]
-            lines.append(f"| {d.trial} | " + " | ".join(cells) + " |")
-    counts = advice.table()["state"].value_counts()
+        front = Table(
+            ["trial", *[o.label for o in s.objectives]],
+            [
+                [
+                    "input" if d is advice.input else str(d.trial),
+                    *[_objective_cell(advice, d, o) for o in s.objectives],
+                ]
+                for d in advice.front
+            ],
+            numeric_from=0,
+        )
+        tables.append(("Trade-off front (designs meeting the targets)", front))
+    return tables
+
+
+def advice_markdown(advice: Advice, title: str) -> str:
+    s = advice.settings
+    lines = [f"# {title}", "", *[f"**{line}**" for line in verdict(advice)]]
+    for heading, table in advice_tables(advice):
+        lines += ["", f"## {heading}", "", *markdown(table)]
+    lines += ["", "## What each change buys", ""]
+    lines += [f"- {x}" for x in knob_sentences(advice)] or ["- No knob changed."]
+    table = advice.table()
+    counts = table[table["design"] != "input"]["state"].value_counts()
     lines += [
         "",
         "## Search",
         "",
-        f"- {len(advice.trials)} trials: "
+        f"- {len(advice.trials)} trials besides the input's design: "
         + ", ".join(f"{n} {state}" for state, n in counts.items())
         + f"; {advice.elapsed_s:.0f} s.",
         "- Each target holds in the replications its @ says (@all: every one; @pNN: "
@@ -172,8 +201,8 @@ def front_figure(advice: Advice) -> Figure:
     done = [d for d in [advice.input, *advice.trials] if not d.error and not d.pruned]
     xs = [advice.objective_value(d, ox) for d in done]
     ys = [advice.objective_value(d, oy) for d in done]
-    dx, ux = kpi_unit(ox.kpi, xs) if ox.kpi != COST else (1.0, "cost")
-    dy, uy = kpi_unit(oy.kpi, ys) if oy.kpi != COST else (1.0, "cost")
+    dx, ux = kpi_unit(ox.kpi, xs) if ox.kpi != COST else (1.0, "")
+    dy, uy = kpi_unit(oy.kpi, ys) if oy.kpi != COST else (1.0, "")
     for ok, colour, label in ((False, "#bbbbbb", "misses a target"), (True, "#4c72b0", "meets")):
         pts = [(x, y) for d, x, y in zip(done, xs, ys, strict=True) if feasible(d, s) == ok]
         if pts:
@@ -185,6 +214,7 @@ def front_figure(advice: Advice) -> Figure:
             [advice.objective_value(d, oy) / dy for d in front],
             "o-",
             color="#dd8452",
+            drawstyle="steps-post",
             label="front",
         )
     ax.scatter(
@@ -195,8 +225,8 @@ def front_figure(advice: Advice) -> Figure:
         c="black",
         label="input",
     )
-    ax.set_xlabel(f"{ox.label} ({ux})")
-    ax.set_ylabel(f"{oy.label} ({uy})")
+    ax.set_xlabel(f"{ox.label} ({ux})" if ux else ox.label)
+    ax.set_ylabel(f"{oy.label} ({uy})" if uy else oy.label)
     ax.legend(fontsize=8)
     ax.set_title("Trade-off front of the designs meeting the targets")
     return fig
@@ -226,6 +256,13 @@ def write_advice(
     if comparison is not None:
         write_table(comparison.table, folder, "runs")
         write_text(folder / "compare.csv", table_csv(comparison.differences()))
-        write_text(folder / "report.html", compare_report(comparison, details))
+        page = {
+            "title": title,
+            "verdict": verdict(advice),
+            "changes": knob_sentences(advice),
+            "tables": advice_tables(advice),
+            "front": front_figure(advice) if len(advice.settings.objectives) > 1 else None,
+        }
+        write_text(folder / "report.html", compare_report(comparison, details, page))
         written += ["runs.parquet", "runs.csv", "compare.csv", "report.html"]
     return written

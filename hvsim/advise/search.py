@@ -248,7 +248,12 @@ def _front(designs: Sequence[Design], s: Settings) -> list[Design]:
         dominated = any(
             all(a <= b for a, b in zip(q, p, strict=True)) and q != p for _, q in points
         )
-        repeat = any(f.key == d.key for f in front)
+        # the same design, or the same objectives as a design listed before it (the
+        # designs come fewest changes first)
+        repeat = any(
+            f.key == d.key or [o.value(f.values(o.kpi, s.knobs)) for o in s.objectives] == p
+            for f in front
+        )
         if not dominated and not repeat:
             front.append(d)
     return front

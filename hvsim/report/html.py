@@ -282,9 +282,22 @@ def sweep_report(
     )
 
 
-def compare_report(cmp: Any, details: Sequence[tuple[str, Results, Any]] = ()) -> str:
+def _advice(advice: dict[str, Any] | None) -> dict[str, Any] | None:
+    if advice is None:
+        return None
+    front = advice.get("front")
+    return {**advice, "front": figure_base64(front) if front is not None else None}
+
+
+def compare_report(
+    cmp: Any,
+    details: Sequence[tuple[str, Results, Any]] = (),
+    advice: dict[str, Any] | None = None,
+) -> str:
     """report.html of ``hvsim compare``: A and B with their intervals, the paired
-    difference, and the plots of one run of each side."""
+    difference, and the plots of one run of each side. ``advice`` (hvsim advise):
+    its ``title``, ``verdict`` and ``changes`` (lines), ``tables`` ((title, Table))
+    and ``front`` (a figure or None), shown first."""
     png, tables = None, []
     if len(cmp.table):
         heads = headline(cmp.kpis, cmp.table)
@@ -301,4 +314,5 @@ def compare_report(cmp: Any, details: Sequence[tuple[str, Results, Any]] = ()) -
         comparison_png=png,
         tables=tables,
         details=_details(details),
+        advice=_advice(advice),
     )
