@@ -34,6 +34,7 @@ import pandas as pd
 from hvsim.advise.knobs import Choice, Knob, apply, canonical, input_choice
 from hvsim.advise.targets import COST, Objective, Target
 from hvsim.runs.execute import execute
+from hvsim.runs.local import workers_kept
 from hvsim.runs.options import RunOptions
 from hvsim.runs.plan import RunSpec, run_key
 from hvsim.scenario.loader import ScenarioError
@@ -309,8 +310,6 @@ def advise(
 ) -> Advice:
     """Search the knobs for the design that meets ``settings.targets`` at the least
     objective. ``progress(done, total)`` is called after each batch of trials."""
-    import optuna
-
     s = settings
     check_seed(s.base_seed)
     if s.replications < 1 or s.trials < 1 or s.batch < 1:
@@ -320,6 +319,19 @@ def advise(
     if len({k.path for k in s.knobs}) != len(s.knobs):
         dup = next(k.path for k in s.knobs if [x.path for x in s.knobs].count(k.path) > 1)
         raise ScenarioError([f"{source}: --knob {dup}: given twice"])
+    with workers_kept():
+        return _advise(doc, source, s, options, progress)
+
+
+def _advise(
+    doc: dict[str, Any],
+    source: str,
+    s: Settings,
+    options: RunOptions | None,
+    progress: Callable[[int, int], None] | None,
+) -> Advice:
+    import optuna
+
     started = time.monotonic()
     ev = _Evaluator(source, s, options if options is not None else RunOptions())
     here = input_choice(doc, s.knobs, source)
