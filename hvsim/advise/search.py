@@ -319,6 +319,9 @@ def advise(
     if len({k.path for k in s.knobs}) != len(s.knobs):
         dup = next(k.path for k in s.knobs if [x.path for x in s.knobs].count(k.path) > 1)
         raise ScenarioError([f"{source}: --knob {dup}: given twice"])
+    # A Dask address is connected to by each batch with runs to compute (as sweeps do):
+    # an advisor resumed from its stored runs needs no cluster.
+    options = options if options is not None else RunOptions()
     with workers_kept():
         return _advise(doc, source, s, options, progress)
 
@@ -327,13 +330,13 @@ def _advise(
     doc: dict[str, Any],
     source: str,
     s: Settings,
-    options: RunOptions | None,
+    options: RunOptions,
     progress: Callable[[int, int], None] | None,
 ) -> Advice:
     import optuna
 
     started = time.monotonic()
-    ev = _Evaluator(source, s, options if options is not None else RunOptions())
+    ev = _Evaluator(source, s, options)
     here = input_choice(doc, s.knobs, source)
     # The input's design, in full: what every trial is measured against.
     base = Design(here, doc, canonical(doc, source))
