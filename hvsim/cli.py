@@ -531,21 +531,16 @@ def cmd_scan_table(args: argparse.Namespace) -> int:
 
 # A run estimated to take this long says its estimate before it starts (stderr).
 def _advise_settings(args: argparse.Namespace):
-    """The advisor's knobs, targets and objectives from the command line; raises
-    ScenarioError with the problem lines."""
-    from hvsim.advise.knobs import parse_costs, parse_knob
-    from hvsim.advise.search import Settings
-    from hvsim.advise.targets import COST, parse_objective, parse_target
+    """The advisor's knobs, targets, objectives and search from the command line;
+    raises ScenarioError with the problem lines."""
+    from hvsim.advise.search import DEFAULT_TARGETS, settings_from
 
-    src = args.scenario
-    knobs = parse_costs(args.cost or [], [parse_knob(k, src) for k in args.knob], src)
-    targets = [parse_target(t, src) for t in (args.target or DEFAULT_TARGETS)]
-    default = COST if any(k.costs for k in knobs) else "night"
-    objectives = [parse_objective(o, src) for o in (args.minimize or [default])]
-    return Settings(
-        targets=targets,
-        objectives=objectives,
-        knobs=knobs,
+    return settings_from(
+        args.knob,
+        args.target or DEFAULT_TARGETS,
+        args.minimize or (),
+        args.cost or (),
+        args.scenario,
         replications=args.replications,
         trials=args.trials,
         timeout_s=args.timeout,
@@ -553,9 +548,6 @@ def _advise_settings(args: argparse.Namespace):
         batch=args.batch,
         base_seed=args.seed,
     )
-
-
-DEFAULT_TARGETS = ("window", "rpo", "rto", "pool")
 
 
 def cmd_advise(args: argparse.Namespace) -> int:

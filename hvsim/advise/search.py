@@ -56,6 +56,35 @@ class Settings:
     base_seed: int = 1
 
 
+DEFAULT_TARGETS = ("window", "rpo", "rto", "pool")
+
+
+def settings_from(
+    knobs: Sequence[str],
+    targets: Sequence[str] = DEFAULT_TARGETS,
+    minimize: Sequence[str] = (),
+    costs: Sequence[str] = (),
+    source: str = "advise",
+    **search: Any,
+) -> Settings:
+    """Settings from the command line's words: ``knobs`` ('PATH=V1,V2,...'),
+    ``targets`` ('window', 'downtime<=60 s', ...), ``minimize`` (default ``cost``
+    when a cost is given, else ``night``), ``costs`` ('PATH=C1,C2,...') and the
+    search's fields (replications, trials, timeout_s, prune_after, batch, base_seed).
+    Mistakes raise ScenarioError lines."""
+    from hvsim.advise.knobs import parse_costs, parse_knob
+    from hvsim.advise.targets import parse_objective, parse_target
+
+    parsed = parse_costs(costs, [parse_knob(k, source) for k in knobs], source)
+    default = COST if any(k.costs for k in parsed) else "night"
+    return Settings(
+        targets=[parse_target(t, source) for t in targets],
+        objectives=[parse_objective(o, source) for o in (minimize or [default])],
+        knobs=parsed,
+        **search,
+    )
+
+
 @dataclass
 class Design:
     """One design and what its replications gave: the KPIs of each run (seed order),
