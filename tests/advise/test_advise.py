@@ -50,8 +50,20 @@ def test_the_cheapest_link_that_meets_the_night():
     assert 400.0 <= night <= 400.0 + SNAPSHOT_S
     # The input (1 Gbps) misses: 1000 s.
     assert 1000.0 <= advice.target_value(advice.input, advice.settings.targets[0]) <= 1060.0
-    # Three designs, all tried once (the whole space fits the budget).
+    # Three designs, all tried once (the whole space fits the budget); 1 Gbps misses
+    # in its first replication: pruned, not run a second time.
     assert len(advice.trials) == 3
+    table = advice.table().set_index("design")
+    rows = advice.table()[lambda t: t["design"] != "input"].set_index("links[2].bandwidth")
+    assert rows.loc["1 Gbps", "state"] == "pruned" and rows.loc["1 Gbps", "replications"] == 1
+    assert (rows.loc[["2.5 Gbps", "10 Gbps"], "replications"] == 2).all()
+    assert table.loc["proposal", "links[2].bandwidth"] == "2.5 Gbps"
+
+
+def test_the_time_budget_stops_new_trials():
+    advice = advise(link_doc(), "t.yaml", settings(timeout_s=1e-9), RunOptions(workers=1))
+    assert advice.trials == [] and advice.stopped_by_time
+    assert not advice.met  # the input alone (1 Gbps, 1000 s) misses the night
 
 
 def test_two_objectives_give_the_trade_off_front():
