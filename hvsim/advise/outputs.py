@@ -6,6 +6,7 @@ trade-off front when there are several objectives."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -131,24 +132,13 @@ def advice_tables(advice: Advice) -> list[tuple[str, Table]]:
     s = advice.settings
     chosen = advice.proposal or advice.best
     name = "proposal" if advice.proposal is not None else "closest"
-    targets = Table(
-        ["target", "input", name],
-        [
-            [t.label, _target_cell(advice, advice.input, t), _target_cell(advice, chosen, t)]
-            for t in s.targets
-        ],
-        numeric_from=1,
-        code=0,
-    )
-    objectives = Table(
-        ["minimise", "input", name],
-        [
-            [o.label, _objective_cell(advice, advice.input, o), _objective_cell(advice, chosen, o)]
-            for o in s.objectives
-        ],
-        numeric_from=1,
-        code=0,
-    )
+
+    def side_by_side(head: str, items: Sequence[Any], cell: Any) -> Table:
+        rows = [[x.label, cell(advice, advice.input, x), cell(advice, chosen, x)] for x in items]
+        return Table([head, "input", name], rows, numeric_from=1, code=0)
+
+    targets = side_by_side("target", s.targets, _target_cell)
+    objectives = side_by_side("minimise", s.objectives, _objective_cell)
     tables = [("Targets", targets), ("Objectives", objectives)]
     if len(s.objectives) > 1:
         front = Table(
