@@ -41,8 +41,10 @@ it was, and the result shares no object with it (nor within itself). The rules:
    went to several is split: on the first of those servers (rule 4's order) it
    keeps its name, on each other one a copy named ``<group>:<server>`` (``@`` is no
    character of a name; ``-2``, ``-3`` appended if that name is taken) follows it
-   in ``protection_groups``. Each part lists its VMs by name (wildcards in a name
-   escaped, ``[*]``), in the document's order, and copies every other setting:
+   in ``protection_groups``. A member whose VMs all went to one server stays as
+   written in that part (a pattern per volume, 'web-*', stays a pattern); a member
+   whose VMs were split is replaced by their names in each part (wildcards in a name
+   escaped, ``[*]``), in the document's order. Each part copies every other setting:
    schedule, retention, window, RPO, checks, ``long_term`` (tape) and ``online``.
    A guest-level group without ``sync_frequency`` is given its effective one (2 h
    with Exchange databases in the group, else 15 min), so a part without the
@@ -67,7 +69,7 @@ from typing import Any
 from hvsim.scenario.guest import guest_kinds, sync_frequency_s
 from hvsim.scenario.loader import ScenarioError, scenario_from_dict
 from hvsim.scenario.patterns import group_membership, scenario_vm_names
-from hvsim.scenario.schema import Scenario, VmSpec, name_problem
+from hvsim.scenario.schema import ProtectionGroup, Scenario, VmSpec, name_problem
 
 # More DPM servers than a scale-out knob means (assumption: a bound on a slip such as
 # 1e6 servers, which would build a document of a million servers and links).
@@ -163,7 +165,7 @@ class _Plan:
             i = min(range(len(self.servers)), key=lambda j: (taken[j], j))
             taken[i] += size[v]
             self.server_of_vm.update((vm, self.servers[i]) for vm in volumes[v])
-        self.names = names.names
+        self.vm_names = names
 
     def _new_names(self, s: Scenario, count: int, source: str) -> list[str]:
         used = {n.name for c in s.clusters for n in c.node_list()}
@@ -216,27 +218,49 @@ def _split_groups(out: dict[str, Any], s: Scenario, plan: _Plan, source: str) ->
         if g.dpm_server != plan.template:
             groups.append(g_doc)
             continue
-        of = plan.host_of if g.level == "host" else plan.guest_of
-        parts: dict[str, list[str]] = {name: [] for name in plan.servers}
-        for vm in plan.names:
-            if of.get(vm) == g.name:
-                parts[plan.server_of_vm[vm]].append(vm)
-        parts = {server: vms for server, vms in parts.items() if vms}
+        parts = _member_parts(g, plan)
         if len(parts) <= 1:
             if parts:
                 g_doc["dpm_server"] = next(iter(parts))
             groups.append(g_doc)
             continue
-        for j, (server, vms) in enumerate(parts.items()):
+        for j, (server, members) in enumerate(parts.items()):
             part = g_doc if j == 0 else _tree(g_doc)
             if j:
                 part["name"] = _group_name(g.name, server, group_names, i, source)
             part["dpm_server"] = server
-            part["members"] = [_WILDCARD.sub(r"[\1]", vm) for vm in vms]
+            part["members"] = members
             if g.level == "guest" and g.sync_frequency is None:
                 part["sync_frequency"] = f"{sync_frequency_s(g, kinds[g.name]) // 60} min"
             groups.append(part)
     out["protection_groups"] = groups
+
+
+def _member_parts(g: ProtectionGroup, plan: _Plan) -> dict[str, list[str]]:
+    """The members of template group ``g`` on each server that takes some of its VMs
+    (in the servers' order): a member whose VMs all go to one server stays as written
+    there; one whose VMs are split is replaced by their names. Validation makes the
+    members' VMs disjoint (a VM is in one group of a level, once)."""
+    of = plan.host_of if g.level == "host" else plan.guest_of
+    parts: dict[str, list[str]] = {name: [] for name in plan.servers}
+    taking: set[str] = set()
+    idle: list[str] = []  # members with no VM of the group (none in a valid scenario)
+    for m in g.members:
+        vms = [vm for vm in plan.vm_names.matching(m) if of.get(vm) == g.name]
+        servers = {plan.server_of_vm[vm] for vm in vms}
+        taking |= servers
+        if not servers:
+            idle.append(m)
+        elif len(servers) == 1:
+            parts[servers.pop()].append(m)
+        else:
+            for vm in vms:
+                parts[plan.server_of_vm[vm]].append(_WILDCARD.sub(r"[\1]", vm))
+    parts = {server: members for server, members in parts.items() if server in taking}
+    if idle and parts:
+        first = next(iter(parts))
+        parts[first] = [*parts[first], *idle]
+    return parts
 
 
 def _group_name(group: str, server: str, taken: set[str], i: int, source: str) -> str:

@@ -69,6 +69,21 @@ def test_csvs_of_4_2_and_2_equal_vms_go_4_to_the_first_server_and_2_plus_2_to_th
     assert all(g["retention_days"] == 1 for g in out["protection_groups"])
 
 
+def test_a_member_whose_vms_stay_together_stays_as_written_and_a_split_one_is_listed():
+    # 'a-*' (csv-a) all to dpm1, 'b-*' and 'c-*' all to dpm1-2: kept as patterns.
+    doc = three_csvs()
+    doc["protection_groups"][0]["members"] = ["a-*", "b-*", "c-*"]
+    parts = [(g["dpm_server"], g["members"]) for g in scale_out(doc, 2)["protection_groups"]]
+    assert parts == [("dpm1", ["a-*"]), ("dpm1-2", ["b-*", "c-*"])]
+    # '*-1' takes a-1 (dpm1), b-1 and c-1 (dpm1-2): replaced by their names, in place.
+    doc["protection_groups"][0]["members"] = ["*-1", "a-2", "a-3", "a-4", "b-2", "c-2"]
+    parts = [(g["dpm_server"], g["members"]) for g in scale_out(doc, 2)["protection_groups"]]
+    assert parts == [
+        ("dpm1", ["a-1", "a-2", "a-3", "a-4"]),
+        ("dpm1-2", ["b-1", "c-1", "b-2", "c-2"]),
+    ]
+
+
 def test_three_servers_give_each_csv_its_own_and_four_leave_the_last_idle():
     # csv-a -> dpm1, csv-b -> dpm1-2 (empty), csv-c -> dpm1-3 (empty, 0 < 48 GB).
     out = scale_out(three_csvs(), 3)
