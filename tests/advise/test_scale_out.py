@@ -278,6 +278,15 @@ def test_fewer_servers_than_the_document_has_is_an_error_naming_both_counts():
         scale_out(doc, 10**6, "f.yaml")
 
 
+def test_servers_count_counts_the_documents_dpm_servers_or_says_there_is_no_list():
+    doc = three_csvs()
+    assert servers_count(doc) == 1
+    assert servers_count(scale_out(doc, 3)) == 3
+    with pytest.raises(ScenarioError) as err:
+        servers_count({"name": "t"}, "f.yaml")
+    assert err.value.problems == ["f.yaml: dpm_servers: expected a list of DPM servers"]
+
+
 def test_an_invalid_input_is_refused_with_the_loaders_lines():
     doc = three_csvs()
     doc["protection_groups"][0]["dpm_server"] = "nope"
