@@ -352,6 +352,10 @@ class GuestReplica:
     agent_cpu_s: float = 0.0
     # Its volumes in the DPM server's pool, allocated when its protection starts.
     storage: DataSourceStorage | None = None
+    # How long its last successful express full (file point, initial replica) took,
+    # start to end (None before one): a longest_first server's prediction of its next
+    # (source: hp-labs-lbf).
+    last_full_duration_s: float | None = None
 
     def add_point(self, time_s: float, kind: str, nbytes: float) -> None:
         self.point_time_s.append(time_s)

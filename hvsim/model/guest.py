@@ -258,6 +258,13 @@ class GuestProtectionPlan:
             yield at, kind
 
 
+# The guest-level jobs a longest_first DPM server orders by predicted duration: the
+# scheduled full backups (and the first, the initial replica); synchronizations, the
+# SharePoint catalog and Eseutil's checks keep arrival order (source: hp-labs-lbf
+# orders backups, not the log shipping between them).
+RANKED_KINDS = frozenset({"initial_replica", "express_full", "file_point"})
+
+
 class GuestJobs:
     """Runs each guest data source's schedule (one process per data source, one job
     at a time), each job in its slots: the group's Exchange slot and the DPM
@@ -379,10 +386,14 @@ class GuestJobs:
         try:
             if replica.storage is not None and replica.storage.refusal:
                 raise JobFailed(replica.storage.refusal)  # no volumes in the pool
+            priority = None
+            if dpm.job_order == "longest_first" and kind in RANKED_KINDS:
+                priority = self.predicted_duration(replica, kind)
             with SlotsInOrder(
                 plan.exchange_slot,
                 self.exchange_slots(dpm) if exchange else None,
                 dpm.job_slots,
+                priority=priority,
             ) as slots:
                 yield from slots.take()
                 start = env.now
@@ -403,6 +414,8 @@ class GuestJobs:
                         raise JobFailed(refused)
                     verify = yield from self._eseutil(replica, kind, nbytes, start)
                     self._made(replica, kind, start, nbytes)
+                    if kind in RANKED_KINDS:
+                        replica.last_full_duration_s = env.now - start
         except JobFailed as exc:
             outcome, reason = "failed", str(exc)
         self.running -= 1
@@ -436,6 +449,17 @@ class GuestJobs:
                 end=vend,
             )
         return outcome == "succeeded"
+
+    def predicted_duration(self, replica: GuestReplica, kind: str) -> float:
+        """A longest_first server's prediction of a guest-level express full's (file
+        point's, initial replica's) duration, as for host-level backups (source:
+        hp-labs-lbf): the data source's last successful one's, start to end; before
+        one, the bytes it would send if it started now over the pool's write rate
+        (assumption)."""
+        if replica.last_full_duration_s is not None:
+            return replica.last_full_duration_s
+        nbytes = self._job_bytes(replica, kind, self.env.now)
+        return nbytes / replica.plan.dpm.pool_write.capacity_bps
 
     def _job_bytes(self, replica: GuestReplica, kind: str, now: float) -> float:
         """What a job sends: the whole data source (initial replica); the log since the

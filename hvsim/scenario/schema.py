@@ -773,14 +773,16 @@ class DpmServer(Strict):
         description="The order in which this server's waiting backup jobs get job slots "
         "(the DPM server's, and the host's and CSV group's they take on the way). dpm: "
         "first come, first served, i.e. by scheduled time, then data source, as DPM runs "
-        "them. longest_first: host-level backups (express fulls and initial replicas) of "
-        "the longest predicted duration first, LBF (source: hp-labs-lbf); the prediction "
-        "is the data source's previous successful job's duration (start to end), and on "
-        "its first job the bytes it would move if it started now over the pool's write "
-        "rate (assumption). Jobs with no prediction (consistency checks, guest-level, "
-        "tape, online jobs, restores, migrations) keep their arrival order, ahead of "
-        "predicted backups (assumption: they are not backups that LBF orders). Default "
-        "dpm.",
+        "them. longest_first: backups of the longest predicted duration first, LBF "
+        "(source: hp-labs-lbf): host-level express fulls and initial replicas, and "
+        "guest-level express fulls, file recovery points and initial replicas. The "
+        "prediction is the data source's previous successful backup's duration (start "
+        "to end), and before one the bytes it would move if it started now over the "
+        "pool's write rate (assumption). Jobs with no prediction (guest-level "
+        "synchronizations and catalogs, consistency checks, tape, online jobs, "
+        "restores, migrations) keep their arrival order, ahead of predicted backups "
+        "(assumption: LBF orders backups, and these are short or not backups). "
+        "Default dpm.",
     )
 
 

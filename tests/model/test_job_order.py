@@ -287,3 +287,25 @@ def test_a_guest_level_offset_moves_its_express_full_and_its_sync_grid():
     assert jobs["scheduled_s"].tolist() == [1200 + 3600 * k for k in range(24)]
     fulls = jobs[jobs["kind"] == "express_full"]["scheduled_s"].tolist()
     assert fulls == [20 * H + 1200]
+
+
+def test_longest_first_orders_guest_level_initial_replicas_and_fulls_too():
+    # Two SQL databases in one VM, 20 GB then 100 GB, initial replicas over the network
+    # at 00:00 on one DPM slot; the pool (100 MB/s, 1e8 B/s) is the bottleneck: 200 s
+    # and 1000 s. DPM's order: sql1 0-200, sql2 200-1200. longest_first (predicted
+    # 20e9 and 100e9 B over the pool's 1e8 B/s): sql2 0-1000, sql1 1000-1200.
+    def starts(order: str) -> dict[str, float]:
+        dbs = [{"size": size, "log_per_day": "0.96 GB"} for size in ("20 GB", "100 GB")]
+        doc = guest_estate(
+            [{"name": "sql-1", "disks": [{"size": "400 GiB"}], "sql": dbs}],
+            [{"name": "pg", "members": ["sql-1"], "initial_replica": "network"}],
+            horizon_days=1,
+            max_parallel_jobs=1,
+            job_order=order,
+        )
+        jobs = guest_run(doc).jobs
+        first = jobs[jobs["kind"] == "initial_replica"]
+        return dict(zip(first["data_source"], first["start_s"], strict=True))
+
+    assert starts("dpm") == {"sql-1/sql1": 0, "sql-1/sql2": 200}
+    assert starts("longest_first") == {"sql-1/sql2": 0, "sql-1/sql1": 1000}
