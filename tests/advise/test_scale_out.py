@@ -14,7 +14,16 @@ import yaml
 from hvsim.advise.scale_out import scale_out, servers_count
 from hvsim.scenario.loader import ScenarioError, parse_yaml, scenario_from_dict
 from hvsim.scenario.patterns import group_membership, scenario_vm_names
-from tests.builders import EXAMPLES, INSTANT_WRITERS, ROOT, base_scenario, run, tape_doc
+from tests.builders import (
+    EXAMPLES,
+    INSTANT_WRITERS,
+    ROOT,
+    base_scenario,
+    cli,
+    run,
+    tape_doc,
+    write_scenario,
+)
 
 EVENING = 22 * 3600
 
@@ -370,3 +379,22 @@ def test_the_400_vm_example_scaled_to_two_servers_validates_and_runs():
     assert served.to_dict() == {"dpm01": ["gen1", "sql-"], "dpm01-2": ["exch", "gen2"]}
     assert res.kpis()["admission"]["dpm_servers"] == 2
     assert res.kpis()["backups"]["jobs"] > 0
+
+
+def test_the_advisor_buys_a_second_server_when_the_night_needs_it(tmp_path, capsys):
+    # pool_bound: one server's night is 882 s, two servers' 442 s, three's: csv-a on
+    # one, csv-b and csv-c on the others: 4 x 11 GB / 100 MB/s = 440 s, still 442 s
+    # (the first server's four VMs). A night of at most 600 s needs 2 servers; with a
+    # server at 20,000 the cheapest design meeting it is 2 servers, cost 20,000.
+    path = write_scenario(tmp_path, pool_bound((4, 2, 2)))
+    out = tmp_path / "adv"
+    status, stdout, _ = cli(
+        capsys, "advise", str(path), "--knob", "dpm_servers=1,2,3", "--cost",
+        "dpm_servers=0,20000,40000", "--target", "backups.night_span_max_s<=600 s",
+        "--replications", "1", "--out", str(out), "--workers", "1",
+    )  # fmt: skip
+    assert status == 0, stdout
+    assert "Setting dpm_servers to 2 (input: 1)" in stdout
+    assert "cost from 0 to 20,000" in stdout
+    proposal = yaml.safe_load((out / "proposal.yaml").read_text())
+    assert [s["name"] for s in proposal["dpm_servers"]] == ["dpm1", "dpm1-2"]

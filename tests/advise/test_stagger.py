@@ -74,3 +74,24 @@ def test_the_advisor_offsets_the_second_group_by_30_min(tmp_path, capsys):
         "60 min": True,
         "90 min": False,
     }
+
+
+def test_the_advisor_orders_longest_first_where_it_shortens_the_night(tmp_path, capsys):
+    # The instance (tests/model/test_job_order.py): two slots, jobs of 2, 2, 3,
+    # 3 and 4 h queued in that order. DPM's order: 9 h (+ 3 s of snapshots), longest
+    # first: 8 h (+ 3 s). A night of at most 8.5 h needs longest_first.
+    from tests.model.test_job_order import two_two_three_three_four
+
+    path = write_scenario(tmp_path, two_two_three_three_four(2, "dpm"))
+    out = tmp_path / "adv"
+    status, stdout, _ = cli(
+        capsys, "advise", str(path), "--knob", "dpm_servers[0].job_order=dpm,longest_first",
+        "--target", "backups.night_span_max_s<=8.5 h", "--replications", "1",
+        "--out", str(out), "--workers", "1",
+    )  # fmt: skip
+    assert status == 0, stdout
+    assert "Setting dpm_servers[0].job_order to longest_first (input: dpm)" in stdout
+    assert "from 9.00 h to 8.00 h (now met)" in stdout
+    trials = pd.read_csv(out / "trials.csv").set_index("design")
+    assert trials.loc["input", "backups.night_span_max_s<=8.5 h"] == 9 * 3600 + 3
+    assert trials.loc["proposal", "backups.night_span_max_s<=8.5 h"] == 8 * 3600 + 3
