@@ -192,10 +192,14 @@ class _Evaluator:
         self.options = options.but(progress=False)
         self.seeds = [s.base_seed + r for r in range(s.replications)]
         self.done: dict[tuple[str, int], dict[str, Any]] = {}
+        self.here: Choice = (None,) * len(s.knobs)  # the input's values (set by advise)
 
     def design(self, doc: dict[str, Any], choice: Choice) -> Design:
+        # A knob at the input's value is left as the input writes it (or leaves it to
+        # its default): the proposal's diff shows only what changes.
+        written = tuple(None if c == h else c for c, h in zip(choice, self.here, strict=True))
         try:
-            design_doc = apply(doc, self.s.knobs, choice, self.source)
+            design_doc = apply(doc, self.s.knobs, written, self.source)
             key = canonical(design_doc, self.source)
         except ScenarioError as exc:
             return Design(choice, None, error="; ".join(exc.problems))
@@ -366,7 +370,7 @@ def _advise(
 
     started = time.monotonic()
     ev = _Evaluator(source, s, options)
-    here = input_choice(doc, s.knobs, source)
+    here = ev.here = input_choice(doc, s.knobs, source)
     # The input's design, in full: what every trial is measured against.
     base = Design(here, doc, canonical(doc, source))
     ev.run([base], ev.seeds)
