@@ -634,7 +634,10 @@ def _advise_into(folder: OutputFolder, args: argparse.Namespace, settings, scena
 
     for line in knob_sentences(advice):
         print(f"- {line}")
-    print(f"\nwrote {folder.given}/ ({', '.join(written)}; finished runs in runs/)")
+    print(
+        f"\nwrote {folder.given}/ ({', '.join(written)}; finished runs in runs/) in "
+        f"{advice.elapsed_s:.0f} s"
+    )
     return 0 if advice.met else 1
 
 

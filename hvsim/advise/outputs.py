@@ -171,7 +171,7 @@ def advice_markdown(advice: Advice, title: str) -> str:
         "",
         f"- {len(advice.trials)} trials besides the input's design: "
         + ", ".join(f"{n} {state}" for state, n in counts.items())
-        + f"; {advice.elapsed_s:.0f} s.",
+        + ".",
         "- Each target holds in the replications its @ says (@all: every one; @pNN: "
         "NN % of them; @mean: the mean); its value is the replication that decides.",
         "- Knobs: " + "; ".join(f"`{k.path}` = {', '.join(k.labels)}" for k in s.knobs),
@@ -226,8 +226,8 @@ def write_advice(
     folder: Any, advice: Advice, title: str, comparison: Any = None, details: Any = ()
 ) -> list[str]:
     """Into the fresh folder ``folder``: advice.md, the proposed (or closest) scenario
-    and its diff, trials.csv/.parquet, the front (several objectives) and, with a
-    ``comparison`` of input and proposal, its runs, compare.csv and report.html. The
+    and its diff, trials.csv/.parquet, the front (several objectives), report.html
+    and, with a ``comparison`` of input and proposal, its runs and compare.csv. The
     names written."""
     from hvsim.files import atomic_write, table_csv, write_table, write_text
     from hvsim.report.html import compare_report, figure_png
@@ -243,16 +243,17 @@ def write_advice(
     if len(advice.settings.objectives) > 1:
         atomic_write(folder / "front.png", figure_png(front_figure(advice)))
         written.append("front.png")
+    page = {
+        "title": title,
+        "verdict": verdict(advice),
+        "changes": knob_sentences(advice),
+        "tables": advice_tables(advice),
+        "front": front_figure(advice) if len(advice.settings.objectives) > 1 else None,
+    }
+    write_text(folder / "report.html", compare_report(comparison, details, page))
+    written.append("report.html")
     if comparison is not None:
         write_table(comparison.table, folder, "runs")
         write_text(folder / "compare.csv", table_csv(comparison.differences()))
-        page = {
-            "title": title,
-            "verdict": verdict(advice),
-            "changes": knob_sentences(advice),
-            "tables": advice_tables(advice),
-            "front": front_figure(advice) if len(advice.settings.objectives) > 1 else None,
-        }
-        write_text(folder / "report.html", compare_report(comparison, details, page))
-        written += ["runs.parquet", "runs.csv", "compare.csv", "report.html"]
+        written += ["runs.parquet", "runs.csv", "compare.csv"]
     return written

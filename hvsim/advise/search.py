@@ -359,6 +359,64 @@ def advise(
         return _advise(doc, source, s, options, progress)
 
 
+def _sampler(s: Settings) -> Any:
+    """TPE for one objective, NSGA-II for several, seeded. Their random start (TPE)
+    and population (NSGA-II) are a third of the budget, at least 4, at most Optuna's
+    defaults' order (10 and 20): a small budget still leaves trials to the model."""
+    import optuna
+
+    if len(s.objectives) > 1:
+        return optuna.samplers.NSGAIISampler(
+            population_size=max(4, min(20, s.trials // 3)), seed=s.base_seed
+        )
+    return optuna.samplers.TPESampler(
+        seed=s.base_seed, n_startup_trials=max(4, min(10, s.trials // 3))
+    )
+
+
+def _search(
+    ev: _Evaluator,
+    doc: dict[str, Any],
+    study: Any,
+    started: float,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[Design], bool]:
+    """Ask, run and tell trials in batches until the budget or the time is spent:
+    (the trials, whether time stopped them)."""
+    from optuna.trial import TrialState
+
+    s = ev.s
+    budget = trial_budget(s)
+    trials: list[Design] = []
+    while len(trials) < budget:
+        if s.timeout_s is not None and time.monotonic() - started > s.timeout_s:
+            return trials, True
+        asked = [study.ask() for _ in range(min(s.batch, budget - len(trials)))]
+        designs = []
+        for t in asked:
+            choice = tuple(
+                int(t.suggest_categorical(k.path, list(range(len(k.labels))))) for k in s.knobs
+            )
+            designs.append(ev.design(doc, choice))
+            designs[-1].trial = t.number
+        ev.evaluate(designs)
+        for t, d in zip(asked, designs, strict=True):
+            values = [o.value(d.values(o.kpi, s.knobs)) for o in s.objectives]
+            if not d.error and any(v != v for v in values):
+                d.error = "an objective is not measured (n/a)"
+            if d.error:
+                study.tell(t, state=TrialState.FAIL)
+                continue
+            # The samplers' constraints (<= 0: met): a pruned design's from its first runs.
+            for x in s.targets:
+                t.set_constraint(x.label, x.violation(d.values(x.kpi, s.knobs)))
+            study.tell(t, values)
+        trials.extend(designs)
+        if progress is not None:
+            progress(len(trials), budget)
+    return trials, False
+
+
 def _advise(
     doc: dict[str, Any],
     source: str,
@@ -378,86 +436,34 @@ def _advise(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-    sampler: optuna.samplers.BaseSampler
-    budget = trial_budget(s)
-    grid = budget < s.trials or math.prod(len(k.labels) for k in s.knobs) == s.trials
-    if len(s.objectives) > 1:
-        sampler = optuna.samplers.NSGAIISampler(
-            population_size=max(4, min(20, s.trials // 3)), seed=s.base_seed
-        )
-    else:
-        sampler = optuna.samplers.TPESampler(
-            seed=s.base_seed,
-            n_startup_trials=max(4, min(10, s.trials // 3)),
-        )
-    study = optuna.create_study(directions=["minimize"] * len(s.objectives), sampler=sampler)
-    if grid:
+    study = optuna.create_study(directions=["minimize"] * len(s.objectives), sampler=_sampler(s))
+    if math.prod(len(k.labels) for k in s.knobs) <= s.trials:
         # The whole space fits in the budget: every design once, the input's first
         # (the optimum exactly, and no trial spent on a design already tried).
-        designs_all = sorted(
-            itertools.product(*(range(len(k.labels)) for k in s.knobs)),
-            key=lambda c: c != here,
-        )
-        for c in designs_all:
+        every = itertools.product(*(range(len(k.labels)) for k in s.knobs))
+        for c in sorted(every, key=lambda c: c != here):
             study.enqueue_trial({k.path: i for k, i in zip(s.knobs, c, strict=True)})
     elif all(i is not None for i in here):
         study.enqueue_trial({k.path: i for k, i in zip(s.knobs, here, strict=True)})
-    trials: list[Design] = []
-    stopped_by_time = False
-    while len(trials) < budget:
-        if s.timeout_s is not None and time.monotonic() - started > s.timeout_s:
-            stopped_by_time = True
-            break
-        asked = [study.ask() for _ in range(min(s.batch, budget - len(trials)))]
-        designs = []
-        for t in asked:
-            choice = tuple(
-                int(t.suggest_categorical(k.path, list(range(len(k.labels))))) for k in s.knobs
-            )
-            d = ev.design(doc, choice)
-            d.trial = t.number
-            designs.append(d)
-        ev.evaluate(designs)
-        for t, d in zip(asked, designs, strict=True):
-            if d.error:
-                study.tell(t, state=optuna.trial.TrialState.FAIL)
-                continue
-            # The samplers' constraints (<= 0: met): a pruned design's from its first runs.
-            for x in s.targets:
-                t.set_constraint(x.label, x.violation(d.values(x.kpi, s.knobs)))
-            t.set_user_attr("pruned", d.pruned)
-            values = [o.value(d.values(o.kpi, s.knobs)) for o in s.objectives]
-            if any(v != v for v in values):
-                study.tell(t, state=optuna.trial.TrialState.FAIL)
-                d.error = d.error or "an objective is not measured (n/a)"
-                continue
-            study.tell(t, values)
-        trials.extend(designs)
-        if progress is not None:
-            progress(len(trials), budget)
+    trials, stopped_by_time = _search(ev, doc, study, started, progress)
 
-    good = sorted((d for d in trials if feasible(d, s)), key=lambda d: _order_key(d, s, here))
-    if feasible(base, s):
-        good = sorted([base, *good], key=lambda d: _order_key(d, s, here))
+    good = sorted(
+        [d for d in [base, *trials] if feasible(d, s)], key=lambda d: _order_key(d, s, here)
+    )
     front = _front(good, s) if len(s.objectives) > 1 else good[:1]
     proposal = front[0] if front else None
     if proposal is None:
         tried = [d for d in [base, *trials] if not d.error]
         best = min(tried, key=lambda d: (violation(d, s), d.pruned, d.trial)) if tried else base
+        ev.run([best], ev.seeds[len(best.runs) :])  # a pruned one in full
     else:
-        best = proposal
-    if best.pruned or len(best.runs) < s.replications:
-        ev.run([best], ev.seeds[len(best.runs) :])
-    without = _without_each(ev, doc, here, best)
-    if proposal is not None:
         # No change the proposal does not need: a knob whose input value still meets
         # the targets at no worse objective goes back (fewest changes, same result).
-        simpler = _simplest(ev, doc, here, proposal, without)
-        if simpler is not proposal:
-            proposal = best = simpler
-            front = [simpler, *front[1:]] if len(s.objectives) > 1 else [simpler]
-            without = _without_each(ev, doc, here, best)
+        best = _simplest(ev, doc, here, proposal, _without_each(ev, doc, here, proposal))
+        if best is not proposal:
+            front = [best, *front[1:]]
+        proposal = best
+    without = _without_each(ev, doc, here, best)
     return Advice(
         settings=s,
         doc=doc,

@@ -153,3 +153,20 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path, capsys, extra, message):
     )  # fmt: skip
     assert status == 2
     assert any(message in line for line in err), err
+
+
+def test_the_same_advice_twice_is_byte_identical(tmp_path, capsys):
+    # Every file but the run store: advice.md, the proposal, the trials, the report.
+    path = write_scenario(tmp_path, link_doc())
+    outs = [tmp_path / "one", tmp_path / "two"]
+    for out in outs:
+        status, _, _ = cli(
+            capsys, "advise", str(path), "--knob", LINK, "--cost", COSTS, "--minimize",
+            "cost", "--minimize", "night", "--replications", "2", "--out", str(out),
+            "--workers", "1",
+        )  # fmt: skip
+        assert status == 0
+    names = sorted(p.name for p in outs[0].iterdir() if p.is_file() and p.name[0] != ".")
+    assert "front.png" in names and "report.html" in names
+    for name in names:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
