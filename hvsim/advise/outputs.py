@@ -126,6 +126,15 @@ def knob_sentences(advice: Advice) -> list[str]:
     return out
 
 
+def _changes(advice: Advice, d: Design) -> str:
+    """``path=value`` of each knob ``d`` sets otherwise than the input ('none')."""
+    pairs = zip(advice.settings.knobs, advice.input.choice, d.choice, strict=True)
+    return (
+        ", ".join(f"{k.path}={k.labels[b]}" for k, a, b in pairs if a != b and b is not None)
+        or "none"
+    )
+
+
 def advice_tables(advice: Advice) -> list[tuple[str, Table]]:
     """The targets and the objectives of the input and the proposal (or the closest
     design), and the trade-off front with several objectives."""
@@ -142,15 +151,15 @@ def advice_tables(advice: Advice) -> list[tuple[str, Table]]:
     tables = [("Targets", targets), ("Objectives", objectives)]
     if len(s.objectives) > 1:
         front = Table(
-            ["trial", *[o.label for o in s.objectives]],
+            ["trial", *[o.label for o in s.objectives], "changes from the input"],
             [
                 [
                     "input" if d is advice.input else str(d.trial),
                     *[_objective_cell(advice, d, o) for o in s.objectives],
+                    _changes(advice, d),
                 ]
                 for d in advice.front
             ],
-            numeric_from=0,
         )
         tables.append(("Trade-off front (designs meeting the targets)", front))
     return tables
