@@ -77,6 +77,19 @@ def _whole(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _seconds(text: str) -> float:
+    """A duration with its unit ('10 min', '2 h') or seconds, greater than 0."""
+    from hvsim.scenario.units import parse_quantity
+
+    try:
+        value = parse_quantity(text if not text.strip().isdigit() else float(text), "duration")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("expected a duration greater than 0, e.g. '10 min'")
+    return value
+
+
 def _positive(limit: int) -> Callable[[str], int]:
     return _whole(1, limit)
 
@@ -517,6 +530,117 @@ def cmd_scan_table(args: argparse.Namespace) -> int:
 
 
 # A run estimated to take this long says its estimate before it starts (stderr).
+def _advise_settings(args: argparse.Namespace):
+    """The advisor's knobs, targets, objectives and search from the command line;
+    raises ScenarioError with the problem lines."""
+    from hvsim.advise.search import DEFAULT_TARGETS, settings_from
+
+    return settings_from(
+        args.knob,
+        args.target or DEFAULT_TARGETS,
+        args.minimize or (),
+        args.cost or (),
+        args.scenario,
+        replications=args.replications,
+        trials=args.trials,
+        timeout_s=args.timeout,
+        prune_after=args.prune_after,
+        batch=args.batch,
+        base_seed=args.seed,
+    )
+
+
+def cmd_advise(args: argparse.Namespace) -> int:
+    from hvsim.scenario.loader import ScenarioError
+
+    scenario, problems = _load(args.scenario)
+    if problems:
+        return _print_problems(problems)
+    _warn(scenario, args.scenario)
+    try:
+        settings = _advise_settings(args)
+    except ScenarioError as exc:
+        return _print_problems(exc.problems)
+    # The estimate: every trial and the comparison at most, each a run of the input's
+    # size (a knob may make a design larger; --max-jobs covers that).
+    runs = (args.trials + 2 + len(settings.knobs)) * args.replications
+    status = _costly(args, args.scenario, [scenario, scenario], [scenario] * runs)
+    if status is not None:
+        return status
+    try:
+        with _output(args, f"{scenario.name}-advise", "advise") as folder:
+            return _advise_into(folder, args, settings, scenario)
+    except OutputError as exc:
+        return _output_problem(exc)
+
+
+def _advise_into(folder: OutputFolder, args: argparse.Namespace, settings, scenario) -> int:
+    from hvsim.advise.outputs import verdict, write_advice
+    from hvsim.advise.search import advise, trial_budget
+    from hvsim.runs.dask import SchedulerError
+    from hvsim.runs.options import RunOptions
+    from hvsim.runs.plan import load_document
+    from hvsim.runs.progress import RUNS_FORMAT, Progress
+    from hvsim.scenario.loader import ScenarioError, scenario_from_dict
+    from hvsim.sweep import compare
+
+    base = args.run_options or RunOptions()
+    options = base.but(
+        store=folder.store,
+        workers=args.workers if args.workers is not None else base.workers,
+        scheduler=args.scheduler if args.scheduler is not None else base.scheduler,
+    )
+    bar = Progress(trial_budget(settings), RUNS_FORMAT, label="trials", enabled=True)
+    bar.start()
+    try:
+        doc = load_document(args.scenario)
+        advice = advise(doc, args.scenario, settings, options, lambda n, _: bar.set(n))
+        chosen = advice.proposal or advice.best
+        cmp = None
+        if chosen.key != advice.input.key and chosen.doc is not None:
+            cmp = compare(
+                doc,
+                chosen.doc,
+                settings.replications,
+                settings.base_seed,
+                options.but(progress=False),
+                labels=("input", "proposal" if advice.proposal else "closest"),
+            )
+            cmp.sources = (args.scenario, "proposal.yaml" if advice.proposal else "closest.yaml")
+    except ScenarioError as exc:
+        bar.close()
+        return _print_problems(exc.problems)
+    except SchedulerError as exc:
+        bar.close()
+        print(f"hvsim: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        bar.close()
+        return _interrupted(folder.given / "runs")
+    bar.close()
+    details = []
+    if cmp is not None:
+        sides = [("A: input", scenario), ("B: " + cmp.labels[1], None)]
+        sides[1] = (sides[1][0], scenario_from_dict(chosen.doc, args.scenario))
+        details = _detailed_runs(sides, args.seed)
+    title = f"hvsim advise: {scenario.name}"
+    with folder.staging() as tmp:
+        written = write_advice(tmp, advice, title, cmp, details)
+        folder.publish(tmp, written)
+    _heading(title)
+    for line in verdict(advice):
+        print(line)
+    from hvsim.advise.outputs import knob_sentences
+
+    for line in knob_sentences(advice):
+        print(f"- {line}")
+    print(
+        f"\nwrote {folder.given}/ ({', '.join(written)}; finished runs in runs/) in "
+        f"{advice.elapsed_s:.0f} s"
+    )
+    return 0 if advice.met else 1
+
+
 LONG_RUN_S = 60.0
 
 
@@ -638,6 +762,71 @@ def build_parser() -> argparse.ArgumentParser:
     _execution_options(cmp)
     _estimate_options(cmp)
     cmp.set_defaults(func=cmd_compare)
+    adv = sub.add_parser(
+        "advise",
+        help="search the knobs for the design that meets the targets at least cost "
+        "(Optuna), and write the proposal with its evidence",
+    )
+    adv.add_argument("scenario", help="scenario YAML file")
+    adv.add_argument(
+        "--knob",
+        action="append",
+        required=True,
+        metavar="PATH=V1,V2,...",
+        help="a field the advisor may change and its allowed values, e.g. "
+        "'protection_groups[1].start_offset=0 min,30 min,60 min' (repeat); "
+        "'dpm_servers=1,2,3' spreads the estate over that many DPM servers",
+    )
+    adv.add_argument(
+        "--cost",
+        action="append",
+        metavar="PATH=C1,C2,...",
+        help="the cost of each value of a --knob (e.g. an upgrade's price); the objective "
+        "'cost' adds them up",
+    )
+    adv.add_argument(
+        "--target",
+        action="append",
+        metavar="KPI>=VALUE[@STAT]",
+        help="a constraint, e.g. 'backups.window_compliance>=99%%@p95', 'downtime<=60 s', "
+        "or window, rpo, rto, pool (repeat; default: window, rpo, rto, pool). @all (default): "
+        "every replication; @pNN: NN%% of them; @mean",
+    )
+    adv.add_argument(
+        "--minimize",
+        action="append",
+        metavar="KPI[@mean|@max]",
+        help="what to minimise: a KPI, night (the longest night), makespan, downtime, servers, "
+        "wait or cost (repeat for a trade-off front, NSGA-II; default cost when a --cost is "
+        "given, else night)",
+    )
+    adv.add_argument("--trials", type=_positive(100_000), default=30, help="trial budget (30)")
+    adv.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="DURATION",
+        help="time budget, e.g. '10 min': no new trial starts after it",
+    )
+    adv.add_argument(
+        "--replications", type=_positive(100_000), default=3, help="seeds per design (3)"
+    )
+    adv.add_argument(
+        "--prune-after",
+        type=_positive(100_000),
+        default=1,
+        help="replications after which a design that clearly misses a target is dropped (1)",
+    )
+    adv.add_argument(
+        "--batch",
+        type=_positive(1024),
+        default=4,
+        help="trials proposed and run together (4; the trials do not depend on --workers)",
+    )
+    _seed_option(adv, "first seed and the sampler's seed (default 1)")
+    _out_options(adv, "reports/<scenario name>-advise")
+    _execution_options(adv)
+    _estimate_options(adv)
+    adv.set_defaults(func=cmd_advise)
     val = sub.add_parser("validate", help="check a scenario file; exit 2 on problems")
     val.add_argument("scenario")
     val.set_defaults(func=cmd_validate)

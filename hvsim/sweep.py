@@ -172,13 +172,15 @@ def compare(
     replications: int = 5,
     base_seed: int = 1,
     options: RunOptions | None = None,
+    labels: tuple[str, str] | None = None,
     **settings: Any,
 ) -> Comparison:
-    """Run A and B with the same seeds (common random numbers)."""
+    """Run A and B with the same seeds (common random numbers). ``labels`` name the
+    sides (default: the scenarios' names, else their files', else A and B)."""
     (doc_a, src_a), (doc_b, src_b) = _document(a), _document(b)
     if src_a == src_b == "<scenario>":
         src_a, src_b = "<scenario A>", "<scenario B>"
-    labels = side_labels([doc_a, doc_b], [src_a, src_b])
+    labels = labels or side_labels([doc_a, doc_b], [src_a, src_b])
     specs = plan_runs(doc_a, src_a, (), replications, base_seed, {"scenario": labels[0]})
     specs += plan_runs(
         doc_b, src_b, (), replications, base_seed, {"scenario": labels[1]}, len(specs)

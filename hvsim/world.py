@@ -100,7 +100,12 @@ def build_world(scenario: Scenario, seed: int) -> World:
     env = simpy.Environment()
     flows = FlowNetwork(env)
     trace = Trace()
-    parts = Parts(env, flows, trace.slot_log)
+    parts = Parts(
+        env,
+        flows,
+        trace.slot_log,
+        ranked=any(d.job_order != "dpm" for d in scenario.dpm_servers),
+    )
     horizon_s = scenario.horizon_days * DAY_S
     moves = scenario.live_migration
 

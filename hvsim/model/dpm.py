@@ -6,7 +6,7 @@ consistency check), each holding its job slots."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -96,6 +96,9 @@ class DpmServerState:
     # data sources share volumes (co-location).
     eseutil_rate_bps: float = 225e6  # (source: eseutil-throughput); build sets the scenario's
     colocate: bool = False
+    # The order of its waiting backup jobs: "dpm" (first come, first served) or
+    # "longest_first" (the longest predicted first, source: hp-labs-lbf).
+    job_order: str = "dpm"
 
     def __post_init__(self) -> None:
         if not self.storage.name:  # built without one: a pool of the server's capacity
@@ -134,6 +137,7 @@ class DpmServerState:
             hyper_v_role=spec.hyper_v_role,
             eseutil_rate_bps=spec.eseutil_rate,
             colocate=spec.colocate,
+            job_order=spec.job_order,
             storage=StoragePool(
                 name=spec.name,
                 capacity_bytes=pool.capacity,
@@ -160,6 +164,15 @@ class DpmServerState:
         return self.storage.used_bytes - self.replica_bytes
 
 
+def offset_times(times_s: Iterable[float], offset_s: float) -> tuple[float, ...]:
+    """A group's times of day moved ``offset_s`` later (DPM's "Offset start time by",
+    source: dpm-offset-start), a time pushed past midnight to that clock time, sorted.
+    Without an offset, the times sorted, as they always were."""
+    if not offset_s:
+        return tuple(sorted(times_s))
+    return tuple(sorted((t + offset_s) % DAY_S for t in times_s))
+
+
 @dataclass(slots=True, frozen=True)
 class ProtectionGroupPlan:
     name: str
@@ -178,7 +191,7 @@ class ProtectionGroupPlan:
         return cls(
             spec.name,
             dpm,
-            tuple(sorted(spec.express_full_times)),
+            offset_times(spec.express_full_times, spec.start_offset),
             spec.retention_days,
             spec.backup_window.start,
             spec.backup_window.end,
@@ -241,6 +254,9 @@ class Replica:
     restoring: bool = False
     # Its volumes in the DPM server's pool, allocated when its protection starts.
     storage: DataSourceStorage | None = None
+    # How long its last successful backup took, start to end (None before one): a
+    # longest_first DPM server's prediction of its next (source: hp-labs-lbf).
+    last_job_duration_s: float | None = None
 
     def latest_point_s(self, at_s: float) -> float | None:
         """When the latest recovery point made at or before ``at_s`` was made, if the
@@ -336,6 +352,10 @@ class GuestReplica:
     agent_cpu_s: float = 0.0
     # Its volumes in the DPM server's pool, allocated when its protection starts.
     storage: DataSourceStorage | None = None
+    # How long its last successful express full (file point, initial replica) took,
+    # start to end (None before one): a longest_first server's prediction of its next
+    # (source: hp-labs-lbf).
+    last_full_duration_s: float | None = None
 
     def add_point(self, time_s: float, kind: str, nbytes: float) -> None:
         self.point_time_s.append(time_s)
@@ -511,7 +531,10 @@ class BackupJobs:
             check_agents(vm)
             if replica.storage is not None and replica.storage.refusal:
                 raise JobFailed(replica.storage.refusal)  # no volumes in the pool
-            with self.job_slots(vm, dpm) as slots:
+            priority = None
+            if dpm.job_order == "longest_first":
+                priority = self.predicted_duration(replica, kind)
+            with self.job_slots(vm, dpm, priority) as slots:
                 yield from slots.take()
                 start = env.now
                 volume = vm.volume
@@ -542,6 +565,7 @@ class BackupJobs:
                 replica.size_bytes = size
                 replica.last_sync_s = start
                 replica.recovery_points_s.append(start)
+                replica.last_job_duration_s = env.now - start
                 outcome = "succeeded"
         except (WriterTimeout, JobFailed) as exc:
             outcome, reason = "failed", str(exc)
@@ -587,11 +611,31 @@ class BackupJobs:
         return (volume.read, *self.network.route(source, dpm.name), dpm.pool_write)
 
     @staticmethod
-    def job_slots(vm: VirtualMachine, dpm: DpmServerState) -> SlotsInOrder:
+    def job_slots(
+        vm: VirtualMachine, dpm: DpmServerState, priority: float | None = None
+    ) -> SlotsInOrder:
         """The slots a DPM job on ``vm`` holds, in the order every job takes them: the
         CSV's group when its backups are serialized (DataSourceGroups.xml), the host's
-        (MaxAllowedParallelBackups), the DPM server's."""
-        return SlotsInOrder(vm.volume.serializer, vm.host.backup_slots, dpm.job_slots)
+        (MaxAllowedParallelBackups), the DPM server's; ``priority``, a backup's
+        predicted duration on a longest_first server, goes to each."""
+        return SlotsInOrder(
+            vm.volume.serializer, vm.host.backup_slots, dpm.job_slots, priority=priority
+        )
+
+    def predicted_duration(self, replica: Replica, kind: str) -> float:
+        """A longest_first server's prediction of a backup's duration, from history as
+        LBF's (source: hp-labs-lbf): the data source's previous successful job's, start
+        to end; before it has one, the bytes the job would move if it started now over
+        the pool's write rate (assumption: the pool is the server's common
+        bottleneck, and the only rate the server knows of every job)."""
+        if replica.last_job_duration_s is not None:
+            return replica.last_job_duration_s
+        vm, now = replica.vm, self.env.now
+        if kind == "initial_replica":
+            nbytes = vm.used_bytes_at(now)
+        else:
+            nbytes = vm.changed_bytes_since(replica.last_sync_s, now)
+        return nbytes / replica.plan.dpm.pool_write.capacity_bps
 
     # -- consistency checks ----------------------------------------------------
     def mark_inconsistent(self, replica: Replica, trigger: str) -> None:

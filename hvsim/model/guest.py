@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from hvsim.model.dpm import FULL_POINTS, DpmServerState, GuestReplica, JobFailed
+from hvsim.model.dpm import FULL_POINTS, DpmServerState, GuestReplica, JobFailed, offset_times
 from hvsim.model.flows import BandwidthResource, FlowNetwork
 from hvsim.model.infrastructure import Network, Parts
 from hvsim.model.schedule import DAY_S, starts_before
@@ -170,6 +170,10 @@ class GuestProtectionPlan:
     catalog_offset_s: float
     # Exchange: one database backup at a time per group (source: dpm-exchange-protection).
     exchange_slot: JobSlots | None
+    # The group's start offset modulo its sync frequency: where its synchronizations'
+    # grid starts after midnight of day 0 (source: dpm-offset-start). full_times_s
+    # hold the offset already.
+    sync_shift_s: float = 0.0
 
     @classmethod
     def build(
@@ -186,7 +190,7 @@ class GuestProtectionPlan:
         return cls(
             name=spec.name,
             dpm=dpm,
-            full_times_s=tuple(sorted(set(spec.express_full_times))),
+            full_times_s=offset_times(set(spec.express_full_times), spec.start_offset),
             full_weekdays=frozenset(names.index(d) for d in days),
             first_weekday=first_weekday,
             sync_s=float(sync_s),
@@ -196,6 +200,7 @@ class GuestProtectionPlan:
             exchange_slot=parts.slots(1, f"{spec.name}:exchange", "exchange-group")
             if has_exchange
             else None,
+            sync_shift_s=spec.start_offset % float(sync_s),
         )
 
     def full_days(self, horizon_s: float, first_day: int = 0) -> Iterator[float]:
@@ -212,10 +217,10 @@ class GuestProtectionPlan:
     ) -> Iterator[tuple[float, str]]:
         """The data source's scheduled jobs, (time, kind), in time order, from its
         protection's start ``from_s`` to the horizon: express fulls (file volumes: file
-        recovery points), synchronizations every sync_s from midnight of day 0 for a
-        synchronized source (one due at an express full's time is that express full),
-        and for SharePoint the catalog, catalog_offset after each day's first express
-        full."""
+        recovery points), synchronizations every sync_s from midnight of day 0 (plus
+        the group's start offset modulo sync_s) for a synchronized source (one due at
+        an express full's time is that express full), and for SharePoint the catalog,
+        catalog_offset after each day's first express full."""
         full_kind = "file_point" if source.kind == "files" else "express_full"
         sync_kind = "sync" if source.kind == "files" else "log_sync"
         times = self.full_times_s
@@ -234,12 +239,13 @@ class GuestProtectionPlan:
             # Over the network, the first job (midnight of day 0, or the first sync time
             # from the protection's start) makes the replica; by removable media the
             # replica is there at the start, so the first sync is one interval later.
+            shift = self.sync_shift_s
             if self.initial_replica_over_network:
-                k = math.ceil(from_s / self.sync_s)
+                k = math.ceil((from_s - shift) / self.sync_s)
             else:
-                k = math.floor(from_s / self.sync_s) + 1
-            while starts_before(k * self.sync_s, horizon_s):
-                yield k * self.sync_s, 1, sync_kind
+                k = math.floor((from_s - shift) / self.sync_s) + 1
+            while starts_before(k * self.sync_s + shift, horizon_s):
+                yield k * self.sync_s + shift, 1, sync_kind
                 k += 1
 
         streams = [fulls(), syncs()] if source.synchronized else [fulls()]
@@ -250,6 +256,13 @@ class GuestProtectionPlan:
             elif kind == sync_kind and at == last_full:
                 continue  # the express full at this time is this synchronization
             yield at, kind
+
+
+# The guest-level jobs a longest_first DPM server orders by predicted duration: the
+# scheduled full backups (and the first, the initial replica); synchronizations, the
+# SharePoint catalog and Eseutil's checks keep arrival order (source: hp-labs-lbf
+# orders backups, not the log shipping between them).
+RANKED_KINDS = frozenset({"initial_replica", "express_full", "file_point"})
 
 
 class GuestJobs:
@@ -373,10 +386,14 @@ class GuestJobs:
         try:
             if replica.storage is not None and replica.storage.refusal:
                 raise JobFailed(replica.storage.refusal)  # no volumes in the pool
+            priority = None
+            if dpm.job_order == "longest_first" and kind in RANKED_KINDS:
+                priority = self.predicted_duration(replica, kind)
             with SlotsInOrder(
                 plan.exchange_slot,
                 self.exchange_slots(dpm) if exchange else None,
                 dpm.job_slots,
+                priority=priority,
             ) as slots:
                 yield from slots.take()
                 start = env.now
@@ -397,6 +414,8 @@ class GuestJobs:
                         raise JobFailed(refused)
                     verify = yield from self._eseutil(replica, kind, nbytes, start)
                     self._made(replica, kind, start, nbytes)
+                    if kind in RANKED_KINDS:
+                        replica.last_full_duration_s = env.now - start
         except JobFailed as exc:
             outcome, reason = "failed", str(exc)
         self.running -= 1
@@ -430,6 +449,17 @@ class GuestJobs:
                 end=vend,
             )
         return outcome == "succeeded"
+
+    def predicted_duration(self, replica: GuestReplica, kind: str) -> float:
+        """A longest_first server's prediction of a guest-level express full's (file
+        point's, initial replica's) duration, as for host-level backups (source:
+        hp-labs-lbf): the data source's last successful one's, start to end; before
+        one, the bytes it would send if it started now over the pool's write rate
+        (assumption)."""
+        if replica.last_full_duration_s is not None:
+            return replica.last_full_duration_s
+        nbytes = self._job_bytes(replica, kind, self.env.now)
+        return nbytes / replica.plan.dpm.pool_write.capacity_bps
 
     def _job_bytes(self, replica: GuestReplica, kind: str, now: float) -> float:
         """What a job sends: the whole data source (initial replica); the log since the

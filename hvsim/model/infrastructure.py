@@ -17,7 +17,7 @@ import simpy
 
 from hvsim.model.dpm_rules import csv_backups_serialized, default_parallel_backups_per_node
 from hvsim.model.flows import BandwidthResource, FlowNetwork
-from hvsim.model.slots import JobSlots
+from hvsim.model.slots import JobSlots, RankedJobSlots
 from hvsim.model.trace import SlotLog
 
 if TYPE_CHECKING:
@@ -27,13 +27,20 @@ if TYPE_CHECKING:
 @dataclass(slots=True, frozen=True)
 class Parts:
     """What the estate's objects build their parts with: job slots, all logged in one
-    SlotLog, and bandwidth resources, all in one FlowNetwork, on one environment."""
+    SlotLog, and bandwidth resources, all in one FlowNetwork, on one environment.
+    ``ranked``: a DPM server orders its backups other than first come, first served
+    (``job_order: longest_first``), so every slot is a RankedJobSlots (a job takes
+    the CSV group's, the host's and the DPM server's slots, and its order holds at
+    each); otherwise JobSlots, the faster."""
 
     env: simpy.Environment
     flows: FlowNetwork
     slot_log: SlotLog
+    ranked: bool = False
 
     def slots(self, capacity: int, name: str, kind: str) -> JobSlots:
+        if self.ranked:
+            return RankedJobSlots(self.env, capacity, name, kind, self.slot_log)
         return JobSlots(self.env, capacity, name, kind, self.slot_log)
 
     def bandwidth(self, name: str, kind: str, capacity_bps: float, path: str) -> BandwidthResource:

@@ -16,10 +16,16 @@ order, and gives them back in reverse::
     with SlotsInOrder(csv_group, host_slots, dpm_slots) as slots:
         yield from slots.take()
         ...
+
+``RankedJobSlots`` also serves a job order other than first come, first served: a
+request may carry a priority (a backup's predicted duration, for a DPM server whose
+``job_order`` is ``longest_first``), and the waiting request of the highest priority
+is served first.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Generator
 from types import TracebackType
@@ -86,9 +92,12 @@ class JobSlots:
         self._id = log.register(name, kind)
         self._grant_cb = self._grant
 
-    def request(self) -> SlotRequest:
+    def request(self, priority: float | None = None) -> SlotRequest:
         """An event that fires when the caller holds a slot; give it back by leaving
-        its ``with`` block (or with release)."""
+        its ``with`` block (or with release). A JobSlots serves first come, first
+        served: ``priority`` is for RankedJobSlots, and a JobSlots does not look at it
+        (the world makes every slot a RankedJobSlots when a DPM server orders its jobs
+        otherwise, hvsim.model.infrastructure.Parts)."""
         req = SlotRequest(self)
         self.queue.append(req)
         self._grant(None)
@@ -119,24 +128,105 @@ class JobSlots:
                 self._log.add(self.env._now, self._id, self.users, len(self.queue))
 
 
+class RankedJobSlots(JobSlots):
+    """JobSlots whose waiting requests may carry a priority (a backup's predicted
+    duration): a request without one is served first come, first served, exactly as
+    JobSlots serves it, and ahead of every request with one; among those, the highest
+    priority first, equal priorities by arrival (a heap keyed (-priority, arrival),
+    O(log n) a request). Without a request with a priority it grants exactly as
+    JobSlots.
+
+    A request with a priority is never granted on arrival: its grant is an event at
+    the same time, processed after every event already due then (SimPy processes
+    events of equal time in the order they were scheduled), so the jobs a schedule
+    fires at the same minute all wait before the first of them is served, and the
+    longest goes first, not the first to arrive. It waits no time for it."""
+
+    __slots__ = ("_ranked", "_arrivals")
+
+    def __init__(self, env: simpy.Environment, capacity: int, name: str, kind: str, log: SlotLog):
+        super().__init__(env, capacity, name, kind, log)
+        # Waiting requests with a priority: (-priority, arrival number, request).
+        self._ranked: list[tuple[float, int, SlotRequest]] = []
+        self._arrivals = 0
+
+    def request(self, priority: float | None = None) -> SlotRequest:
+        """An event that fires when the caller holds a slot: without ``priority``
+        first come, first served, ahead of every request with one; with one, after
+        the waiting requests of a higher priority or of the same and earlier."""
+        if priority is None:
+            req = SlotRequest(self)
+            self.queue.append(req)
+            self._grant(None)
+        else:
+            req = SlotRequest(self)
+            heapq.heappush(self._ranked, (-priority, self._arrivals, req))
+            self._arrivals += 1
+            self._schedule_grant()
+        self._log.add(self.env._now, self._id, self.users, len(self.queue) + len(self._ranked))
+        return req
+
+    def release(self, request: SlotRequest) -> None:
+        """Give back the slot ``request`` holds (or withdraw it if still waiting)."""
+        if request.triggered:
+            self.users -= 1
+        elif request in self.queue:
+            self.queue.remove(request)
+        else:
+            ranked = self._ranked
+            i = next(k for k, entry in enumerate(ranked) if entry[2] is request)
+            ranked[i] = ranked[-1]
+            ranked.pop()
+            heapq.heapify(ranked)  # a withdrawal is rare: O(n), as deque.remove
+        self._schedule_grant()
+        self._log.add(self.env._now, self._id, self.users, len(self.queue) + len(self._ranked))
+
+    def _schedule_grant(self) -> None:
+        done = simpy.Event(self.env)
+        done.callbacks.append(self._grant_cb)
+        done._ok = True
+        done._value = None
+        self.env.schedule(done)
+
+    def _grant(self, event: object) -> None:
+        # One grant per call, as JobSlots: the oldest request without a priority, else
+        # the highest priority.
+        if self.users < self.capacity:
+            if self.queue:
+                req = self.queue.popleft()
+            elif self._ranked:
+                req = heapq.heappop(self._ranked)[2]
+            else:
+                return
+            self.users += 1
+            req.succeed()
+            if event is not None:
+                self._log.add(
+                    self.env._now, self._id, self.users, len(self.queue) + len(self._ranked)
+                )
+
+
 class SlotsInOrder:
     """Several job slots, taken one after another in the order given and given back
     in reverse when the ``with`` block ends (None stands for a limit that does not
     apply). Every job takes its slots in one fixed order (CSV group, host, DPM server;
     hosts by name for migrations), holding nothing while it queues for the first, so
-    jobs never deadlock."""
+    jobs never deadlock. ``priority`` (a backup's predicted duration, None for none)
+    goes with the request at each of them, so a job order holds at every queue."""
 
-    __slots__ = ("_slots", "_held")
+    __slots__ = ("_slots", "_held", "_priority")
 
-    def __init__(self, *slots: JobSlots | None):
+    def __init__(self, *slots: JobSlots | None, priority: float | None = None):
         self._slots = slots
         self._held: list[SlotRequest] = []
+        self._priority = priority
 
     def take(self) -> Generator[SlotRequest, object, None]:
         """Ask for each slot in turn, waiting for each before asking for the next."""
+        priority = self._priority
         for slots in self._slots:
             if slots is not None:
-                req = slots.request()
+                req = slots.request() if priority is None else slots.request(priority)
                 self._held.append(req)
                 yield req
 

@@ -282,23 +282,38 @@ def sweep_report(
     )
 
 
-def compare_report(cmp: Any, details: Sequence[tuple[str, Results, Any]] = ()) -> str:
+def _advice(advice: dict[str, Any] | None) -> dict[str, Any] | None:
+    if advice is None:
+        return None
+    front = advice.get("front")
+    return {**advice, "front": figure_base64(front) if front is not None else None}
+
+
+def compare_report(
+    cmp: Any,
+    details: Sequence[tuple[str, Results, Any]] = (),
+    advice: dict[str, Any] | None = None,
+) -> str:
     """report.html of ``hvsim compare``: A and B with their intervals, the paired
-    difference, and the plots of one run of each side."""
+    difference, and the plots of one run of each side. ``advice`` (hvsim advise):
+    its ``title``, ``verdict`` and ``changes`` (lines), ``tables`` ((title, Table))
+    and ``front`` (a figure or None), shown first; with advice, ``cmp`` may be None
+    (the proposal is the input's design: nothing to compare)."""
     png, tables = None, []
-    if len(cmp.table):
+    if cmp is not None and len(cmp.table):
         heads = headline(cmp.kpis, cmp.table)
         png = figure_base64(plots.comparison_figure(cmp, heads))
         for title, kpis in (("Headline KPIs", heads), ("All KPIs", cmp.kpis)):
             tables.append((title, comparison_table(cmp.differences(kpis), cmp.labels)))
-    a, b = cmp.labels
+    title = advice["title"] if cmp is None and advice else "hvsim comparison {} vs {}"
     return render(
         "compare.html",
-        title=f"hvsim comparison {a} vs {b}",
+        title=title.format(*cmp.labels) if cmp is not None else title,
         cmp=cmp,
         confidence=CONFIDENCE,
-        failures=_failures(cmp.failures, ["scenario"]),
+        failures=_failures(cmp.failures, ["scenario"]) if cmp is not None else None,
         comparison_png=png,
         tables=tables,
         details=_details(details),
+        advice=_advice(advice),
     )

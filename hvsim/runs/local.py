@@ -3,11 +3,12 @@ recovery from a worker that dies (killed by the OS for memory, say)."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -114,18 +115,59 @@ def run_local(
         done(s, failure(s, WorkerProcessDied(_DIED_MID_RUN if worked else _DIED_AT_START)))
 
 
-def _pool_pass(
-    specs: list[RunSpec], width: int, start_method: str, runner: Runner, done: Done
-) -> tuple[list[RunSpec], list[RunSpec], bool]:
-    """Run ``specs`` in one pool, ``width`` at a time, reporting each to ``done``,
-    until they are all done or a worker dies. Returns (the runs the dead worker
-    took down, the runs not started, whether any run finished)."""
+# Pools kept between calls while ``workers_kept()`` is active: (width, start method)
+# -> pool. None: every call starts its pool and shuts it down.
+_KEPT: dict[tuple[int, str], ProcessPoolExecutor] | None = None
+
+
+@contextlib.contextmanager
+def workers_kept() -> Iterator[None]:
+    """Within this block, local worker processes started for one batch of runs serve
+    the next batches too (a search runs many small batches: starting a pool of
+    spawned workers for each costs more than the runs). Shut down on leaving it."""
+    global _KEPT
+    if _KEPT is not None:  # nested: the outer block owns the pools
+        yield
+        return
+    _KEPT = {}
+    try:
+        yield
+    finally:
+        pools, _KEPT = _KEPT, None
+        for pool in pools.values():
+            pool.shutdown(wait=True)
+
+
+def _pool(width: int, start_method: str) -> ProcessPoolExecutor:
+    key = (width, start_method)
+    if _KEPT is not None and key in _KEPT:
+        return _KEPT[key]
     pool = ProcessPoolExecutor(
         max_workers=width,
         mp_context=multiprocessing.get_context(start_method),
         initializer=_worker_init,
         initargs=(os.getpid(),),
     )
+    if _KEPT is not None:
+        _KEPT[key] = pool
+    return pool
+
+
+def _drop(pool: ProcessPoolExecutor) -> None:
+    """A pool that is broken or interrupted is not kept."""
+    if _KEPT is not None:
+        for key, kept in list(_KEPT.items()):
+            if kept is pool:
+                del _KEPT[key]
+
+
+def _pool_pass(
+    specs: list[RunSpec], width: int, start_method: str, runner: Runner, done: Done
+) -> tuple[list[RunSpec], list[RunSpec], bool]:
+    """Run ``specs`` in one pool, ``width`` at a time, reporting each to ``done``,
+    until they are all done or a worker dies. Returns (the runs the dead worker
+    took down, the runs not started, whether any run finished)."""
+    pool = _pool(width, start_method)
     running: dict[Any, RunSpec] = {}
     broken: list[RunSpec] = []
     finished = False
@@ -139,6 +181,7 @@ def _pool_pass(
                 break
             ready, _ = wait(running, return_when=FIRST_COMPLETED)
             if any(_died(fut) for fut in ready):
+                _drop(pool)
                 pool.shutdown(wait=True)  # every run under way has its outcome now
                 ready = set(running)
             for fut in sorted(ready, key=lambda f: running[f].index):
@@ -154,11 +197,13 @@ def _pool_pass(
                 done(spec, outcome)
     except BaseException:
         # Interrupted: runs under way are lost (finished ones are stored already).
+        _drop(pool)
         for proc in list((getattr(pool, "_processes", None) or {}).values()):
             proc.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    if _KEPT is None or broken:
+        pool.shutdown(wait=True)
     return broken, specs[nxt:], finished
 
 

@@ -85,6 +85,8 @@ def check_restore_references(s: Scenario, vm_names: VmNames) -> list[str]:
                 )
             entries.append((where, e.target_host, [e.vm]))
     for i, need in enumerate(s.restore_needs):
+        if "members" not in need.model_fields_set:
+            continue  # the default, all VMs: of an estate with none, nothing to name
         for j, m in enumerate(need.members):
             if not vm_names.matching(m):
                 problems.append(f"restore_needs[{i}].members[{j}]: names no VM ({m!r})")

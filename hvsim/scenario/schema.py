@@ -768,6 +768,22 @@ class DpmServer(Strict):
         "throttling, online job slots and cache. Default none (protection groups on this "
         "server cannot have an online block).",
     )
+    job_order: Literal["dpm", "longest_first"] = Field(
+        "dpm",
+        description="The order in which this server's waiting backup jobs get job slots "
+        "(the DPM server's, and the host's and CSV group's they take on the way). dpm: "
+        "first come, first served, i.e. by scheduled time, then data source, as DPM runs "
+        "them. longest_first: backups of the longest predicted duration first, LBF "
+        "(source: hp-labs-lbf): host-level express fulls and initial replicas, and "
+        "guest-level express fulls, file recovery points and initial replicas. The "
+        "prediction is the data source's previous successful backup's duration (start "
+        "to end), and before one the bytes it would move if it started now over the "
+        "pool's write rate (assumption). Jobs with no prediction (guest-level "
+        "synchronizations and catalogs, consistency checks, tape, online jobs, "
+        "restores, migrations) keep their arrival order, ahead of predicted backups "
+        "(assumption: LBF orders backups, and these are short or not backups). "
+        "Default dpm.",
+    )
 
 
 class BackupWindow(Strict):
@@ -1094,6 +1110,33 @@ class ProtectionGroup(Strict):
         None,
         description="Online protection to Azure of the group's data sources. Default none.",
     )
+    start_offset: DurationOrZero = Field(
+        0.0,
+        description="DPM's 'Offset start time by' (Optimize performance, Network tab; "
+        "source: dpm-offset-start): every scheduled time of the group (express fulls; in "
+        "a guest-level group also recovery points, synchronizations and the catalog) "
+        "moves this much later; a time pushed past midnight becomes that clock time of "
+        "every day, from the run's first day (of the listed express_full_days in a "
+        "guest-level group); a guest-level sync grid moves by the offset modulo the sync "
+        "frequency. DPM starts every data source of a group at the same minute unless "
+        "offset. The backup window stays: a job's deadline is still the window's end. "
+        "From 0 to less than 24 h. Default 0 (DPM's default: no offset).",
+    )
+
+    @field_validator("start_offset", mode="before")
+    @classmethod
+    def _offset(cls, value: object) -> object:
+        # Before DurationOrZero's check, so a negative offset is told the offset's range.
+        try:
+            v = parse_quantity(value, "duration")
+        except (OutOfRange, ValueError, TypeError):
+            return value  # not a duration: DurationOrZero says what is expected
+        if not 0.0 <= v < 86400.0:
+            raise ValueError(
+                "start_offset must be from 0 s to less than 24 h (a later time of day is "
+                "a different express full time: give express_full_times instead)"
+            )
+        return value
 
     @field_validator("sync_frequency")
     @classmethod

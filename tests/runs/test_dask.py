@@ -163,3 +163,21 @@ def test_hvsim_version_is_the_installed_packages_and_python_m_hvsim_is_the_comma
         cwd=ROOT,
     )
     assert done.returncode == 0 and done.stdout.startswith("scenarios/small-lab.yaml: ok (")
+
+
+def test_advise_on_dask_proposes_what_the_local_workers_propose(scheduler):
+    from hvsim.advise.knobs import parse_knob
+    from hvsim.advise.search import Settings, advise
+    from hvsim.advise.targets import parse_objective, parse_target
+    from hvsim.runs.options import RunOptions
+
+    s = Settings(
+        targets=[parse_target("window")],
+        objectives=[parse_objective("night")],
+        knobs=[parse_knob(BANDWIDTH_VARY)],
+        replications=2,
+    )
+    local = advise(noisy_scenario(), "t.yaml", s, RunOptions(workers=1))
+    remote = advise(noisy_scenario(), "t.yaml", s, RunOptions(scheduler=scheduler))
+    pd.testing.assert_frame_equal(remote.table(), local.table())
+    assert remote.proposal.choice == local.proposal.choice

@@ -1091,3 +1091,20 @@ def test_a_huge_first_index_is_refused_with_its_range(value):
     assert line.startswith(
         "f.yaml: vms[0].first_index: first_index must be a whole number from 0 to 1000000000"
     )
+
+
+def test_restore_needs_default_members_name_no_vm_only_when_written():
+    # Found by the fuzz test: an estate with no VMs (on-demand jobs only) and a restore
+    # need left at its default members ('*', all VMs) is fine: there is nothing to
+    # name. A member written out that names no VM is still a mistake, at its path.
+    from tests.builders import problems_of
+
+    doc = base_scenario(
+        vms=[],
+        protection_groups=[],
+        on_demand=[{"dpm_server": "dpm1", "per_hour": 2, "mean_duration": "10 min"}],
+        restore_needs=[{"finest_unit": "vm"}],
+    )
+    assert problems_of(doc) == []
+    doc["restore_needs"][0]["members"] = ["nope"]
+    assert problems_of(doc) == ["f.yaml: restore_needs[0].members[0]: names no VM ('nope')"]

@@ -1,0 +1,36 @@
+"""Worker processes kept between batches of runs (a search's many small batches)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hvsim.runs.local import run_local, workers_kept
+from hvsim.runs.plan import RunSpec
+
+
+def pid_runner(spec: RunSpec) -> dict[str, Any]:
+    return {"key": spec.key, "kpis": {"pid": os.getpid()}, "error": None, "traceback": ""}
+
+
+def specs(n: int) -> list[RunSpec]:
+    return [RunSpec(i, f"k{i}", {}, 1, {}, "t") for i in range(n)]
+
+
+def pids_of_two_batches() -> tuple[set[int], set[int]]:
+    batches: list[set[int]] = [set(), set()]
+    for batch in batches:
+        run_local(specs(4), 2, "spawn", pid_runner, lambda s, o, b=batch: b.add(o["kpis"]["pid"]))
+    return batches[0], batches[1]
+
+
+def test_kept_workers_serve_the_next_batch():
+    with workers_kept():
+        first, second = pids_of_two_batches()
+    assert os.getpid() not in first | second
+    assert second <= first  # the same processes
+
+
+def test_without_the_block_each_batch_starts_its_own():
+    first, second = pids_of_two_batches()
+    assert not first & second
