@@ -16,7 +16,8 @@ Short names stand for the targets a planner states most (issue #16):
 ``window`` (every job inside its backup window, at p95 of replications),
 ``rpo`` (no recovery point gap over the group's RPO), ``rto`` (no restore over its
 RTO target), ``pool`` (no job failed on a full DPM pool), and ``downtime<=VALUE``
-(saved-state downtime per backup, at p95).
+(saved-state downtime per backup, at p95: a VM's downtime per night when its group
+has one express full a day).
 """
 
 from __future__ import annotations
