@@ -277,6 +277,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         summary_markdown,
         sweep_markdown,
     )
+    from hvsim.report.verdict import failed, run_checks, verdict_markdown
     from hvsim.results import kpis_json
     from hvsim.runs.progress import day_progress
     from hvsim.simulation import simulate
@@ -295,7 +296,8 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         if status is not None:
             return status
     kpis = results.kpis()
-    summary = summary_markdown(results, kpis, scenario.description)
+    checks = run_checks(results, kpis, scenario)
+    summary = summary_markdown(results, kpis, scenario.description, verdict_markdown(checks))
     # Written into a fresh folder beside the target, then swapped in: a run that
     # fails half-way leaves no partial output.
     written = [
@@ -340,10 +342,11 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
                 write_csv(tmp / "failures.csv", reps.failures)
                 written.append("failures.csv")
         write_text(tmp / "summary.md", summary)
-        page = run_report(results, kpis, scenario, scenario.description, reps)
+        page = run_report(results, kpis, scenario, scenario.description, reps, checks)
         write_text(tmp / "report.html", page)
         written.append("report.html")
         folder.publish(tmp, written)
+    _print_verdict(checks, f"Verdict (seed {args.seed})" if reps is not None else "Verdict")
     if reps is None:
         print(console_table(kpis))
     else:
@@ -355,7 +358,22 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         print(console_stats(reps.summary(), [], headline(reps.kpis, reps.table)))
         print(runs_line(reps))
     print(f"\nwrote {folder.given}/ ({', '.join(written)})")
-    return _report_failures(reps) if reps is not None else 0
+    status = _report_failures(reps) if reps is not None else 0
+    if args.check and failed(checks):
+        print("--check: the design misses a target (see the verdict)", file=sys.stderr)
+        return status or 1
+    return status
+
+
+def _print_verdict(checks, title: str) -> None:
+    from hvsim.report.verdict import verdict_lines
+
+    head, *rest = verdict_lines(checks)
+    _heading(title)
+    print(head)
+    for line in rest:
+        print(f"  {line}")
+    print()
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -725,6 +743,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(100_000),
         default=1,
         help="runs with seeds SEED, SEED+1, ...: each KPI's mean, 95%% CI, p50 and p95",
+    )
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when the design misses a target of the verdict (window, RPO, RTO, "
+        "downtime budget, pool, coverage): for pipelines and regression tests",
     )
     _execution_options(run)
     _estimate_options(run)

@@ -9,6 +9,7 @@ import base64
 import functools
 import html
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,13 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["fmt"] = format
+    env.filters["slug"] = slug
     return env
+
+
+def slug(title: str) -> str:
+    """A section title as an anchor: 'Jobs of the worst night' -> 'jobs-of-the-worst-night'."""
+    return re.sub(r"[^a-z0-9]+", "-", str(title).lower()).strip("-")
 
 
 def render(template: str, **context: Any) -> str:
@@ -190,12 +197,17 @@ def run_report(
     scenario: Any = None,
     description: str = "",
     replications: Any = None,
+    checks: Sequence[Any] = (),
 ) -> str:
-    """report.html of ``hvsim run``: KPIs, (replication statistics,) and the plots of
-    the run with the base seed. ``replications`` is a ``hvsim.sweep.SweepResult``."""
+    """report.html of ``hvsim run``: the verdict (``checks``, hvsim.report.verdict), KPIs,
+    (replication statistics,) and the plots of the run with the base seed.
+    ``replications`` is a ``hvsim.sweep.SweepResult``."""
+    from hvsim.report.verdict import summary_line
+
     kpis = kpis if kpis is not None else res.kpis()
     reps = replications if replications is not None and len(replications.table) else None
     context: dict[str, Any] = {"reps": reps}
+    context["verdict"] = {"summary": summary_line(checks), "checks": checks} if checks else None
     if reps is not None:
         heads = headline(reps.kpis, reps.table)
         context["reps_headline"] = stats_table(reps.summary(heads))
