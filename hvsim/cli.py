@@ -368,12 +368,23 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
 def _print_verdict(checks, title: str) -> None:
     from hvsim.report.verdict import verdict_lines
 
-    head, *rest = verdict_lines(checks)
+    _print_lines(title, verdict_lines(checks))
+
+
+def _print_lines(title: str, lines: list[str]) -> None:
+    """A verdict on the console: its title, its summary, a line per check."""
+    head, *rest = lines
     _heading(title)
     print(head)
     for line in rest:
         print(f"  {line}")
     print()
+
+
+def _with_verdict(markdown: str, verdict: str) -> str:
+    """``verdict`` (Markdown) after the first heading of ``markdown``."""
+    title, _, rest = markdown.partition("\n")
+    return f"{title}\n\n{verdict}\n{rest}"
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -400,6 +411,12 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
     from hvsim.files import table_csv
     from hvsim.report.html import sweep_report
     from hvsim.report.text import console_stats, headline, sweep_markdown
+    from hvsim.report.verdict import (
+        many_verdict_lines,
+        many_verdict_markdown,
+        scenario_targets,
+        table_verdicts,
+    )
     from hvsim.runs.plan import combination_label
     from hvsim.stats import varying
     from hvsim.sweep import run_sweep
@@ -413,17 +430,23 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
         [(combination_label(combos[i]), sweep.scenario(i)) for i in picks], args.seed
     )
     title = f"hvsim sweep: {scenario.name}"
+    verdicts = table_verdicts(sweep.table, sweep.params, scenario_targets(scenario))
+    lines = many_verdict_lines(verdicts)
+    markdown = _with_verdict(
+        sweep_markdown(sweep, title, scenario.description), many_verdict_markdown(verdicts)
+    )
     with folder.staging() as tmp:
         written = _write_many(
             tmp,
             sweep,
             {
                 "summary.csv": table_csv(sweep.summary()),
-                "summary.md": sweep_markdown(sweep, title, scenario.description),
-                "report.html": sweep_report(sweep, details, title, scenario.description),
+                "summary.md": markdown,
+                "report.html": sweep_report(sweep, details, title, scenario.description, lines),
             },
         )
         folder.publish(tmp, written)
+    _print_lines("Verdict", lines)
     seeds = sweep.seeds
     _heading(
         f"{title}, {sweep.replications} replication(s) per combination (seeds {seeds[0]} to "
@@ -482,23 +505,40 @@ def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
     from hvsim.files import table_csv
     from hvsim.report.html import compare_report
     from hvsim.report.text import compare_markdown, console_comparison, headline
+    from hvsim.report.verdict import (
+        many_verdict_lines,
+        many_verdict_markdown,
+        scenario_targets,
+        table_verdicts,
+    )
     from hvsim.sweep import compare
 
     cmp, status = _many_runs(compare, args, folder, args.a, args.b)
     if status is not None:
         return status
     details = _detailed_runs([(f"A: {cmp.labels[0]}", a), (f"B: {cmp.labels[1]}", b)], args.seed)
+    # Each side against its own scenario's targets.
+    verdicts = [
+        table_verdicts(cmp.table[cmp.table["scenario"] == label], ["scenario"], targets)[0]
+        for label, targets in zip(
+            cmp.labels, (scenario_targets(a), scenario_targets(b)), strict=True
+        )
+        if (cmp.table["scenario"] == label).any()
+    ]
+    lines = many_verdict_lines(verdicts, "side")
+    markdown = _with_verdict(compare_markdown(cmp), many_verdict_markdown(verdicts, "side"))
     with folder.staging() as tmp:
         written = _write_many(
             tmp,
             cmp,
             {
                 "compare.csv": table_csv(cmp.differences()),
-                "summary.md": compare_markdown(cmp),
-                "report.html": compare_report(cmp, details),
+                "summary.md": markdown,
+                "report.html": compare_report(cmp, details, verdict=lines),
             },
         )
         folder.publish(tmp, written)
+    _print_lines("Verdict", lines)
     seeds = cmp.seeds
     _heading(
         f"hvsim compare: A = {cmp.labels[0]}, B = {cmp.labels[1]}, {cmp.replications} "

@@ -264,8 +264,10 @@ def sweep_report(
     details: Sequence[tuple[str, Results, Any]] = (),
     title: str = "",
     description: str = "",
+    verdict: Sequence[str] = (),
 ) -> str:
-    """report.html of ``hvsim sweep``: each KPI against the varied parameter with its
+    """report.html of ``hvsim sweep``: the verdict (``verdict``: its lines, hvsim.report.
+    verdict.many_verdict_lines), each KPI against the varied parameter with its
     confidence band, statistics per combination, and the plots of one run of some
     combinations (``details``: (label, results, scenario))."""
     pngs, headline_table, all_table = [], None, None
@@ -291,6 +293,7 @@ def sweep_report(
         headline=headline_table,
         details=detail_pngs,
         all_kpis=all_table,
+        verdict=list(verdict),
     )
 
 
@@ -305,6 +308,7 @@ def compare_report(
     cmp: Any,
     details: Sequence[tuple[str, Results, Any]] = (),
     advice: dict[str, Any] | None = None,
+    verdict: Sequence[str] = (),
 ) -> str:
     """report.html of ``hvsim compare``: A and B with their intervals, the paired
     difference, and the plots of one run of each side. ``advice`` (hvsim advise):
@@ -328,4 +332,5 @@ def compare_report(
         tables=tables,
         details=_details(details),
         advice=_advice(advice),
+        verdict=list(verdict),
     )

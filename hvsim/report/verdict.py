@@ -20,8 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from hvsim.report.text import format_bytes, format_seconds, pool_full_lines
+from hvsim.report.text import format_bytes, format_kpi, format_seconds, pool_full_lines
 from hvsim.results import Results
+from hvsim.targets import Target, parse_target
 
 # The backup path's resources: a tape drive or an Azure uplink is its own tier, not
 # what limits the nightly backups.
@@ -283,3 +284,77 @@ def verdict_markdown(checks: Sequence[Check]) -> list[str]:
 
 def failed(checks: Sequence[Check]) -> bool:
     return any(c.ok is False for c in checks)
+
+
+# --- many runs: the same targets on the runs table --------------------------------
+
+
+def scenario_targets(scenario: Any = None) -> list[tuple[str, Target]]:
+    """The verdict's targets as KPI targets across replications (hvsim.targets): the
+    window at p95 of the replications, the others in every replication; the
+    downtime budget when the scenario sets one."""
+    targets = [
+        ("backup window", parse_target("window")),
+        ("RPO", parse_target("rpo")),
+        ("RTO", parse_target("rto")),
+        ("DPM pool", parse_target("pool")),
+        ("coverage", parse_target("coverage.unprotected_vms<=0")),
+    ]
+    budget = getattr(getattr(scenario, "saved_state", None), "downtime_budget", None)
+    if budget is not None:
+        targets.insert(3, ("saved-state downtime", parse_target(f"downtime<={budget}")))
+    return targets
+
+
+@dataclass(frozen=True)
+class GroupVerdict:
+    """One combination (or side) of many runs: its label, whether it meets every
+    judged target, and each missed target with the value that decides."""
+
+    label: str
+    meets: bool
+    missed: tuple[str, ...]
+
+
+def table_verdicts(
+    table: pd.DataFrame, by: Sequence[str], targets: Sequence[tuple[str, Target]]
+) -> list[GroupVerdict]:
+    """Per group of runs (``by`` columns; all runs when empty), in the table's order.
+    A target whose KPI no run measured (null everywhere) is not judged."""
+    groups = table.groupby(list(by), sort=False, dropna=False) if by else [((), table)]
+    out = []
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(f"{c}={v}" for c, v in zip(by, key, strict=True)) or "all runs"
+        missed = []
+        for name, t in targets:
+            if t.kpi not in part or part[t.kpi].isna().all():
+                continue
+            values = part[t.kpi].to_numpy(dtype=float)
+            if not t.meets(t.value(values)):
+                missed.append(f"{name} ({t.label}: {format_kpi(t.kpi, t.value(values))})")
+        out.append(GroupVerdict(label, not missed, tuple(missed)))
+    return out
+
+
+def many_verdict_lines(verdicts: Sequence[GroupVerdict], noun: str = "combination") -> list[str]:
+    """The summary ('2 of 4 combinations meet every target') and a line per group."""
+    n_ok = sum(v.meets for v in verdicts)
+    head = f"{n_ok} of {len(verdicts)} {noun}(s) meet every target."
+    if len(verdicts) == 1:
+        head = "It meets every target." if n_ok else "It misses a target."
+    lines = [head]
+    for v in verdicts:
+        status = "meets" if v.meets else "MISSES"
+        lines.append(f"{status}: {v.label}" + (f": {'; '.join(v.missed)}" if v.missed else ""))
+    return lines
+
+
+def many_verdict_markdown(verdicts: Sequence[GroupVerdict], noun: str = "combination") -> str:
+    head, *rest = many_verdict_lines(verdicts, noun)
+    note = (
+        "Targets: the backup window in 95 % of the replications (all of them when there "
+        "are fewer than 20), RPO, RTO, the pool, coverage (and the downtime budget, at p95) "
+        "in every replication."
+    )
+    return "\n".join(["## Verdict", "", f"**{head}**", "", *[f"- {x}" for x in rest], "", note])

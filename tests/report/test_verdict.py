@@ -82,3 +82,28 @@ def test_a_downtime_budget_is_judged(tmp_path):
     check = {c.target: c for c in run_checks(res, res.kpis(), hvsim.scenario_from_dict(doc))}
     assert worst > 1.0 and check["saved-state downtime"].ok is False
     assert "dynamic disks" in check["saved-state downtime"].fix
+
+
+def test_sweep_and_compare_open_with_the_verdict_of_each_combination(tmp_path, capsys):
+    # 22:10 misses (1000 s for a 600 s window), 23:00 fits: one combination of two.
+    path = write_scenario(tmp_path, late_window("22:10"))
+    vary = "protection_groups[0].backup_window.end=22:10,23:00"
+    status, out, _ = cli(
+        capsys, "sweep", str(path), "--vary", vary, "--replications", "2",
+        "--out", str(tmp_path / "s"), "--workers", "1",
+    )  # fmt: skip
+    assert status == 0
+    assert out.startswith("Verdict\n-------\n1 of 2 combination(s) meet every target.\n")
+    assert "MISSES: protection_groups[0].backup_window.end=22:10: backup window" in out
+    assert "meets: protection_groups[0].backup_window.end=23:00" in out
+    summary = (tmp_path / "s" / "summary.md").read_text()
+    assert summary.index("## Verdict") < summary.index("replication(s) per combination")
+    assert 'id="verdict"' in (tmp_path / "s" / "report.html").read_text()
+    fits = write_scenario(tmp_path, late_window("23:00"), "fits.yaml")
+    status, out, _ = cli(
+        capsys, "compare", str(path), str(fits), "--replications", "2",
+        "--out", str(tmp_path / "c"), "--workers", "1",
+    )  # fmt: skip
+    assert status == 0
+    assert "1 of 2 side(s) meet every target." in out
+    assert "MISSES: scenario=scenario: backup window" in out and "meets: scenario=fits" in out
