@@ -277,7 +277,14 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         summary_markdown,
         sweep_markdown,
     )
-    from hvsim.report.verdict import failed, run_checks, verdict_markdown
+    from hvsim.report.verdict import (
+        failed,
+        many_verdict_lines,
+        run_checks,
+        scenario_targets,
+        table_verdicts,
+        verdict_markdown,
+    )
     from hvsim.results import kpis_json
     from hvsim.runs.progress import day_progress
     from hvsim.simulation import simulate
@@ -346,6 +353,15 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         write_text(tmp / "report.html", page)
         written.append("report.html")
         folder.publish(tmp, written)
+    missed = failed(checks)
+    if reps is not None and len(reps.table):
+        # Across the replications too: --check judges them all.
+        across = table_verdicts(reps.table, [], scenario_targets(scenario))[0]
+        missed = missed or not across.meets
+        _print_lines(
+            f"Verdict across {reps.replications} replications",
+            many_verdict_lines([across], "replication set"),
+        )
     _print_verdict(checks, f"Verdict (seed {args.seed})" if reps is not None else "Verdict")
     if reps is None:
         print(console_table(kpis))
@@ -359,7 +375,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         print(runs_line(reps))
     print(f"\nwrote {folder.given}/ ({', '.join(written)})")
     status = _report_failures(reps) if reps is not None else 0
-    if args.check and failed(checks):
+    if args.check and missed:
         print("--check: the design misses a target (see the verdict)", file=sys.stderr)
         return status or 1
     return status
