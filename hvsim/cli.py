@@ -277,6 +277,14 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         summary_markdown,
         sweep_markdown,
     )
+    from hvsim.report.verdict import (
+        failed,
+        many_verdict_lines,
+        run_checks,
+        scenario_targets,
+        table_verdicts,
+        verdict_markdown,
+    )
     from hvsim.results import kpis_json
     from hvsim.runs.progress import day_progress
     from hvsim.simulation import simulate
@@ -295,7 +303,8 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         if status is not None:
             return status
     kpis = results.kpis()
-    summary = summary_markdown(results, kpis, scenario.description)
+    checks = run_checks(results, kpis, scenario)
+    summary = summary_markdown(results, kpis, scenario.description, verdict_markdown(checks))
     # Written into a fresh folder beside the target, then swapped in: a run that
     # fails half-way leaves no partial output.
     written = [
@@ -340,10 +349,20 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
                 write_csv(tmp / "failures.csv", reps.failures)
                 written.append("failures.csv")
         write_text(tmp / "summary.md", summary)
-        page = run_report(results, kpis, scenario, scenario.description, reps)
+        page = run_report(results, kpis, scenario, scenario.description, reps, checks)
         write_text(tmp / "report.html", page)
         written.append("report.html")
         folder.publish(tmp, written)
+    missed = failed(checks)
+    if reps is not None and len(reps.table):
+        # Across the replications too: --check judges them all.
+        across = table_verdicts(reps.table, [], scenario_targets(scenario))[0]
+        missed = missed or not across.meets
+        _print_lines(
+            f"Verdict across {reps.replications} replications",
+            many_verdict_lines([across], "replication set"),
+        )
+    _print_verdict(checks, f"Verdict (seed {args.seed})" if reps is not None else "Verdict")
     if reps is None:
         print(console_table(kpis))
     else:
@@ -355,7 +374,33 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         print(console_stats(reps.summary(), [], headline(reps.kpis, reps.table)))
         print(runs_line(reps))
     print(f"\nwrote {folder.given}/ ({', '.join(written)})")
-    return _report_failures(reps) if reps is not None else 0
+    status = _report_failures(reps) if reps is not None else 0
+    if args.check and missed:
+        print("--check: the design misses a target (see the verdict)", file=sys.stderr)
+        return status or 1
+    return status
+
+
+def _print_verdict(checks, title: str) -> None:
+    from hvsim.report.verdict import verdict_lines
+
+    _print_lines(title, verdict_lines(checks))
+
+
+def _print_lines(title: str, lines: list[str]) -> None:
+    """A verdict on the console: its title, its summary, a line per check."""
+    head, *rest = lines
+    _heading(title)
+    print(head)
+    for line in rest:
+        print(f"  {line}")
+    print()
+
+
+def _with_verdict(markdown: str, verdict: str) -> str:
+    """``verdict`` (Markdown) after the first heading of ``markdown``."""
+    title, _, rest = markdown.partition("\n")
+    return f"{title}\n\n{verdict}\n{rest}"
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -382,6 +427,12 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
     from hvsim.files import table_csv
     from hvsim.report.html import sweep_report
     from hvsim.report.text import console_stats, headline, sweep_markdown
+    from hvsim.report.verdict import (
+        many_verdict_lines,
+        many_verdict_markdown,
+        scenario_targets,
+        table_verdicts,
+    )
     from hvsim.runs.plan import combination_label
     from hvsim.stats import varying
     from hvsim.sweep import run_sweep
@@ -395,17 +446,23 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
         [(combination_label(combos[i]), sweep.scenario(i)) for i in picks], args.seed
     )
     title = f"hvsim sweep: {scenario.name}"
+    verdicts = table_verdicts(sweep.table, sweep.params, scenario_targets(scenario))
+    lines = many_verdict_lines(verdicts)
+    markdown = _with_verdict(
+        sweep_markdown(sweep, title, scenario.description), many_verdict_markdown(verdicts)
+    )
     with folder.staging() as tmp:
         written = _write_many(
             tmp,
             sweep,
             {
                 "summary.csv": table_csv(sweep.summary()),
-                "summary.md": sweep_markdown(sweep, title, scenario.description),
-                "report.html": sweep_report(sweep, details, title, scenario.description),
+                "summary.md": markdown,
+                "report.html": sweep_report(sweep, details, title, scenario.description, lines),
             },
         )
         folder.publish(tmp, written)
+    _print_lines("Verdict", lines)
     seeds = sweep.seeds
     _heading(
         f"{title}, {sweep.replications} replication(s) per combination (seeds {seeds[0]} to "
@@ -464,23 +521,40 @@ def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
     from hvsim.files import table_csv
     from hvsim.report.html import compare_report
     from hvsim.report.text import compare_markdown, console_comparison, headline
+    from hvsim.report.verdict import (
+        many_verdict_lines,
+        many_verdict_markdown,
+        scenario_targets,
+        table_verdicts,
+    )
     from hvsim.sweep import compare
 
     cmp, status = _many_runs(compare, args, folder, args.a, args.b)
     if status is not None:
         return status
     details = _detailed_runs([(f"A: {cmp.labels[0]}", a), (f"B: {cmp.labels[1]}", b)], args.seed)
+    # Each side against its own scenario's targets.
+    verdicts = [
+        table_verdicts(cmp.table[cmp.table["scenario"] == label], ["scenario"], targets)[0]
+        for label, targets in zip(
+            cmp.labels, (scenario_targets(a), scenario_targets(b)), strict=True
+        )
+        if (cmp.table["scenario"] == label).any()
+    ]
+    lines = many_verdict_lines(verdicts, "side")
+    markdown = _with_verdict(compare_markdown(cmp), many_verdict_markdown(verdicts, "side"))
     with folder.staging() as tmp:
         written = _write_many(
             tmp,
             cmp,
             {
                 "compare.csv": table_csv(cmp.differences()),
-                "summary.md": compare_markdown(cmp),
-                "report.html": compare_report(cmp, details),
+                "summary.md": markdown,
+                "report.html": compare_report(cmp, details, verdict=lines),
             },
         )
         folder.publish(tmp, written)
+    _print_lines("Verdict", lines)
     seeds = cmp.seeds
     _heading(
         f"hvsim compare: A = {cmp.labels[0]}, B = {cmp.labels[1]}, {cmp.replications} "
@@ -725,6 +799,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(100_000),
         default=1,
         help="runs with seeds SEED, SEED+1, ...: each KPI's mean, 95%% CI, p50 and p95",
+    )
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when the design misses a target of the verdict (window, RPO, RTO, "
+        "downtime budget, pool, coverage): for pipelines and regression tests",
     )
     _execution_options(run)
     _estimate_options(run)

@@ -78,7 +78,7 @@ def test_run_lists_unprotected_vms_in_console_summary_report_and_kpis(tmp_path, 
     assert "3 of 5 VMs are in no protection group" in summary
     assert "- orphan-3" in summary
     report = (out / "report.html").read_text(encoding="utf-8")
-    assert "<h2>Unprotected VMs</h2>" in report
+    assert '<h2 id="unprotected-vms">Unprotected VMs</h2>' in report
     assert "orphan-1, orphan-2, orphan-3" in report
     kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
     assert kpis["coverage"]["unprotected_vms"] == 3

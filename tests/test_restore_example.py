@@ -53,7 +53,7 @@ def test_the_restore_drill_example_keeps_its_pinned_restore_kpis(drill):
 
 def test_the_report_and_summary_show_rto_per_kind_only_when_there_are_restores(drill):
     page = run_report(drill)
-    assert "<h2>Restores: RTO per kind</h2>" in page
+    assert '<h2 id="restores">Restores: RTO per kind</h2>' in page
     assert "<td>item_level</td>" in page and "<td>whole_vm</td>" in page
     summary = summary_markdown(drill, drill.kpis())
     assert "## Restores: RTO per kind" in summary

@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 
 from hvsim.advise.knobs import describe_value
 from hvsim.advise.search import Advice, Design, feasible
-from hvsim.advise.targets import COST, Objective, Target
 from hvsim.report.plots import kpi_unit
 from hvsim.report.text import Table, format_kpi, markdown
+from hvsim.targets import COST, Objective, Target
 
 
 def scenario_yaml(doc: dict[str, Any]) -> str:

@@ -32,13 +32,13 @@ from typing import Any
 import pandas as pd
 
 from hvsim.advise.knobs import Choice, Knob, apply, canonical, input_choice
-from hvsim.advise.targets import COST, Objective, Target
 from hvsim.runs.execute import execute
 from hvsim.runs.local import workers_kept
 from hvsim.runs.options import RunOptions
 from hvsim.runs.plan import RunSpec, run_key
 from hvsim.scenario.loader import ScenarioError
 from hvsim.seeds import check_seed
+from hvsim.targets import COST, Objective, Target
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def settings_from(
     search's fields (replications, trials, timeout_s, prune_after, batch, base_seed).
     Mistakes raise ScenarioError lines."""
     from hvsim.advise.knobs import parse_costs, parse_knob
-    from hvsim.advise.targets import parse_objective, parse_target
+    from hvsim.targets import parse_objective, parse_target
 
     parsed = parse_costs(costs, [parse_knob(k, source) for k in knobs], source)
     default = COST if any(k.costs for k in parsed) else "night"

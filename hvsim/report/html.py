@@ -9,6 +9,7 @@ import base64
 import functools
 import html
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,13 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["fmt"] = format
+    env.filters["slug"] = slug
     return env
+
+
+def slug(title: str) -> str:
+    """A section title as an anchor: 'Jobs of the worst night' -> 'jobs-of-the-worst-night'."""
+    return re.sub(r"[^a-z0-9]+", "-", str(title).lower()).strip("-")
 
 
 def render(template: str, **context: Any) -> str:
@@ -190,12 +197,17 @@ def run_report(
     scenario: Any = None,
     description: str = "",
     replications: Any = None,
+    checks: Sequence[Any] = (),
 ) -> str:
-    """report.html of ``hvsim run``: KPIs, (replication statistics,) and the plots of
-    the run with the base seed. ``replications`` is a ``hvsim.sweep.SweepResult``."""
+    """report.html of ``hvsim run``: the verdict (``checks``, hvsim.report.verdict), KPIs,
+    (replication statistics,) and the plots of the run with the base seed.
+    ``replications`` is a ``hvsim.sweep.SweepResult``."""
+    from hvsim.report.verdict import summary_line
+
     kpis = kpis if kpis is not None else res.kpis()
     reps = replications if replications is not None and len(replications.table) else None
     context: dict[str, Any] = {"reps": reps}
+    context["verdict"] = {"summary": summary_line(checks), "checks": checks} if checks else None
     if reps is not None:
         heads = headline(reps.kpis, reps.table)
         context["reps_headline"] = stats_table(reps.summary(heads))
@@ -252,8 +264,10 @@ def sweep_report(
     details: Sequence[tuple[str, Results, Any]] = (),
     title: str = "",
     description: str = "",
+    verdict: Sequence[str] = (),
 ) -> str:
-    """report.html of ``hvsim sweep``: each KPI against the varied parameter with its
+    """report.html of ``hvsim sweep``: the verdict (``verdict``: its lines, hvsim.report.
+    verdict.many_verdict_lines), each KPI against the varied parameter with its
     confidence band, statistics per combination, and the plots of one run of some
     combinations (``details``: (label, results, scenario))."""
     pngs, headline_table, all_table = [], None, None
@@ -279,6 +293,7 @@ def sweep_report(
         headline=headline_table,
         details=detail_pngs,
         all_kpis=all_table,
+        verdict=list(verdict),
     )
 
 
@@ -293,6 +308,7 @@ def compare_report(
     cmp: Any,
     details: Sequence[tuple[str, Results, Any]] = (),
     advice: dict[str, Any] | None = None,
+    verdict: Sequence[str] = (),
 ) -> str:
     """report.html of ``hvsim compare``: A and B with their intervals, the paired
     difference, and the plots of one run of each side. ``advice`` (hvsim advise):
@@ -316,4 +332,5 @@ def compare_report(
         tables=tables,
         details=_details(details),
         advice=_advice(advice),
+        verdict=list(verdict),
     )

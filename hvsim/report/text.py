@@ -697,8 +697,10 @@ def busiest_table(res: Results, top: int = 8) -> Table:
     return Table(head, rows)
 
 
-def summary_markdown(res: Results, k: dict[str, Any], description: str = "") -> str:
-    """summary.md of one run."""
+def summary_markdown(
+    res: Results, k: dict[str, Any], description: str = "", verdict: Sequence[str] = ()
+) -> str:
+    """summary.md of one run; ``verdict``: its Markdown lines, first after the title."""
     lines = [f"# hvsim summary: {k['scenario']}", ""]
     if description:
         lines += [description.strip(), ""]
@@ -706,6 +708,7 @@ def summary_markdown(res: Results, k: dict[str, Any], description: str = "") -> 
         f"Seed {k['seed']}, {k['horizon_days']:g} simulated days from "
         f"{res.start_date.isoformat()}.",
         "",
+        *verdict,
     ]
     for line in pool_full_lines(k):
         lines += [f"**{line}**", ""]

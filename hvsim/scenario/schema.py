@@ -1636,6 +1636,13 @@ class SavedState(Strict):
     resume_overhead: DurationOrZero = Field(
         2.0, description="Fixed cost of resuming beyond reading memory. 2 s (assumption)."
     )
+    downtime_budget: Duration | None = Field(
+        None,
+        description="The longest saved-state downtime of one backup the design may cost: "
+        "the verdict's downtime target (hvsim run --check). Default none: the downtime is "
+        "reported, not judged (the seed article's 'about 30 seconds in most environments' "
+        "is typical, not a target; source: seed-article).",
+    )
 
 
 class LiveMigration(Strict):

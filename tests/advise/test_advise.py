@@ -16,8 +16,8 @@ import pytest
 
 from hvsim.advise.knobs import parse_costs, parse_knob
 from hvsim.advise.search import Settings, advise
-from hvsim.advise.targets import parse_objective, parse_target
 from hvsim.runs.options import RunOptions
+from hvsim.targets import parse_objective, parse_target
 from tests.builders import base_scenario, cli, write_scenario
 
 LINK = "links[2].bandwidth=1 Gbps,2.5 Gbps,10 Gbps"

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from hvsim.advise.targets import parse_objective, parse_target
 from hvsim.scenario.loader import ScenarioError
+from hvsim.targets import parse_objective, parse_target
 
 
 def test_short_names_stand_for_the_planners_targets():

@@ -21,7 +21,15 @@ def test_sweep_prints_heading_runs_and_files_and_keeps_failures_csv_only_while_r
     head = (
         "hvsim sweep: lab, 1 replication(s) per combination (seeds 1 to 1): mean, 95% CI, p50, p95"
     )
-    assert lines[:2] == [head, "-" * len(head)]
+    # The verdict first (the one combination that ran meets the targets), then the stats.
+    assert lines[:4] == [
+        "Verdict",
+        "-------",
+        "It meets every target.",
+        "  meets: links[2].bandwidth=10 Gbps",
+    ]
+    i = lines.index(head)
+    assert lines[i + 1] == "-" * len(head)
     assert lines[-3:] == [
         "runs: 1 finished (1 computed, 0 from the store), 1 failed",
         "",
@@ -50,7 +58,15 @@ def test_compare_prints_heading_runs_and_files(tmp_path, capsys):
     assert main(argv + ["--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     head = "hvsim compare: A = one, B = two, 2 replication(s) each, same seeds (1 to 2)"
-    assert lines[:2] == [head, "-" * len(head)]
+    assert lines[:5] == [
+        "Verdict",
+        "-------",
+        "2 of 2 side(s) meet every target.",
+        "  meets: scenario=one",
+        "  meets: scenario=two",
+    ]
+    i = lines.index(head)
+    assert lines[i + 1] == "-" * len(head)
     assert lines[-3:] == [
         "runs: 4 finished (4 computed, 0 from the store), 0 failed",
         "",

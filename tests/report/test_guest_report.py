@@ -109,8 +109,14 @@ def test_a_guest_level_runs_page_has_no_empty_host_level_panels(guest):
     # No backup night at host level: one line each instead of an empty Gantt and an
     # empty downtime chart, no "last night"; the zooms show the busiest day of
     # guest-level jobs and the whole run as hourly means (not a solid block of peaks).
-    assert f"<h2>Jobs of the worst night</h2><p>{GUEST_ONLY_GANTT}</p>" in page
-    assert f"<h2>Saved-state downtime</h2><p>{GUEST_ONLY_DOWNTIME}</p>" in page
+    assert (
+        f'<h2 id="jobs-of-the-worst-night">Jobs of the worst night</h2><p>{GUEST_ONLY_GANTT}</p>'
+        in page
+    )
+    assert (
+        f'<h2 id="saved-state-downtime">Saved-state downtime</h2><p>{GUEST_ONLY_DOWNTIME}</p>'
+        in page
+    )
     assert "Jobs of the last night" not in page
     assert "busiest day of guest-level jobs (" in page
     assert "over the whole run, mean per hour</h2>" in page

@@ -282,7 +282,7 @@ def test_a_report_escapes_what_the_scenario_says_and_keeps_its_own_markup():
     res = hvsim.simulate(scenario, seed=1)
     page = run_report(res, None, scenario, '<b>A & B\'s "x"</b>\n')
     assert "<p>&lt;b&gt;A &amp; B&#x27;s &quot;x&quot;&lt;/b&gt;</p>\n" in page
-    assert "<h2>KPIs</h2>\n<table><tr><th>KPI</th><th>value</th></tr><tr><td>" in page
+    assert '<h2 id="kpis">KPIs</h2>\n<table><tr><th>KPI</th><th>value</th></tr><tr><td>' in page
     assert page.endswith("</table>\n</body></html>\n") or page.endswith('">\n</body></html>\n')
 
 

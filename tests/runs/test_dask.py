@@ -168,8 +168,8 @@ def test_hvsim_version_is_the_installed_packages_and_python_m_hvsim_is_the_comma
 def test_advise_on_dask_proposes_what_the_local_workers_propose(scheduler):
     from hvsim.advise.knobs import parse_knob
     from hvsim.advise.search import Settings, advise
-    from hvsim.advise.targets import parse_objective, parse_target
     from hvsim.runs.options import RunOptions
+    from hvsim.targets import parse_objective, parse_target
 
     s = Settings(
         targets=[parse_target("window")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -130,6 +131,8 @@ def test_single_run_writes_a_self_contained_report_html(tmp_path, capsys):
     page = (out / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>")
     assert page.count("data:image/png;base64,") >= 4
-    assert 'src="http' not in page and "href=" not in page
+    # Nothing fetched from elsewhere; links only within the page (the verdict's).
+    assert 'src="http' not in page and 'href="http' not in page
+    assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', page))
     for title in ("Jobs of the worst night", "Saved-state downtime", "Utilisation"):
         assert title in page
