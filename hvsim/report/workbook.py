@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 # Excel's limits: rows a sheet (the header is one of them), characters a cell and a
 # sheet name.
 EXCEL_ROWS = 1_048_576
+# Rows of a table a sheet holds under its header (a test makes it smaller).
+SHEET_ROWS = EXCEL_ROWS - 1
 EXCEL_COLUMNS = 16_384
 EXCEL_CELL_CHARS = 32_767
 SHEET_NAME_CHARS = 31
@@ -205,11 +207,13 @@ class Split:
     table: str
     rows: int
     sheets: list[str]
+    per_sheet: int = SHEET_ROWS
 
     def line(self) -> str:
         return (
             f"the {self.table} table ({self.rows:,} rows) is split over sheets "
-            f"{', '.join(self.sheets)}: a sheet holds {EXCEL_ROWS:,} rows"
+            f"{', '.join(self.sheets)}: a sheet holds {self.per_sheet + 1:,} rows with "
+            "the header"
         )
 
 
@@ -303,13 +307,14 @@ def write_workbook(
     sheets: Sequence[tuple[str, pd.DataFrame]],
     created: dt.date,
     title: str = "",
-    rows_per_sheet: int = EXCEL_ROWS - 1,
+    rows_per_sheet: int | None = None,
 ) -> list[Split]:
     """``sheets`` (name, table) into the workbook ``path``; the tables split over
     sheets (none are cut). ``created``: the date the file says it was made (the
     scenario's start date, so the same run gives the same bytes)."""
     import xlsxwriter
 
+    per_sheet = rows_per_sheet or SHEET_ROWS
     when = dt.datetime(created.year, created.month, created.day, tzinfo=dt.UTC)
     splits = []
     # constant_memory: each row goes to a temporary file as it is written, so a table
@@ -328,9 +333,9 @@ def write_workbook(
                     f"{name}: {len(table.columns):,} columns, more than a sheet holds "
                     f"({EXCEL_COLUMNS:,})"
                 )
-            parts = _parts(name, len(table), rows_per_sheet)
+            parts = _parts(name, len(table), per_sheet)
             if len(parts) > 1:
-                splits.append(Split(name, len(table), [p[0] for p in parts]))
+                splits.append(Split(name, len(table), [p[0] for p in parts], per_sheet))
             columns = [_Column(table[c]) for c in table.columns]
             units = [unit_of(str(c)) for c in table.columns]
             fmts = [

@@ -205,3 +205,30 @@ def test_advise_workbook_holds_the_trials_then_the_comparison(tmp_path, capsys):
     proposal = [dict(zip(trials[0], r, strict=True)) for r in trials[1:] if r[1] == "proposal"]
     assert [p["links[2].bandwidth"] for p in proposal] == ["10 Gbps"]
     assert len(list(wb["runs"].values)) == 1 + 2  # input and proposal, one seed each
+
+
+def test_a_table_longer_than_a_sheet_is_split_and_said_on_stderr(tmp_path, capsys, monkeypatch):
+    # Sheets of one row under the header: the two nights' jobs (22:00 on days 0 and 1)
+    # take two sheets; stderr says so.
+    monkeypatch.setattr("hvsim.report.workbook.SHEET_ROWS", 1)
+    path = write_scenario(tmp_path, drill_doc())
+    code, _, err = cli(capsys, "run", str(path), "--out", str(tmp_path / "o"), "--xlsx")
+    assert code == 0
+    assert (
+        "t.xlsx: the jobs table (2 rows) is split over sheets jobs (1 of 2), jobs (2 of 2): "
+        "a sheet holds 2 rows with the header"
+    ) in err
+    wb = openpyxl.load_workbook(tmp_path / "o" / "t.xlsx")
+    jobs = [ws for ws in wb if ws.title.startswith("jobs")]
+    assert [len(list(ws.values)) for ws in jobs] == [2, 2]
+
+
+def test_run_with_replications_adds_summary_and_runs_sheets(tmp_path, capsys):
+    path = write_scenario(tmp_path, base_scenario())
+    out = tmp_path / "out"
+    argv = ["run", str(path), "--out", str(out), "--xlsx", "--replications", "2", "--workers", "1"]
+    assert cli(capsys, *argv)[0] == 0
+    wb = openpyxl.load_workbook(out / "t.xlsx")
+    assert wb.sheetnames == [*SHEETS, "summary", "runs"]
+    assert list(wb["summary"].values)[0][:2] == ("kpi", "unit")
+    assert len(list(wb["runs"].values)) == 1 + 2  # seeds 1 and 2

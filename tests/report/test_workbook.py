@@ -54,7 +54,7 @@ def test_a_table_longer_than_a_sheet_is_split_with_every_row_and_the_header_on_e
     assert [s.sheets for s in splits] == [["jobs (1 of 3)", "jobs (2 of 3)", "jobs (3 of 3)"]]
     assert splits[0].line() == (
         "the jobs table (5 rows) is split over sheets jobs (1 of 3), jobs (2 of 3), "
-        "jobs (3 of 3): a sheet holds 1,048,576 rows"
+        "jobs (3 of 3): a sheet holds 3 rows with the header"
     )
     wb = openpyxl.load_workbook(path)
     rows = []
