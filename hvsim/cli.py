@@ -167,6 +167,19 @@ def _write_many(out: Path, result, files: dict[str, str]) -> list[str]:
     return written
 
 
+def _write_xlsx(tmp: Path, name: str, sheets, scenario, title: str = "") -> str:
+    """The workbook ``name``.xlsx (hvsim.report.workbook) in the fresh folder ``tmp``,
+    dated the scenario's start date; a table split over sheets is said on stderr. Its
+    file name."""
+    from hvsim.files import NAME_MAX_BYTES
+    from hvsim.report.workbook import write_workbook
+
+    file = fit_name(name, NAME_MAX_BYTES - len(".xlsx")) + ".xlsx"
+    for split in write_workbook(tmp / file, sheets, scenario.start_date, title or name):
+        print(f"{file}: {split.line()}", file=sys.stderr)
+    return file
+
+
 def _heading(text: str) -> None:
     print(text + "\n" + "-" * len(text))
 
@@ -309,36 +322,49 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     # fails half-way leaves no partial output.
     written = [
         "kpis.json",
+        "jobs.parquet",
         "jobs.csv",
+        "downtime.parquet",
         "downtime.csv",
+        "redirected_io.parquet",
         "redirected_io.csv",
+        "restores.parquet",
         "restores.csv",
+        "storage.parquet",
         "storage.csv",
         "summary.md",
     ]
     with folder.staging() as tmp:
         write_text(tmp / "kpis.json", kpis_json(kpis))
-        write_csv(tmp / "jobs.csv", results.jobs)
-        write_csv(tmp / "downtime.csv", results.downtime)
-        write_csv(tmp / "redirected_io.csv", results.redirected_io)
-        write_csv(tmp / "restores.csv", results.restores)
-        write_csv(tmp / "storage.csv", results.storage_days)
+        write_table(results.jobs, tmp, "jobs")
+        write_table(results.downtime, tmp, "downtime")
+        write_table(results.redirected_io, tmp, "redirected_io")
+        write_table(results.restores, tmp, "restores")
+        write_table(results.storage_days, tmp, "storage")
         # Only when there is something to list (a host-only run writes neither).
         if len(results.data_sources):
-            write_csv(tmp / "data_sources.csv", results.data_sources)
-            written.insert(written.index("summary.md"), "data_sources.csv")
+            write_table(results.data_sources, tmp, "data_sources")
+            for name in ("data_sources.parquet", "data_sources.csv"):
+                written.insert(written.index("summary.md"), name)
         if len(results.tape_plan):
-            write_csv(tmp / "tape_jobs.csv", results.tape_jobs)
-            written.insert(written.index("summary.md"), "tape_jobs.csv")
+            write_table(results.tape_jobs, tmp, "tape_jobs")
+            for name in ("tape_jobs.parquet", "tape_jobs.csv"):
+                written.insert(written.index("summary.md"), name)
         if len(results.online_sources):
             # Online protection to Azure: its jobs and each DPM server's day ends.
-            write_csv(tmp / "online_jobs.csv", results.online_jobs)
-            write_csv(tmp / "online_days.csv", results.online_days)
-            for name in ("online_jobs.csv", "online_days.csv"):
+            write_table(results.online_jobs, tmp, "online_jobs")
+            write_table(results.online_days, tmp, "online_days")
+            for name in (
+                "online_jobs.parquet",
+                "online_jobs.csv",
+                "online_days.parquet",
+                "online_days.csv",
+            ):
                 written.insert(written.index("summary.md"), name)
         if len(results.recommendations):
-            write_csv(tmp / "recommendations.csv", results.recommendations)
-            written.insert(written.index("summary.md"), "recommendations.csv")
+            write_table(results.recommendations, tmp, "recommendations")
+            for name in ("recommendations.parquet", "recommendations.csv"):
+                written.insert(written.index("summary.md"), name)
         if reps is not None:
             title = f"hvsim replications: {scenario.name}"
             summary = sweep_markdown(reps, title, scenario.description) + "\n" + _demote(summary)
@@ -352,6 +378,11 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         page = run_report(results, kpis, scenario, scenario.description, reps, checks)
         write_text(tmp / "report.html", page)
         written.append("report.html")
+        if args.xlsx:
+            from hvsim.report.workbook import run_sheets
+
+            sheets = run_sheets(results, kpis, reps)
+            written.append(_write_xlsx(tmp, scenario.name, sheets, scenario))
         folder.publish(tmp, written)
     missed = failed(checks)
     if reps is not None and len(reps.table):
@@ -461,6 +492,11 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
                 "report.html": sweep_report(sweep, details, title, scenario.description, lines),
             },
         )
+        if args.xlsx:
+            from hvsim.report.workbook import sweep_sheets
+
+            name = f"{scenario.name}-sweep"
+            written.append(_write_xlsx(tmp, name, sweep_sheets(sweep), scenario, title))
         folder.publish(tmp, written)
     _print_lines("Verdict", lines)
     seeds = sweep.seeds
@@ -553,6 +589,11 @@ def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
                 "report.html": compare_report(cmp, details, verdict=lines),
             },
         )
+        if args.xlsx:
+            from hvsim.report.workbook import compare_sheets
+
+            name = f"compare-{fit_name(a.name, 116)}-vs-{fit_name(b.name, 116)}"
+            written.append(_write_xlsx(tmp, name, compare_sheets(cmp), a, name))
         folder.publish(tmp, written)
     _print_lines("Verdict", lines)
     seeds = cmp.seeds
@@ -700,6 +741,11 @@ def _advise_into(folder: OutputFolder, args: argparse.Namespace, settings, scena
     title = f"hvsim advise: {scenario.name}"
     with folder.staging() as tmp:
         written = write_advice(tmp, advice, title, cmp, details)
+        if args.xlsx:
+            from hvsim.advise.outputs import advice_sheets
+
+            name = f"{scenario.name}-advise"
+            written.append(_write_xlsx(tmp, name, advice_sheets(advice, cmp), scenario, title))
         folder.publish(tmp, written)
     _heading(title)
     for line in verdict(advice):
@@ -761,6 +807,14 @@ def _out_options(p: argparse.ArgumentParser, default: str) -> None:
     )
 
 
+def _xlsx_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--xlsx",
+        action="store_true",
+        help=f"also write the Excel workbook <name>.xlsx: {what}, units in the headers",
+    )
+
+
 def _seed_option(p: argparse.ArgumentParser, help_text: str) -> None:
     p.add_argument(
         "--seed", type=_whole(0, MAX_SEED), default=1, help=f"{help_text}, 0 to {MAX_SEED}"
@@ -808,6 +862,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _execution_options(run)
     _estimate_options(run)
+    _xlsx_option(run, "the KPIs, then jobs, downtime, VMs, storage, restores and the other tables")
     run.set_defaults(func=cmd_run)
     swp = sub.add_parser(
         "sweep", help="run the cross product of varied fields, with replications and CIs"
@@ -828,6 +883,7 @@ def build_parser() -> argparse.ArgumentParser:
     _out_options(swp, "reports/<scenario name>-sweep")
     _execution_options(swp)
     _estimate_options(swp)
+    _xlsx_option(swp, "the summary per combination, then every run")
     swp.set_defaults(func=cmd_sweep)
     cmp = sub.add_parser(
         "compare", help="two scenarios with the same seeds: the difference and its CI"
@@ -841,6 +897,7 @@ def build_parser() -> argparse.ArgumentParser:
     _out_options(cmp, "reports/compare-<A>-vs-<B>")
     _execution_options(cmp)
     _estimate_options(cmp)
+    _xlsx_option(cmp, "the differences B - A, then every run")
     cmp.set_defaults(func=cmd_compare)
     adv = sub.add_parser(
         "advise",
@@ -906,6 +963,7 @@ def build_parser() -> argparse.ArgumentParser:
     _out_options(adv, "reports/<scenario name>-advise")
     _execution_options(adv)
     _estimate_options(adv)
+    _xlsx_option(adv, "the trials, then the comparison with the input")
     adv.set_defaults(func=cmd_advise)
     val = sub.add_parser("validate", help="check a scenario file; exit 2 on problems")
     val.add_argument("scenario")

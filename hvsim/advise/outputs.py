@@ -266,3 +266,14 @@ def write_advice(
         write_text(folder / "compare.csv", table_csv(comparison.differences()))
         written += ["runs.parquet", "runs.csv", "compare.csv"]
     return written
+
+
+def advice_sheets(advice: Advice, comparison: Any = None) -> list[tuple[str, Any]]:
+    """The advice's workbook sheets (hvsim.report.workbook): the trials, then with a
+    ``comparison`` of input and proposal its differences and runs."""
+    from hvsim.report.workbook import compare_sheets
+
+    sheets: list[tuple[str, Any]] = [("trials", advice.table())]
+    if comparison is not None:
+        sheets += compare_sheets(comparison)
+    return sheets

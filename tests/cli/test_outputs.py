@@ -25,10 +25,15 @@ from tests.builders import BANDWIDTH_VARY, base_scenario, write_scenario
 
 RUN_FILES = [
     "kpis.json",
+    "jobs.parquet",
     "jobs.csv",
+    "downtime.parquet",
     "downtime.csv",
+    "redirected_io.parquet",
     "redirected_io.csv",
+    "restores.parquet",
     "restores.csv",
+    "storage.parquet",
     "storage.csv",
     "summary.md",
 ]
