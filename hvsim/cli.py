@@ -379,9 +379,10 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         write_text(tmp / "report.html", page)
         written.append("report.html")
         if args.xlsx:
+            from hvsim.report.verdict import checks_frame
             from hvsim.report.workbook import run_sheets
 
-            sheets = run_sheets(results, kpis, reps)
+            sheets = run_sheets(results, kpis, reps, checks_frame(checks))
             written.append(_write_xlsx(tmp, scenario.name, sheets, scenario))
         folder.publish(tmp, written)
     missed = failed(checks)
@@ -493,10 +494,12 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
             },
         )
         if args.xlsx:
+            from hvsim.report.verdict import verdicts_frame
             from hvsim.report.workbook import sweep_sheets
 
             name = f"{scenario.name}-sweep"
-            written.append(_write_xlsx(tmp, name, sweep_sheets(sweep), scenario, title))
+            sheets = sweep_sheets(sweep, verdicts_frame(verdicts))
+            written.append(_write_xlsx(tmp, name, sheets, scenario, title))
         folder.publish(tmp, written)
     _print_lines("Verdict", lines)
     seeds = sweep.seeds
@@ -590,10 +593,12 @@ def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
             },
         )
         if args.xlsx:
+            from hvsim.report.verdict import verdicts_frame
             from hvsim.report.workbook import compare_sheets
 
             name = f"compare-{fit_name(a.name, 116)}-vs-{fit_name(b.name, 116)}"
-            written.append(_write_xlsx(tmp, name, compare_sheets(cmp), a, name))
+            sheets = compare_sheets(cmp, verdicts_frame(verdicts))
+            written.append(_write_xlsx(tmp, name, sheets, a, name))
         folder.publish(tmp, written)
     _print_lines("Verdict", lines)
     seeds = cmp.seeds

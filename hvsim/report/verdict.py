@@ -358,3 +358,26 @@ def many_verdict_markdown(verdicts: Sequence[GroupVerdict], noun: str = "combina
         "in every replication."
     )
     return "\n".join(["## Verdict", "", f"**{head}**", "", *[f"- {x}" for x in rest], "", note])
+
+
+def checks_frame(checks: Sequence[Check]) -> pd.DataFrame:
+    """The run's verdict as a table (the workbook's first sheet)."""
+    rows = [
+        {
+            "status": c.status,
+            "target": c.target,
+            "finding": c.finding,
+            "fix": c.fix if c.ok is False else "",
+        }
+        for c in checks
+    ]
+    return pd.DataFrame(rows, columns=["status", "target", "finding", "fix"])
+
+
+def verdicts_frame(verdicts: Sequence[GroupVerdict]) -> pd.DataFrame:
+    """The verdict of many runs as a table: a row per combination or side."""
+    rows = [
+        {"status": "meets" if v.meets else "MISSES", "runs": v.label, "missed": "; ".join(v.missed)}
+        for v in verdicts
+    ]
+    return pd.DataFrame(rows, columns=["status", "runs", "missed"])

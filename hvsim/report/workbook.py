@@ -151,12 +151,16 @@ def with_units(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_sheets(
-    results: Results, kpis: dict[str, Any], reps: SweepResult | None = None
+    results: Results,
+    kpis: dict[str, Any],
+    reps: SweepResult | None = None,
+    verdict: pd.DataFrame | None = None,
 ) -> list[tuple[str, pd.DataFrame]]:
-    """A run's sheets: its KPIs, jobs, downtime, VMs, storage (the pool by day),
-    restores, then the other tables it writes as CSV (those with rows), and with
-    replications their summary and runs."""
-    sheets = [
+    """A run's sheets: its verdict (hvsim.report.verdict.checks_frame), KPIs, jobs,
+    downtime, VMs, storage (the pool by day), restores, then the other tables it writes
+    as CSV (those with rows), and with replications their summary and runs."""
+    sheets = [("verdict", verdict)] if verdict is not None else []
+    sheets += [
         ("KPIs", kpi_sheet(kpis)),
         ("jobs", results.jobs),
         ("downtime", results.downtime),
@@ -180,18 +184,25 @@ def run_sheets(
     return sheets
 
 
-def sweep_sheets(sweep: SweepResult) -> list[tuple[str, pd.DataFrame]]:
-    """A sweep's sheets: the summary per combination (each KPI's mean, CI, p50, p95
-    and unit), then every run."""
-    sheets = [("summary", with_units(sweep.summary())), ("runs", sweep.table)]
+def sweep_sheets(
+    sweep: SweepResult, verdict: pd.DataFrame | None = None
+) -> list[tuple[str, pd.DataFrame]]:
+    """A sweep's sheets: its verdict per combination, the summary per combination
+    (each KPI's mean, CI, p50, p95 and unit), then every run."""
+    sheets = [("verdict", verdict)] if verdict is not None else []
+    sheets += [("summary", with_units(sweep.summary())), ("runs", sweep.table)]
     if len(sweep.failures):
         sheets.append(("failures", sweep.failures))
     return sheets
 
 
-def compare_sheets(cmp: Comparison) -> list[tuple[str, pd.DataFrame]]:
-    """A comparison's sheets: the differences B - A per KPI, then every run."""
-    sheets = [("differences", with_units(cmp.differences())), ("runs", cmp.table)]
+def compare_sheets(
+    cmp: Comparison, verdict: pd.DataFrame | None = None
+) -> list[tuple[str, pd.DataFrame]]:
+    """A comparison's sheets: its verdict per side, the differences B - A per KPI,
+    then every run."""
+    sheets = [("verdict", verdict)] if verdict is not None else []
+    sheets += [("differences", with_units(cmp.differences())), ("runs", cmp.table)]
     if len(cmp.failures):
         sheets.append(("failures", cmp.failures))
     return sheets

@@ -14,7 +14,8 @@ import pytest
 from hvsim.files import read_manifest, table_csv
 from tests.builders import base_scenario, cli, cli_in_a_process, tape_doc, write_scenario
 
-SHEETS = ["KPIs", "jobs", "downtime", "VMs", "storage", "restores", "redirected_io"]
+# The verdict first (issue 17 §1: "a verdict and KPI sheet"), then the KPIs and tables.
+SHEETS = ["verdict", "KPIs", "jobs", "downtime", "VMs", "storage", "restores", "redirected_io"]
 
 
 def drill_doc() -> dict:
@@ -64,6 +65,12 @@ def test_run_workbook_kpi_sheet_equals_kpis_json_and_the_tables_follow(tmp_path,
     assert "t.xlsx" in read_manifest(out)["files"]
     wb = openpyxl.load_workbook(out / "t.xlsx")
     assert wb.sheetnames == SHEETS
+    # The verdict sheet: a row per target, as the console prints it.
+    verdict = list(wb["verdict"].values)
+    assert verdict[0] == ("status", "target", "finding", "fix")
+    assert [r[1] for r in verdict[1:]] == [
+        "backup window", "RPO", "RTO", "saved-state downtime", "DPM pool", "coverage"
+    ]  # fmt: skip
     # Every key of kpis.json in its order, by its dotted name, with its value (a list
     # as its JSON text, null as an empty cell) and its unit.
     kpis = json.loads((out / "kpis.json").read_text())
@@ -160,7 +167,7 @@ def test_sweep_and_compare_workbooks_lead_with_summary_and_differences(tmp_path,
     )  # fmt: skip
     assert code == 0, err
     wb = openpyxl.load_workbook(tmp_path / "s" / "t-sweep.xlsx")
-    assert wb.sheetnames == ["summary", "runs"]
+    assert wb.sheetnames == ["verdict", "summary", "runs"]
     summary = list(wb["summary"].values)
     assert summary[0][:3] == ("links[2].bandwidth", "kpi", "unit")
     by_kpi = {(r[0], r[1]): r for r in summary[1:]}
@@ -175,7 +182,7 @@ def test_sweep_and_compare_workbooks_lead_with_summary_and_differences(tmp_path,
     )  # fmt: skip
     assert code == 0, err
     wb = openpyxl.load_workbook(tmp_path / "c" / "compare-t-vs-u.xlsx")
-    assert wb.sheetnames == ["differences", "runs"]
+    assert wb.sheetnames == ["verdict", "differences", "runs"]
     diffs = list(wb["differences"].values)
     assert diffs[0][:2] == ("kpi", "unit")
     assert len(list(wb["runs"].values)) == 1 + 2 * 2  # two sides, two seeds each
