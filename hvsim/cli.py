@@ -650,14 +650,16 @@ def cmd_scan_table(args: argparse.Namespace) -> int:
 
 
 # A run estimated to take this long says its estimate before it starts (stderr).
-def _advise_settings(args: argparse.Namespace):
+def _advise_settings(args: argparse.Namespace, scenario):
     """The advisor's knobs, targets, objectives and search from the command line;
     raises ScenarioError with the problem lines."""
-    from hvsim.advise.search import DEFAULT_TARGETS, settings_from
+    from hvsim.advise.search import settings_from
+    from hvsim.report.verdict import scenario_targets
 
     return settings_from(
         args.knob,
-        args.target or DEFAULT_TARGETS,
+        # Default: the verdict's targets (the downtime budget when the scenario has one).
+        args.target or [t.label for _, t in scenario_targets(scenario)],
         args.minimize or (),
         args.cost or (),
         args.scenario,
@@ -678,7 +680,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
         return _print_problems(problems)
     _warn(scenario, args.scenario)
     try:
-        settings = _advise_settings(args)
+        settings = _advise_settings(args, scenario)
     except ScenarioError as exc:
         return _print_problems(exc.problems)
     # The estimate: every trial and the comparison at most, each a run of the input's
@@ -931,8 +933,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="KPI>=VALUE[@STAT]",
         help="a constraint, e.g. 'backups.window_compliance>=99%%@p95', 'downtime<=60 s', "
-        "or window, rpo, rto, pool (repeat; default: window, rpo, rto, pool). @all (default): "
-        "every replication; @pNN: NN%% of them; @mean",
+        "or window, rpo, rto, pool (repeat; default: the verdict's targets: window, rpo, "
+        "rto, pool, every VM protected and the scenario's downtime budget). @all "
+        "(default): every replication; @pNN: NN%% of them; @mean",
     )
     adv.add_argument(
         "--minimize",
