@@ -9,7 +9,6 @@ from typing import Any
 
 import simpy
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from hvsim.model.dpm import offset_times
 from hvsim.model.slots import JobSlots, RankedJobSlots, SlotsInOrder
@@ -17,7 +16,7 @@ from hvsim.model.trace import SlotLog
 from tests.builders import INSTANT_WRITERS, base_scenario, run
 from tests.model.test_guest_jobs import estate as guest_estate
 from tests.model.test_guest_jobs import run as guest_run
-from tests.model.test_job_slots import _run, _simpy
+from tests.model.test_job_slots import CAPACITY, JOBS, _run, _simpy
 
 H = 3600.0
 DAY = 86400.0
@@ -149,14 +148,7 @@ def _ranked(env: simpy.Environment, capacity: int) -> JobSlots:
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    st.integers(1, 4),
-    st.lists(
-        st.tuples(st.integers(0, 5), st.integers(0, 4), st.integers(0, 3)),
-        min_size=1,
-        max_size=25,
-    ),
-)
+@given(CAPACITY, JOBS)
 def test_ranked_slots_without_priorities_grant_like_simpy_resource(capacity, jobs):
     assert _run(_ranked, capacity, jobs) == _run(_simpy, capacity, jobs)
 

@@ -49,15 +49,16 @@ def _jobslots(env, capacity):
     return JobSlots(env, capacity, "x", "dpm", SlotLog())
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    st.integers(1, 4),
-    st.lists(
-        st.tuples(st.integers(0, 5), st.integers(0, 4), st.integers(0, 3)),
-        min_size=1,
-        max_size=25,
-    ),
+# Jobs as (arrival, hold, gap) triples and a slot count: the draws that compare a slot
+# implementation with simpy.Resource (here and in test_job_order).
+JOBS = st.lists(
+    st.tuples(st.integers(0, 5), st.integers(0, 4), st.integers(0, 3)), min_size=1, max_size=25
 )
+CAPACITY = st.integers(1, 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(CAPACITY, JOBS)
 def test_job_slots_grant_like_simpy_resource(capacity, jobs):
     assert _run(_jobslots, capacity, jobs) == _run(_simpy, capacity, jobs)
 
