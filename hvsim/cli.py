@@ -345,7 +345,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         written.append("report.html")
         folder.publish(tmp, written)
     if reps is None:
-        print(console_table(kpis))
+        print(console_table(kpis, results))
     else:
         seeds = reps.seeds
         _heading(

@@ -17,21 +17,28 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hvsim.report import plots
+from hvsim.report.names import kpi_label
 from hvsim.report.text import (
+    BUSIEST_NOTE,
+    BUSIEST_TITLE,
     CONSISTENCY_NOTE,
     LISTED_VMS,
     RECOMMENDATIONS_TITLE,
     RESTORES_NOTE,
     UNPROTECTED_NOTE,
     Table,
+    busiest_table,
     comparison_table,
     consistency_table,
+    failures_table,
     headline,
     kpi_table,
     not_application_consistent,
+    offline_table,
     recommendations_summary,
     restores_table,
     stats_table,
+    unprotected_table,
     unprotected_vms,
 )
 from hvsim.results import Results
@@ -75,6 +82,7 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["fmt"] = format
+    env.filters["kpi_label"] = kpi_label
     return env
 
 
@@ -207,15 +215,29 @@ def run_report(
         title=f"hvsim {res.scenario}",
         res=res,
         description=description.strip(),
-        kpis=kpi_table(kpis),
+        kpis=kpi_table(kpis, res),
         coverage=_coverage(res),
         restores=restores_table(res),
         restores_note=RESTORES_NOTE,
         recommendations=recommendations_summary(res),
         recommendations_title=RECOMMENDATIONS_TITLE,
         figures=_pngs(run_figures(res, scenario)),
+        **_run_tables(res),
         **context,
     )
+
+
+def _run_tables(res: Results) -> dict[str, Any]:
+    """The VMs backed up offline and why, failed attempts by reason, and the busiest
+    resources of the backup path (as in summary.md)."""
+    offline = res.vms[res.vms["method"] == "offline"]
+    return {
+        "offline": None if offline.empty else offline_table(res, offline),
+        "failures_by_reason": failures_table(res),
+        "busiest": busiest_table(res) if len(res.resources) else None,
+        "busiest_title": BUSIEST_TITLE,
+        "busiest_note": BUSIEST_NOTE,
+    }
 
 
 def _coverage(res: Results) -> dict[str, Any]:
@@ -224,6 +246,7 @@ def _coverage(res: Results) -> dict[str, Any]:
     weak = not_application_consistent(res)
     return {
         "unprotected": unprotected_vms(res),
+        "unprotected_table": unprotected_table(res),
         "vms": len(res.vms),
         "listed": LISTED_VMS,
         "unprotected_note": UNPROTECTED_NOTE,

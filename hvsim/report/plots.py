@@ -336,6 +336,10 @@ def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Fig
 # --- saved-state downtime ---------------------------------------------------------
 
 
+# VM names that fit under the downtime bars (a 7-inch axis, 7-point names rotated).
+DOWNTIME_NAMES = 50
+
+
 def downtime(res: Results) -> Figure:
     """Saved-state downtime: total per VM over the run (sorted bars) and the
     distribution of the downtime of each saved-state backup (histogram)."""
@@ -344,15 +348,16 @@ def downtime(res: Results) -> Figure:
     if d.empty:
         return _empty(title, "no saved-state backups: every backed-up VM stayed online")
     per_vm = d.groupby("vm")["seconds"].sum().sort_values(ascending=False, kind="stable")
-    fig = _figure(12, 4.2)
+    fig = _figure(12, 5.0)
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     x = np.arange(len(per_vm))
     ax1.bar(x, per_vm.to_numpy(), color="#c44e52")
-    if len(per_vm) <= 40:
-        ax1.set_xticks(x, per_vm.index, rotation=90, fontsize=7)
-    else:
-        ax1.set_xticks([])
-        ax1.set_xlabel(f"{len(per_vm)} VMs, most downtime first")
+    # Names that fit under the bars (about 10 points each, rotated), every k-th beyond.
+    step = math.ceil(len(per_vm) / DOWNTIME_NAMES)
+    ax1.set_xticks(x[::step], per_vm.index[::step], rotation=90, fontsize=7)
+    ax1.set_xlim(-0.6, len(per_vm) - 0.4)
+    named = "" if step == 1 else f" (1 in {step} named)"
+    ax1.set_xlabel(f"{len(per_vm)} VMs, most downtime first{named}", fontsize=8)
     ax1.set_ylabel("seconds")
     ax1.set_title(f"{title} per VM, total over {res.horizon_days:g} days")
     seconds = d["seconds"].to_numpy(float)
@@ -470,11 +475,19 @@ def slot_queues(
     if q.empty:
         return _empty(title, "no job slots used in this run")
     present = list(dict.fromkeys(q["kind"]))
-    kinds = [k for k in SLOT_KIND_ORDER if k in present] + sorted(
+    ordered = [k for k in SLOT_KIND_ORDER if k in present] + sorted(
         k for k in present if k not in SLOT_KIND_ORDER
     )
     end_run = res.horizon_days * DAY_S
     lo, hi, span = _span(res, night, scenario, start_s, end_s, span)
+    # A kind of slot nobody waited for in the span is no panel but a line under the
+    # plot (a queue's level holds from its row's time until the next row).
+    until = q.groupby(["kind", "slot"], sort=False)["time_s"].shift(-1).fillna(end_run)
+    waited = set(q.loc[(q["queued"] > 0) & (q["time_s"] < hi) & (until > lo), "kind"])
+    kinds = [k for k in ordered if k in waited]
+    idle = [SLOT_KIND_TITLES.get(k, k) for k in ordered if k not in waited]
+    if not kinds:
+        return _empty(title, f"no job waited for a slot, {span}")
     fig = _figure(11, 2.2 * len(kinds) + 0.6)
     axes = fig.subplots(len(kinds), 1, sharex=True, squeeze=False)[:, 0]
     for ax, kind in zip(axes, kinds, strict=True):
@@ -497,6 +510,8 @@ def slot_queues(
     _clock_axis(axes[-1], (hi - lo) / DAY_S)
     mean = f", {_bin_words(bin_s)}" if bin_s else ""
     fig.suptitle(f"{title}, {span}{mean}")
+    if idle:
+        fig.text(0.01, 0.005, "No job waited for: " + "; ".join(idle), fontsize=8, va="bottom")
     return fig
 
 

@@ -177,11 +177,22 @@ def test_slot_queue_lines_peak_at_each_kinds_longest_queue(example):
     _, res = example
     fig = plots.slot_queues(res)
     q = res.slot_queues
-    kinds = [k for k in plots.SLOT_KIND_ORDER if k in set(q["kind"])]
+    # A panel per kind of slot some job waited for; the others named in one line.
+    waited = set(q.loc[q["queued"] > 0, "kind"])
+    order = [k for k in plots.SLOT_KIND_ORDER if k in set(q["kind"])]
+    order += sorted(set(q["kind"]) - set(order))
+    kinds = [k for k in order if k in waited]
+    idle = [k for k in order if k not in waited]
+    assert [ax.get_title(loc="left") for ax in fig.axes] == [
+        plots.SLOT_KIND_TITLES[k] for k in kinds
+    ]
     for ax, kind in zip(fig.axes, kinds, strict=False):
-        assert ax.get_title(loc="left") == plots.SLOT_KIND_TITLES[kind]
         peak = max(float(np.max(line.get_ydata())) for line in ax.lines)
         assert peak == q.loc[q["kind"] == kind, "queued"].max()
+        assert peak > 0
+    notes = " ".join(t.get_text() for t in fig.texts)
+    for kind in idle:
+        assert plots.SLOT_KIND_TITLES[kind] in notes
 
 
 def test_a_night_zoom_spans_that_nights_windows_and_jobs():
