@@ -381,14 +381,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     from hvsim.files import table_csv
     from hvsim.report.html import sweep_report
-    from hvsim.report.text import console_stats, headline, sweep_markdown
+    from hvsim.report.text import console_stats, sweep_kpis, sweep_markdown, unknown_kpi_line
     from hvsim.runs.plan import combination_label
-    from hvsim.stats import varying
     from hvsim.sweep import run_sweep
 
     sweep, status = _many_runs(run_sweep, args, folder, args.scenario, args.vary)
     if status is not None:
         return status
+    shown, unknown = sweep_kpis(sweep, args.kpi or ())
+    for name in unknown if len(sweep.table) else []:
+        print(unknown_kpi_line(args.scenario, name, sweep.kpis), file=sys.stderr)
+    shown = shown or sweep_kpis(sweep)[0]
     combos = sweep.combinations()
     picks = sorted({0, len(combos) - 1})
     details = _detailed_runs(
@@ -401,8 +404,8 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
             sweep,
             {
                 "summary.csv": table_csv(sweep.summary()),
-                "summary.md": sweep_markdown(sweep, title, scenario.description),
-                "report.html": sweep_report(sweep, details, title, scenario.description),
+                "summary.md": sweep_markdown(sweep, title, scenario.description, shown),
+                "report.html": sweep_report(sweep, details, title, scenario.description, shown),
             },
         )
         folder.publish(tmp, written)
@@ -412,9 +415,7 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
         f"{seeds[-1]}): mean, 95% CI, p50, p95"
     )
     if len(sweep.table):
-        heads = headline(sweep.kpis, sweep.table)
-        heads = [k for k in heads if k in varying(sweep.table, heads)] or heads
-        print(console_stats(sweep.summary(heads), sweep.params, heads))
+        print(console_stats(sweep.summary(shown), sweep.params, shown))
     return _finish_many(folder.given, sweep, written)
 
 
@@ -743,6 +744,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     swp.add_argument(
         "--replications", type=_positive(100_000), default=5, help="seeds per combination (5)"
+    )
+    swp.add_argument(
+        "--kpi",
+        action="append",
+        metavar="NAME",
+        help="a KPI to plot and tabulate first, as named in kpis.json and runs.csv, e.g. "
+        "backups.makespan_max_s (repeat for more; default the headline KPIs that change)",
     )
     _seed_option(swp, "first seed (default 1)")
     _out_options(swp, "reports/<scenario name>-sweep")

@@ -19,10 +19,12 @@ from matplotlib.figure import Figure
 from hvsim.report import plots
 from hvsim.report.names import kpi_label
 from hvsim.report.text import (
+    BETTER_NOTE,
     BUSIEST_NOTE,
     BUSIEST_TITLE,
     CONSISTENCY_NOTE,
     LISTED_VMS,
+    MEETS_NOTE,
     RECOMMENDATIONS_TITLE,
     RESTORES_NOTE,
     UNPROTECTED_NOTE,
@@ -33,17 +35,21 @@ from hvsim.report.text import (
     failures_table,
     headline,
     kpi_table,
+    marked_rows,
+    meets_table,
+    meets_targets,
     not_application_consistent,
     offline_table,
     recommendations_summary,
     restores_table,
     stats_table,
+    sweep_kpis,
     unprotected_table,
     unprotected_vms,
 )
 from hvsim.results import Results
 from hvsim.runs.store import rejected_line
-from hvsim.stats import CONFIDENCE, varying
+from hvsim.stats import CONFIDENCE
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -275,19 +281,23 @@ def sweep_report(
     details: Sequence[tuple[str, Results, Any]] = (),
     title: str = "",
     description: str = "",
+    kpis: Sequence[str] = (),
 ) -> str:
-    """report.html of ``hvsim sweep``: each KPI against the varied parameter with its
-    confidence band, statistics per combination, and the plots of one run of some
-    combinations (``details``: (label, results, scenario))."""
-    pngs, headline_table, all_table = [], None, None
+    """report.html of ``hvsim sweep``: which combinations meet the targets, each KPI
+    shown (``kpis``, the --kpi names; default the headline KPIs that change) against
+    the varied parameter with its confidence band, statistics per combination, and
+    the plots of one run of some combinations (``details``: (label, results,
+    scenario))."""
+    pngs, headline_table, all_table, meets = [], None, None, None
     if len(sweep.table):
-        moving = varying(sweep.table, sweep.kpis)
-        heads = [k for k in headline(sweep.kpis) if k in moving]
-        shown = heads + [k for k in moving if k not in heads]
+        shown, _ = sweep_kpis(sweep, kpis)
+        targets = meets_targets(sweep.table, sweep.params)
+        meets = meets_table(targets, sweep.params)
         for i in range(0, len(shown), 12):
-            pngs.append(figure_base64(plots.sweep_figure(sweep, shown[i : i + 12])))
-        summary = sweep.summary(headline(sweep.kpis, sweep.table))
-        headline_table = stats_table(summary, sweep.params)
+            figure = plots.sweep_figure(sweep, shown[i : i + 12], meets=targets)
+            pngs.append(figure_base64(figure))
+        summary = sweep.summary(shown)
+        headline_table = marked_rows(stats_table(summary, sweep.params), targets, sweep.params)
     detail_pngs = _details(details)
     if len(sweep.table):
         all_table = stats_table(sweep.summary(), sweep.params)
@@ -300,6 +310,8 @@ def sweep_report(
         failures=_failures(sweep.failures, sweep.params),
         sweep_pngs=pngs,
         headline=headline_table,
+        meets=meets,
+        meets_note=MEETS_NOTE,
         details=detail_pngs,
         all_kpis=all_table,
     )
@@ -334,6 +346,7 @@ def compare_report(
         title=title.format(*cmp.labels) if cmp is not None else title,
         cmp=cmp,
         confidence=CONFIDENCE,
+        better_note=BETTER_NOTE,
         failures=_failures(cmp.failures, ["scenario"]) if cmp is not None else None,
         comparison_png=png,
         tables=tables,

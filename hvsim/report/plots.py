@@ -511,7 +511,7 @@ def slot_queues(
     mean = f", {_bin_words(bin_s)}" if bin_s else ""
     fig.suptitle(f"{title}, {span}{mean}")
     if idle:
-        fig.text(0.01, 0.005, "No job waited for: " + "; ".join(idle), fontsize=8, va="bottom")
+        fig.supxlabel("No job waited for: " + "; ".join(idle), fontsize=8, x=0.01, ha="left")
     return fig
 
 
@@ -558,17 +558,49 @@ def _short(kpi: str) -> str:
     return kpi if len(kpi) <= 38 else "..." + kpi[-35:]
 
 
+def kpi_title(kpi: str, width: int = 40) -> str:
+    """A panel's title: the KPI's words (hvsim.report.names), wrapped, and the dotted
+    name under them (the name alone when it has no words)."""
+    import textwrap
+
+    from hvsim.report.names import kpi_label
+
+    label = kpi_label(kpi)
+    if label == kpi:
+        return _short(kpi)
+    return "\n".join([*textwrap.wrap(label, width), _short(kpi)])
+
+
+MEETS_COLOUR = "#2ca02c"
+
+
+def _from_zero(ax: Any, kpi: str, values: Any, unit: str) -> None:
+    """A KPI that is never negative drawn from 0 (a trivial difference is not
+    magnified); a share up to 100 % at least."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size and x.min() >= 0:
+        ax.set_ylim(bottom=0)
+        if unit == "%":
+            ax.set_ylim(top=max(105.0, float(x.max()) * 1.05))
+        elif x.max() == 0:
+            ax.set_ylim(top=1)
+
+
 def sweep_figure(
     sweep: Any,
     kpis: Sequence[str] | None = None,
     x: str | None = None,
     confidence: float | None = None,
     ncols: int = 3,
+    meets: pd.DataFrame | None = None,
 ) -> Figure:
     """Each KPI against the varied parameter ``x`` (default the first --vary): the
     mean over replications with its confidence band, one line per combination of
-    the other varied values. ``sweep`` is a ``hvsim.sweep.SweepResult``; ``kpis``
-    defaults to those that vary across the sweep, headline KPIs first."""
+    the other varied values, from 0 for a KPI that is never negative. ``sweep`` is a
+    ``hvsim.sweep.SweepResult``; ``kpis`` defaults to those that vary across the
+    sweep, headline KPIs first. ``meets`` (hvsim.report.text.meets_targets): the
+    combinations that meet the targets are ringed in green."""
     from hvsim.report.text import headline
     from hvsim.stats import CONFIDENCE, summarize, varying
 
@@ -590,10 +622,26 @@ def sweep_figure(
     summary = summarize(sweep.table, params, kpis, confidence)
     order = list(dict.fromkeys(sweep.table[x]))
     numeric = pd.api.types.is_numeric_dtype(sweep.table[x])
-    fig, axes = _grid(len(kpis), ncols, (4.2, 3.0))
+    good: set[tuple[str, ...]] = set()
+    if meets is not None:
+        good = {tuple(str(r[p]) for p in params) for r in meets.to_dict("records") if r["meets"]}
+    fig, axes = _grid(len(kpis), ncols, (4.2, 3.3))
     for i, (ax, kpi) in enumerate(zip(axes, kpis, strict=True)):
         rows = summary[summary["kpi"] == kpi]
         div, unit = kpi_unit(kpi, rows[["mean", "ci_low", "ci_high"]].to_numpy())
+        if good:
+            ok = np.array([tuple(str(r[p]) for p in params) in good for _, r in rows.iterrows()])
+            xs_all = rows[x].to_numpy(float) if numeric else rows[x].map(order.index).to_numpy()
+            ax.scatter(
+                xs_all[ok],
+                rows["mean"].to_numpy(float)[ok] / div,
+                s=110,
+                facecolors="none",
+                edgecolors=MEETS_COLOUR,
+                linewidths=1.8,
+                zorder=3,
+                label="meets the targets" if i == 0 else None,
+            )
         lines = rows.groupby(hue, sort=False) if hue else [((), rows)]
         for key, part in lines:
             part = part.set_index(x).loc[order].reset_index()
@@ -606,11 +654,12 @@ def sweep_figure(
             ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, lw=0)
         if not numeric:
             ax.set_xticks(np.arange(len(order)), [str(v) for v in order])
-        ax.set_title(_short(kpi), fontsize=9)
+        ax.set_title(kpi_title(kpi), fontsize=8.5)
         ax.set_xlabel(x, fontsize=8)
         ax.set_ylabel(unit, fontsize=8)
         ax.tick_params(labelsize=8)
-        if hue and i == 0:
+        _from_zero(ax, kpi, rows[["mean", "ci_low", "ci_high"]].to_numpy(float) / div, unit)
+        if (hue or good) and i == 0:
             ax.legend(fontsize=7)
     n = int(summary["n"].max())
     fig.suptitle(f"KPIs against {x}: mean of {n} replication(s), {confidence:.0%} CI band")
@@ -631,7 +680,7 @@ def replications_figure(
     kpis = list(kpis)
     if table.empty or not kpis:
         return _empty("Replications", "nothing to show")
-    fig, axes = _grid(len(kpis), ncols, (4.2, 2.6))
+    fig, axes = _grid(len(kpis), ncols, (4.2, 3.0))
     for ax, kpi in zip(axes, kpis, strict=True):
         ci = mean_ci(table[kpi], confidence)
         div, unit = kpi_unit(kpi, table[kpi])
@@ -639,7 +688,8 @@ def replications_figure(
         ax.axhline(ci.mean / div, color="#333333", lw=1)
         if ci.n > 1:
             ax.axhspan(ci.low / div, ci.high / div, color="#4c72b0", alpha=0.2, lw=0)
-        ax.set_title(_short(kpi), fontsize=9)
+        ax.set_title(kpi_title(kpi), fontsize=8.5)
+        _from_zero(ax, kpi, table[kpi].to_numpy(float) / div, unit)
         ax.set_ylabel(unit, fontsize=8)
         ax.set_xlabel("seed", fontsize=8)
         ax.tick_params(labelsize=8)
@@ -650,6 +700,7 @@ def replications_figure(
 def comparison_figure(comparison: Any, kpis: Sequence[str] | None = None, ncols: int = 3) -> Figure:
     """A and B side by side for each KPI: means with confidence intervals, and the
     paired difference B - A with its interval in the title."""
+    from hvsim.report.names import better
     from hvsim.report.text import format_ci, format_kpi, headline
 
     if comparison.table.empty:
@@ -658,7 +709,7 @@ def comparison_figure(comparison: Any, kpis: Sequence[str] | None = None, ncols:
     if not kpis:
         return _empty("Comparison", "no KPI to compare")
     diff = comparison.differences(kpis).set_index("kpi")
-    fig, axes = _grid(len(kpis), ncols, (3.6, 2.8))
+    fig, axes = _grid(len(kpis), ncols, (3.6, 3.4))
     a, b = comparison.labels
     for ax, kpi in zip(axes, kpis, strict=True):
         r = diff.loc[kpi]
@@ -671,10 +722,12 @@ def comparison_figure(comparison: Any, kpis: Sequence[str] | None = None, ncols:
         ax.set_ylabel(unit, fontsize=8)
         ax.set_xticks([0, 1], ["A", "B"])
         star = " *" if r["significant"] else ""
+        verdict = better(kpi, r["diff_mean"], bool(r["significant"]))
         ax.set_title(
-            f"{_short(kpi)}\nB-A {format_kpi(kpi, r['diff_mean'])} "
-            f"{format_ci(kpi, r['diff_ci_low'], r['diff_ci_high'])}{star}",
-            fontsize=8,
+            f"{kpi_title(kpi, 34)}\nB-A {format_kpi(kpi, r['diff_mean'])} "
+            f"{format_ci(kpi, r['diff_ci_low'], r['diff_ci_high'])}{star}"
+            + (f": B {verdict}" if verdict != "n/a" else ""),
+            fontsize=7.5,
         )
         ax.tick_params(labelsize=8)
     fig.suptitle(f"A = {a}, B = {b}: means with CI; B - A paired by seed (* excludes 0)")

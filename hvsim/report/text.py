@@ -17,7 +17,7 @@ from hvsim.report.names import better, has_label, kpi_label
 from hvsim.results import unprotected_vm_mask
 from hvsim.runs.plan import combination_label, describe
 from hvsim.runs.store import rejected_line
-from hvsim.stats import CONFIDENCE
+from hvsim.stats import CONFIDENCE, varying
 
 if TYPE_CHECKING:
     from hvsim.results import Results
@@ -864,6 +864,93 @@ def headline(kpi_columns: Sequence[str], table: pd.DataFrame | None = None) -> l
     return [k for k in names if (table[k].fillna(0) != 0).any()]
 
 
+def sweep_kpis(result: SweepResult, asked: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """The KPIs a sweep's report shows and the names asked for that are no KPI of the
+    sweep: those asked (``--kpi``), in their order, or by default the headline KPIs
+    that change across the sweep (all headline KPIs when none changes)."""
+    if asked:
+        names = list(dict.fromkeys(asked))
+        return [k for k in names if k in result.kpis], [k for k in names if k not in result.kpis]
+    if result.table.empty:
+        return [], []
+    heads = headline(result.kpis, result.table)
+    moving = set(varying(result.table, heads)) if result.params else set()
+    return [k for k in heads if k in moving] or heads, []
+
+
+def unknown_kpi_line(source: str, name: str, kpis: Sequence[str]) -> str:
+    """The warning for a --kpi that is no KPI of the runs, with the closest names."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(kpis), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else " (see the columns of runs.csv)"
+    return f"{source}: --kpi {name}: not a KPI of these runs, left out{hint}"
+
+
+# The targets a sweep's combination is held to (the verdict's may replace them): (KPI,
+# the bound it must keep, 'min' or 'max', the words for a miss).
+SWEEP_TARGETS: tuple[tuple[str, float, str, str], ...] = (
+    ("backups.window_compliance", 1.0, "min", "jobs outside their backup window"),
+    ("rpo.violations", 0.0, "max", "RPO violations"),
+    ("storage.pool_full_failures", 0.0, "max", "jobs failed on a full DPM pool"),
+)
+# The share of a combination's replications that must keep every target.
+MEETS_SHARE = 0.95
+MEETS_NOTE = (
+    "A combination meets the targets when in at least 95 % of its replications every "
+    "scheduled job ran in its backup window (backups.window_compliance = 100 %), no "
+    "recovery point objective was missed (rpo.violations = 0) and no job failed on a "
+    "full DPM pool (storage.pool_full_failures = 0); a KPI with nothing to measure (n/a) "
+    "keeps its target. Highlighted: the combinations that meet them."
+)
+
+
+def meets_targets(table: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
+    """Per combination of ``params`` (in the table's order): ``meets`` (every target
+    of SWEEP_TARGETS kept in at least MEETS_SHARE of its runs) and ``misses`` (words:
+    each target missed, in how many of the runs)."""
+    rows = []
+    groups = table.groupby(list(params), sort=False, dropna=False) if params else [((), table)]
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        misses = []
+        for kpi, bound, side, words in SWEEP_TARGETS:
+            if kpi not in part:
+                continue
+            x = part[kpi].astype(float)
+            kept = x.isna() | ((x >= bound - 1e-9) if side == "min" else (x <= bound + 1e-9))
+            bad = int((~kept).sum())
+            if bad and kept.mean() < MEETS_SHARE:
+                misses.append(f"{words} in {bad} of {len(part)} runs")
+        rows.append(
+            {
+                **dict(zip(params, key, strict=True)),
+                "meets": not misses,
+                "misses": "; ".join(misses),
+            }
+        )
+    return pd.DataFrame(rows, columns=[*params, "meets", "misses"])
+
+
+def meets_table(meets: pd.DataFrame, params: Sequence[str]) -> Table:
+    """Each combination: whether it meets the targets, and what it misses (the rows
+    that meet them marked)."""
+    rows = [
+        [*(str(r[p]) for p in params), "yes" if r["meets"] else "no", r["misses"]]
+        for r in meets.to_dict("records")
+    ]
+    flags = [bool(m) for m in meets["meets"]]
+    return Table([*params, "meets the targets", "misses"], rows, marked=flags)
+
+
+def marked_rows(table: Table, meets: pd.DataFrame, params: Sequence[str]) -> Table:
+    """``table`` (its first columns the combination's values) with the rows of the
+    combinations that meet the targets marked."""
+    ok = {tuple(str(r[p]) for p in params) for r in meets.to_dict("records") if r["meets"]}
+    flags = [tuple(row[: len(params)]) in ok for row in table.rows]
+    return Table(table.head, table.rows, table.numeric_from, table.code, flags)
+
+
 def runs_counts(result: SweepResult | Comparison) -> str:
     """'N finished (C computed, S from the store), F failed'."""
     return (
@@ -1002,8 +1089,12 @@ def console_comparison(diff: pd.DataFrame, labels: tuple[str, str]) -> str:
     return "\n".join(lines) + "\n(* the interval excludes zero; ? it includes zero)"
 
 
-def sweep_markdown(result: SweepResult, title: str, description: str = "") -> str:
-    """summary.md of a sweep or of replications."""
+def sweep_markdown(
+    result: SweepResult, title: str, description: str = "", kpis: Sequence[str] = ()
+) -> str:
+    """summary.md of a sweep or of replications; a sweep's shows which combinations
+    meet the targets and the KPIs ``kpis`` (--kpi; default its headline KPIs that
+    change) per combination before all KPIs."""
     seeds = result.seeds
     lines = [f"# {title}", ""]
     if description:
@@ -1028,9 +1119,15 @@ def sweep_markdown(result: SweepResult, title: str, description: str = "") -> st
         lines.append("")
     if result.table.empty:
         return "\n".join(lines) + "\n"
-    heads = headline(result.kpis, result.table)
-    lines += ["## Headline KPIs", ""]
-    lines += markdown(stats_table(result.summary(heads), result.params))
+    if result.params:
+        lines += ["## Combinations against the targets", "", MEETS_NOTE, ""]
+        lines += markdown(meets_table(meets_targets(result.table, result.params), result.params))
+        lines += ["", "## The KPIs shown, per combination", ""]
+        lines += markdown(stats_table(result.summary(sweep_kpis(result, kpis)[0]), result.params))
+    else:
+        heads = headline(result.kpis, result.table)
+        lines += ["## Headline KPIs", ""]
+        lines += markdown(stats_table(result.summary(heads), result.params))
     lines += ["", "## All KPIs", ""]
     lines += markdown(stats_table(result.summary(), result.params))
     return "\n".join(lines) + "\n"
