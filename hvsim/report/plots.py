@@ -485,7 +485,7 @@ def slot_queues(
     until = q.groupby(["kind", "slot"], sort=False)["time_s"].shift(-1).fillna(end_run)
     waited = set(q.loc[(q["queued"] > 0) & (q["time_s"] < hi) & (until > lo), "kind"])
     kinds = [k for k in ordered if k in waited]
-    idle = [SLOT_KIND_TITLES.get(k, k) for k in ordered if k not in waited]
+    idle = [str(SLOT_KIND_TITLES.get(k, k)) for k in ordered if k not in waited]
     if not kinds:
         return _empty(title, f"no job waited for a slot, {span}")
     fig = _figure(11, 2.2 * len(kinds) + 0.6)

@@ -358,3 +358,35 @@ def test_gantt_names_no_more_hosts_than_fit_and_no_two_names_overlap():
     hosts_ax.figure.draw(renderer)
     boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.y0)
     assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:], strict=False))
+
+
+def test_sweep_panels_start_at_zero_and_ring_the_combinations_meeting_the_targets(small_sweep):
+    from hvsim.report.text import meets_targets
+
+    meets = meets_targets(small_sweep.table, small_sweep.params)
+    kpis = ["backups.window_compliance", "backups.failed"]
+    fig = plots.sweep_figure(small_sweep, kpis, meets=meets)
+    share, count = fig.axes
+    # A share from 0 to 100 % at least; a count from 0.
+    assert share.get_ylim()[0] == 0 and share.get_ylim()[1] >= 100
+    assert count.get_ylim()[0] == 0
+    # One ring per combination that meets the targets (4 combinations, 2 lines of 2).
+    rings = [c for c in share.collections if c.get_label() == "meets the targets"]
+    n_ok = int(meets["meets"].sum())
+    assert (len(rings[0].get_offsets()) if rings else 0) == n_ok
+
+
+def test_downtime_bars_name_their_vms_one_in_k_when_there_are_many():
+    from types import SimpleNamespace
+
+    # 120 VMs with 120 - i seconds each: sorted bars, most first. 120 names do not fit
+    # DOWNTIME_NAMES = 50: one in ceil(120 / 50) = 3 is named, 40 names.
+    d = pd.DataFrame({"vm": [f"vm{i:03d}" for i in range(120)], "seconds": 120.0 - np.arange(120)})
+    fig = plots.downtime(SimpleNamespace(downtime=d, horizon_days=7))
+    bars = fig.axes[0]
+    names = [t.get_text() for t in bars.get_xticklabels()]
+    assert names == [f"vm{i:03d}" for i in range(0, 120, 3)]
+    assert "1 in 3 named" in bars.get_xlabel()
+    # 12 VMs: every bar named.
+    fig = plots.downtime(SimpleNamespace(downtime=d.head(12), horizon_days=7))
+    assert len(fig.axes[0].get_xticklabels()) == 12
