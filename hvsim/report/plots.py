@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from hvsim.results import Results
 
@@ -580,11 +581,11 @@ def _from_zero(ax: Any, kpi: str, values: Any, unit: str) -> None:
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if x.size and x.min() >= 0:
-        ax.set_ylim(bottom=0)
+        top = float(x.max())
         if unit == "%":
-            ax.set_ylim(top=max(105.0, float(x.max()) * 1.05))
-        elif x.max() == 0:
-            ax.set_ylim(top=1)
+            ax.set_ylim(0, max(105.0, top * 1.05))
+        else:
+            ax.set_ylim(0, top * 1.08 if top > 0 else 1)
 
 
 def sweep_figure(
@@ -689,9 +690,11 @@ def replications_figure(
         if ci.n > 1:
             ax.axhspan(ci.low / div, ci.high / div, color="#4c72b0", alpha=0.2, lw=0)
         ax.set_title(kpi_title(kpi), fontsize=8.5)
-        _from_zero(ax, kpi, table[kpi].to_numpy(float) / div, unit)
+        values = np.append(table[kpi].to_numpy(float), [ci.low, ci.high])
+        _from_zero(ax, kpi, values / div, unit)
         ax.set_ylabel(unit, fontsize=8)
         ax.set_xlabel("seed", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=8)
     fig.suptitle(f"{len(table)} replications: values per seed, mean, {confidence:.0%} CI")
     return fig
