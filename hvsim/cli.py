@@ -396,7 +396,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         )
     _print_verdict(checks, f"Verdict (seed {args.seed})" if reps is not None else "Verdict")
     if reps is None:
-        print(console_table(kpis))
+        print(console_table(kpis, results))
     else:
         seeds = reps.seeds
         _heading(
@@ -458,7 +458,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     from hvsim.files import table_csv
     from hvsim.report.html import sweep_report
-    from hvsim.report.text import console_stats, headline, sweep_markdown
+    from hvsim.report.text import console_stats, sweep_kpis, sweep_markdown, unknown_kpi_line
     from hvsim.report.verdict import (
         many_verdict_lines,
         many_verdict_markdown,
@@ -466,12 +466,15 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
         table_verdicts,
     )
     from hvsim.runs.plan import combination_label
-    from hvsim.stats import varying
     from hvsim.sweep import run_sweep
 
     sweep, status = _many_runs(run_sweep, args, folder, args.scenario, args.vary)
     if status is not None:
         return status
+    shown, unknown = sweep_kpis(sweep, args.kpi or ())
+    for name in unknown if len(sweep.table) else []:
+        print(unknown_kpi_line(args.scenario, name, sweep.kpis), file=sys.stderr)
+    shown = shown or sweep_kpis(sweep)[0]
     combos = sweep.combinations()
     picks = sorted({0, len(combos) - 1})
     details = _detailed_runs(
@@ -481,7 +484,7 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
     verdicts = table_verdicts(sweep.table, sweep.params, scenario_targets(scenario))
     lines = many_verdict_lines(verdicts)
     markdown = _with_verdict(
-        sweep_markdown(sweep, title, scenario.description), many_verdict_markdown(verdicts)
+        sweep_markdown(sweep, title, scenario.description, shown), many_verdict_markdown(verdicts)
     )
     with folder.staging() as tmp:
         written = _write_many(
@@ -490,7 +493,9 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
             {
                 "summary.csv": table_csv(sweep.summary()),
                 "summary.md": markdown,
-                "report.html": sweep_report(sweep, details, title, scenario.description, lines),
+                "report.html": sweep_report(
+                    sweep, details, title, scenario.description, shown, lines
+                ),
             },
         )
         if args.xlsx:
@@ -508,9 +513,7 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
         f"{seeds[-1]}): mean, 95% CI, p50, p95"
     )
     if len(sweep.table):
-        heads = headline(sweep.kpis, sweep.table)
-        heads = [k for k in heads if k in varying(sweep.table, heads)] or heads
-        print(console_stats(sweep.summary(heads), sweep.params, heads))
+        print(console_stats(sweep.summary(shown), sweep.params, shown))
     return _finish_many(folder.given, sweep, written)
 
 
@@ -885,6 +888,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     swp.add_argument(
         "--replications", type=_positive(100_000), default=5, help="seeds per combination (5)"
+    )
+    swp.add_argument(
+        "--kpi",
+        action="append",
+        metavar="NAME",
+        help="a KPI to plot and tabulate first, as named in kpis.json and runs.csv, e.g. "
+        "backups.makespan_max_s (repeat for more; default the headline KPIs that change)",
     )
     _seed_option(swp, "first seed (default 1)")
     _out_options(swp, "reports/<scenario name>-sweep")

@@ -18,26 +18,39 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hvsim.report import plots
+from hvsim.report.names import kpi_label
 from hvsim.report.text import (
+    BETTER_NOTE,
+    BUSIEST_NOTE,
+    BUSIEST_TITLE,
     CONSISTENCY_NOTE,
     LISTED_VMS,
+    MEETS_NOTE,
     RECOMMENDATIONS_TITLE,
     RESTORES_NOTE,
     UNPROTECTED_NOTE,
     Table,
+    busiest_table,
     comparison_table,
     consistency_table,
+    failures_table,
     headline,
     kpi_table,
+    marked_rows,
+    meets_table,
+    meets_targets,
     not_application_consistent,
+    offline_table,
     recommendations_summary,
     restores_table,
     stats_table,
+    sweep_kpis,
+    unprotected_table,
     unprotected_vms,
 )
 from hvsim.results import Results
 from hvsim.runs.store import rejected_line
-from hvsim.stats import CONFIDENCE, varying
+from hvsim.stats import CONFIDENCE
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -77,6 +90,7 @@ def _environment() -> Any:
     )
     env.filters["fmt"] = format
     env.filters["slug"] = slug
+    env.filters["kpi_label"] = kpi_label
     return env
 
 
@@ -219,15 +233,29 @@ def run_report(
         title=f"hvsim {res.scenario}",
         res=res,
         description=description.strip(),
-        kpis=kpi_table(kpis),
+        kpis=kpi_table(kpis, res),
         coverage=_coverage(res),
         restores=restores_table(res),
         restores_note=RESTORES_NOTE,
         recommendations=recommendations_summary(res),
         recommendations_title=RECOMMENDATIONS_TITLE,
         figures=_pngs(run_figures(res, scenario)),
+        **_run_tables(res),
         **context,
     )
+
+
+def _run_tables(res: Results) -> dict[str, Any]:
+    """The VMs backed up offline and why, failed attempts by reason, and the busiest
+    resources of the backup path (as in summary.md)."""
+    offline = res.vms[res.vms["method"] == "offline"]
+    return {
+        "offline": None if offline.empty else offline_table(res, offline),
+        "failures_by_reason": failures_table(res),
+        "busiest": busiest_table(res) if len(res.resources) else None,
+        "busiest_title": BUSIEST_TITLE,
+        "busiest_note": BUSIEST_NOTE,
+    }
 
 
 def _coverage(res: Results) -> dict[str, Any]:
@@ -236,6 +264,7 @@ def _coverage(res: Results) -> dict[str, Any]:
     weak = not_application_consistent(res)
     return {
         "unprotected": unprotected_vms(res),
+        "unprotected_table": unprotected_table(res),
         "vms": len(res.vms),
         "listed": LISTED_VMS,
         "unprotected_note": UNPROTECTED_NOTE,
@@ -264,21 +293,25 @@ def sweep_report(
     details: Sequence[tuple[str, Results, Any]] = (),
     title: str = "",
     description: str = "",
+    kpis: Sequence[str] = (),
     verdict: Sequence[str] = (),
 ) -> str:
     """report.html of ``hvsim sweep``: the verdict (``verdict``: its lines, hvsim.report.
-    verdict.many_verdict_lines), each KPI against the varied parameter with its
-    confidence band, statistics per combination, and the plots of one run of some
-    combinations (``details``: (label, results, scenario))."""
-    pngs, headline_table, all_table = [], None, None
+    verdict.many_verdict_lines), which combinations meet the targets, each KPI
+    shown (``kpis``, the --kpi names; default the headline KPIs that change) against
+    the varied parameter with its confidence band, statistics per combination, and
+    the plots of one run of some combinations (``details``: (label, results,
+    scenario))."""
+    pngs, headline_table, all_table, meets = [], None, None, None
     if len(sweep.table):
-        moving = varying(sweep.table, sweep.kpis)
-        heads = [k for k in headline(sweep.kpis) if k in moving]
-        shown = heads + [k for k in moving if k not in heads]
+        shown, _ = sweep_kpis(sweep, kpis)
+        targets = meets_targets(sweep.table, sweep.params)
+        meets = meets_table(targets, sweep.params)
         for i in range(0, len(shown), 12):
-            pngs.append(figure_base64(plots.sweep_figure(sweep, shown[i : i + 12])))
-        summary = sweep.summary(headline(sweep.kpis, sweep.table))
-        headline_table = stats_table(summary, sweep.params)
+            figure = plots.sweep_figure(sweep, shown[i : i + 12], meets=targets)
+            pngs.append(figure_base64(figure))
+        summary = sweep.summary(shown)
+        headline_table = marked_rows(stats_table(summary, sweep.params), targets, sweep.params)
     detail_pngs = _details(details)
     if len(sweep.table):
         all_table = stats_table(sweep.summary(), sweep.params)
@@ -291,6 +324,8 @@ def sweep_report(
         failures=_failures(sweep.failures, sweep.params),
         sweep_pngs=pngs,
         headline=headline_table,
+        meets=meets,
+        meets_note=MEETS_NOTE,
         details=detail_pngs,
         all_kpis=all_table,
         verdict=list(verdict),
@@ -327,6 +362,7 @@ def compare_report(
         title=title.format(*cmp.labels) if cmp is not None else title,
         cmp=cmp,
         confidence=CONFIDENCE,
+        better_note=BETTER_NOTE,
         failures=_failures(cmp.failures, ["scenario"]) if cmp is not None else None,
         comparison_png=png,
         tables=tables,

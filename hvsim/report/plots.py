@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from hvsim.results import Results
 
@@ -336,6 +337,10 @@ def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Fig
 # --- saved-state downtime ---------------------------------------------------------
 
 
+# VM names that fit under the downtime bars (a 7-inch axis, 7-point names rotated).
+DOWNTIME_NAMES = 50
+
+
 def downtime(res: Results) -> Figure:
     """Saved-state downtime: total per VM over the run (sorted bars) and the
     distribution of the downtime of each saved-state backup (histogram)."""
@@ -344,15 +349,16 @@ def downtime(res: Results) -> Figure:
     if d.empty:
         return _empty(title, "no saved-state backups: every backed-up VM stayed online")
     per_vm = d.groupby("vm")["seconds"].sum().sort_values(ascending=False, kind="stable")
-    fig = _figure(12, 4.2)
+    fig = _figure(12, 5.0)
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     x = np.arange(len(per_vm))
     ax1.bar(x, per_vm.to_numpy(), color="#c44e52")
-    if len(per_vm) <= 40:
-        ax1.set_xticks(x, per_vm.index, rotation=90, fontsize=7)
-    else:
-        ax1.set_xticks([])
-        ax1.set_xlabel(f"{len(per_vm)} VMs, most downtime first")
+    # Names that fit under the bars (about 10 points each, rotated), every k-th beyond.
+    step = math.ceil(len(per_vm) / DOWNTIME_NAMES)
+    ax1.set_xticks(x[::step], per_vm.index[::step], rotation=90, fontsize=7)
+    ax1.set_xlim(-0.6, len(per_vm) - 0.4)
+    named = "" if step == 1 else f" (1 in {step} named)"
+    ax1.set_xlabel(f"{len(per_vm)} VMs, most downtime first{named}", fontsize=8)
     ax1.set_ylabel("seconds")
     ax1.set_title(f"{title} per VM, total over {res.horizon_days:g} days")
     seconds = d["seconds"].to_numpy(float)
@@ -470,11 +476,19 @@ def slot_queues(
     if q.empty:
         return _empty(title, "no job slots used in this run")
     present = list(dict.fromkeys(q["kind"]))
-    kinds = [k for k in SLOT_KIND_ORDER if k in present] + sorted(
+    ordered = [k for k in SLOT_KIND_ORDER if k in present] + sorted(
         k for k in present if k not in SLOT_KIND_ORDER
     )
     end_run = res.horizon_days * DAY_S
     lo, hi, span = _span(res, night, scenario, start_s, end_s, span)
+    # A kind of slot nobody waited for in the span is no panel but a line under the
+    # plot (a queue's level holds from its row's time until the next row).
+    until = q.groupby(["kind", "slot"], sort=False)["time_s"].shift(-1).fillna(end_run)
+    waited = set(q.loc[(q["queued"] > 0) & (q["time_s"] < hi) & (until > lo), "kind"])
+    kinds = [k for k in ordered if k in waited]
+    idle = [str(SLOT_KIND_TITLES.get(k, k)) for k in ordered if k not in waited]
+    if not kinds:
+        return _empty(title, f"no job waited for a slot, {span}")
     fig = _figure(11, 2.2 * len(kinds) + 0.6)
     axes = fig.subplots(len(kinds), 1, sharex=True, squeeze=False)[:, 0]
     for ax, kind in zip(axes, kinds, strict=True):
@@ -497,6 +511,8 @@ def slot_queues(
     _clock_axis(axes[-1], (hi - lo) / DAY_S)
     mean = f", {_bin_words(bin_s)}" if bin_s else ""
     fig.suptitle(f"{title}, {span}{mean}")
+    if idle:
+        fig.supxlabel("No job waited for: " + "; ".join(idle), fontsize=8, x=0.01, ha="left")
     return fig
 
 
@@ -543,17 +559,49 @@ def _short(kpi: str) -> str:
     return kpi if len(kpi) <= 38 else "..." + kpi[-35:]
 
 
+def kpi_title(kpi: str, width: int = 40) -> str:
+    """A panel's title: the KPI's words (hvsim.report.names), wrapped, and the dotted
+    name under them (the name alone when it has no words)."""
+    import textwrap
+
+    from hvsim.report.names import kpi_label
+
+    label = kpi_label(kpi)
+    if label == kpi:
+        return _short(kpi)
+    return "\n".join([*textwrap.wrap(label, width), _short(kpi)])
+
+
+MEETS_COLOUR = "#2ca02c"
+
+
+def _from_zero(ax: Any, kpi: str, values: Any, unit: str) -> None:
+    """A KPI that is never negative drawn from 0 (a trivial difference is not
+    magnified); a share up to 100 % at least."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size and x.min() >= 0:
+        top = float(x.max())
+        if unit == "%":
+            ax.set_ylim(0, max(105.0, top * 1.05))
+        else:
+            ax.set_ylim(0, top * 1.08 if top > 0 else 1)
+
+
 def sweep_figure(
     sweep: Any,
     kpis: Sequence[str] | None = None,
     x: str | None = None,
     confidence: float | None = None,
     ncols: int = 3,
+    meets: pd.DataFrame | None = None,
 ) -> Figure:
     """Each KPI against the varied parameter ``x`` (default the first --vary): the
     mean over replications with its confidence band, one line per combination of
-    the other varied values. ``sweep`` is a ``hvsim.sweep.SweepResult``; ``kpis``
-    defaults to those that vary across the sweep, headline KPIs first."""
+    the other varied values, from 0 for a KPI that is never negative. ``sweep`` is a
+    ``hvsim.sweep.SweepResult``; ``kpis`` defaults to those that vary across the
+    sweep, headline KPIs first. ``meets`` (hvsim.report.text.meets_targets): the
+    combinations that meet the targets are ringed in green."""
     from hvsim.report.text import headline
     from hvsim.stats import CONFIDENCE, summarize, varying
 
@@ -575,10 +623,26 @@ def sweep_figure(
     summary = summarize(sweep.table, params, kpis, confidence)
     order = list(dict.fromkeys(sweep.table[x]))
     numeric = pd.api.types.is_numeric_dtype(sweep.table[x])
-    fig, axes = _grid(len(kpis), ncols, (4.2, 3.0))
+    good: set[tuple[str, ...]] = set()
+    if meets is not None:
+        good = {tuple(str(r[p]) for p in params) for r in meets.to_dict("records") if r["meets"]}
+    fig, axes = _grid(len(kpis), ncols, (4.2, 3.3))
     for i, (ax, kpi) in enumerate(zip(axes, kpis, strict=True)):
         rows = summary[summary["kpi"] == kpi]
         div, unit = kpi_unit(kpi, rows[["mean", "ci_low", "ci_high"]].to_numpy())
+        if good:
+            ok = np.array([tuple(str(r[p]) for p in params) in good for _, r in rows.iterrows()])
+            xs_all = rows[x].to_numpy(float) if numeric else rows[x].map(order.index).to_numpy()
+            ax.scatter(
+                xs_all[ok],
+                rows["mean"].to_numpy(float)[ok] / div,
+                s=110,
+                facecolors="none",
+                edgecolors=MEETS_COLOUR,
+                linewidths=1.8,
+                zorder=3,
+                label="meets the targets" if i == 0 else None,
+            )
         lines = rows.groupby(hue, sort=False) if hue else [((), rows)]
         for key, part in lines:
             part = part.set_index(x).loc[order].reset_index()
@@ -591,11 +655,12 @@ def sweep_figure(
             ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, lw=0)
         if not numeric:
             ax.set_xticks(np.arange(len(order)), [str(v) for v in order])
-        ax.set_title(_short(kpi), fontsize=9)
+        ax.set_title(kpi_title(kpi), fontsize=8.5)
         ax.set_xlabel(x, fontsize=8)
         ax.set_ylabel(unit, fontsize=8)
         ax.tick_params(labelsize=8)
-        if hue and i == 0:
+        _from_zero(ax, kpi, rows[["mean", "ci_low", "ci_high"]].to_numpy(float) / div, unit)
+        if (hue or good) and i == 0:
             ax.legend(fontsize=7)
     n = int(summary["n"].max())
     fig.suptitle(f"KPIs against {x}: mean of {n} replication(s), {confidence:.0%} CI band")
@@ -616,7 +681,7 @@ def replications_figure(
     kpis = list(kpis)
     if table.empty or not kpis:
         return _empty("Replications", "nothing to show")
-    fig, axes = _grid(len(kpis), ncols, (4.2, 2.6))
+    fig, axes = _grid(len(kpis), ncols, (4.2, 3.0))
     for ax, kpi in zip(axes, kpis, strict=True):
         ci = mean_ci(table[kpi], confidence)
         div, unit = kpi_unit(kpi, table[kpi])
@@ -624,9 +689,12 @@ def replications_figure(
         ax.axhline(ci.mean / div, color="#333333", lw=1)
         if ci.n > 1:
             ax.axhspan(ci.low / div, ci.high / div, color="#4c72b0", alpha=0.2, lw=0)
-        ax.set_title(_short(kpi), fontsize=9)
+        ax.set_title(kpi_title(kpi), fontsize=8.5)
+        values = np.append(table[kpi].to_numpy(float), [ci.low, ci.high])
+        _from_zero(ax, kpi, values / div, unit)
         ax.set_ylabel(unit, fontsize=8)
         ax.set_xlabel("seed", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=8)
     fig.suptitle(f"{len(table)} replications: values per seed, mean, {confidence:.0%} CI")
     return fig
@@ -635,6 +703,7 @@ def replications_figure(
 def comparison_figure(comparison: Any, kpis: Sequence[str] | None = None, ncols: int = 3) -> Figure:
     """A and B side by side for each KPI: means with confidence intervals, and the
     paired difference B - A with its interval in the title."""
+    from hvsim.report.names import better
     from hvsim.report.text import format_ci, format_kpi, headline
 
     if comparison.table.empty:
@@ -643,7 +712,7 @@ def comparison_figure(comparison: Any, kpis: Sequence[str] | None = None, ncols:
     if not kpis:
         return _empty("Comparison", "no KPI to compare")
     diff = comparison.differences(kpis).set_index("kpi")
-    fig, axes = _grid(len(kpis), ncols, (3.6, 2.8))
+    fig, axes = _grid(len(kpis), ncols, (3.6, 3.4))
     a, b = comparison.labels
     for ax, kpi in zip(axes, kpis, strict=True):
         r = diff.loc[kpi]
@@ -656,10 +725,12 @@ def comparison_figure(comparison: Any, kpis: Sequence[str] | None = None, ncols:
         ax.set_ylabel(unit, fontsize=8)
         ax.set_xticks([0, 1], ["A", "B"])
         star = " *" if r["significant"] else ""
+        verdict = better(kpi, r["diff_mean"], bool(r["significant"]))
         ax.set_title(
-            f"{_short(kpi)}\nB-A {format_kpi(kpi, r['diff_mean'])} "
-            f"{format_ci(kpi, r['diff_ci_low'], r['diff_ci_high'])}{star}",
-            fontsize=8,
+            f"{kpi_title(kpi, 34)}\nB-A {format_kpi(kpi, r['diff_mean'])} "
+            f"{format_ci(kpi, r['diff_ci_low'], r['diff_ci_high'])}{star}"
+            + (f": B {verdict}" if verdict != "n/a" else ""),
+            fontsize=7.5,
         )
         ax.tick_params(labelsize=8)
     fig.suptitle(f"A = {a}, B = {b}: means with CI; B - A paired by seed (* excludes 0)")

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hvsim.report.names import better, has_label, kpi_label
 from hvsim.results import unprotected_vm_mask
 from hvsim.runs.plan import combination_label, describe
 from hvsim.runs.store import rejected_line
-from hvsim.stats import CONFIDENCE
+from hvsim.stats import CONFIDENCE, varying
 
 if TYPE_CHECKING:
     from hvsim.results import Results
@@ -139,13 +140,16 @@ def format_ci(name: str, low: float, high: float) -> str:
 @dataclass(frozen=True)
 class Table:
     """A table as text: ``head`` and ``rows`` of cells. ``numeric_from``: in HTML the
-    cells from this column on are numbers (right-aligned); ``code``: in Markdown
-    this column is code (KPI names)."""
+    cells from this column on are numbers (right-aligned); ``code``: this column
+    holds dotted KPI names, shown by their words (hvsim.report.names) with the name
+    beside them (in Markdown as code). ``marked``: rows highlighted in HTML (e.g.
+    combinations that meet the targets), one flag per row."""
 
     head: Sequence[str]
     rows: Sequence[Sequence[str]] = field(default_factory=list)
     numeric_from: int | None = None
     code: int | None = None
+    marked: Sequence[bool] | None = None
 
 
 def _md_cell(text: Any) -> str:
@@ -162,9 +166,16 @@ def markdown(table: Table) -> list[str]:
     for row in table.rows:
         cells = [_md_cell(c) for c in row]
         if table.code is not None:
-            cells[table.code] = f"`{cells[table.code]}`"
+            cells[table.code] = kpi_markdown(row[table.code])
         lines.append(_md_row(cells))
     return lines
+
+
+def kpi_markdown(name: str) -> str:
+    """A KPI in Markdown: its words and the dotted name as code, or the name alone."""
+    if not has_label(name):
+        return f"`{name}`"
+    return f"{_md_cell(kpi_label(name))} (`{name}`)"
 
 
 def console_columns(table: Table) -> list[str]:
@@ -330,8 +341,10 @@ HOST_LEVEL_ROWS = frozenset(
 HOST_ONLY_NA = "n/a (no host-level backups)"
 
 
-def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
-    """The KPIs of one run (kpis.json) as (what, value) rows."""
+def kpi_rows(k: dict[str, Any], res: Results | None = None) -> list[tuple[str, str]]:
+    """The KPIs of one run (kpis.json) as (what, value) rows; with ``res`` the
+    bottleneck of the backup path and of each other tier (tape, Azure) from its
+    resources (bottleneck_rows), otherwise the backup path's from kpis.json."""
     s_, b_ = format_seconds, format_bytes
     b, d, s = k["backups"], k["downtime"], k["storage"]
     rows = coverage_rows(k) + [
@@ -421,9 +434,13 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{scan['vms_missed']} missed",
             )
         )
-    if k.get("bottleneck"):
-        top, share = next(iter(k["bottleneck"].items()))
-        rows.append(("main transfer bottleneck", f"{top} ({share:.0%} of flow time)"))
+    if res is not None:
+        rows += bottleneck_rows(res)
+    elif k.get("bottleneck"):
+        path = [(r, v) for r, v in k["bottleneck"].items() if resource_tier(r) == "backup"]
+        if path:
+            top, share = path[0]
+            rows.append(("main transfer bottleneck", f"{top} ({share:.0%} of flow time)"))
     if not b["jobs"] and (k.get("guest") or {}).get("data_sources"):
         # Guest level only: what host-level backups measure is not 0 but n/a.
         rows = [(a, HOST_ONLY_NA if a in HOST_LEVEL_ROWS else v) for a, v in rows]
@@ -468,13 +485,13 @@ def _one_decimal(x: float) -> str:
     return f"{x / 1e12:,.1f} TB" if x >= 1e12 else f"{x / 1e9:,.1f} GB"
 
 
-def kpi_table(k: dict[str, Any]) -> Table:
-    return Table(("KPI", "value"), kpi_rows(k))
+def kpi_table(k: dict[str, Any], res: Results | None = None) -> Table:
+    return Table(("KPI", "value"), kpi_rows(k, res))
 
 
-def console_table(k: dict[str, Any]) -> str:
+def console_table(k: dict[str, Any], res: Results | None = None) -> str:
     """What ``hvsim run`` prints: a heading and the KPI rows."""
-    rows = kpi_rows(k)
+    rows = kpi_rows(k, res)
     width = max(len(r[0]) for r in rows)
     head = f"hvsim: {k['scenario']} (seed {k['seed']}, {k['horizon_days']:g} days)"
     return "\n".join(
@@ -488,6 +505,25 @@ def unprotected_vms(res: Results) -> list[str]:
     coverage KPIs count it)."""
     vms = res.vms
     return sorted(vms.loc[unprotected_vm_mask(vms, res.horizon_days * 86400.0), "vm"])
+
+
+def unprotected_table(res: Results) -> Table | None:
+    """The unprotected VMs (at most LISTED_VMS rows, then how many more): name, host,
+    storage and why (in no protection group, or onboarded after the horizon); None
+    when every VM is protected."""
+    vms = res.vms
+    horizon_s = res.horizon_days * 86400.0
+    rows_ = vms[unprotected_vm_mask(vms, horizon_s)].sort_values("vm", kind="stable")
+    if rows_.empty:
+        return None
+    rows = []
+    for r in rows_.head(LISTED_VMS).to_dict("records"):
+        late = "protection_start_s" in r and r["protection_start_s"] >= horizon_s
+        why = "onboarded after the horizon" if late else "in no protection group"
+        rows.append([str(r["vm"]), str(r["host"]), str(r["storage"]), why])
+    if len(rows_) > LISTED_VMS:
+        rows.append([f"and {len(rows_) - LISTED_VMS} more", "", "", ""])
+    return Table(("VM", "host", "storage", "why unprotected"), rows)
 
 
 def not_application_consistent(res: Results) -> pd.DataFrame:
@@ -679,10 +715,65 @@ def offline_table(res: Results, offline: pd.DataFrame) -> Table:
     return Table(head, rows)
 
 
+# Tiers of transfer resources, each with its own bottleneck: the backup path (hosts,
+# CSVs and volumes, links, DPM pools), the tape drives and the Azure uplinks.
+TIER_WORDS = {
+    "backup": "main transfer bottleneck",
+    "tape": "tape bottleneck",
+    "online": "Azure upload bottleneck",
+}
+TIER_FLOWS = {"backup": "backup", "tape": "tape", "online": "upload"}
+
+
+def resource_tier(name: str, kind: str = "") -> str:
+    """'tape' (a tape drive), 'online' (a DPM server's Internet uplink to Azure) or
+    'backup' (the backup path: everything else)."""
+    if kind == "tape" or ":tape-drive" in name:
+        return "tape"
+    if name.endswith(":uplink"):
+        return "online"
+    return "backup"
+
+
+def _tiers(res: Results) -> pd.Series:
+    r = res.resources
+    return pd.Series(
+        [resource_tier(str(n), str(k)) for n, k in zip(r["resource"], r["kind"], strict=True)],
+        index=r.index,
+        dtype=object,
+    )
+
+
+def bottleneck_rows(res: Results) -> list[tuple[str, str]]:
+    """Per tier with transfers (backup path first, then tape, then Azure): the
+    resource that was the bottleneck of its flows longest and its share of the
+    tier's flow time, e.g. ("main transfer bottleneck", "dpm01:pool-write (92 % of
+    backup flow time)")."""
+    r = res.resources
+    if r.empty:
+        return []
+    tiers = _tiers(res)
+    rows = []
+    for tier, words in TIER_WORDS.items():
+        part = r[tiers == tier]
+        total = float(part["bottleneck_flow_s"].sum())
+        if total <= 0:
+            continue
+        top = part.sort_values(["bottleneck_flow_s", "resource"], ascending=[False, True]).iloc[0]
+        share = float(top["bottleneck_flow_s"]) / total
+        rows.append((words, f"{top['resource']} ({share:.0%} of {TIER_FLOWS[tier]} flow time)"))
+    return rows
+
+
 def busiest_table(res: Results, top: int = 8) -> Table:
-    """The resources busiest longest, and their share of flow time as bottleneck."""
-    total = float(res.resources["bottleneck_flow_s"].sum()) or 1.0
-    busiest = res.resources.sort_values(["busy_s", "resource"], ascending=[False, True])
+    """The resources of the backup path (tape drives and Azure uplinks are tiers of
+    their own: bottleneck_rows) that were the bottleneck longest, then busiest
+    longest, and their share of the backup path's flow time as bottleneck."""
+    path = res.resources[_tiers(res) == "backup"]
+    total = float(path["bottleneck_flow_s"].sum()) or 1.0
+    busiest = path.sort_values(
+        ["bottleneck_flow_s", "busy_s", "resource"], ascending=[False, False, True]
+    )
     rows = [
         (
             r.resource,
@@ -695,6 +786,37 @@ def busiest_table(res: Results, top: int = 8) -> Table:
     ]
     head = ("resource", "kind", "bytes", "busy", "share of flow time as bottleneck")
     return Table(head, rows)
+
+
+BUSIEST_TITLE = "Busiest resources of the backup path"
+BUSIEST_NOTE = (
+    "The bottleneck longest first (the resource that held a transfer's rate down), then "
+    "the busiest; tape drives and Azure uplinks are tiers of their own (their "
+    "bottleneck is in the KPIs)."
+)
+
+
+def offline_failure_markdown(res: Results) -> list[str]:
+    """summary.md's sections on VMs backed up offline and failed attempts."""
+    offline = res.vms[res.vms["method"] == "offline"]
+    lines = ["", "## VMs backed up offline (saved state)", ""]
+    if offline.empty:
+        lines.append("None: every protected VM is backed up while it runs.")
+    else:
+        lines += markdown(offline_table(res, offline))
+    lines += ["", "## Failed attempts", ""]
+    failures = failures_table(res)
+    lines += ["None."] if failures is None else markdown(failures)
+    return lines
+
+
+def failures_table(res: Results) -> Table | None:
+    """Failed job attempts grouped by reason, most first; None when none failed."""
+    failed = res.jobs[res.jobs["outcome"] == "failed"]
+    if failed.empty:
+        return None
+    reasons = failed.groupby("failure_reason").size().sort_values(ascending=False, kind="stable")
+    return Table(("reason", "attempts"), [(str(r), str(n)) for r, n in reasons.items()], 1)
 
 
 def summary_markdown(
@@ -712,24 +834,13 @@ def summary_markdown(
     ]
     for line in pool_full_lines(k):
         lines += [f"**{line}**", ""]
-    lines += markdown(kpi_table(k))
+    lines += markdown(kpi_table(k, res))
     lines += coverage_markdown(res)
     lines += restores_markdown(res)
     lines += recommendations_markdown(res)
-    offline = res.vms[res.vms["method"] == "offline"]
-    lines += ["", "## VMs backed up offline (saved state)", ""]
-    if offline.empty:
-        lines.append("None: every protected VM is backed up while it runs.")
-    else:
-        lines += markdown(offline_table(res, offline))
-    failed = res.jobs[res.jobs["outcome"] == "failed"]
-    lines += ["", "## Failed attempts", ""]
-    if failed.empty:
-        lines.append("None.")
-    else:
-        reasons = failed.groupby("failure_reason").size().sort_values(ascending=False)
-        lines += markdown(Table(("reason", "attempts"), [(r, str(n)) for r, n in reasons.items()]))
-    lines += ["", "## Busiest resources", ""]
+    lines += offline_failure_markdown(res)
+    lines += ["", f"## {BUSIEST_TITLE}", ""]
+    lines += [BUSIEST_NOTE, ""]
     lines += markdown(busiest_table(res))
     return "\n".join(lines) + "\n"
 
@@ -754,6 +865,93 @@ def headline(kpi_columns: Sequence[str], table: pd.DataFrame | None = None) -> l
         rest = [k for k in names if k not in repeated]
         names = [k for k in DECISION_KPIS if k in kpi_columns] + rto + rest
     return [k for k in names if (table[k].fillna(0) != 0).any()]
+
+
+def sweep_kpis(result: SweepResult, asked: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """The KPIs a sweep's report shows and the names asked for that are no KPI of the
+    sweep: those asked (``--kpi``), in their order, or by default the headline KPIs
+    that change across the sweep (all headline KPIs when none changes)."""
+    if asked:
+        names = list(dict.fromkeys(asked))
+        return [k for k in names if k in result.kpis], [k for k in names if k not in result.kpis]
+    if result.table.empty:
+        return [], []
+    heads = headline(result.kpis, result.table)
+    moving = set(varying(result.table, heads)) if result.params else set()
+    return [k for k in heads if k in moving] or heads, []
+
+
+def unknown_kpi_line(source: str, name: str, kpis: Sequence[str]) -> str:
+    """The warning for a --kpi that is no KPI of the runs, with the closest names."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(kpis), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else " (see the columns of runs.csv)"
+    return f"{source}: --kpi {name}: not a KPI of these runs, left out{hint}"
+
+
+# The targets a sweep's combination is held to (the verdict's may replace them): (KPI,
+# the bound it must keep, 'min' or 'max', the words for a miss).
+SWEEP_TARGETS: tuple[tuple[str, float, str, str], ...] = (
+    ("backups.window_compliance", 1.0, "min", "jobs outside their backup window"),
+    ("rpo.violations", 0.0, "max", "RPO violations"),
+    ("storage.pool_full_failures", 0.0, "max", "jobs failed on a full DPM pool"),
+)
+# The share of a combination's replications that must keep every target.
+MEETS_SHARE = 0.95
+MEETS_NOTE = (
+    "A combination meets the targets when in at least 95 % of its replications every "
+    "scheduled job ran in its backup window (backups.window_compliance = 100 %), no "
+    "recovery point objective was missed (rpo.violations = 0) and no job failed on a "
+    "full DPM pool (storage.pool_full_failures = 0); a KPI with nothing to measure (n/a) "
+    "keeps its target. Highlighted: the combinations that meet them."
+)
+
+
+def meets_targets(table: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
+    """Per combination of ``params`` (in the table's order): ``meets`` (every target
+    of SWEEP_TARGETS kept in at least MEETS_SHARE of its runs) and ``misses`` (words:
+    each target missed, in how many of the runs)."""
+    rows = []
+    groups = table.groupby(list(params), sort=False, dropna=False) if params else [((), table)]
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        misses = []
+        for kpi, bound, side, words in SWEEP_TARGETS:
+            if kpi not in part:
+                continue
+            x = part[kpi].astype(float)
+            kept = x.isna() | ((x >= bound - 1e-9) if side == "min" else (x <= bound + 1e-9))
+            bad = int((~kept).sum())
+            if bad and kept.mean() < MEETS_SHARE:
+                misses.append(f"{words} in {bad} of {len(part)} runs")
+        rows.append(
+            {
+                **dict(zip(params, key, strict=True)),
+                "meets": not misses,
+                "misses": "; ".join(misses),
+            }
+        )
+    return pd.DataFrame(rows, columns=[*params, "meets", "misses"])
+
+
+def meets_table(meets: pd.DataFrame, params: Sequence[str]) -> Table:
+    """Each combination: whether it meets the targets, and what it misses (the rows
+    that meet them marked)."""
+    rows = [
+        [*(str(r[p]) for p in params), "yes" if r["meets"] else "no", r["misses"]]
+        for r in meets.to_dict("records")
+    ]
+    flags = [bool(m) for m in meets["meets"]]
+    return Table([*params, "meets the targets", "misses"], rows, marked=flags)
+
+
+def marked_rows(table: Table, meets: pd.DataFrame, params: Sequence[str]) -> Table:
+    """``table`` (its first columns the combination's values) with the rows of the
+    combinations that meet the targets marked."""
+    ok = {tuple(str(r[p]) for p in params) for r in meets.to_dict("records") if r["meets"]}
+    flags = [tuple(row[: len(params)]) in ok for row in table.rows]
+    return Table(table.head, table.rows, table.numeric_from, table.code, flags)
 
 
 def runs_counts(result: SweepResult | Comparison) -> str:
@@ -843,9 +1041,18 @@ def comparison_rows(diff: pd.DataFrame) -> list[dict[str, Any]]:
                 "diff": format_kpi(k, r["diff_mean"]),
                 "diff_ci": format_ci(k, r["diff_ci_low"], r["diff_ci_high"]),
                 "significant": bool(r["significant"]),
+                "better": better(k, r["diff_mean"], bool(r["significant"])),
             }
         )
     return rows
+
+
+BETTER_NOTE = (
+    "B is: better or worse than A in this KPI's better direction (lower for durations, "
+    "downtime, failures, violations and bytes needed; higher for compliance and "
+    "successes), with ? when the interval of B - A includes zero; n/a when neither "
+    "direction is better."
+)
 
 
 def _star(r: dict[str, Any]) -> str:
@@ -862,10 +1069,11 @@ def comparison_table(diff: pd.DataFrame, labels: tuple[str, str]) -> Table:
             f"{r['b']} {r['b_ci']}",
             r["diff"] + _star(r),
             r["diff_ci"],
+            r["better"],
         ]
         for r in comparison_rows(diff)
     ]
-    head = ["KPI", f"A: {labels[0]}", f"B: {labels[1]}", "B - A", CI_LABEL]
+    head = ["KPI", f"A: {labels[0]}", f"B: {labels[1]}", "B - A", CI_LABEL, "B is"]
     return Table(head, rows, numeric_from=1, code=0)
 
 
@@ -878,14 +1086,18 @@ def _difference(r: dict[str, Any]) -> str:
 
 def console_comparison(diff: pd.DataFrame, labels: tuple[str, str]) -> str:
     """A's and B's means and B - A with its interval, in columns."""
-    rows = [[r["kpi"], r["a"], r["b"], _difference(r)] for r in comparison_rows(diff)]
-    head = ["KPI", f"A: {labels[0]}", f"B: {labels[1]}", f"B - A [{CI_LABEL}]"]
+    rows = [[r["kpi"], r["a"], r["b"], _difference(r), r["better"]] for r in comparison_rows(diff)]
+    head = ["KPI", f"A: {labels[0]}", f"B: {labels[1]}", f"B - A [{CI_LABEL}]", "B is"]
     lines = console_columns(Table(head, rows))
-    return "\n".join(lines) + "\n(* the interval excludes zero)"
+    return "\n".join(lines) + "\n(* the interval excludes zero; ? it includes zero)"
 
 
-def sweep_markdown(result: SweepResult, title: str, description: str = "") -> str:
-    """summary.md of a sweep or of replications."""
+def sweep_markdown(
+    result: SweepResult, title: str, description: str = "", kpis: Sequence[str] = ()
+) -> str:
+    """summary.md of a sweep or of replications; a sweep's shows which combinations
+    meet the targets and the KPIs ``kpis`` (--kpi; default its headline KPIs that
+    change) per combination before all KPIs."""
     seeds = result.seeds
     lines = [f"# {title}", ""]
     if description:
@@ -910,9 +1122,15 @@ def sweep_markdown(result: SweepResult, title: str, description: str = "") -> st
         lines.append("")
     if result.table.empty:
         return "\n".join(lines) + "\n"
-    heads = headline(result.kpis, result.table)
-    lines += ["## Headline KPIs", ""]
-    lines += markdown(stats_table(result.summary(heads), result.params))
+    if result.params:
+        lines += ["## Combinations against the targets", "", MEETS_NOTE, ""]
+        lines += markdown(meets_table(meets_targets(result.table, result.params), result.params))
+        lines += ["", "## The KPIs shown, per combination", ""]
+        lines += markdown(stats_table(result.summary(sweep_kpis(result, kpis)[0]), result.params))
+    else:
+        heads = headline(result.kpis, result.table)
+        lines += ["## Headline KPIs", ""]
+        lines += markdown(stats_table(result.summary(heads), result.params))
     lines += ["", "## All KPIs", ""]
     lines += markdown(stats_table(result.summary(), result.params))
     return "\n".join(lines) + "\n"
@@ -944,4 +1162,5 @@ def compare_markdown(cmp: Comparison) -> str:
         lines += [f"## {title}", ""]
         lines += markdown(comparison_table(part, cmp.labels))
         lines.append("")
+    lines += [BETTER_NOTE, ""]
     return "\n".join(lines)

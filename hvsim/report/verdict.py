@@ -20,13 +20,15 @@ from typing import Any
 
 import pandas as pd
 
-from hvsim.report.text import format_bytes, format_kpi, format_seconds, pool_full_lines
+from hvsim.report.text import (
+    format_bytes,
+    format_kpi,
+    format_seconds,
+    pool_full_lines,
+    resource_tier,
+)
 from hvsim.results import Results
 from hvsim.targets import Target, parse_target
-
-# The backup path's resources: a tape drive or an Azure uplink is its own tier, not
-# what limits the nightly backups.
-_NOT_BACKUP_PATH = ("tape", "uplink", "azure")
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,13 @@ def _names(names: Sequence[str], most: int = 8) -> str:
 
 
 def backup_bottleneck(k: dict[str, Any]) -> tuple[str, float] | None:
-    """The backup path's busiest bottleneck (name, share of flow time), tape drives and
-    Azure uplinks left out."""
+    """The backup path's busiest bottleneck (name, share of flow time): tape drives and
+    Azure uplinks are tiers of their own (text.resource_tier), not what limits the
+    nightly backups. The share is of all flow time, as kpis.json's bottleneck."""
     shares = {
         name: v
         for name, v in (k.get("bottleneck") or {}).items()
-        if isinstance(v, int | float) and not any(w in name.lower() for w in _NOT_BACKUP_PATH)
+        if isinstance(v, int | float) and resource_tier(name) == "backup"
     }
     if not shares:
         return None

@@ -177,11 +177,22 @@ def test_slot_queue_lines_peak_at_each_kinds_longest_queue(example):
     _, res = example
     fig = plots.slot_queues(res)
     q = res.slot_queues
-    kinds = [k for k in plots.SLOT_KIND_ORDER if k in set(q["kind"])]
+    # A panel per kind of slot some job waited for; the others named in one line.
+    waited = set(q.loc[q["queued"] > 0, "kind"])
+    order = [k for k in plots.SLOT_KIND_ORDER if k in set(q["kind"])]
+    order += sorted(set(q["kind"]) - set(order))
+    kinds = [k for k in order if k in waited]
+    idle = [k for k in order if k not in waited]
+    assert [ax.get_title(loc="left") for ax in fig.axes] == [
+        plots.SLOT_KIND_TITLES[k] for k in kinds
+    ]
     for ax, kind in zip(fig.axes, kinds, strict=False):
-        assert ax.get_title(loc="left") == plots.SLOT_KIND_TITLES[kind]
         peak = max(float(np.max(line.get_ydata())) for line in ax.lines)
         assert peak == q.loc[q["kind"] == kind, "queued"].max()
+        assert peak > 0
+    notes = " ".join(t.get_text() for t in fig.texts)
+    for kind in idle:
+        assert plots.SLOT_KIND_TITLES[kind] in notes
 
 
 def test_a_night_zoom_spans_that_nights_windows_and_jobs():
@@ -226,9 +237,10 @@ def test_sweep_figure_draws_each_combinations_mean_with_its_ci_band(small_sweep)
 
 def test_sweep_figure_by_default_plots_the_kpis_that_change(small_sweep):
     fig = plots.sweep_figure(small_sweep)
-    titles = [ax.get_title() for ax in fig.axes if ax.lines]
-    assert "backups.makespan_max_s" in titles
-    assert "scan.c1.duration_s" not in titles  # the same in every run
+    # A panel's title: the KPI's words, the dotted name on its last line.
+    titles = [ax.get_title().split("\n") for ax in fig.axes if ax.lines]
+    assert ["longest night (per schedule)", "backups.makespan_max_s"] in titles
+    assert "scan.c1.duration_s" not in [t[-1] for t in titles]  # the same in every run
 
 
 def test_replications_and_comparison_figures_draw_the_runs():
@@ -346,3 +358,35 @@ def test_gantt_names_no_more_hosts_than_fit_and_no_two_names_overlap():
     hosts_ax.figure.draw(renderer)
     boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.y0)
     assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:], strict=False))
+
+
+def test_sweep_panels_start_at_zero_and_ring_the_combinations_meeting_the_targets(small_sweep):
+    from hvsim.report.text import meets_targets
+
+    meets = meets_targets(small_sweep.table, small_sweep.params)
+    kpis = ["backups.window_compliance", "backups.failed"]
+    fig = plots.sweep_figure(small_sweep, kpis, meets=meets)
+    share, count = fig.axes
+    # A share from 0 to 100 % at least; a count from 0.
+    assert share.get_ylim()[0] == 0 and share.get_ylim()[1] >= 100
+    assert count.get_ylim()[0] == 0
+    # One ring per combination that meets the targets (4 combinations, 2 lines of 2).
+    rings = [c for c in share.collections if c.get_label() == "meets the targets"]
+    n_ok = int(meets["meets"].sum())
+    assert (len(rings[0].get_offsets()) if rings else 0) == n_ok
+
+
+def test_downtime_bars_name_their_vms_one_in_k_when_there_are_many():
+    from types import SimpleNamespace
+
+    # 120 VMs with 120 - i seconds each: sorted bars, most first. 120 names do not fit
+    # DOWNTIME_NAMES = 50: one in ceil(120 / 50) = 3 is named, 40 names.
+    d = pd.DataFrame({"vm": [f"vm{i:03d}" for i in range(120)], "seconds": 120.0 - np.arange(120)})
+    fig = plots.downtime(SimpleNamespace(downtime=d, horizon_days=7))
+    bars = fig.axes[0]
+    names = [t.get_text() for t in bars.get_xticklabels()]
+    assert names == [f"vm{i:03d}" for i in range(0, 120, 3)]
+    assert "1 in 3 named" in bars.get_xlabel()
+    # 12 VMs: every bar named.
+    fig = plots.downtime(SimpleNamespace(downtime=d.head(12), horizon_days=7))
+    assert len(fig.axes[0].get_xticklabels()) == 12

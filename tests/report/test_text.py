@@ -85,8 +85,20 @@ def test_a_table_shows_the_same_cells_on_the_console_in_markdown_and_in_html():
     )
     table = stats_table(summarize(runs, ["links[2].bandwidth"]), ["links[2].bandwidth"])
     expected = [list(table.head), *(list(r) for r in table.rows)]
-    assert _html_cells(table_html(table)) == expected
-    assert _markdown_cells(markdown(table)) == expected
+    # The KPI column shows the KPI's words with the dotted name (kpis.json's) beside:
+    # under them in HTML, in brackets as code in Markdown.
+    words = {
+        "backups.makespan_max_s": "longest night (per schedule)",
+        "storage.pool_peak_bytes": "DPM pool peak (used)",
+    }
+    in_html = [expected[0]] + [
+        [*r[:1], f'{words[r[1]]}<br><code class="key">{r[1]}</code>', *r[2:]] for r in expected[1:]
+    ]
+    in_markdown = [expected[0]] + [
+        [*r[:1], f"{words[r[1]]} (`{r[1]}`)", *r[2:]] for r in expected[1:]
+    ]
+    assert _html_cells(table_html(table)) == in_html
+    assert _markdown_cells(markdown(table)) == in_markdown
     widths = [max(len(r[i]) for r in expected) for i in range(len(table.head))]
     assert _console_cells(console_columns(table), widths) == expected
     # The mean of 7000, 7400 and 7200 s is 7200 s = 2.00 h; n = 3.
@@ -119,11 +131,13 @@ def test_a_comparison_shows_b_minus_a_and_marks_an_interval_without_zero():
         "8.4 min [8.3 min, 8.5 min]",
         "-2.13 h *",
         "[-2.14 h, -2.12 h]",
+        # a scan's duration is better lower; B - A < 0 and its interval excludes 0
+        "better",
     ]
     console = console_comparison(diff, ("old", "new")).splitlines()
     assert console[2].split("  ")[0] == "scan.prod.duration_s"
-    assert console[2].rstrip().endswith("-2.13 h [-2.14 h, -2.12 h] *")
-    assert console[-1] == "(* the interval excludes zero)"
+    assert console[2].rstrip().endswith("-2.13 h [-2.14 h, -2.12 h] *  better")
+    assert console[-1] == "(* the interval excludes zero; ? it includes zero)"
 
 
 def test_a_bar_in_a_cell_is_escaped_in_markdown_and_an_empty_cell_stays_one_space():
