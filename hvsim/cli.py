@@ -481,10 +481,12 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
         [(combination_label(combos[i]), sweep.scenario(i)) for i in picks], args.seed
     )
     title = f"hvsim sweep: {scenario.name}"
-    verdicts = table_verdicts(sweep.table, sweep.params, scenario_targets(scenario))
+    targets = scenario_targets(scenario)
+    verdicts = table_verdicts(sweep.table, sweep.params, targets)
     lines = many_verdict_lines(verdicts)
     markdown = _with_verdict(
-        sweep_markdown(sweep, title, scenario.description, shown), many_verdict_markdown(verdicts)
+        sweep_markdown(sweep, title, scenario.description, shown, targets),
+        many_verdict_markdown(verdicts),
     )
     with folder.staging() as tmp:
         written = _write_many(
@@ -494,7 +496,7 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
                 "summary.csv": table_csv(sweep.summary()),
                 "summary.md": markdown,
                 "report.html": sweep_report(
-                    sweep, details, title, scenario.description, shown, lines
+                    sweep, details, title, scenario.description, shown, lines, targets
                 ),
             },
         )

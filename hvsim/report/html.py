@@ -295,9 +295,11 @@ def sweep_report(
     description: str = "",
     kpis: Sequence[str] = (),
     verdict: Sequence[str] = (),
+    targets: Sequence[tuple[str, Any]] | None = None,
 ) -> str:
     """report.html of ``hvsim sweep``: the verdict (``verdict``: its lines, hvsim.report.
-    verdict.many_verdict_lines), which combinations meet the targets, each KPI
+    verdict.many_verdict_lines), which combinations meet the ``targets`` (the
+    verdict's; default window, RPO and pool), each KPI
     shown (``kpis``, the --kpi names; default the headline KPIs that change) against
     the varied parameter with its confidence band, statistics per combination, and
     the plots of one run of some combinations (``details``: (label, results,
@@ -305,7 +307,7 @@ def sweep_report(
     pngs, headline_table, all_table, meets = [], None, None, None
     if len(sweep.table):
         shown, _ = sweep_kpis(sweep, kpis)
-        targets = meets_targets(sweep.table, sweep.params)
+        targets = meets_targets(sweep.table, sweep.params, targets)
         meets = meets_table(targets, sweep.params)
         for i in range(0, len(shown), 12):
             figure = plots.sweep_figure(sweep, shown[i : i + 12], meets=targets)

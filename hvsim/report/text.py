@@ -18,6 +18,7 @@ from hvsim.results import unprotected_vm_mask
 from hvsim.runs.plan import combination_label, describe
 from hvsim.runs.store import rejected_line
 from hvsim.stats import CONFIDENCE, varying
+from hvsim.targets import Target, parse_target
 
 if TYPE_CHECKING:
     from hvsim.results import Results
@@ -890,41 +891,57 @@ def unknown_kpi_line(source: str, name: str, kpis: Sequence[str]) -> str:
     return f"{source}: --kpi {name}: not a KPI of these runs, left out{hint}"
 
 
-# The targets a sweep's combination is held to (the verdict's may replace them): (KPI,
-# the bound it must keep, 'min' or 'max', the words for a miss).
-SWEEP_TARGETS: tuple[tuple[str, float, str, str], ...] = (
-    ("backups.window_compliance", 1.0, "min", "jobs outside their backup window"),
-    ("rpo.violations", 0.0, "max", "RPO violations"),
-    ("storage.pool_full_failures", 0.0, "max", "jobs failed on a full DPM pool"),
-)
-# The share of a combination's replications that must keep every target.
-MEETS_SHARE = 0.95
+# Words for a target's miss in a sweep's table ("... in 2 of 5 runs").
+TARGET_WORDS = {
+    "backups.window_compliance": "jobs outside their backup window",
+    "rpo.violations": "RPO violations",
+    "restores.over_rto_target": "restores over their RTO target",
+    "storage.pool_full_failures": "jobs failed on a full DPM pool",
+    "coverage.unprotected_vms": "VMs in no protection group",
+    "downtime.per_backup_max_s": "saved-state downtime over the budget",
+}
 MEETS_NOTE = (
-    "A combination meets the targets when in at least 95 % of its replications every "
-    "scheduled job ran in its backup window (backups.window_compliance = 100 %), no "
-    "recovery point objective was missed (rpo.violations = 0) and no job failed on a "
-    "full DPM pool (storage.pool_full_failures = 0); a KPI with nothing to measure (n/a) "
-    "keeps its target. Highlighted: the combinations that meet them."
+    "A combination meets the targets (the verdict's, from the scenario) when every "
+    "scheduled job ran in its backup window in at least 95 % of its replications "
+    "(backups.window_compliance = 100 %), and in every replication no recovery point "
+    "objective was missed (rpo.violations = 0), no restore took longer than its RTO "
+    "target, no job failed on a full DPM pool and every VM is in a protection group "
+    "(and the saved-state downtime within saved_state.downtime_budget at p95, when the "
+    "scenario sets one); a KPI with nothing to measure (n/a) keeps its target. "
+    "Highlighted: the combinations that meet them."
 )
 
 
-def meets_targets(table: pd.DataFrame, params: Sequence[str]) -> pd.DataFrame:
+def default_targets() -> list[tuple[str, Target]]:
+    """The targets of a sweep without a scenario at hand: window, RPO and pool."""
+    return [
+        ("backup window", parse_target("window")),
+        ("RPO", parse_target("rpo")),
+        ("DPM pool", parse_target("pool")),
+    ]
+
+
+def meets_targets(
+    table: pd.DataFrame,
+    params: Sequence[str],
+    targets: Sequence[tuple[str, Target]] | None = None,
+) -> pd.DataFrame:
     """Per combination of ``params`` (in the table's order): ``meets`` (every target
-    of SWEEP_TARGETS kept in at least MEETS_SHARE of its runs) and ``misses`` (words:
-    each target missed, in how many of the runs)."""
+    held in the replications its @ says, hvsim.targets; the runs with the KPI n/a left
+    out) and ``misses`` (words: each target missed, in how many of the runs)."""
+    targets = default_targets() if targets is None else targets
     rows = []
     groups = table.groupby(list(params), sort=False, dropna=False) if params else [((), table)]
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
         misses = []
-        for kpi, bound, side, words in SWEEP_TARGETS:
-            if kpi not in part:
+        for name, t in targets:
+            if t.kpi not in part:
                 continue
-            x = part[kpi].astype(float)
-            kept = x.isna() | ((x >= bound - 1e-9) if side == "min" else (x <= bound + 1e-9))
-            bad = int((~kept).sum())
-            if bad and kept.mean() < MEETS_SHARE:
-                misses.append(f"{words} in {bad} of {len(part)} runs")
+            x = part[t.kpi].astype(float).dropna().to_numpy()
+            if x.size and not t.meets(t.value(x)):
+                bad = sum(not t.meets(float(v)) for v in x)
+                misses.append(f"{TARGET_WORDS.get(t.kpi, name)} in {bad} of {len(part)} runs")
         rows.append(
             {
                 **dict(zip(params, key, strict=True)),
@@ -1093,7 +1110,11 @@ def console_comparison(diff: pd.DataFrame, labels: tuple[str, str]) -> str:
 
 
 def sweep_markdown(
-    result: SweepResult, title: str, description: str = "", kpis: Sequence[str] = ()
+    result: SweepResult,
+    title: str,
+    description: str = "",
+    kpis: Sequence[str] = (),
+    targets: Sequence[tuple[str, Target]] | None = None,
 ) -> str:
     """summary.md of a sweep or of replications; a sweep's shows which combinations
     meet the targets and the KPIs ``kpis`` (--kpi; default its headline KPIs that
@@ -1124,7 +1145,8 @@ def sweep_markdown(
         return "\n".join(lines) + "\n"
     if result.params:
         lines += ["## Combinations against the targets", "", MEETS_NOTE, ""]
-        lines += markdown(meets_table(meets_targets(result.table, result.params), result.params))
+        meets = meets_targets(result.table, result.params, targets)
+        lines += markdown(meets_table(meets, result.params))
         lines += ["", "## The KPIs shown, per combination", ""]
         lines += markdown(stats_table(result.summary(sweep_kpis(result, kpis)[0]), result.params))
     else:

@@ -22,8 +22,8 @@ import pandas as pd
 
 from hvsim.report.text import (
     format_bytes,
-    format_kpi,
     format_seconds,
+    meets_targets,
     pool_full_lines,
     resource_tier,
 )
@@ -322,21 +322,15 @@ class GroupVerdict:
 def table_verdicts(
     table: pd.DataFrame, by: Sequence[str], targets: Sequence[tuple[str, Target]]
 ) -> list[GroupVerdict]:
-    """Per group of runs (``by`` columns; all runs when empty), in the table's order.
-    A target whose KPI no run measured (null everywhere) is not judged."""
-    groups = table.groupby(list(by), sort=False, dropna=False) if by else [((), table)]
+    """Per group of runs (``by`` columns; all runs when empty), in the table's order,
+    as the sweep report's "against the targets" table judges them (text.meets_targets:
+    a run with the KPI n/a is left out of that target)."""
+    meets = meets_targets(table, by, targets)
     out = []
-    for key, part in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(f"{c}={v}" for c, v in zip(by, key, strict=True)) or "all runs"
-        missed = []
-        for name, t in targets:
-            if t.kpi not in part or part[t.kpi].isna().all():
-                continue
-            values = part[t.kpi].to_numpy(dtype=float)
-            if not t.meets(t.value(values)):
-                missed.append(f"{name} ({t.label}: {format_kpi(t.kpi, t.value(values))})")
-        out.append(GroupVerdict(label, not missed, tuple(missed)))
+    for r in meets.to_dict("records"):
+        label = ", ".join(f"{c}={r[c]}" for c in by) or "all runs"
+        missed = tuple(r["misses"].split("; ")) if r["misses"] else ()
+        out.append(GroupVerdict(label, bool(r["meets"]), missed))
     return out
 
 

@@ -94,7 +94,10 @@ def test_sweep_and_compare_open_with_the_verdict_of_each_combination(tmp_path, c
     )  # fmt: skip
     assert status == 0
     assert out.startswith("Verdict\n-------\n1 of 2 combination(s) meet every target.\n")
-    assert "MISSES: protection_groups[0].backup_window.end=22:10: backup window" in out
+    assert (
+        "MISSES: protection_groups[0].backup_window.end=22:10: jobs outside their backup "
+        "window in 2 of 2 runs"
+    ) in out
     assert "meets: protection_groups[0].backup_window.end=23:00" in out
     summary = (tmp_path / "s" / "summary.md").read_text()
     assert summary.index("## Verdict") < summary.index("replication(s) per combination")
@@ -106,4 +109,5 @@ def test_sweep_and_compare_open_with_the_verdict_of_each_combination(tmp_path, c
     )  # fmt: skip
     assert status == 0
     assert "1 of 2 side(s) meet every target." in out
-    assert "MISSES: scenario=scenario: backup window" in out and "meets: scenario=fits" in out
+    assert "MISSES: scenario=scenario: jobs outside their backup window in 2 of 2 runs" in out
+    assert "meets: scenario=fits" in out
