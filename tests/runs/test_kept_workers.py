@@ -27,8 +27,10 @@ def pids_of_two_batches() -> tuple[set[int], set[int]]:
 def test_kept_workers_serve_the_next_batch():
     with workers_kept():
         first, second = pids_of_two_batches()
+    # The same two processes serve both batches (which of them takes which run depends
+    # on the machine's load): new pools would bring new processes, up to four here.
     assert os.getpid() not in first | second
-    assert second <= first  # the same processes
+    assert len(first | second) <= 2
 
 
 def test_without_the_block_each_batch_starts_its_own():
