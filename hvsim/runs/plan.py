@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hvsim.runs.vary import Vary, set_path
-from hvsim.scenario.loader import ScenarioError, parse_yaml, scenario_from_dict
+from hvsim.scenario.loader import ScenarioError, parse_yaml_nodes, scenario_from_dict
 from hvsim.seeds import check_seed
 
 # What decides a run's KPIs, relative to the hvsim package (a folder: every .py file
@@ -57,8 +57,8 @@ def load_document(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"{path}: (file): cannot read ({exc.__class__.__name__})"]) from None
-    doc = parse_yaml(text, str(path))
-    scenario_from_dict(copy.deepcopy(doc), str(path))
+    doc, nodes = parse_yaml_nodes(text, str(path))
+    scenario_from_dict(copy.deepcopy(doc), str(path), nodes)
     return doc
 
 

@@ -89,7 +89,8 @@ def test_a_bad_varied_value_gives_the_validators_own_line(tmp_path, capsys, vary
         set_path(bad, v.steps, value)
         with pytest.raises(ScenarioError) as problem:
             hvsim.scenario_from_dict(bad, str(scenario))
-        expected += problem.value.problems
+        # The same line twice (an unknown field says no value) is printed once.
+        expected += [p for p in problem.value.problems if p not in expected]
     out = tmp_path / "out"
     code = main(["sweep", str(scenario), "--vary", vary, "--workers", "1", "--out", str(out)])
     captured = capsys.readouterr()
