@@ -23,6 +23,7 @@ class Locator:
     def __init__(self, root: yaml.Node | None):
         self.root = root
         self._keys: dict[int, dict[Any, tuple[yaml.Node, yaml.Node]]] = {}
+        self._constructor = yaml.constructor.SafeConstructor()
 
     def mark(self, steps: Sequence[Step]) -> tuple[int, int] | None:
         """(line, column), both from 1, where ``steps`` is written: the key of a
@@ -56,7 +57,7 @@ class Locator:
         if pairs is None:
             pairs = {}
             for key_node, value_node in node.value:
-                value = _key_value(key_node)
+                value = self._key_value(key_node)
                 try:
                     pairs[(type(value), value)] = (key_node, value_node)
                 except TypeError:
@@ -67,17 +68,13 @@ class Locator:
         except TypeError:
             return None
 
-
-_KEYS = yaml.constructor.SafeConstructor()
-
-
-def _key_value(key_node: yaml.Node) -> Any:
-    if isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:str":
-        return key_node.value
-    try:
-        return _KEYS.construct_object(key_node, deep=True)
-    except Exception:  # an unreadable key: reported elsewhere
-        return None
+    def _key_value(self, key_node: yaml.Node) -> Any:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:str":
+            return key_node.value
+        try:
+            return self._constructor.construct_object(key_node, deep=True)
+        except Exception:  # an unreadable key: reported elsewhere
+            return None
 
 
 _STEP = re.compile(r"(?:^|\.)([A-Za-z0-9_\-]+)|\[(\d+)\]")
@@ -137,9 +134,12 @@ def type_at(root: type[BaseModel], loc: Sequence[Any]) -> Any:
         if len(members) > 1 and tagged:
             tp = tagged[0]
             continue
-        tp = _child(tp, step)
-        if tp is None:
+        child = _child(tp, step)
+        if child is None and isinstance(step, str) and len(members) > 1:
+            continue  # the tag of a union member that is no class (list[...], int)
+        if child is None:
             return None
+        tp = child
     return tp
 
 

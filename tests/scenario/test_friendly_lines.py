@@ -185,3 +185,14 @@ def test_hvsim_validate_prints_the_place(capsys, tmp_path):
         f"{path}:7:5: clusters[0].os: Input should be '2008R2', '2012' or '2012R2'; YAML reads "
         '2012 as a number: write "2012" in quotes (2012)'
     ]
+
+
+def test_an_unknown_key_inside_a_union_member_gets_its_models_field(tmp_path):
+    # nodes takes a count or a list of names or node objects: the object's misspelt
+    # key is matched against ClusterNode's fields (line 8; '    nodes: [{name: a, '
+    # is 22 characters: column 23).
+    text = GOOD.replace("nodes: 2", "nodes: [{name: a, dpm_agnet: true}, b]")
+    assert (
+        "s.yaml:8:23: clusters[0].nodes[0].dpm_agnet: unknown field (did you mean dpm_agent?)"
+        in (problems(tmp_path, text))
+    )
