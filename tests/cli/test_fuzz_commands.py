@@ -215,12 +215,14 @@ def check_outcome(
     command = f"hvsim {' '.join(argv)}"
     assert "Traceback" not in out + err, f"{command}:\n{err}"
     if code == 2:
-        # Refused: lines 'file: path: message', and nothing written.
+        # Refused: lines 'file: path: message' (a file's problem with the line and column
+        # of its path: 'file:LINE:COLUMN: path: message'), and nothing written.
         assert not out_dir.exists(), f"{command}: exit 2 but {out_dir} was written"
         lines = err.splitlines()
         assert lines, f"{command}: exit 2 and no line says why"
         for line in lines:
             source, _, rest = line.partition(": ")
+            source = re.sub(r":[1-9][0-9]*:[1-9][0-9]*$", "", source)
             assert source in {str(s) for s in sources}, f"{command}: {line!r}"
             path, sep, message = rest.partition(": ")
             assert sep and path and message.strip(), f"{command}: not file: path: message: {line!r}"
