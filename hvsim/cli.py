@@ -794,8 +794,8 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
         type=_positive(4096),
-        help="local worker processes (default and at most: one per core, and one per run to "
-        "compute; 1 runs in this process)",
+        help="local worker processes (default: one per core, but 1 on a machine of 2 cores or "
+        "fewer; at most one per core and one per run to compute; 1 runs in this process)",
     )
     p.add_argument(
         "--scheduler",

@@ -14,6 +14,8 @@ scan-table, and any later writer) goes through :class:`OutputFolder`:
   manifest is there and the folder holds nothing the manifest does not list, other
   than hvsim's own store of finished runs (``runs/``), its lock and its temporary
   files. ``--force`` replaces any other folder (never the vital ones above).
+- Replacing the outputs an earlier command published there (its manifest lists
+  files) is said in one line on stderr when the folder is claimed.
 - The outputs are written into a fresh temporary folder beside the target, then
   swapped in: the old folder is renamed aside, the new one renamed in, then the old
   one removed. ``runs/`` moves from the old folder into the new one.
@@ -276,6 +278,8 @@ class OutputFolder:
         self._fd: int | None = None
         self._created: list[Path] = []  # undone in this order when nothing is published
         self._kept: set[Path] = set()
+        # The command whose published outputs the folder holds (its manifest).
+        self.previous: str | None = None
         try:
             self.path = self._check()
         except OSError as exc:
@@ -335,7 +339,22 @@ class OutputFolder:
                 )
             if not os.access(target, os.W_OK | os.X_OK):
                 return self._refuse(f"cannot write in {target} (permission denied)")
+            manifest = read_manifest(target)
+            if manifest is not None and manifest["files"]:
+                self.previous = str(manifest.get("command") or "hvsim")
         return target
+
+    def replacing_note(self) -> str | None:
+        """The line saying that this command replaces the outputs an earlier hvsim
+        command published in the folder (None for a new or never-published folder)."""
+        if self.previous is None:
+            return None
+        kept = (
+            " (its finished runs in runs/ are kept and reused where they match)"
+            if self._store_has_runs()
+            else ""
+        )
+        return f"{self.label}: replacing the outputs of an earlier '{self.previous}'{kept}"
 
     def _refuse(self, what: str) -> Path:
         raise self._error(what)
@@ -366,8 +385,12 @@ class OutputFolder:
     # -- claim and release ----------------------------------------------------------
 
     def __enter__(self) -> OutputFolder:
+        """Claim the folder; say on stderr when it replaces an earlier command's
+        outputs (``replacing_note``)."""
         try:
             self._claim()
+            if (note := self.replacing_note()) is not None:
+                print(note, file=sys.stderr)
         except OSError as exc:
             self.close()
             raise self._os_error(exc) from None

@@ -6,6 +6,7 @@ conftest.py holds only fixtures."""
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -186,6 +187,37 @@ def write_scenario(folder: Path, doc: Any, name: str = "scenario.yaml") -> Path:
     path = folder / name
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path
+
+
+def where(path: Path, text: str, occurrence: int = 1) -> str:
+    """``path:LINE:COLUMN`` of the ``occurrence``-th place ``text`` is written in the
+    file (found as text, not through YAML): what a problem line about it starts with."""
+    seen = 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        column = line.find(text)
+        while column >= 0:
+            seen += 1
+            if seen == occurrence:
+                return f"{path}:{number}:{column + 1}"
+            column = line.find(text, column + 1)
+    raise AssertionError(f"{text!r} is not written {occurrence} times in {path}")
+
+
+def without_places(lines: list[str], path: Path | str) -> list[str]:
+    """Problem lines of the file ``path`` with their line and column checked to be
+    there and left out (``f.yaml:12:5: a.b: c`` -> ``f.yaml: a.b: c``), for tests of
+    what a line says; lines of the whole file ((yaml), (file), (more), a document that
+    is no mapping) as they are."""
+    head = re.escape(str(path))
+    out = []
+    for line in lines:
+        if re.match(rf"{head}: \((yaml|file|more|top level)\): ", line):
+            out.append(line)
+            continue
+        m = re.match(rf"{head}:[1-9][0-9]*:[1-9][0-9]*: ", line)
+        assert m, f"no line and column after the file name: {line}"
+        out.append(f"{path}: {line[m.end() :]}")
+    return out
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, list[str]]:

@@ -18,7 +18,7 @@ from hvsim.results import flatten_kpis
 from hvsim.runs.options import RunOptions
 from hvsim.runs.task import run_spec
 from hvsim.sweep import compare, run_sweep
-from tests.builders import BANDWIDTH_VARY, base_scenario, noisy_scenario, write_scenario
+from tests.builders import BANDWIDTH_VARY, base_scenario, noisy_scenario, where, write_scenario
 
 # --- the table ----------------------------------------------------------------------
 
@@ -244,5 +244,7 @@ def test_compare_with_a_bad_file_exits_2_and_names_it(tmp_path, capsys):
     bad = write_scenario(tmp_path, bad_doc, "bad.yaml")
     assert main(["compare", str(good), str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err and all(line.startswith(f"{bad}: links[0].bandwidth: ") for line in err)
+    assert err and all(
+        line.startswith(f"{where(bad, 'bandwidth: fast')}: links[0].bandwidth: ") for line in err
+    )
     assert not (tmp_path / "o").exists()

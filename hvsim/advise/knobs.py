@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hvsim.runs.vary import Vary, parse_value, parse_vary, set_path
+from hvsim.runs.vary import Vary, get_path, parse_value, parse_vary, set_path
 from hvsim.scenario.loader import ScenarioError, scenario_from_dict
 
 SERVERS = "dpm_servers"
@@ -141,10 +141,7 @@ def describe_value(knob: Knob, index: int | None, doc: dict[str, Any]) -> str:
         return knob.labels[index]
     if knob.servers:
         return str(len(doc.get(SERVERS) or []))
-    node: Any = doc
-    for step in knob.vary.steps:
-        try:
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            return "default"
-    return str(node)
+    try:
+        return str(get_path(doc, knob.vary.steps))
+    except KeyError:
+        return "default"

@@ -20,7 +20,17 @@ Runner = Callable[[RunSpec], dict[str, Any]]
 Done = Callable[[RunSpec, dict[str, Any]], None]
 
 
-def default_workers() -> int:
+# At most this many cores, the default is one worker (the runs in the hvsim process).
+# Measured on a 2-core machine shared with other work (load 3 to 5), `hvsim sweep`,
+# median of 3 wall times: small-lab, 20 runs of about 0.4 s: 1 worker 13.0 s, 2 workers
+# 16.0 s (a quieter round: 9.6 s and 10.6 s); csv-8node-400vm, 6 runs of about 3 s:
+# 1 worker 21.0 s, 2 workers 25.2 s. Two spawned workers pay their start (importing
+# hvsim, pandas, SimPy) and share the two cores with the sweep and the rest of the
+# machine: they gained nothing on short runs or long.
+ONE_WORKER_UP_TO_CORES = 2
+
+
+def available_cores() -> int:
     """The cores this process may use."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -28,15 +38,22 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def default_workers(cores: int | None = None) -> int:
+    """Local worker processes when none are asked for: one per core, but one (the
+    runs in this process) on a machine of ONE_WORKER_UP_TO_CORES cores or fewer."""
+    cores = cores if cores is not None else available_cores()
+    return 1 if cores <= ONE_WORKER_UP_TO_CORES else cores
+
+
 def worker_count(
     requested: int | None, todo: int, cores: int | None = None
 ) -> tuple[int, str | None]:
-    """Local worker processes for ``todo`` runs: the request (default one per core)
-    capped at the ``cores`` this process may use (default: asked of the OS) and at
-    the runs to compute (more would only cost memory). With the line saying so when
-    a request is capped."""
-    cores = cores if cores is not None else default_workers()
-    wanted = requested if requested is not None else cores
+    """Local worker processes for ``todo`` runs: the request (default: default_workers,
+    one per core but one on 2 cores or fewer) capped at the ``cores`` this process may
+    use (default: asked of the OS) and at the runs to compute (more would only cost
+    memory). With the line saying so when a request is capped."""
+    cores = cores if cores is not None else available_cores()
+    wanted = requested if requested is not None else default_workers(cores)
     n = max(1, min(wanted, cores, todo))
     if requested is None or n >= requested or todo == 0:
         return n, None

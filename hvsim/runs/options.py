@@ -17,8 +17,8 @@ from hvsim.runs.task import run_spec
 @dataclass(frozen=True)
 class RunOptions:
     """``store``: a folder for finished runs (resume); ``workers``: local processes
-    (default one per core, at most ``cores`` and one per run to compute; 1 runs in
-    this process); ``scheduler``: a Dask address ``tcp://host:port`` or a
+    (default one per core, but 1 on 2 cores or fewer; at most ``cores`` and one per
+    run to compute; 1 runs in this process); ``scheduler``: a Dask address ``tcp://host:port`` or a
     ``distributed.Client`` instead; ``progress``: show progress (None: on a
     terminal only) on ``stream`` (default stderr); ``start_method`` of the worker
     processes; ``runner``: the function that carries out one run (picklable, top

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hvsim.runs.vary import Vary, set_path
-from hvsim.scenario.loader import ScenarioError, parse_yaml, scenario_from_dict
+from hvsim.runs.vary import Vary, resolved_path, set_path
+from hvsim.scenario.loader import ScenarioError, parse_yaml_nodes, scenario_from_dict
 from hvsim.seeds import check_seed
 
 # What decides a run's KPIs, relative to the hvsim package (a folder: every .py file
@@ -57,8 +57,8 @@ def load_document(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"{path}: (file): cannot read ({exc.__class__.__name__})"]) from None
-    doc = parse_yaml(text, str(path))
-    scenario_from_dict(copy.deepcopy(doc), str(path))
+    doc, nodes = parse_yaml_nodes(text, str(path))
+    scenario_from_dict(copy.deepcopy(doc), str(path), nodes)
     return doc
 
 
@@ -124,10 +124,11 @@ def plan_runs(
     if replications < 1:
         raise ValueError("replications must be at least 1")
     base_seed = check_seed(base_seed)
-    paths = [v.path for v in varies]
-    if len(set(paths)) != len(paths):
-        dup = next(p for p in paths if paths.count(p) > 1)
-        raise ScenarioError([f"{source}: {dup}: varied twice ({dup})"])
+    # A field by index or by name (dpm_servers[0], dpm_servers[dpm01]) is one field.
+    resolved = [resolved_path(doc, v.steps) for v in varies]
+    for k, (v, field) in enumerate(zip(varies, resolved, strict=True)):
+        if field in resolved[:k]:
+            raise ScenarioError([f"{source}: {v.path}: varied twice ({v.path})"])
     base_json = scenario_from_dict(copy.deepcopy(doc), source).model_dump_json()
     specs: list[RunSpec] = []
     problems: list[str] = []
@@ -137,10 +138,10 @@ def plan_runs(
         values: dict[str, Any] = dict(fixed_values or {})
         labels: dict[str, str] = {}
         try:
-            for v, i in zip(varies, combo, strict=True):
+            for v, field, i in zip(varies, resolved, combo, strict=True):
                 set_path(varied_doc, v.steps, copy.deepcopy(v.values[i]), source)
                 values[v.column] = v.table_values()[i]
-                labels[v.path] = v.labels[i]
+                labels[field] = v.labels[i]  # a run's key: the same by index or by name
             scenario_from_dict(copy.deepcopy(varied_doc), source)
         except ScenarioError as exc:
             problems.extend(p for p in exc.problems if p not in problems)

@@ -1,6 +1,7 @@
 """The ``--vary`` grammar: ``path.to.field=v1,v2,...``, a field of the scenario
-document (keys and list indices) and the values it takes, written as a scenario
-file would hold them."""
+document (keys, and list items by index or by name: ``dpm_servers[0]`` or
+``dpm_servers[dpm01]``, the item whose ``name`` is dpm01) and the values it takes,
+written as a scenario file would hold them."""
 
 from __future__ import annotations
 
@@ -14,12 +15,26 @@ from hvsim.scenario.loader import ScenarioError, parse_yaml
 
 
 @dataclass(frozen=True)
+class Named:
+    """A list item picked by its ``name`` (``clusters[prod]``)."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Step = str | int | Named
+
+
+@dataclass(frozen=True)
 class Vary:
-    """One ``--vary path.to.field=v1,v2,...``: the path, its steps (keys and list
-    indices), the values as written (``labels``) and as set in the document."""
+    """One ``--vary path.to.field=v1,v2,...``: the path (as written), its steps (keys,
+    list indices and names), the values as written (``labels``) and as set in the
+    document."""
 
     path: str
-    steps: tuple[str | int, ...]
+    steps: tuple[Step, ...]
     labels: tuple[str, ...]
     values: tuple[Any, ...]
 
@@ -36,13 +51,16 @@ class Vary:
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _INDEX = re.compile(r"\[(\d+)\]")
+# A list item by name: a VM, cluster, CSV, server or group name (no brackets, no '=').
+_BY_NAME = re.compile(r"\[([^\[\]=,]+)\]")
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 
 
-def parse_path(path: str, source: str = "--vary") -> tuple[str | int, ...]:
-    """``dpm_servers[0].pool.write`` -> ('dpm_servers', 0, 'pool', 'write')."""
-    steps: list[str | int] = []
+def parse_path(path: str, source: str = "--vary") -> tuple[Step, ...]:
+    """``dpm_servers[0].pool.write`` -> ('dpm_servers', 0, 'pool', 'write');
+    ``clusters[prod].csvs[csv1]`` -> ('clusters', Named('prod'), 'csvs', Named('csv1'))."""
+    steps: list[Step] = []
     pos = 0
     while True:
         m = _NAME.match(path, pos)
@@ -52,8 +70,9 @@ def parse_path(path: str, source: str = "--vary") -> tuple[str | int, ...]:
             )
         steps.append(m.group(0))
         pos = m.end()
-        while (m := _INDEX.match(path, pos)) is not None:
-            steps.append(int(m.group(1)))
+        while (m := _INDEX.match(path, pos) or _BY_NAME.match(path, pos)) is not None:
+            text = m.group(1)
+            steps.append(int(text) if text.isdigit() else Named(text.strip()))
             pos = m.end()
         if pos == len(path):
             return tuple(steps)
@@ -64,10 +83,10 @@ def parse_path(path: str, source: str = "--vary") -> tuple[str | int, ...]:
         pos += 1
 
 
-def render_path(steps: Sequence[str | int]) -> str:
+def render_path(steps: Sequence[Step]) -> str:
     out = ""
     for s in steps:
-        out += f"[{s}]" if isinstance(s, int) else ("." if out else "") + s
+        out += f"[{s}]" if isinstance(s, int | Named) else ("." if out else "") + s
     return out or "(top level)"
 
 
@@ -126,14 +145,17 @@ def parse_vary(text: str, source: str = "--vary") -> Vary:
     return Vary(render_path(steps), steps, tuple(labels), values)
 
 
-def set_path(doc: Any, steps: Sequence[str | int], value: Any, source: str = "--vary") -> None:
+def set_path(doc: Any, steps: Sequence[Step], value: Any, source: str = "--vary") -> None:
     """Set ``value`` at ``steps`` in the document. Missing mappings on the way are
-    created (the schema then rejects unknown fields); list items must exist."""
+    created (the schema then rejects unknown fields); list items must exist (by
+    index, or by name: the item whose ``name`` is that)."""
     path = render_path(steps)
     node = doc
     for depth, step in enumerate(steps):
         here = render_path(steps[:depth])
         last = depth == len(steps) - 1
+        if isinstance(step, Named):
+            step = _index_of(node, step, steps[: depth + 1], path, source)
         if isinstance(step, int):
             if not isinstance(node, list):
                 raise ScenarioError(
@@ -154,7 +176,7 @@ def set_path(doc: Any, steps: Sequence[str | int], value: Any, source: str = "--
             node[step] = value
             return
         if isinstance(node, dict) and node.get(step) is None:
-            if isinstance(steps[depth + 1], int):
+            if isinstance(steps[depth + 1], int | Named):
                 raise ScenarioError(
                     [
                         f"{source}: {render_path(steps[: depth + 1])}: not in the scenario, "
@@ -163,3 +185,56 @@ def set_path(doc: Any, steps: Sequence[str | int], value: Any, source: str = "--
                 )
             node[step] = {}
         node = node[step]
+
+
+def get_path(doc: Any, steps: Sequence[Step]) -> Any:
+    """The value at ``steps`` in the document; KeyError when it has none there."""
+    node = doc
+    for step in steps:
+        if isinstance(step, Named):
+            names = [i for i, item in enumerate(node or []) if _name(item) == step.name]
+            if not isinstance(node, list) or not names:
+                raise KeyError(step.name)
+            step = names[0]
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            raise KeyError(step) from None
+    return node
+
+
+def resolved_path(doc: Any, steps: Sequence[Step]) -> str:
+    """The path of ``steps`` with each name replaced by its item's index in ``doc``
+    (where the document has it): two spellings of one field give the same path."""
+    out: list[Step] = []
+    node = doc
+    for step in steps:
+        if isinstance(step, Named) and isinstance(node, list):
+            names = [_name(item) for item in node]
+            step = names.index(step.name) if step.name in names else step
+        out.append(step)
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return render_path(out)
+
+
+def _name(item: Any) -> Any:
+    return item.get("name") if isinstance(item, dict) else None
+
+
+def _index_of(node: Any, step: Named, upto: Sequence[Step], path: str, source: str) -> int:
+    """The index of the item of the list ``node`` named ``step``."""
+    here = render_path(upto[:-1])
+    if not isinstance(node, list):
+        raise ScenarioError(
+            [f"{source}: {here}: is not a list, cannot take item [{step}] ({path})"]
+        )
+    names = [_name(item) for item in node]
+    if step.name in names:
+        return names.index(step.name)
+    known = ", ".join(str(n) for n in names if n is not None) or "none"
+    raise ScenarioError(
+        [f"{source}: {render_path(upto)}: no item named {step.name} in {here} ({known})"]
+    )

@@ -1,6 +1,9 @@
 """Reading scenario files: YAML (safe loader) -> pydantic -> cross-reference checks.
 
-Every problem becomes one line ``file: path.to.field: what is wrong (given value)``.
+Every problem becomes one line ``file:LINE:COLUMN: path.to.field: what is wrong (given
+value)``, where LINE and COLUMN say where the path is written in the file (a missing
+field: its parent); a document not read from a file (a dict from Python) has
+``<scenario>: path.to.field: ...``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ from pydantic import ValidationError
 
 from hvsim.scenario.distributions import ParameterError
 from hvsim.scenario.guest import check_guest_groups, check_guest_vms, check_host_groups
+from hvsim.scenario.locate import (
+    Locator,
+    did_you_mean,
+    field_names,
+    parse_problem_path,
+    quote_hint,
+)
 from hvsim.scenario.mobility_refs import check_mobility_references
 from hvsim.scenario.patterns import VmNames
 from hvsim.scenario.restore_refs import check_restore_references
@@ -249,18 +259,33 @@ def _render_path(loc: Iterable[Any], document: Any = None, missing: bool = False
     ``[key]`` for a bad mapping key. Steps are followed through the document and
     those it does not have are left out; only a missing field's own name (the last
     step of a ``missing`` error) is kept."""
-    out = ""
+    return _render_steps(_path_steps(loc, document, missing))
+
+
+def _path_steps(
+    loc: Iterable[Any], document: Any = None, missing: bool = False
+) -> list[tuple[bool, Any]]:
+    """The steps of ``loc`` that ``document`` has, as (is a list index, index or key
+    as the document holds it), and a ``missing`` field's name last (see _render_path)."""
+    out: list[tuple[bool, Any]] = []
     node = document
     steps = list(loc)
     for k, part in enumerate(steps):
         if isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
-            out += f"[{part}]"
+            out.append((True, part))
             node = node[part]
         elif isinstance(node, dict) and (key := _key_in(node, part)) is not _ABSENT:
-            out += _key_text(key, out)
+            out.append((False, key))
             node = node[key]
         elif missing and k == len(steps) - 1 and isinstance(node, dict):
-            out += _key_text(part, out)
+            out.append((False, part))
+    return out
+
+
+def _render_steps(steps: Iterable[tuple[bool, Any]]) -> str:
+    out = ""
+    for is_index, step in steps:
+        out += f"[{step}]" if is_index else _key_text(step, out)
     return out or "(top level)"
 
 
@@ -339,13 +364,20 @@ def _one_line(text: str) -> str:
 
 
 def parse_yaml(text: str, source: str) -> Any:
+    return parse_yaml_nodes(text, source)[0]
+
+
+def parse_yaml_nodes(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+    """The document of ``text`` and its composed node tree (where each value is
+    written: ``Locator``), or ScenarioError."""
     if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
         raise ScenarioError([f"{source}: (file): larger than {MAX_FILE_BYTES} bytes"])
     try:
         # yaml.load(text, Loader=_Loader), whose stubs name PyYAML's own loaders only.
         loader = _Loader(text)
         try:
-            return loader.get_single_data()
+            node = loader.get_single_node()
+            return (loader.construct_document(node) if node is not None else None), node
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
@@ -369,8 +401,13 @@ def parse_yaml(text: str, source: str) -> Any:
         ) from None
 
 
-def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
-    """Validate a parsed document into a Scenario, or raise ScenarioError."""
+def scenario_from_dict(
+    data: Any, source: str = "<scenario>", nodes: yaml.Node | None = None
+) -> Scenario:
+    """Validate a parsed document into a Scenario, or raise ScenarioError. With the
+    document's composed ``nodes`` (a file: parse_yaml_nodes), each problem line says
+    where its path is written: ``file:LINE:COLUMN: path: message``."""
+    where = Locator(nodes)
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}: (top level): expected a mapping of scenario fields"])
     try:
@@ -379,6 +416,8 @@ def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
         # One line per place and given value: the members of a union each report
         # the same value (a node count that is neither a number nor a list).
         merged: dict[tuple[str, str], list[str]] = {}
+        marks: dict[str, str] = {}
+        suggested = 0
         for err in exc.errors(include_url=False):
             msg = err["msg"].removeprefix("Value error, ")
             missing = err["type"] == "missing"
@@ -388,18 +427,43 @@ def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
                 # A distribution's parameter: its own place and value.
                 loc, value = (*loc, *cause.at), cause.given
             given = "" if missing else f" ({_short(value)})"
-            messages = merged.setdefault((_render_path(loc, data, missing), given), [])
+            if err["type"] == "extra_forbidden":
+                # The unknown key's value says little; a close field name says more
+                # (looked for in the first lines only: 200,000 unknown keys).
+                msg, given = "unknown field", ""
+                suggested += 1
+                if suggested <= MAX_PROBLEM_LINES:
+                    near = did_you_mean(loc[-1], field_names(Scenario, loc[:-1]))
+                    msg += f" (did you mean {near}?)" if near else ""
+            elif err["type"] == "literal_error" and (hint := quote_hint(Scenario, loc, value)):
+                msg += f"; {hint}"
+            steps = _path_steps(loc, data, missing)
+            path = _render_steps(steps)
+            marks.setdefault(path, _at(source, where, [step for _, step in steps]))
+            messages = merged.setdefault((path, given), [])
             if msg not in messages:
                 messages.append(msg)
         lines = [
-            _one_line(f"{source}: {path}: {'; '.join(messages)}{given}")
+            _one_line(f"{marks[path]}: {path}: {'; '.join(messages)}{given}")
             for (path, given), messages in merged.items()
         ]
         raise ScenarioError(lines, source) from None
-    problems = [_one_line(f"{source}: {p}") for p in check_references(scenario)]
+    problems = [_one_line(_problem_at(source, where, p)) for p in check_references(scenario)]
     if problems:
         raise ScenarioError(problems, source)
     return scenario
+
+
+def _at(source: str, where: Locator, steps: list[Any]) -> str:
+    """``source`` with the line and column of ``steps`` when the document is a file."""
+    mark = where.mark(steps)
+    return source if mark is None else f"{source}:{mark[0]}:{mark[1]}"
+
+
+def _problem_at(source: str, where: Locator, problem: str) -> str:
+    """``path: message`` of a reference check as a problem line of ``source``."""
+    path = problem.split(": ", 1)[0]
+    return f"{_at(source, where, parse_problem_path(path))}: {problem}"
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -415,7 +479,8 @@ def load_scenario(path: str | Path) -> Scenario:
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"{path}: (file): cannot read ({exc.__class__.__name__})"]) from None
-    return scenario_from_dict(parse_yaml(text, str(path)), str(path))
+    data, nodes = parse_yaml_nodes(text, str(path))
+    return scenario_from_dict(data, str(path), nodes)
 
 
 def check_references(s: Scenario) -> list[str]:

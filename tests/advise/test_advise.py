@@ -170,3 +170,28 @@ def test_the_same_advice_twice_is_byte_identical(tmp_path, capsys):
     assert "front.png" in names and "report.html" in names
     for name in names:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_a_knob_names_its_list_item_by_name():
+    # The same night with the link at 10 Gbps (8e8 B/s after 80 % efficiency, the CSV
+    # reads 5e8 B/s) and the pool's write rate as the knob, picked by the server's
+    # name: 100 MB/s -> 1e11 / 1e8 = 1000 s; 250 MB/s -> 400 s; 1 GB/s -> the CSV's
+    # 200 s. At most 500 s: 250 MB/s (cost 1000) is the cheapest; the input has 1 GB/s.
+    doc = link_doc()
+    doc["links"][2]["bandwidth"] = "10 Gbps"
+    doc["dpm_servers"][0]["pool"]["write"] = "1 GB/s"
+    knob = "dpm_servers[dpm1].pool.write=100 MB/s,250 MB/s,1 GB/s"
+    knobs = parse_costs(["dpm_servers[dpm1].pool.write=0,1000,5000"], [parse_knob(knob)])
+    chosen = Settings(
+        targets=[parse_target("backups.night_span_max_s<=500 s")],
+        objectives=[parse_objective("cost")],
+        knobs=knobs,
+        replications=1,
+        trials=10,
+    )
+    advice = advise(doc, "t.yaml", chosen, RunOptions(workers=1))
+    assert advice.met and advice.proposal.choice == (1,)
+    assert advice.input.choice == (2,)  # the input's 1 GB/s, found through the name
+    assert advice.proposal.doc["dpm_servers"][0]["pool"]["write"] == "250 MB/s"
+    table = advice.table().set_index("design")
+    assert table.loc["proposal", "dpm_servers[dpm1].pool.write"] == "250 MB/s"

@@ -21,6 +21,7 @@ import yaml
 from hvsim.cli import main
 from hvsim.model.guest import SKIPPED_RESTORING
 from hvsim.scenario.loader import ScenarioError, scenario_from_dict
+from tests.builders import where
 from tests.model.test_guest_jobs import estate, run
 
 DAY = 86400.0
@@ -341,7 +342,8 @@ def test_an_unknown_data_source_exits_2_from_the_command_line(tmp_path, capsys):
     assert main(["run", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == (
-        f"{path}: restores.events[0].data_source: unknown data source of VM sql-1 ('sql-1/sql9')"
+        f"{where(path, 'data_source: sql-1/sql9')}: restores.events[0].data_source: unknown "
+        "data source of VM sql-1 ('sql-1/sql9')"
     )
     assert not out.exists()
 

@@ -1,8 +1,8 @@
 """The bad-input contract of ``hvsim validate`` and ``hvsim run``.
 
 A scenario with a mistake makes both commands exit with status 2, print one line per
-problem on stderr as ``file: path.to.field: what is wrong (given value)``, print no
-traceback and write nothing. Each case below starts from a copy of small-lab that
+problem on stderr as ``file:LINE:COLUMN: path.to.field: what is wrong (given value)``,
+print no traceback and write nothing. Each case below starts from a copy of small-lab that
 validates cleanly and makes exactly one mistake.
 """
 
@@ -23,7 +23,15 @@ import yaml
 
 from hvsim import load_scenario, scenario_from_dict
 from hvsim.scenario.loader import ScenarioError
-from tests.builders import ROOT, base_scenario, cli, cli_in_a_process, write_scenario
+from tests.builders import (
+    ROOT,
+    base_scenario,
+    cli,
+    cli_in_a_process,
+    where,
+    without_places,
+    write_scenario,
+)
 
 
 def small_lab() -> dict[str, Any]:
@@ -160,16 +168,18 @@ def write_text(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
 def assert_bad_input(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, scenario: Path, command: str
 ) -> list[str]:
-    """Run ``command`` on a bad scenario; check the contract; return the problem lines."""
+    """Run ``command`` on a bad scenario; check the contract; return the problem lines
+    with their line and column checked and left out (``without_places``)."""
     out_dir = tmp_path / "out"
     argv = [command, str(scenario)] + (["--out", str(out_dir)] if command == "run" else [])
     code, out, lines = cli(capsys, *argv)
     assert code == 2
     assert out == ""
     assert lines, "at least one problem line on stderr"
+    lines = without_places(lines, scenario)
     for line in lines:
         assert line.startswith(f"{scenario}: "), line
-        assert len(line.split(": ")) >= 3, f"not 'file: path: what is wrong': {line}"
+        assert len(line.split(": ")) >= 3, f"not 'file:LINE:COLUMN: path: what is wrong': {line}"
         assert "Traceback" not in line
     assert not out_dir.exists()
     return lines
@@ -257,11 +267,32 @@ def _storage_event(target: str) -> dict:
 CASES: list[tuple[str, Callable[[dict], None], str, str]] = [
     # (id, the one mistake, the field the line must name, a fragment of the line)
     # unknown keys
-    ("unknown-top-level-key", _set("colour", "blue"), "colour", "('blue')"),
-    ("unknown-key-in-cluster", _set("clusters[0].colour", "blue"), "clusters[0].colour", "blue"),
-    ("unknown-key-in-csv", _set("clusters[0].csvs[0].iops", 5), "clusters[0].csvs[0].iops", "5"),
-    ("unknown-key-in-vm", _set("vms[1].colour", "blue"), "vms[1].colour", "blue"),
-    ("unknown-key-in-pool", _set("dpm_servers[0].pool.iops", 1), "dpm_servers[0].pool.iops", "1"),
+    ("unknown-top-level-key", _set("colour", "blue"), "colour", "unknown field"),
+    (
+        "unknown-key-in-cluster",
+        _set("clusters[0].colour", "blue"),
+        "clusters[0].colour",
+        "unknown field",
+    ),
+    (
+        "unknown-key-in-csv",
+        _set("clusters[0].csvs[0].iops", 5),
+        "clusters[0].csvs[0].iops",
+        "unknown field",
+    ),
+    ("unknown-key-in-vm", _set("vms[1].colour", "blue"), "vms[1].colour", "unknown field"),
+    (
+        "unknown-key-in-pool",
+        _set("dpm_servers[0].pool.iops", 1),
+        "dpm_servers[0].pool.iops",
+        "unknown field",
+    ),
+    (
+        "misspelt-key-in-vm",
+        _set("vms[1].memmory", "2 GiB"),
+        "vms[1].memmory",
+        "unknown field (did you mean memory?)",
+    ),
     (
         "unknown-key-in-distribution",
         _set("vms[0].memory", {"dist": "choice", "values": ["2 GiB"], "wieghts": [1]}),
@@ -805,11 +836,14 @@ def test_run_in_a_separate_process_exits_2_without_traceback_or_output(tmp_path)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
-    assert sorted(proc.stderr.splitlines()) == [
-        f"{scenario}: protection_groups[0].express_full_times[0]: time of day must lie "
-        "between 00:00 and 23:59, not 24:00 ('24:00')",
-        f"{scenario}: vms[1].memory: memory must be a size from 32 MiB to 1 EB (1e18 bytes) "
-        "('-2 GiB')",
+    # Each line starts where its path is written: the list item '24:00' (its quote)
+    # and the key memory of the second VM.
+    time_at, memory_at = where(scenario, "'24:00'"), where(scenario, "memory: -2 GiB")
+    assert sorted(proc.stderr.splitlines(), key=lambda line: "vms" in line) == [
+        f"{time_at}: protection_groups[0].express_full_times[0]: time of "
+        "day must lie between 00:00 and 23:59, not 24:00 ('24:00')",
+        f"{memory_at}: vms[1].memory: memory must be a size from "
+        "32 MiB to 1 EB (1e18 bytes) ('-2 GiB')",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.yaml"]
 
@@ -842,8 +876,8 @@ def test_a_scenario_named_dot_dot_is_refused_and_nothing_lands_beside_the_workin
     monkeypatch.chdir(work)
     code, out, lines = cli(capsys, "run", "scenario.yaml")
     assert (code, out) == (2, "")
-    assert lines == [
-        "scenario.yaml: name: a name is not only dots ('.' and '..' are a folder and its "
+    assert lines == [  # name is the document's first key: line 1, column 1
+        "scenario.yaml:1:1: name: a name is not only dots ('.' and '..' are a folder and its "
         "parent) ('..')"
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]

@@ -11,7 +11,7 @@ import pytest
 
 from hvsim import scenario_from_dict
 from hvsim.scenario.warnings import scenario_warnings
-from tests.builders import base_scenario, cli, problems_of, write_scenario
+from tests.builders import base_scenario, cli, problems_of, where, write_scenario
 
 
 def with_vm(**vm: Any) -> dict[str, Any]:
@@ -102,6 +102,6 @@ def test_hvsim_validate_exits_2_on_a_date_before_start_date(tmp_path, capsys):
     code, out, err = cli(capsys, "validate", str(path))
     assert code == 2
     assert err == [
-        f"{path}: vms[0].protect_from: before start_date 2026-01-05; protection starts on "
-        "start_date or later (2025-06-01)"
+        f"{where(path, 'protect_from:')}: vms[0].protect_from: before start_date 2026-01-05; "
+        "protection starts on start_date or later (2025-06-01)"
     ]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hvsim import scenario_from_dict
-from tests.builders import base_scenario, cli, problems_of, write_scenario
+from tests.builders import base_scenario, cli, problems_of, where, write_scenario
 
 OFFSET_RANGE = (
     "start_offset must be from 0 s to less than 24 h (a later time of day is a "
@@ -56,6 +56,6 @@ def test_an_unknown_job_order_is_refused_naming_the_choices(tmp_path, capsys):
     code, _, err = cli(capsys, "validate", str(path))
     assert code == 2
     assert err == [
-        f"{path}: dpm_servers[0].job_order: Input should be 'dpm' or 'longest_first' "
-        "('shortest_first')"
+        f"{where(path, 'job_order:')}: dpm_servers[0].job_order: Input should be 'dpm' or "
+        "'longest_first' ('shortest_first')"
     ]

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from hvsim.cli import main
-from tests.builders import GiB, add_host_and_share, base_scenario, problems_of, run
+from tests.builders import GiB, add_host_and_share, base_scenario, problems_of, run, where
 
 # --- capacity ------------------------------------------------------------------------
 
@@ -32,8 +32,8 @@ def test_400_vms_of_100_gb_on_a_1_gib_csv_are_refused_naming_both_figures(capsys
         # Each VM: a 100 GB disk (the default, all in use) and a 4 GiB saved-state file
         # (4.29 GB): 400 x 104.29 GB = 41.7 TB; 1 GiB is 1.07 GB.
         assert captured.err.splitlines() == [
-            f"{path}: clusters[0].csvs[0].capacity: 400 VMs need 41.7 TB (disks in use + "
-            "saved-state files), more than the 1.07 GB capacity"
+            f"{where(path, 'capacity: 1 GiB')}: clusters[0].csvs[0].capacity: 400 VMs need "
+            "41.7 TB (disks in use + saved-state files), more than the 1.07 GB capacity"
         ]
         assert captured.out == ""
     assert not (tmp_path / "o").exists()
