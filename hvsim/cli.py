@@ -702,7 +702,9 @@ def cmd_advise(args: argparse.Namespace) -> int:
 
 
 def _advise_into(folder: OutputFolder, args: argparse.Namespace, settings, scenario) -> int:
-    from hvsim.advise.outputs import verdict, write_advice
+    import copy
+
+    from hvsim.advise.outputs import knob_sentences, verdict, write_advice
     from hvsim.advise.search import advise, trial_budget
     from hvsim.runs.dask import SchedulerError
     from hvsim.runs.options import RunOptions
@@ -747,9 +749,10 @@ def _advise_into(folder: OutputFolder, args: argparse.Namespace, settings, scena
     bar.close()
     details = []
     if cmp is not None:
-        sides = [("A: input", scenario), ("B: " + cmp.labels[1], None)]
-        sides[1] = (sides[1][0], scenario_from_dict(chosen.doc, args.scenario))
-        details = _detailed_runs(sides, args.seed)
+        proposed = scenario_from_dict(copy.deepcopy(chosen.doc), args.scenario)
+        details = _detailed_runs(
+            [("A: input", scenario), (f"B: {cmp.labels[1]}", proposed)], args.seed
+        )
     title = f"hvsim advise: {scenario.name}"
     with folder.staging() as tmp:
         written = write_advice(tmp, advice, title, cmp, details)
@@ -762,8 +765,6 @@ def _advise_into(folder: OutputFolder, args: argparse.Namespace, settings, scena
     _heading(title)
     for line in verdict(advice):
         print(line)
-    from hvsim.advise.outputs import knob_sentences
-
     for line in knob_sentences(advice):
         print(f"- {line}")
     print(
