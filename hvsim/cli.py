@@ -429,12 +429,6 @@ def _print_lines(title: str, lines: list[str]) -> None:
     print()
 
 
-def _with_verdict(markdown: str, verdict: str) -> str:
-    """``verdict`` (Markdown) after the first heading of ``markdown``."""
-    title, _, rest = markdown.partition("\n")
-    return f"{title}\n\n{verdict}\n{rest}"
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     scenario, problems = _load(args.scenario)
     if problems:
@@ -484,9 +478,8 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
     targets = scenario_targets(scenario)
     verdicts = table_verdicts(sweep.table, sweep.params, targets)
     lines = many_verdict_lines(verdicts)
-    markdown = _with_verdict(
-        sweep_markdown(sweep, title, scenario.description, shown, targets),
-        many_verdict_markdown(verdicts),
+    markdown = sweep_markdown(
+        sweep, title, scenario.description, shown, targets, many_verdict_markdown(verdicts)
     )
     with folder.staging() as tmp:
         written = _write_many(
@@ -586,7 +579,7 @@ def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
         if (cmp.table["scenario"] == label).any()
     ]
     lines = many_verdict_lines(verdicts, "side")
-    markdown = _with_verdict(compare_markdown(cmp), many_verdict_markdown(verdicts, "side"))
+    markdown = compare_markdown(cmp, many_verdict_markdown(verdicts, "side"))
     with folder.staging() as tmp:
         written = _write_many(
             tmp,

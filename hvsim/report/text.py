@@ -1115,12 +1115,13 @@ def sweep_markdown(
     description: str = "",
     kpis: Sequence[str] = (),
     targets: Sequence[tuple[str, Target]] | None = None,
+    verdict: str = "",
 ) -> str:
-    """summary.md of a sweep or of replications; a sweep's shows which combinations
-    meet the targets and the KPIs ``kpis`` (--kpi; default its headline KPIs that
-    change) per combination before all KPIs."""
+    """summary.md of a sweep or of replications; its ``verdict`` (Markdown) first, then
+    which combinations meet the targets and the KPIs ``kpis`` (--kpi; default its
+    headline KPIs that change) per combination before all KPIs."""
     seeds = result.seeds
-    lines = [f"# {title}", ""]
+    lines = [f"# {title}", ""] + ([verdict, ""] if verdict else [])
     if description:
         lines += [description.strip(), ""]
     lines += [
@@ -1158,13 +1159,14 @@ def sweep_markdown(
     return "\n".join(lines) + "\n"
 
 
-def compare_markdown(cmp: Comparison) -> str:
-    """summary.md of a comparison."""
+def compare_markdown(cmp: Comparison, verdict: str = "") -> str:
+    """summary.md of a comparison; its ``verdict`` (Markdown) first."""
     seeds = cmp.seeds
     a, b = cmp.labels
     lines = [
         f"# hvsim comparison: {a} vs {b}",
         "",
+        *([verdict, ""] if verdict else []),
         f"A = `{cmp.sources[0]}`, B = `{cmp.sources[1]}`; {cmp.replications} "
         f"replication(s) each with the same seeds ({seeds[0]} to {seeds[-1]}, common random "
         f"numbers). B - A is the mean of the per-seed differences with its "
