@@ -99,7 +99,7 @@ class World:
 def build_world(scenario: Scenario, seed: int) -> World:
     env = simpy.Environment()
     flows = FlowNetwork(env)
-    trace = Trace()
+    trace = Trace(env)
     parts = Parts(
         env,
         flows,

@@ -4,7 +4,11 @@ results.py makes tables at the end (no pandas in the model)."""
 from __future__ import annotations
 
 from array import array
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
+
+import simpy
+
+_Row = TypeVar("_Row")
 
 
 class JobRecord(NamedTuple):
@@ -226,6 +230,24 @@ class SlotLog:
         return len(self.time_s)
 
 
+class Rows(list[_Row], Generic[_Row]):
+    """A table's records in the order they were appended, and the simulated time of
+    each append (``times``): the key that merges the traces of independent parts
+    into the order one environment gives (hvsim.merge)."""
+
+    __slots__ = ("_env", "times")
+
+    def __init__(self, env: simpy.Environment | None) -> None:
+        super().__init__()
+        self._env = env
+        self.times = array("d")
+
+    def append(self, row: _Row) -> None:
+        list.append(self, row)
+        env = self._env
+        self.times.append(env._now if env is not None else 0.0)
+
+
 class Trace:
     __slots__ = (
         "jobs",
@@ -242,26 +264,33 @@ class Trace:
         "online_jobs",
         "online_days",
         "_next_job",
+        "_env",
+        "job_id_times",
     )
 
-    def __init__(self) -> None:
-        self.checks: list[ConsistencyCheckRecord] = []
-        self.on_demand: list[OnDemandRecord] = []
-        self.restores: list[RestoreRecord] = []
-        self.tape_jobs: list[TapeJobRecord] = []
-        self.online_jobs: list[OnlineJobRecord] = []
-        self.online_days: list[OnlineDayRecord] = []
-        self.migrations: list[MigrationRecord] = []
-        self.breaks: list[ProtectionBreakRecord] = []
+    def __init__(self, env: simpy.Environment | None = None) -> None:
+        self._env = env
+        self.checks: Rows[ConsistencyCheckRecord] = Rows(env)
+        self.on_demand: Rows[OnDemandRecord] = Rows(env)
+        self.restores: Rows[RestoreRecord] = Rows(env)
+        self.tape_jobs: Rows[TapeJobRecord] = Rows(env)
+        self.online_jobs: Rows[OnlineJobRecord] = Rows(env)
+        self.online_days: Rows[OnlineDayRecord] = Rows(env)
+        self.migrations: Rows[MigrationRecord] = Rows(env)
+        self.breaks: Rows[ProtectionBreakRecord] = Rows(env)
         # (time, slot name, kind host|dpm|csv-group|..., in use, queued) at each request,
         # grant and release
         self.slot_log = SlotLog()
-        self.scans: list[ScanRecord] = []
-        self.jobs: list[JobRecord] = []
-        self.downtime: list[DowntimeRecord] = []
-        self.redirected_io: list[RedirectedIoRecord] = []
+        self.scans: Rows[ScanRecord] = Rows(env)
+        self.jobs: Rows[JobRecord] = Rows(env)
+        self.downtime: Rows[DowntimeRecord] = Rows(env)
+        self.redirected_io: Rows[RedirectedIoRecord] = Rows(env)
         self._next_job = 0
+        # When each job id was handed out (id n at index n - 1).
+        self.job_id_times = array("d")
 
     def new_job_id(self) -> int:
         self._next_job += 1
+        env = self._env
+        self.job_id_times.append(env._now if env is not None else 0.0)
         return self._next_job
