@@ -533,6 +533,11 @@ def _storage_kpis(
             "end_bytes": pool.horizon_used_bytes,
             "needed_bytes": max(steady_used if pool.thin else steady_alloc, end_alloc),
         }
+    return storage_totals(servers)
+
+
+def storage_totals(servers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The storage section's totals over the DPM servers (and ``servers`` itself)."""
     out: dict[str, Any] = {}
     for key in (
         "pool_peak_bytes",
@@ -998,14 +1003,6 @@ def _degraded_io(world: World, redirected: pd.DataFrame) -> pd.DataFrame:
     """Per VM on a CSV: seconds its CSV spent redirected, and the share of its I/O
     demand that got through meanwhile (time-weighted over the CSV's intervals).
     Built per CSV and joined to VMs: linear in VMs plus intervals."""
-    per_csv = (
-        redirected.assign(
-            got=redirected["achieved_bps"] * redirected["seconds"],
-            want=redirected["demand_bps"] * redirected["seconds"],
-        )
-        .groupby("csv")[["seconds", "got", "want"]]
-        .sum()
-    )
     on_csv = [v for v in world.vms if isinstance(v.volume, CsvVolume)]
     rows = pd.DataFrame(
         {
@@ -1013,6 +1010,19 @@ def _degraded_io(world: World, redirected: pd.DataFrame) -> pd.DataFrame:
             "csv": [v.volume.name for v in on_csv],
             "io_rate_bps": [v.io_rate_bps for v in on_csv],
         }
+    )
+    return degraded_io(rows, redirected)
+
+
+def degraded_io(rows: pd.DataFrame, redirected: pd.DataFrame) -> pd.DataFrame:
+    """_degraded_io for the VMs on CSVs given as ``rows`` (vm, csv, io_rate_bps)."""
+    per_csv = (
+        redirected.assign(
+            got=redirected["achieved_bps"] * redirected["seconds"],
+            want=redirected["demand_bps"] * redirected["seconds"],
+        )
+        .groupby("csv")[["seconds", "got", "want"]]
+        .sum()
     )
     if rows.empty:
         return pd.DataFrame(columns=["vm", "csv", "io_rate_bps", "degraded_s", "throughput_ratio"])

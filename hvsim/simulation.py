@@ -13,9 +13,12 @@ from functools import partial
 import simpy
 
 from hvsim.invariants import check_world
+from hvsim.merge import PartTrace, merge, part_trace
+from hvsim.model.dpm import Replica
 from hvsim.model.restore import restore_processes
 from hvsim.model.schedule import DAY_S, daily
 from hvsim.overrun import overrun_limit, runaway
+from hvsim.parts import PartMap, find_parts
 from hvsim.recommend import recommendations
 from hvsim.results import Results, collect
 from hvsim.scenario.guest import data_source_names
@@ -34,31 +37,117 @@ def simulate(
     ``progress`` (optional) is called with the simulated day once a day."""
     seed = check_seed(seed)
     world = build_world(scenario, seed)
+    parts = find_parts(world)
+    _count_parts(world, parts)
     run_world(world, progress)
     res = collect(world, scenario.name, seed, scenario.start_date)
+    if parts.count > 1:
+        # Rows of different parts at one time in the order a split run gives them.
+        res = merge([(res, part_trace(world, frozenset(parts.parts())))], parts)
+    return _recommend(scenario, res)
+
+
+def simulate_part(
+    scenario: Scenario, seed: int, owned: frozenset[int]
+) -> tuple[Results, PartTrace]:
+    """Run only the parts ``owned`` of ``scenario`` (hvsim.parts) on one environment:
+    the world is built whole, and only their processes start."""
+    seed = check_seed(seed)
+    world = build_world(scenario, seed)
+    parts = find_parts(world)
+    _count_parts(world, parts)
+    run_world(world, only=(parts, owned))
+    res = collect(world, scenario.name, seed, scenario.start_date)
+    return res, part_trace(world, owned)
+
+
+def simulate_split(
+    scenario: Scenario,
+    seed: int = 1,
+    run_parts: Callable[[Scenario, int, list[frozenset[int]]], list[tuple[Results, PartTrace]]]
+    | None = None,
+    groups: int | None = None,
+) -> Results:
+    """``simulate``'s tables, computed part by part (hvsim.parts): the parts are dealt
+    into ``groups`` (default: one each), each group run on its own environment by
+    ``run_parts`` (default: one after another in this process; hvsim.runs spreads
+    them over worker processes or a Dask cluster), and their results merged."""
+    seed = check_seed(seed)
+    parts = find_parts(build_world(scenario, seed))
+    owned = deal(parts, parts.count if groups is None else groups)
+    if run_parts is None:
+        pieces = [simulate_part(scenario, seed, o) for o in owned]
+    else:
+        pieces = run_parts(scenario, seed, owned)
+    res = merge(pieces, parts) if parts.count > 1 else pieces[0][0]
+    return _recommend(scenario, res)
+
+
+def _count_parts(world: World, parts: PartMap) -> None:
+    if parts.count > 1:
+        world.flows.count_parts([parts.resource[name] for name in world.flows.resources])
+
+
+def deal(parts: PartMap, groups: int) -> list[frozenset[int]]:
+    """The parts dealt into at most ``groups`` groups of about as many VMs each: the
+    largest part first, each to the group with the fewest VMs so far (the first of
+    equals), so the same parts give the same groups."""
+    size = [0] * parts.count
+    for p in parts.vm.values():
+        if p >= 0:
+            size[p] += 1
+    n = max(1, min(groups, parts.count))
+    load = [0] * n
+    members: list[set[int]] = [set() for _ in range(n)]
+    for p in sorted(parts.parts(), key=lambda p: (-size[p], p)):
+        g = load.index(min(load))
+        members[g].add(p)
+        load[g] += size[p]
+    return [frozenset(m) for m in members if m]
+
+
+def _recommend(scenario: Scenario, res: Results) -> Results:
     if scenario.restore_needs:
         res.recommendations = recommendations(scenario, res)
     return res
 
 
-def run_world(world: World, progress: Callable[[float], None] | None = None) -> None:
-    """Run ``world`` to its end; RunawayError if it is still going at overrun_limit."""
+def run_world(
+    world: World,
+    progress: Callable[[float], None] | None = None,
+    only: tuple[PartMap, frozenset[int]] | None = None,
+) -> None:
+    """Run ``world`` to its end; RunawayError if it is still going at overrun_limit.
+    ``only``: start the processes of these parts alone (simulate_part)."""
     env = world.env
-    scans = [(t, env.process(world.scanner.schedule(t))) for t in world.scan_targets]
-    protected = [(vm, env.process(world.jobs.protect(r))) for vm, r in world.replicas.items()]
+    keep = _keeper(only)
+    scans = [
+        (t, env.process(world.scanner.schedule(t)))
+        for t in world.scan_targets
+        if keep("cluster", t.name)
+    ]
+    protected = [
+        (vm, env.process(world.jobs.protect(r)))
+        for vm, r in world.replicas.items()
+        if keep("vm", vm.name)
+    ]
     for guest in world.guest_replicas:
-        env.process(world.guest_jobs.protect(guest))
-    start_migrations(world)
+        if keep("vm", guest.source.vm.name):
+            env.process(world.guest_jobs.protect(guest))
+    start_migrations(world, keep)
+    members: dict[str, list[Replica]] = {}
+    for r in world.replicas.values():
+        members.setdefault(r.plan.name, []).append(r)
     for plan in world.plans.values():
-        if plan.consistency_check_time_s is not None:
-            members = [r for r in world.replicas.values() if r.plan is plan]
-            env.process(world.jobs.scheduled_checks(plan, members))
+        if plan.consistency_check_time_s is not None and keep("dpm", plan.dpm.name):
+            env.process(world.jobs.scheduled_checks(plan, members.get(plan.name, [])))
     for od in world.on_demand:
-        env.process(od.arrivals())
-    start_restores(world)
-    world.tape.start()
+        if keep("dpm", od.dpm.name):
+            env.process(od.arrivals())
+    start_restores(world, keep)
+    world.tape.start(lambda dpm: keep("dpm", dpm))
     if world.online is not None:
-        world.online.start()
+        world.online.start(lambda dpm, vm: keep("dpm", dpm) if vm is None else keep("vm", vm))
     # Jobs started before the horizon run to their end (re-runs, checks and
     # migrations included), so every started job has an end: run until no event is
     # left, but no further than overrun_limit (a run still going then is stuck behind
@@ -90,16 +179,34 @@ def run_world(world: World, progress: Callable[[float], None] | None = None) -> 
     check_world(world)
 
 
-def start_migrations(world: World) -> None:
+def _keeper(only: tuple[PartMap, frozenset[int]] | None) -> Callable[[str, str], bool]:
+    """Whether the object named (a "vm", "dpm", "host" or "cluster") is in a part to
+    run: always without ``only``."""
+    if only is None:
+        return lambda kind, name: True
+    parts, owned = only
+    maps = {"vm": parts.vm, "dpm": parts.dpm, "host": parts.host, "cluster": parts.cluster}
+    return lambda kind, name: maps[kind][name] in owned
+
+
+def start_migrations(
+    world: World, keep: Callable[[str, str], bool] = lambda kind, name: True
+) -> None:
     """Processes for drains, Poisson moves and explicit events (migrations and
     requested consistency checks)."""
     env, mgr, sc = world.env, world.migrations, world.scenario
     by_name = {vm.name: vm for vm in world.vms}
     names = VmNames(vm.name for vm in world.vms)
     for d in sc.migrations.drains:
-        env.process(mgr.drain(world.hosts[d.node], d.day * DAY_S + d.time, d.duration, world.vms))
+        if keep("host", d.node):
+            env.process(
+                mgr.drain(world.hosts[d.node], d.day * DAY_S + d.time, d.duration, world.vms)
+            )
     for i, p in enumerate(sc.migrations.poisson):
         moving = {n for m in p.members for n in names.matching(m)}
+        # One random stream draws for all its VMs: they are one part (hvsim.parts).
+        if not _first_kept(sorted(moving), keep):
+            continue
         env.process(
             mgr.poisson(
                 [vm for vm in world.vms if vm.name in moving],
@@ -110,6 +217,8 @@ def start_migrations(world: World) -> None:
             )
         )
     for ev in sc.migrations.events:
+        if not keep("vm", ev.vm):
+            continue
         vm = by_name[ev.vm]
         at = ev.day * DAY_S + ev.time
         if ev.kind == "consistency_check":
@@ -126,7 +235,15 @@ def start_migrations(world: World) -> None:
             env.process(mgr.at(at, partial(mgr.migrate, vm, ev.kind, "event", host)))
 
 
-def start_restores(world: World) -> None:
+def _first_kept(vms: list[str], keep: Callable[[str, str], bool]) -> bool:
+    """Whether a stream over ``vms`` (one part, see hvsim.parts) runs here; one over
+    no VM does nothing, wherever it runs."""
+    return keep("vm", vms[0]) if vms else True
+
+
+def start_restores(
+    world: World, keep: Callable[[str, str], bool] = lambda kind, name: True
+) -> None:
     """Processes for restore drills, Poisson restores and explicit restore requests."""
     names = VmNames(vm.name for vm in world.vms)
     spec = world.scenario.restores
@@ -142,6 +259,7 @@ def start_restores(world: World) -> None:
         names.matching,
         lambda name: stream(world.seed, name),
         sources,
+        wanted=lambda vm: keep("vm", vm),
     )
     for proc in procs:
         world.env.process(proc)

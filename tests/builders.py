@@ -6,17 +6,20 @@ conftest.py holds only fixtures."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
 import hvsim
 from hvsim.cli import main
+from hvsim.results import kpis_json
 from hvsim.scenario.loader import ScenarioError
 
 GiB = 2.0**30
@@ -163,6 +166,17 @@ def tape_doc(
 
 
 # --- runs and validation ----------------------------------------------------------
+
+
+def assert_same_results(a: hvsim.Results, b: hvsim.Results) -> None:
+    """Every table equal (values, dtypes, row order), every other field and the KPIs."""
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, pd.DataFrame):
+            pd.testing.assert_frame_equal(x, y, check_exact=True, obj=f.name)
+        else:
+            assert x == y, f.name
+    assert kpis_json(a.kpis()) == kpis_json(b.kpis())
 
 
 def run(doc: dict[str, Any], seed: int = 1) -> hvsim.Results:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import hvsim
-from tests.builders import EXAMPLES, ROOT, cli_in_a_process
+from hvsim.simulation import simulate_split
+from tests.builders import EXAMPLES, ROOT, assert_same_results, cli_in_a_process
 
 CONTRACT_KEYS = [
     "scenario",
@@ -126,7 +127,10 @@ PINNED = {
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_scenario_runs_and_kpis_have_the_contract_keys(path):
-    res = hvsim.simulate(hvsim.load_scenario(path), seed=1)
+    scenario = hvsim.load_scenario(path)
+    res = hvsim.simulate(scenario, seed=1)
+    # Run part by part (hvsim.parts; every example is one part), the same tables.
+    assert_same_results(res, simulate_split(scenario, seed=1))
     k = res.kpis()
     assert set(CONTRACT_KEYS) <= set(k)
     assert set(k["backups"]) >= {

@@ -26,7 +26,7 @@ import datetime as dt
 import heapq
 import itertools
 import math
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -384,11 +384,15 @@ class OnlineJobs:
         """Online jobs scheduled and not yet ended (zero at the end of a run)."""
         return sum(u.running for u in self.uplinks.values())
 
-    def start(self) -> None:
+    def start(self, wanted: Callable[[str, str | None], bool] | None = None) -> None:
+        """The uplinks' clocks and each source's protection; ``wanted(dpm, vm)`` (vm
+        None for an uplink) picks which start (all by default)."""
         for uplink in self.uplinks.values():
-            self.env.process(self.uplink_clock(uplink))
+            if wanted is None or wanted(uplink.dpm.name, None):
+                self.env.process(self.uplink_clock(uplink))
         for src in self.sources:
-            self.env.process(self.protect(src))
+            if wanted is None or wanted(src.group.uplink.dpm.name, src.vm.name):
+                self.env.process(self.protect(src))
 
     # -- the uplink ------------------------------------------------------------
     def uplink_clock(self, uplink: Uplink) -> Generator[simpy.Event, object, None]:

@@ -624,13 +624,20 @@ def restore_processes(
     matching: Callable[[str], list[str]],
     stream: Callable[[str], np.random.Generator],
     data_sources: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    wanted: Callable[[str], bool] | None = None,
 ) -> list[Generator[simpy.Event, object, None]]:
     """The processes that request the scenario's restores: one per drill, per Poisson
     stream (its random stream named ``restores:<index>``) and per explicit event.
     ``matching`` gives the VM names a member pattern stands for; ``data_sources`` each
     VM's guest data sources, (name, workload), protected or not (a guest kind for a
-    source not protected at guest level falls back)."""
+    source not protected at guest level falls back). ``wanted``: whether to start the
+    processes for a VM (those of a drill or stream are one part, hvsim.parts: the
+    first VM decides; one with no request starts anyway, and does nothing)."""
     sources = data_sources or {}
+    keep = wanted or (lambda vm: True)
+
+    def kept(reqs: list[RestoreRequest]) -> bool:
+        return keep(reqs[0].vm.name) if reqs else True
 
     def requests(
         item: schema.RestoreDrill | schema.PoissonRestores, trigger: str
@@ -656,14 +663,18 @@ def restore_processes(
             if ds in wanted
         ]
 
-    procs = [
-        jobs.drill(d.times, d.every_days, d.first_day, requests(d, "drill")) for d in spec.drills
-    ]
-    procs += [
-        jobs.poisson(requests(p, "poisson"), p.per_vm_per_day, stream(f"restores:{i}"))
-        for i, p in enumerate(spec.poisson)
-    ]
+    procs = []
+    for d in spec.drills:
+        reqs = requests(d, "drill")
+        if kept(reqs):
+            procs.append(jobs.drill(d.times, d.every_days, d.first_day, reqs))
+    for i, p in enumerate(spec.poisson):
+        reqs = requests(p, "poisson")
+        if kept(reqs):
+            procs.append(jobs.poisson(reqs, p.per_vm_per_day, stream(f"restores:{i}")))
     for e in spec.events:
+        if not keep(e.vm):
+            continue
         target = hosts[e.target_host] if e.target_host is not None else None
         ds = ""
         if e.data_source is not None:

@@ -24,7 +24,7 @@ import calendar
 import datetime as dt
 import heapq
 import math
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
@@ -282,10 +282,12 @@ class TapeJobs:
                 sources[g.name] = [TapeSource.of_vm(r) for r in replicas if r.plan.name == g.name]
         return cls(parts.env, parts.flows, trace, horizon_s, plans, sources)
 
-    def start(self) -> None:
-        """A process for each group's long-term schedule."""
+    def start(self, wanted: Callable[[str], bool] | None = None) -> None:
+        """A process for each group's long-term schedule (of the groups whose DPM
+        server is ``wanted``, all by default)."""
         for name, plan in self.plans.items():
-            self.env.process(self.long_term(plan, self.sources[name]))
+            if wanted is None or wanted(plan.dpm.name):
+                self.env.process(self.long_term(plan, self.sources[name]))
 
     def long_term(
         self, plan: LongTermPlan, sources: Sequence[TapeSource]
