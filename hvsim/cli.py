@@ -299,17 +299,20 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
         verdict_markdown,
     )
     from hvsim.results import kpis_json
+    from hvsim.runs.dask import SchedulerError
     from hvsim.runs.progress import day_progress
-    from hvsim.simulation import simulate
     from hvsim.sweep import replicate
 
     # The run of the seed first: one that runs away stops here with its one line,
     # before the replications are computed (and stored), reported and thrown away.
     progress = day_progress(scenario.horizon_days)
     try:
-        results = simulate(scenario, seed=args.seed, progress=progress)
+        results = _simulate_one(args, scenario, progress)
     except RunawayError as exc:
         return _print_problems([exc.problem(args.scenario)])
+    except SchedulerError as exc:
+        print(f"hvsim: {exc}", file=sys.stderr)
+        return 1
     reps = None
     if args.replications > 1:
         reps, status = _many_runs(replicate, args, folder, args.scenario)
@@ -782,6 +785,33 @@ def _estimate_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="allow up to N simulated jobs (estimated) instead of the time and memory limit",
     )
+
+
+def _simulate_one(args: argparse.Namespace, scenario, progress):
+    """The run of ``args.seed``: on one environment, or, given more than one worker or
+    a Dask scheduler and an estate of independent parts (hvsim.parts), part by part
+    on them (the same tables, hvsim.merge)."""
+    from hvsim.parts import find_parts
+    from hvsim.runs.dask import connect
+    from hvsim.runs.split import simulate_on
+    from hvsim.simulation import simulate
+    from hvsim.world import build_world
+
+    workers = args.workers if args.workers is not None else 1
+    if workers <= 1 and args.scheduler is None:
+        return simulate(scenario, seed=args.seed, progress=progress)
+    count = find_parts(build_world(scenario, args.seed)).count
+    if count <= 1:
+        return simulate(scenario, seed=args.seed, progress=progress)
+    where = f"Dask at {args.scheduler}" if args.scheduler else f"{min(workers, count)} workers"
+    print(f"hvsim: {count} independent parts, run on {where}", file=sys.stderr)
+    if args.scheduler is None:
+        return simulate_on(scenario, args.seed, workers)
+    client = connect(args.scheduler)
+    try:
+        return simulate_on(scenario, args.seed, count, client=client)
+    finally:
+        client.close()
 
 
 def _execution_options(p: argparse.ArgumentParser) -> None:

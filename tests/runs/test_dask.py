@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import hvsim
 from hvsim.cli import main
 from hvsim.sweep import run_sweep
 from tests.builders import BANDWIDTH_VARY, ROOT, noisy_scenario
@@ -181,3 +182,18 @@ def test_advise_on_dask_proposes_what_the_local_workers_propose(scheduler):
     remote = advise(noisy_scenario(), "t.yaml", s, RunOptions(scheduler=scheduler))
     pd.testing.assert_frame_equal(remote.table(), local.table())
     assert remote.proposal.choice == local.proposal.choice
+
+
+def test_a_run_split_into_parts_on_dask_equals_one_environment(scheduler):
+    # Three DPM servers, two of them behind one shared link: two parts, each run by
+    # the Dask worker, merged here into the tables of one environment.
+    from distributed import Client
+
+    from hvsim.runs.split import simulate_on
+    from hvsim.simulation import simulate
+    from tests.builders import assert_same_results
+
+    scenario = hvsim.load_scenario(ROOT / "tests" / "split" / "three_servers.yaml")
+    with Client(scheduler, timeout="10s") as client:
+        split = simulate_on(scenario, 1, 2, client=client)
+    assert_same_results(simulate(scenario, seed=1), split)

@@ -15,7 +15,7 @@ from hvsim.results import Results
 from hvsim.runs.split import local_parts
 from hvsim.simulation import deal, run_world, simulate, simulate_split
 from hvsim.world import build_world
-from tests.builders import assert_same_results
+from tests.builders import assert_same_results, cli
 
 THREE = Path(__file__).with_name("three_servers.yaml")
 
@@ -79,9 +79,7 @@ def test_split_run_of_three_servers_equals_one_environment(
     world = build_world(three, seed)
     run_world(world)
     assert split.counters["bytes_sent"] == pytest.approx(world.flows.bytes_started, rel=1e-12)
-    assert split.counters["bytes_received"] == pytest.approx(
-        world.flows.bytes_delivered, rel=1e-12
-    )
+    assert split.counters["bytes_received"] == pytest.approx(world.flows.bytes_delivered, rel=1e-12)
     assert list(split.restores["restore_id"]) == list(range(1, len(split.restores) + 1))
 
 
@@ -132,3 +130,24 @@ def test_parts_that_touch_stop_the_merge(
     monkeypatch.setattr("hvsim.simulation.find_parts", wrong)
     with pytest.raises(SplitError, match="in a world that ran parts \\[2\\]"):
         simulate_split(three, seed=1)
+
+
+def test_run_command_on_two_workers_writes_what_one_environment_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    split_status, _, split_err = cli(
+        capsys, "run", str(THREE), "--out", str(tmp_path / "split"), "--workers", "2"
+    )
+    one_status, _, _ = cli(
+        capsys, "run", str(THREE), "--out", str(tmp_path / "one"), "--workers", "1"
+    )
+    assert split_status == one_status == 0
+    assert "2 independent parts, run on 2 workers" in "\n".join(split_err)
+    files = sorted(
+        p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file()
+    )
+    assert files and files == sorted(
+        p.relative_to(tmp_path / "split") for p in (tmp_path / "split").rglob("*") if p.is_file()
+    )
+    for f in files:
+        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "split" / f).read_bytes(), f
