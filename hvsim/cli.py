@@ -789,27 +789,30 @@ def _estimate_options(p: argparse.ArgumentParser) -> None:
 
 def _simulate_one(args: argparse.Namespace, scenario, progress):
     """The run of ``args.seed``: on one environment, or, given more than one worker or
-    a Dask scheduler and an estate of independent parts (hvsim.parts), part by part
-    on them (the same tables, hvsim.merge)."""
-    from hvsim.parts import find_parts
+    a Dask scheduler, part by part on them when the estate has independent parts
+    (hvsim.parts; the same tables, hvsim.merge)."""
     from hvsim.runs.dask import connect
     from hvsim.runs.split import simulate_on
     from hvsim.simulation import simulate
-    from hvsim.world import build_world
 
     workers = args.workers if args.workers is not None else 1
     if workers <= 1 and args.scheduler is None:
         return simulate(scenario, seed=args.seed, progress=progress)
-    count = find_parts(build_world(scenario, args.seed)).count
-    if count <= 1:
-        return simulate(scenario, seed=args.seed, progress=progress)
-    where = f"Dask at {args.scheduler}" if args.scheduler else f"{min(workers, count)} workers"
-    print(f"hvsim: {count} independent parts, run on {where}", file=sys.stderr)
+    where = f"Dask at {args.scheduler}" if args.scheduler else "worker processes"
+
+    def announce(parts: int, groups: int) -> None:
+        if parts > 1:
+            print(
+                f"hvsim: {parts} independent parts, in {groups} groups on {where}", file=sys.stderr
+            )
+
     if args.scheduler is None:
-        return simulate_on(scenario, args.seed, workers)
+        return simulate_on(scenario, args.seed, workers, progress=progress, announce=announce)
     client = connect(args.scheduler)
     try:
-        return simulate_on(scenario, args.seed, count, client=client)
+        return simulate_on(
+            scenario, args.seed, 1 << 30, client=client, progress=progress, announce=announce
+        )
     finally:
         client.close()
 

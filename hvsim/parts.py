@@ -93,9 +93,11 @@ def find_parts(world: World) -> PartMap:
         for res in _owned(obj):
             g.add_edge(obj, res)
 
+    reach = {node: i for i, comp in enumerate(nx.connected_components(net.graph)) for node in comp}
+
     def route(src: str, dst: str, anchor: object) -> None:
         # A pair with no path carries nothing (the model refuses such a transfer).
-        if src in net.graph and dst in net.graph and nx.has_path(net.graph, src, dst):
+        if src in reach and reach[src] == reach.get(dst):
             for res in net.route(src, dst):
                 g.add_edge(anchor, res)
 

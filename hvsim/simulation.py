@@ -48,38 +48,64 @@ def simulate(
 
 
 def simulate_part(
-    scenario: Scenario, seed: int, owned: frozenset[int]
+    scenario: Scenario,
+    seed: int,
+    owned: frozenset[int],
+    parts: PartMap | None = None,
+    world: World | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[Results, PartTrace]:
     """Run only the parts ``owned`` of ``scenario`` (hvsim.parts) on one environment:
-    the world is built whole, and only their processes start."""
+    the world is built whole (or ``world``, built and not yet run, is used), and only
+    their processes start. ``parts``: the world's parts, when already found."""
     seed = check_seed(seed)
-    world = build_world(scenario, seed)
-    parts = find_parts(world)
+    if world is None:
+        world = build_world(scenario, seed)
+    if parts is None:
+        parts = find_parts(world)
     _count_parts(world, parts)
-    run_world(world, only=(parts, owned))
+    run_world(world, progress, only=(parts, owned))
     res = collect(world, scenario.name, seed, scenario.start_date)
     return res, part_trace(world, owned)
+
+
+Pieces = list[tuple[Results, PartTrace]]
+# Starts simulate_part of each group of parts elsewhere; the callable it returns
+# waits for them and gives their results in the groups' order.
+PartsStarter = Callable[[Scenario, int, list[frozenset[int]], PartMap], Callable[[], Pieces]]
 
 
 def simulate_split(
     scenario: Scenario,
     seed: int = 1,
-    run_parts: Callable[[Scenario, int, list[frozenset[int]]], list[tuple[Results, PartTrace]]]
-    | None = None,
+    start_parts: PartsStarter | None = None,
     groups: int | None = None,
+    progress: Callable[[float], None] | None = None,
+    announce: Callable[[int, int], None] | None = None,
 ) -> Results:
     """``simulate``'s tables, computed part by part (hvsim.parts): the parts are dealt
-    into ``groups`` (default: one each), each group run on its own environment by
-    ``run_parts`` (default: one after another in this process; hvsim.runs spreads
-    them over worker processes or a Dask cluster), and their results merged."""
+    into ``groups`` (default: one each); this process runs the first group on the world
+    it built to find the parts, ``start_parts`` the others meanwhile (default: this
+    process, one after another; hvsim.runs.split starts them on worker processes or a
+    Dask cluster); their results are merged. ``progress`` follows the first group;
+    ``announce`` is told the number of parts and of groups before they run."""
     seed = check_seed(seed)
-    parts = find_parts(build_world(scenario, seed))
+    world = build_world(scenario, seed)
+    parts = find_parts(world)
     owned = deal(parts, parts.count if groups is None else groups)
-    if run_parts is None:
-        pieces = [simulate_part(scenario, seed, o) for o in owned]
+    if announce is not None:
+        announce(parts.count, len(owned))
+    rest = owned[1:]
+    if start_parts is None or not rest:
+
+        def wait() -> Pieces:
+            return [simulate_part(scenario, seed, o, parts) for o in rest]
+
     else:
-        pieces = run_parts(scenario, seed, owned)
-    res = merge(pieces, parts) if parts.count > 1 else pieces[0][0]
+        wait = start_parts(scenario, seed, rest, parts)
+    first = simulate_part(scenario, seed, owned[0], parts, world, progress)
+    pieces = [first, *wait()]
+    res = merge(pieces, parts) if parts.count > 1 else first[0]
     return _recommend(scenario, res)
 
 

@@ -170,10 +170,18 @@ def build_world(scenario: Scenario, seed: int) -> World:
     scanner = ProtectionScanner(
         env, ScanCosts.build(scenario.scan), trace.scans, scenario.scan.discovery_time, horizon_s
     )
+    on_cluster: dict[str, list[VirtualMachine]] = {}
+    for vm in vms:
+        if vm.host.cluster is not None:
+            on_cluster.setdefault(vm.host.cluster.name, []).append(vm)
     scan_targets = [
         target
         for c, spec in zip(clusters, scenario.clusters, strict=True)
-        if (target := ClusterScanTarget.build(c, spec.scan_serialized, vms, replicas, parts))
+        if (
+            target := ClusterScanTarget.build(
+                c, spec.scan_serialized, on_cluster.get(c.name, []), replicas, parts
+            )
+        )
     ]
     migrations = MigrationManager(
         env,

@@ -267,6 +267,16 @@ class TapeJobs:
         }
         plans: dict[str, LongTermPlan] = {}
         sources: dict[str, list[TapeSource]] = {}
+        # Each group's data sources, in the replicas' order (one pass, not one a group).
+        taped = {g.name for g in scenario.protection_groups if g.long_term is not None}
+        of_group: dict[str, list[TapeSource]] = {}
+        for r in replicas:
+            if r.plan.name in taped:
+                of_group.setdefault(r.plan.name, []).append(TapeSource.of_vm(r))
+        of_guest_group: dict[str, list[TapeSource]] = {}
+        for gr in guest_replicas:
+            if gr.plan.name in taped:
+                of_guest_group.setdefault(gr.plan.name, []).append(TapeSource.of_guest(gr))
         for g in scenario.protection_groups:
             if g.long_term is None:
                 continue
@@ -275,11 +285,9 @@ class TapeJobs:
                 g, dpm, libraries[g.dpm_server], scenario.start_date, parts
             )
             if g.level == "guest":
-                sources[g.name] = [
-                    TapeSource.of_guest(r) for r in guest_replicas if r.plan.name == g.name
-                ]
+                sources[g.name] = of_guest_group.get(g.name, [])
             else:
-                sources[g.name] = [TapeSource.of_vm(r) for r in replicas if r.plan.name == g.name]
+                sources[g.name] = of_group.get(g.name, [])
         return cls(parts.env, parts.flows, trace, horizon_s, plans, sources)
 
     def start(self, wanted: Callable[[str], bool] | None = None) -> None:

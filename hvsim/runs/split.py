@@ -9,44 +9,68 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from hvsim.merge import PartTrace
+from hvsim.parts import PartMap
 from hvsim.results import Results
 from hvsim.scenario.schema import Scenario
-from hvsim.simulation import simulate_part, simulate_split
-
-Pieces = list[tuple[Results, PartTrace]]
-PartRunner = Callable[[Scenario, int, list[frozenset[int]]], Pieces]
+from hvsim.simulation import PartsStarter, Pieces, simulate_part, simulate_split
 
 
-def local_parts(workers: int, start_method: str = "spawn") -> PartRunner:
-    """Run the groups of parts on ``workers`` worker processes (one: in this process)."""
+def local_parts(workers: int, start_method: str = "spawn") -> PartsStarter:
+    """Start the groups of parts on up to ``workers`` - 1 worker processes (this
+    process runs the first group itself)."""
 
-    def run(scenario: Scenario, seed: int, owned: list[frozenset[int]]) -> Pieces:
-        if workers <= 1 or len(owned) <= 1:
-            return [simulate_part(scenario, seed, o) for o in owned]
+    def start(
+        scenario: Scenario, seed: int, owned: list[frozenset[int]], parts: PartMap
+    ) -> Callable[[], Pieces]:
         context = multiprocessing.get_context(start_method)
-        with ProcessPoolExecutor(max_workers=min(workers, len(owned)), mp_context=context) as pool:
-            futures = [pool.submit(simulate_part, scenario, seed, o) for o in owned]
-            return [f.result() for f in futures]
+        pool = ProcessPoolExecutor(
+            max_workers=max(1, min(workers - 1, len(owned))), mp_context=context
+        )
+        futures = [pool.submit(simulate_part, scenario, seed, o, parts) for o in owned]
 
-    return run
+        def wait() -> Pieces:
+            try:
+                return [f.result() for f in futures]
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+        return wait
+
+    return start
 
 
-def dask_parts(client: Any) -> PartRunner:
-    """Run the groups of parts on the workers of a Dask ``distributed.Client``."""
+def dask_parts(client: Any) -> PartsStarter:
+    """Start the groups of parts on the workers of a Dask ``distributed.Client``."""
 
-    def run(scenario: Scenario, seed: int, owned: list[frozenset[int]]) -> Pieces:
-        futures = [client.submit(simulate_part, scenario, seed, o, pure=False) for o in owned]
-        pieces: Pieces = client.gather(futures)
-        return pieces
+    def start(
+        scenario: Scenario, seed: int, owned: list[frozenset[int]], parts: PartMap
+    ) -> Callable[[], Pieces]:
+        futures = [
+            client.submit(simulate_part, scenario, seed, o, parts, pure=False) for o in owned
+        ]
 
-    return run
+        def wait() -> Pieces:
+            pieces: Pieces = client.gather(futures)
+            return pieces
+
+        return wait
+
+    return start
 
 
 def simulate_on(
-    scenario: Scenario, seed: int, workers: int, client: Any = None, start_method: str = "spawn"
+    scenario: Scenario,
+    seed: int,
+    workers: int,
+    client: Any = None,
+    start_method: str = "spawn",
+    progress: Callable[[float], None] | None = None,
+    announce: Callable[[int, int], None] | None = None,
 ) -> Results:
-    """``simulate``'s results, the parts dealt over ``workers`` groups on local worker
-    processes, or on the Dask cluster of ``client`` when given."""
-    runner = dask_parts(client) if client is not None else local_parts(workers, start_method)
-    return simulate_split(scenario, seed, run_parts=runner, groups=workers)
+    """``simulate``'s results, the parts dealt into ``workers`` groups: the first run
+    here, the others on local worker processes, or on the Dask cluster of ``client``
+    when given (simulate_split's ``progress`` and ``announce``)."""
+    start = dask_parts(client) if client is not None else local_parts(workers, start_method)
+    return simulate_split(
+        scenario, seed, start_parts=start, groups=workers, progress=progress, announce=announce
+    )

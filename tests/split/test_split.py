@@ -98,7 +98,7 @@ def test_one_environment_orders_simultaneous_rows_of_two_parts_by_part(
 def test_split_run_on_two_worker_processes_equals_one_environment(
     three: hvsim.Scenario, three_unsplit: Results
 ) -> None:
-    split = simulate_split(three, seed=1, run_parts=local_parts(2), groups=2)
+    split = simulate_split(three, seed=1, start_parts=local_parts(2), groups=2)
     assert_same_results(three_unsplit, split)
 
 
@@ -142,7 +142,7 @@ def test_run_command_on_two_workers_writes_what_one_environment_writes(
         capsys, "run", str(THREE), "--out", str(tmp_path / "one"), "--workers", "1"
     )
     assert split_status == one_status == 0
-    assert "2 independent parts, run on 2 workers" in "\n".join(split_err)
+    assert "2 independent parts, in 2 groups on worker processes" in "\n".join(split_err)
     files = sorted(
         p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file()
     )
