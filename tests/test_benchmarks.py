@@ -100,3 +100,25 @@ def test_the_report_benchmark_times_every_step():
     *_, head, row = out.stdout.strip().splitlines()
     assert head.split()[:3] == ["VMs", "simulate", "s"]
     assert row.split()[0] == "100" and len(row.split()) == 1 + 6 + 1  # VMs, steps, ratio
+
+
+def test_the_floor_benchmark_counts_one_job_per_vm_on_the_first_day():
+    # 100 VMs for 1 day: one initial replica each, so the floor runs 100 jobs of 8
+    # events (the script asserts the 8).
+    cmd = [sys.executable, str(BENCH / "bench_floor.py"), "--child", "100", "1"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    case = json.loads(out.stdout.strip().splitlines()[-1])
+    assert case["jobs"] == 100 and case["floor_s"] > 0 and case["run_vs_floor"] > 0
+
+
+def test_the_split_benchmark_runs_two_parts_on_two_workers_with_the_same_tables():
+    # 1,600 VMs: 4 clusters, a DPM server per 800 VMs, so 2 parts; one day.
+    run = []
+    for workers in ("1", "2"):
+        cmd = [sys.executable, str(BENCH / "bench_split.py"), "--child", "1600", "1", workers]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        run.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert run[1]["parts"] == 2 and run[0]["jobs"] == run[1]["jobs"] == 1600
+    assert (run[0]["kpis"], run[0]["jobs_digest"]) == (run[1]["kpis"], run[1]["jobs_digest"])
