@@ -61,6 +61,10 @@ class RunawayError(Exception):
     def problem(self, source: str) -> str:
         return f"{source}: {self.path}: {self.message}"
 
+    def __reduce__(self) -> tuple[type[RunawayError], tuple[str, str]]:
+        # Raised in a worker process (a part of a split run), it crosses back whole.
+        return (RunawayError, (self.path, self.message))
+
 
 def overrun_limit(scenario: schema.Scenario) -> float:
     """The latest simulated time a run of ``scenario`` may reach (seconds)."""

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+import yaml
 
 import hvsim
 from hvsim.merge import SplitError
@@ -151,3 +152,19 @@ def test_run_command_on_two_workers_writes_what_one_environment_writes(
     )
     for f in files:
         assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "split" / f).read_bytes(), f
+
+
+def test_a_part_that_runs_away_on_a_worker_is_reported_as_in_one_environment() -> None:
+    # dpm-c's only link at 64 kbps (8 kB/s): 6 initial replicas of 20-60 GB cannot end
+    # before the overrun limit. The part runs on a worker process; the error that
+    # comes back names the same field as the run on one environment.
+    from hvsim.overrun import RunawayError
+
+    doc = yaml.safe_load(THREE.read_text())
+    doc["links"][9]["bandwidth"] = "64 kbps"
+    slow = hvsim.scenario_from_dict(doc)
+    with pytest.raises(RunawayError) as one:
+        simulate(slow, seed=1)
+    with pytest.raises(RunawayError) as split:
+        simulate_split(slow, seed=1, start_parts=local_parts(2), groups=2)
+    assert split.value.path == one.value.path and split.value.message == one.value.message
