@@ -34,6 +34,8 @@ KPI_SOURCES = (
     "overrun.py",  # runaway runs fail
     "results.py",  # tables and KPIs
     "recommend.py",  # res.recommendations, which simulate() sets
+    "parts.py",  # a run's independent parts
+    "merge.py",  # the order of their rows in one run's tables
 )
 
 
