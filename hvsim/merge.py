@@ -338,6 +338,8 @@ def _owned_rows(
     mapping: dict[str, int],
     column: str,
 ) -> pd.DataFrame:
+    """Every world's rows of table ``name`` one after another, each checked to be of
+    the parts its world ran."""
     frames = []
     for r, t in zip(results, traces, strict=True):
         f = getattr(r, name)
@@ -413,13 +415,8 @@ def _grouped(
     column: str = "vm",
 ) -> pd.DataFrame:
     """Rows grouped by object in the objects' order (a replica's recovery points)."""
-    frames = []
-    for r, t in zip(results, traces, strict=True):
-        f = getattr(r, name)
-        _check(_parts_of(f[column], part_of), t.owned, name)
-        frames.append(f)
-    df = _concat(frames)
-    if len(frames) == 1:
+    df = _owned_rows(results, traces, name, part_of, column)
+    if len(results) == 1:
         return df
     key = df[column].map(order_of).to_numpy(dtype=np.int64)
     return df.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
