@@ -539,7 +539,7 @@ class BackupJobs:
                 start = env.now
                 volume = vm.volume
                 check_protection(replica, start)
-                busy = vm.busy = env.event()
+                busy = vm.hold(env)
                 # The replica will hold the VM as of this job's snapshot.
                 size = vm.used_bytes_at(start)
                 if kind == "initial_replica":
@@ -571,8 +571,7 @@ class BackupJobs:
             outcome, reason = "failed", str(exc)
         finally:
             if busy is not None:
-                vm.busy = None
-                busy.succeed()
+                vm.unhold(busy)
         self.running -= 1
         self.trace.jobs.append(
             JobRecord(
@@ -691,7 +690,7 @@ class BackupJobs:
                     # A backup snapshot or a migration holds the VM: wait for it to finish.
                     yield vm.busy
                 start = env.now
-                busy = vm.busy = env.event()
+                busy = vm.hold(env)
                 source = vm.used_bytes_at(start)
                 size = replica.size_bytes
                 yield env.all_of(
@@ -717,8 +716,7 @@ class BackupJobs:
         finally:
             replica.check_pending = False
             if busy is not None:
-                vm.busy = None
-                busy.succeed()
+                vm.unhold(busy)
             self.running -= 1
         self.trace.checks.append(
             ConsistencyCheckRecord(
