@@ -111,21 +111,49 @@ class JobSlots:
             self.users -= 1
         else:
             self.queue.remove(request)
-        done = simpy.Event(env)
-        done.callbacks.append(self._grant_cb)
-        done._ok = True
-        done._value = None
-        env.schedule(done)
+        # The grant event (SimPy's Release) hands the slot to the head of the queue
+        # when it is processed. With nobody waiting it grants nothing, unless until
+        # then the slot is taken, a job queues and another holder gives a slot back,
+        # all at this instant before it: only events due now can do that, so without
+        # any (peek) it is left out. (This step's other callbacks and the processes
+        # it starts run before it too, but none of them both queues for and gives
+        # back a slot of one JobSlots: a process asks for one slot, then waits.)
+        # Leaving it out shifts the ids of later events alike: no two change order.
+        if self.queue or env.peek() == env._now:
+            done = simpy.Event(env)
+            done.callbacks.append(self._grant_cb)
+            done._ok = True
+            done._value = None
+            env.schedule(done)
         self._log.add(env._now, self._id, self.users, len(self.queue))
 
     def _grant(self, event: object) -> None:
         # One grant per call, to the head of the queue, as SimPy's _trigger_put.
         if self.queue and self.users < self.capacity:
             self.users += 1
-            self.queue.popleft().succeed()
-            if event is not None:
+            req = self.queue.popleft()
+            if event is None:
+                req.succeed()
+            else:
                 # A grant after a release (a hand-over): request() logs its own grants.
                 self._log.add(self.env._now, self._id, self.users, len(self.queue))
+                self._hand_over(req)
+
+    def _hand_over(self, req: SlotRequest) -> None:
+        """Grant ``req`` from a grant event. SimPy schedules the request and processes
+        it in a step of its own; when no other event is due at this instant, that step
+        is the very next one (nothing runs between two steps), so the request's
+        callbacks (its job resuming) run here instead: the same order, one event fewer,
+        and the ids of later events shifted alike."""
+        env = self.env
+        if env.peek() > env._now:
+            req._ok = True
+            req._value = None
+            callbacks, req.callbacks = req.callbacks, None  # type: ignore[assignment]
+            for callback in callbacks:
+                callback(req)
+        else:
+            req.succeed()
 
 
 class RankedJobSlots(JobSlots):
@@ -199,11 +227,13 @@ class RankedJobSlots(JobSlots):
             else:
                 return
             self.users += 1
-            req.succeed()
-            if event is not None:
+            if event is None:
+                req.succeed()
+            else:
                 self._log.add(
                     self.env._now, self._id, self.users, len(self.queue) + len(self._ranked)
                 )
+                self._hand_over(req)
 
 
 class SlotsInOrder:
