@@ -547,8 +547,7 @@ class BackupJobs:
                 else:
                     nbytes = vm.changed_bytes_since(replica.last_sync_s, start)
                 if replica.method == "online":
-                    yield from self.vss.freeze_writers(vm)
-                    snap = yield from self.vss.take_snapshot(vm, job_id)
+                    snap = yield from self.vss.freeze_and_snapshot(vm, job_id)
                 else:
                     snap = yield from self._saved_state_snapshot(replica, job_id)
                 yield self.flows.transfer(nbytes, self.backup_route(vm, dpm))
