@@ -100,3 +100,16 @@ def test_the_report_benchmark_times_every_step():
     *_, head, row = out.stdout.strip().splitlines()
     assert head.split()[:3] == ["VMs", "simulate", "s"]
     assert row.split()[0] == "100" and len(row.split()) == 1 + 6 + 1  # VMs, steps, ratio
+
+
+def test_the_events_per_job_benchmark_counts_a_scenarios_events_and_jobs():
+    cmd = [sys.executable, str(BENCH / "bench_events.py"), "small-lab"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    head, row = out.stdout.strip().splitlines()
+    assert head.split() == ["scenario", "events", "jobs", "events/job"]
+    name, events, jobs, per_job = row.split()
+    events, jobs = int(events.replace(",", "")), int(jobs.replace(",", ""))
+    # The ratio is the two counts' (printed to 2 decimals); a job is a few events.
+    assert name == "small-lab" and jobs > 0 and events > jobs
+    assert float(per_job) == round(events / jobs, 2)
