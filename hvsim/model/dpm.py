@@ -535,7 +535,11 @@ class BackupJobs:
             if dpm.job_order == "longest_first":
                 priority = self.predicted_duration(replica, kind)
             with self.job_slots(vm, dpm, priority) as slots:
-                yield from slots.take()
+                # The job's own yields, no generator between (events per job, issue 18).
+                req = slots.next_request()
+                while req is not None:
+                    yield req
+                    req = slots.next_request()
                 start = env.now
                 volume = vm.volume
                 check_protection(replica, start)
@@ -551,7 +555,10 @@ class BackupJobs:
                 else:
                     snap = yield from self._saved_state_snapshot(replica, job_id)
                 yield self.flows.transfer(nbytes, self.backup_route(vm, dpm))
-                yield from self.vss.release(snap)
+                release_s = self.vss.settings.release_s
+                if release_s > 0:
+                    yield env.timeout(release_s)
+                self.vss.released(snap)
                 assert replica.storage is not None  # allocated when protection started
                 first = kind == "initial_replica"
                 # An express full's replica grows with the VM's data (0 without growth).

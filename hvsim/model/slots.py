@@ -304,21 +304,39 @@ class SlotsInOrder:
     jobs never deadlock. ``priority`` (a backup's predicted duration, None for none)
     goes with the request at each of them, so a job order holds at every queue."""
 
-    __slots__ = ("_slots", "_held", "_priority")
+    __slots__ = ("_slots", "_held", "_priority", "_next")
 
     def __init__(self, *slots: JobSlots | None, priority: float | None = None):
         self._slots = slots
         self._held: list[SlotRequest] = []
         self._priority = priority
+        self._next = 0  # the next of _slots to ask for
 
     def take(self) -> Generator[SlotRequest, object, None]:
         """Ask for each slot in turn, waiting for each before asking for the next."""
-        priority = self._priority
-        for slots in self._slots:
-            if slots is not None:
-                req = slots.request() if priority is None else slots.request(priority)
+        req = self.next_request()
+        while req is not None:
+            yield req
+            req = self.next_request()
+
+    def next_request(self) -> SlotRequest | None:
+        """take() one step at a time, for a job that yields without a ``yield from``
+        (one generator fewer to pass through at each resume): the request for the
+        next slot, which the caller yields before asking again; None once every slot
+        is asked for."""
+        slots = self._slots
+        i = self._next
+        while i < len(slots):
+            each = slots[i]
+            i += 1
+            if each is not None:
+                self._next = i
+                priority = self._priority
+                req = each.request() if priority is None else each.request(priority)
                 self._held.append(req)
-                yield req
+                return req
+        self._next = i
+        return None
 
     def __enter__(self) -> SlotsInOrder:
         return self

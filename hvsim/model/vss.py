@@ -179,8 +179,13 @@ class VssCoordinator:
         return HostSnapshot(vm, job_id, redirect)
 
     def release(self, snap: HostSnapshot) -> Generator[simpy.Event, None, None]:
+        """Release the snapshot: release_s, then released."""
         if self.settings.release_s > 0:
             yield self.env.timeout(self.settings.release_s)
+        self.released(snap)
+
+    def released(self, snap: HostSnapshot) -> None:
+        """The snapshot is gone (after release_s): uncount it, end its redirected I/O."""
         snap.released = True
         snap.vm.volume.snapshots_alive -= 1
         self.alive -= 1
