@@ -122,3 +122,16 @@ def test_the_split_benchmark_runs_two_parts_on_two_workers_with_the_same_tables(
         run.append(json.loads(out.stdout.strip().splitlines()[-1]))
     assert run[1]["parts"] == 2 and run[0]["jobs"] == run[1]["jobs"] == 1600
     assert (run[0]["kpis"], run[0]["jobs_digest"]) == (run[1]["kpis"], run[1]["jobs_digest"])
+
+
+def test_the_events_per_job_benchmark_counts_a_scenarios_events_and_jobs():
+    cmd = [sys.executable, str(BENCH / "bench_events.py"), "small-lab"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    head, row = out.stdout.strip().splitlines()
+    assert head.split() == ["scenario", "events", "jobs", "events/job"]
+    name, events, jobs, per_job = row.split()
+    events, jobs = int(events.replace(",", "")), int(jobs.replace(",", ""))
+    # The ratio is the two counts' (printed to 2 decimals); a job is a few events.
+    assert name == "small-lab" and jobs > 0 and events > jobs
+    assert float(per_job) == round(events / jobs, 2)

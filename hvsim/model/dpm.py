@@ -535,11 +535,15 @@ class BackupJobs:
             if dpm.job_order == "longest_first":
                 priority = self.predicted_duration(replica, kind)
             with self.job_slots(vm, dpm, priority) as slots:
-                yield from slots.take()
+                # The job's own yields, no generator between (events per job, issue 18).
+                req = slots.next_request()
+                while req is not None:
+                    yield req
+                    req = slots.next_request()
                 start = env.now
                 volume = vm.volume
                 check_protection(replica, start)
-                busy = vm.busy = env.event()
+                busy = vm.hold(env)
                 # The replica will hold the VM as of this job's snapshot.
                 size = vm.used_bytes_at(start)
                 if kind == "initial_replica":
@@ -547,12 +551,14 @@ class BackupJobs:
                 else:
                     nbytes = vm.changed_bytes_since(replica.last_sync_s, start)
                 if replica.method == "online":
-                    yield from self.vss.freeze_writers(vm)
-                    snap = yield from self.vss.take_snapshot(vm, job_id)
+                    snap = yield from self.vss.freeze_and_snapshot(vm, job_id)
                 else:
                     snap = yield from self._saved_state_snapshot(replica, job_id)
                 yield self.flows.transfer(nbytes, self.backup_route(vm, dpm))
-                yield from self.vss.release(snap)
+                release_s = self.vss.settings.release_s
+                if release_s > 0:
+                    yield env.timeout(release_s)
+                self.vss.released(snap)
                 assert replica.storage is not None  # allocated when protection started
                 first = kind == "initial_replica"
                 # An express full's replica grows with the VM's data (0 without growth).
@@ -571,8 +577,7 @@ class BackupJobs:
             outcome, reason = "failed", str(exc)
         finally:
             if busy is not None:
-                vm.busy = None
-                busy.succeed()
+                vm.unhold(busy)
         self.running -= 1
         self.trace.jobs.append(
             JobRecord(
@@ -691,7 +696,7 @@ class BackupJobs:
                     # A backup snapshot or a migration holds the VM: wait for it to finish.
                     yield vm.busy
                 start = env.now
-                busy = vm.busy = env.event()
+                busy = vm.hold(env)
                 source = vm.used_bytes_at(start)
                 size = replica.size_bytes
                 yield env.all_of(
@@ -717,8 +722,7 @@ class BackupJobs:
         finally:
             replica.check_pending = False
             if busy is not None:
-                vm.busy = None
-                busy.succeed()
+                vm.unhold(busy)
             self.running -= 1
         self.trace.checks.append(
             ConsistencyCheckRecord(

@@ -395,7 +395,11 @@ class GuestJobs:
                 dpm.job_slots,
                 priority=priority,
             ) as slots:
-                yield from slots.take()
+                # The job's own yields, no generator between (events per job, issue 18).
+                req = slots.next_request()
+                while req is not None:
+                    yield req
+                    req = slots.next_request()
                 start = env.now
                 nbytes = self._job_bytes(replica, kind, start)
                 yield self.flows.transfer(nbytes, self.route(vm, dpm))

@@ -75,9 +75,15 @@ class JobSlots:
     event is processed (SimPy's Release event). The same event order, without the
     put/get queue machinery of SimPy's generic resources, which cost about a tenth
     of a run (tests/model/test_job_slots.py compares the two).
+
+    With fewer events than SimPy where leaving one out cannot move another: no grant
+    event for a release with nobody waiting and nothing else due at its instant
+    (_give_back), one grant event for the releases of a SlotsInOrder block (_Grants),
+    and a hand-over's first request processed in its grant event's step when nothing
+    else is due then (_grant_each).
     """
 
-    __slots__ = ("env", "capacity", "name", "kind", "users", "queue", "_log", "_id", "_grant_cb")
+    __slots__ = ("env", "capacity", "name", "kind", "users", "queue", "_log", "_id")
 
     def __init__(self, env: simpy.Environment, capacity: int, name: str, kind: str, log: SlotLog):
         if capacity < 1:
@@ -90,7 +96,6 @@ class JobSlots:
         self.queue: deque[SlotRequest] = deque()  # requests waiting, oldest first
         self._log = log
         self._id = log.register(name, kind)
-        self._grant_cb = self._grant
 
     def request(self, priority: float | None = None) -> SlotRequest:
         """An event that fires when the caller holds a slot; give it back by leaving
@@ -100,32 +105,117 @@ class JobSlots:
         otherwise, hvsim.model.infrastructure.Parts)."""
         req = SlotRequest(self)
         self.queue.append(req)
-        self._grant(None)
+        granted = self._grant(False)
+        if granted is not None:
+            _granted_on_arrival(granted)
         self._log.add(self.env._now, self._id, self.users, len(self.queue))
         return req
 
     def release(self, request: SlotRequest) -> None:
         """Give back the slot ``request`` holds (or withdraw it if still waiting)."""
-        env = self.env
+        if self._give_back(request) or self.env.peek() == self.env._now:
+            _Grants(self.env, [self])
+
+    def _give_back(self, request: SlotRequest) -> bool:
+        """The bookkeeping of a release, without its grant event: whether the grant
+        event is needed (a job waits).
+
+        The grant event (SimPy's Release) hands the slot to the head of the queue
+        when it is processed. With nobody waiting it grants nothing, unless until
+        then the slot is taken, a job queues and another holder gives a slot back, all
+        at this instant before it: only events due now can do that, so without any
+        (the callers' peek) it is left out. (The releasing step's other callbacks and
+        the processes it starts run before it too, but none of them both queues for
+        and gives back a slot of one JobSlots: a process asks for one slot, then
+        waits, and of the processes one event resumes, a VM's busy event's waiters,
+        only the first goes on.) Leaving an event out shifts the ids of the events
+        scheduled after it alike: no two change order."""
         if request.triggered:
             self.users -= 1
         else:
             self.queue.remove(request)
-        done = simpy.Event(env)
-        done.callbacks.append(self._grant_cb)
-        done._ok = True
-        done._value = None
-        env.schedule(done)
-        self._log.add(env._now, self._id, self.users, len(self.queue))
+        self._log.add(self.env._now, self._id, self.users, len(self.queue))
+        return bool(self.queue)
 
-    def _grant(self, event: object) -> None:
-        # One grant per call, to the head of the queue, as SimPy's _trigger_put.
+    def _grant(self, handover: bool) -> SlotRequest | None:
+        """One grant, to the head of the queue, as SimPy's _trigger_put: the request
+        granted (for the caller to trigger), or None. A hand-over (a grant from a
+        grant event) logs a row of its own; request() logs its grants itself."""
         if self.queue and self.users < self.capacity:
             self.users += 1
-            self.queue.popleft().succeed()
-            if event is not None:
-                # A grant after a release (a hand-over): request() logs its own grants.
+            req = self.queue.popleft()
+            if handover:
                 self._log.add(self.env._now, self._id, self.users, len(self.queue))
+            return req
+        return None
+
+
+# Events that resume one process and run nothing after it: the model yields each
+# Timeout and SlotRequest from one process only, and an Initialize starts one.
+_SOLE_WAITER = (simpy.Timeout, SlotRequest, simpy.events.Initialize)
+
+
+def _granted_on_arrival(req: SlotRequest) -> None:
+    """Grant ``req`` on its arrival; its caller yields it next (every caller does).
+    SimPy schedules it and processes it in a step of its own. When no other event is
+    due at this instant, and the event the caller's process was resumed by runs
+    nothing after it (_SOLE_WAITER), that step is the very next one: nothing runs
+    between the yield and it. The request is then made processed at once, so the
+    yield goes straight on (a process does so with an event already processed): the
+    same order, one event fewer, the ids of later events shifted alike."""
+    env = req.env
+    proc = env.active_process
+    if proc is not None and isinstance(proc.target, _SOLE_WAITER) and env.peek() > env._now:
+        req._ok = True
+        req._value = None
+        req.callbacks = None  # type: ignore[assignment]
+    else:
+        req.succeed()
+
+
+class _Grants(simpy.Event):
+    """The grant event of the releases one step makes one after another (a job
+    leaving its SlotsInOrder block): SimPy schedules one Release event per slot,
+    consecutively, at one time and priority, so they are processed consecutively
+    (what they schedule comes after all of them); one event granting for each slot
+    in the same order processes the same, one event instead of several."""
+
+    __slots__ = ("slots",)
+
+    def __init__(self, env: simpy.Environment, slots: list[JobSlots]):
+        super().__init__(env)
+        self.slots = slots
+        self.callbacks.append(_grant_each)
+        self._ok = True
+        self._value = None
+        env.schedule(self)
+
+
+def _grant_each(event: simpy.Event) -> None:
+    """Grant for each slot of a _Grants, in order. SimPy would schedule each granted
+    request and process it in a step of its own, in that order, after every event
+    already due at this instant. With none due when this event is processed, the
+    first granted request's step is the very next one, and nothing runs between two
+    steps: its callbacks (its job resuming) run here, after the grants, instead (the
+    same order, one event fewer; the ids of later events shift alike)."""
+    assert isinstance(event, _Grants)
+    env = event.env
+    now_free = env.peek() > env._now
+    first: SlotRequest | None = None
+    for slots in event.slots:
+        req = slots._grant(True)
+        if req is None:
+            continue
+        if first is None and now_free:
+            first = req
+        else:
+            req.succeed()
+    if first is not None:
+        first._ok = True
+        first._value = None
+        callbacks, first.callbacks = first.callbacks, None  # type: ignore[assignment]
+        for callback in callbacks:
+            callback(first)
 
 
 class RankedJobSlots(JobSlots):
@@ -157,7 +247,9 @@ class RankedJobSlots(JobSlots):
         if priority is None:
             req = SlotRequest(self)
             self.queue.append(req)
-            self._grant(None)
+            granted = self._grant(False)
+            if granted is not None:
+                _granted_on_arrival(granted)
         else:
             req = SlotRequest(self)
             heapq.heappush(self._ranked, (-priority, self._arrivals, req))
@@ -166,8 +258,9 @@ class RankedJobSlots(JobSlots):
         self._log.add(self.env._now, self._id, self.users, len(self.queue) + len(self._ranked))
         return req
 
-    def release(self, request: SlotRequest) -> None:
-        """Give back the slot ``request`` holds (or withdraw it if still waiting)."""
+    def _give_back(self, request: SlotRequest) -> bool:
+        """As JobSlots._give_back; a request with a priority may arrive at this
+        instant and its grant must weigh it, so the grant event is always needed."""
         if request.triggered:
             self.users -= 1
         elif request in self.queue:
@@ -178,17 +271,13 @@ class RankedJobSlots(JobSlots):
             ranked[i] = ranked[-1]
             ranked.pop()
             heapq.heapify(ranked)  # a withdrawal is rare: O(n), as deque.remove
-        self._schedule_grant()
         self._log.add(self.env._now, self._id, self.users, len(self.queue) + len(self._ranked))
+        return True
 
     def _schedule_grant(self) -> None:
-        done = simpy.Event(self.env)
-        done.callbacks.append(self._grant_cb)
-        done._ok = True
-        done._value = None
-        self.env.schedule(done)
+        _Grants(self.env, [self])
 
-    def _grant(self, event: object) -> None:
+    def _grant(self, handover: bool) -> SlotRequest | None:
         # One grant per call, as JobSlots: the oldest request without a priority, else
         # the highest priority.
         if self.users < self.capacity:
@@ -197,13 +286,14 @@ class RankedJobSlots(JobSlots):
             elif self._ranked:
                 req = heapq.heappop(self._ranked)[2]
             else:
-                return
+                return None
             self.users += 1
-            req.succeed()
-            if event is not None:
+            if handover:
                 self._log.add(
                     self.env._now, self._id, self.users, len(self.queue) + len(self._ranked)
                 )
+            return req
+        return None
 
 
 class SlotsInOrder:
@@ -214,21 +304,39 @@ class SlotsInOrder:
     jobs never deadlock. ``priority`` (a backup's predicted duration, None for none)
     goes with the request at each of them, so a job order holds at every queue."""
 
-    __slots__ = ("_slots", "_held", "_priority")
+    __slots__ = ("_slots", "_held", "_priority", "_next")
 
     def __init__(self, *slots: JobSlots | None, priority: float | None = None):
         self._slots = slots
         self._held: list[SlotRequest] = []
         self._priority = priority
+        self._next = 0  # the next of _slots to ask for
 
     def take(self) -> Generator[SlotRequest, object, None]:
         """Ask for each slot in turn, waiting for each before asking for the next."""
-        priority = self._priority
-        for slots in self._slots:
-            if slots is not None:
-                req = slots.request() if priority is None else slots.request(priority)
+        req = self.next_request()
+        while req is not None:
+            yield req
+            req = self.next_request()
+
+    def next_request(self) -> SlotRequest | None:
+        """take() one step at a time, for a job that yields without a ``yield from``
+        (one generator fewer to pass through at each resume): the request for the
+        next slot, which the caller yields before asking again; None once every slot
+        is asked for."""
+        slots = self._slots
+        i = self._next
+        while i < len(slots):
+            each = slots[i]
+            i += 1
+            if each is not None:
+                self._next = i
+                priority = self._priority
+                req = each.request() if priority is None else each.request(priority)
                 self._held.append(req)
-                yield req
+                return req
+        self._next = i
+        return None
 
     def __enter__(self) -> SlotsInOrder:
         return self
@@ -240,5 +348,15 @@ class SlotsInOrder:
         tb: TracebackType | None,
     ) -> None:
         held = self._held
+        if exc_type is GeneratorExit:
+            held.clear()  # as SlotRequest.__exit__: nothing given back on generator cleanup
+            return
+        # Given back in reverse, with one grant event for all (_Grants).
+        slots: list[JobSlots] = []
+        needed = False
         while held:
-            held.pop().__exit__(exc_type, exc, tb)
+            request = held.pop()
+            slots.append(request.slots)
+            needed = request.slots._give_back(request) or needed
+        if slots and (needed or slots[0].env.peek() == slots[0].env._now):
+            _Grants(slots[0].env, slots)

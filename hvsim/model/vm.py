@@ -112,6 +112,22 @@ class VirtualMachine:
         volume.add_io(host.name, vm.io_rate_bps)
         return vm
 
+    def hold(self, env: simpy.Environment) -> simpy.Event:
+        """Hold the VM for an operation (a backup snapshot, a consistency check): a
+        new ``busy`` event, which ``unhold`` fires for whatever waits on it."""
+        busy = self.busy = simpy.Event(env)
+        return busy
+
+    def unhold(self, busy: simpy.Event) -> None:
+        """The operation holding the VM with ``busy`` is over: the VM is free, and
+        ``busy`` fires only when something waits on it (a process yielded it, so it
+        has a callback). Unwaited, it would be an event that runs nothing: leaving it
+        out shifts the ids of the events scheduled after it down by one, all alike,
+        so no two events change order."""
+        self.busy = None
+        if busy.callbacks:
+            busy.succeed()
+
     def failed_requirements(self) -> list[str]:
         """Every one of the seven online-backup requirements this VM fails, in the
         seed article's order (empty: it meets them all)."""
