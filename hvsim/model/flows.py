@@ -20,7 +20,8 @@ import itertools
 import math
 from array import array
 from collections.abc import Sequence
-from typing import Any
+from operator import attrgetter
+from typing import Any, cast
 
 import simpy
 
@@ -28,6 +29,9 @@ import simpy
 _EPS_BYTES = 1e-3
 # Components up to this many resources plus flows are filled by linear scans.
 _SMALL_COMPONENT = 64
+# A capped flow's place among caps: by cap, then flow id (unique, so a total order).
+_CAP_ORDER = attrgetter("cap_bps", "id")
+_INDEX = attrgetter("index")
 
 
 def _freeze(
@@ -42,7 +46,7 @@ def _freeze(
     for f in members:
         f._frozen = True
         f._new = rate
-        f._bott = bott
+        f.bottleneck = bott
         for r in f.route:
             r._rem -= rate
             r._n -= 1
@@ -76,6 +80,7 @@ class BandwidthResource:
         "bottleneck_s",
         "_busy_since",
         "_load",
+        "_tol",
         "_rem",
         "_n",
         "_mark",
@@ -100,6 +105,8 @@ class BandwidthResource:
         self.bottleneck_s = 0.0
         self._busy_since: float | None = None
         self._load = 0.0
+        # Loads within this of zero or of the last logged load are not changes.
+        self._tol = 1e-9 * self.capacity_bps
         self._rem = 0.0
         self._n = 0
         self._mark = 0
@@ -128,7 +135,6 @@ class Flow:
         "sent",
         "_frozen",
         "_new",
-        "_bott",
         "_mark",
     )
 
@@ -155,7 +161,6 @@ class Flow:
         self.sent = 0.0
         self._frozen = False
         self._new = 0.0
-        self._bott: BandwidthResource | None = None
         self._mark = 0
 
 
@@ -285,6 +290,7 @@ class FlowNetwork:
         now = self.env.now
         self.capacity_changes.append((now, res.index, res.capacity_bps, capacity_bps))
         res.capacity_bps = capacity_bps
+        res._tol = 1e-9 * capacity_bps
         res.peak_capacity_bps = max(res.peak_capacity_bps, capacity_bps)
         logged = len(self.load_index)
         if res.flows:
@@ -316,11 +322,12 @@ class FlowNetwork:
     ) -> tuple[list[BandwidthResource], list[Flow]]:
         """Resources and flows connected to ``seeds`` and ``extra`` through shared
         resources, each flow settled up to now on the way. Visited marks are an epoch
-        number on each object (no per-call sets): one pass, linear in the component."""
+        number on each object (no per-call sets): one pass, linear in the component.
+        The settling is ``_settle`` written out; its order is the search's, which
+        fixes the order of the float additions to each resource's ``bytes_total``."""
         self._epoch += 1
         mark = self._epoch
         now = self.env._now
-        settle = self._settle
         resources: list[BandwidthResource] = []
         flows: list[Flow] = list(extra)
         stack = list(seeds)
@@ -328,21 +335,34 @@ class FlowNetwork:
             f._mark = mark
             stack += f.route
             if now > f.updated:
-                settle(f, now)
+                self._settle(f, now)
         pop = stack.pop
+        add_resource = resources.append
+        add_flow = flows.append
         while stack:
             res = pop()
             if res._mark == mark:
                 continue
             res._mark = mark
-            resources.append(res)
+            add_resource(res)
             for f in res.flows.values():
                 if f._mark != mark:
                     f._mark = mark
-                    flows.append(f)
-                    stack += f.route
-                    if now > f.updated:
-                        settle(f, now)
+                    add_flow(f)
+                    route = f.route
+                    stack += route
+                    updated = f.updated
+                    if now > updated:
+                        dt = now - updated
+                        moved = f.rate * dt
+                        f.remaining -= moved
+                        f.sent += moved
+                        for r in route:
+                            r.bytes_total += moved
+                        bott = f.bottleneck
+                        if bott is not None and f.done is not None:
+                            bott.bottleneck_s += dt
+                        f.updated = now
         return resources, flows
 
     def _reallocate(self, seeds: Sequence[BandwidthResource], extra: Sequence[Flow] = ()) -> None:
@@ -361,11 +381,12 @@ class FlowNetwork:
         log_t, log_i, log_v = self.load_time, self.load_index, self.load_bps
         for res in resources:
             # Every flow on res subtracted its rate from _rem exactly once.
-            cap = res.capacity_bps
-            load = cap - res._rem
-            if load < 1e-9 * cap:
+            tol = res._tol
+            load = res.capacity_bps - res._rem
+            if load < tol:
                 load = 0.0
-            if abs(load - res._load) > 1e-9 * cap:
+            change = load - res._load
+            if change > tol or change < -tol:
                 res._load = load
                 log_t.append(now)
                 log_i.append(res.index)
@@ -374,7 +395,6 @@ class FlowNetwork:
         timers = self._heap
         for f in flows:
             rate = f._new
-            f.bottleneck = f._bott
             # A new flow has rate 0 until now, so any positive rate counts as a change.
             if rate != f.rate:
                 f.rate = rate
@@ -406,7 +426,7 @@ class FlowNetwork:
             assert cap is not None
             rate, best = cap, None
         flow._new = rate
-        flow._bott = best
+        flow.bottleneck = best
         for r in flow.route:
             r._rem -= rate
 
@@ -422,33 +442,53 @@ class FlowNetwork:
             res._n = n = len(res.flows)
             if n:
                 live.append(res)
-        capped: list[tuple[float, int, Flow]] = []
+        # By index, so that the first of equal shares in a scan has the lowest index
+        # (the heap's tie-break) and the scan compares shares only.
+        live.sort(key=_INDEX)
+        capped: list[Flow] = []
+        min_cap = math.inf
         for f in flows:
             f._frozen = False
-            if f.cap_bps is not None:
-                capped.append((f.cap_bps, f.id, f))
-        # Caps never change: sorted once (by cap, then flow id), the smallest unfrozen
-        # one is the first unfrozen entry from a pointer that only moves forward.
-        capped.sort()
+            c = f.cap_bps
+            if c is not None:
+                capped.append(f)
+                if c < min_cap:
+                    min_cap = c
+        # Caps never change: sorted (by cap, then flow id) when a second step needs
+        # them, the smallest unfrozen one is the first unfrozen entry from a pointer
+        # that only moves forward.
+        in_order = False
         next_cap = 0
         n_capped = len(capped)
         left = len(flows)
         while left:
-            best_share = float("inf")
+            best_share = math.inf
             best: BandwidthResource | None = None
-            best_index = -1  # best's (shares are finite: a tie means best is set)
             for r in live:
                 n = r._n
                 if n:
                     rem = r._rem
                     share = (rem if rem > 0.0 else 0.0) / n
-                    if share < best_share or (share == best_share and r.index < best_index):
-                        best_share, best, best_index = share, r, r.index
-            while next_cap < n_capped and capped[next_cap][2]._frozen:
+                    if share < best_share:
+                        best_share = share
+                        best = r
+            if not in_order:
+                if best is not None and best._n == left:
+                    # One resource carries every flow (a DPM pool's write side, most
+                    # nights) and has the smallest share: if no cap is below it, every
+                    # flow freezes at that share in this one step.
+                    if best_share <= min_cap:
+                        rate = best_share if best_share > 0.0 else 0.0
+                        _freeze(list(best.flows.values()), rate, best, None)
+                        return
+                capped.sort(key=_CAP_ORDER)
+                in_order = True
+            while next_cap < n_capped and capped[next_cap]._frozen:
                 next_cap += 1
             cap_flow: Flow | None
             if next_cap < n_capped:
-                cap_bps, _, cap_flow = capped[next_cap]
+                cap_flow = capped[next_cap]
+                cap_bps = cast(float, cap_flow.cap_bps)
             else:
                 cap_bps, cap_flow = math.inf, None
             # The heap orders entries (share, resource 0 / cap 1, index).
@@ -467,7 +507,13 @@ class FlowNetwork:
             if not rate > 0.0:
                 rate = 0.0
             left -= len(members)
-            _freeze(members, rate, bott, None)
+            for f in members:  # _freeze, written out
+                f._frozen = True
+                f._new = rate
+                f.bottleneck = bott
+                for r in f.route:
+                    r._rem -= rate
+                    r._n -= 1
 
     @staticmethod
     def _fill(resources: list[BandwidthResource], flows: list[Flow]) -> None:
