@@ -9,8 +9,12 @@ through shared resources (its component).
 Cost per start/end: progressive filling over the component with a heap of
 resource fair shares, O(E log R) for E (flow, resource) pairs in the component,
 so linear, not quadratic, in the number of concurrent flows. Completion uses one
-pending SimPy timeout for the whole network (the earliest finish) kept valid by
-a version counter; stale heap entries are skipped.
+pending SimPy timeout per part of the network (the earliest finish) kept valid
+by a version counter; stale heap entries are skipped. A network is one part unless
+``FlowNetwork.set_parts`` splits its resources into independent parts (a run split
+into parts that share no resource): each part then has its own finish heap and
+timer, so one part's completions never happen in, or schedule events from, another
+part's timer event.
 """
 
 from __future__ import annotations
@@ -52,6 +56,11 @@ def _freeze(
             r._n -= 1
             if touched is not None:
                 touched[r.index] = r
+
+
+def _parts_of(flows: Sequence[Flow]) -> tuple[int, ...]:
+    """The parts of ``flows``, in order of first appearance."""
+    return tuple(dict.fromkeys(f.part for f in flows))
 
 
 def _check_route(route: Sequence[BandwidthResource]) -> tuple[BandwidthResource, ...]:
@@ -133,6 +142,7 @@ class Flow:
         "started",
         "bottleneck",
         "sent",
+        "part",
         "_frozen",
         "_new",
         "_mark",
@@ -146,6 +156,7 @@ class Flow:
         cap: float | None,
         now: float,
         done: simpy.Event | None,
+        part: int = 0,
     ):
         self.id = fid
         self.route = route
@@ -159,6 +170,7 @@ class Flow:
         self.started = now
         self.bottleneck: BandwidthResource | None = None
         self.sent = 0.0
+        self.part = part  # the part of the network whose timer ends it
         self._frozen = False
         self._new = 0.0
         self._mark = 0
@@ -171,9 +183,14 @@ class FlowNetwork:
         self.env = env
         self.resources: dict[str, BandwidthResource] = {}
         self._ids = itertools.count()
+        # Per part (set_parts; one part by default): the heap of finish times
+        # (time, flow id, flow version, flow), the pending timer's version and time.
         self._heap: list[tuple[float, int, int, Flow]] = []
-        self._timer_version = 0
-        self._timer_at: float | None = None
+        self._heaps = [self._heap]
+        self._timer_version = [0]
+        self._timer_at: list[float | None] = [None]
+        # Part of each resource by index; empty while the network is one part.
+        self._part_of: list[int] = []
         self.active = 0
         self.started_flows = 0
         self.finished_flows = 0
@@ -200,6 +217,41 @@ class FlowNetwork:
         self.resources[name] = res
         return res
 
+    def set_parts(self, part_of_resource: Sequence[int]) -> None:
+        """Split the network into independent parts: ``part_of_resource[i]`` is the
+        part (0, 1, ...) of the resource with index i. Call it after adding every
+        resource and before any flow starts. A flow belongs to the part of its
+        route's first resource (part 0 for a flow with a cap and no route), and its
+        route must stay in that part. Each part has its own finish heap and timer:
+        a part's flows end in its own timer events, which only re-arm its own timer.
+        The default is every resource in part 0 (one timer for the network)."""
+        parts = [int(p) for p in part_of_resource]
+        if len(parts) != len(self.resources):
+            raise ValueError(
+                f"set_parts: {len(parts)} parts given for {len(self.resources)} resources"
+            )
+        if any(p < 0 for p in parts):
+            raise ValueError("set_parts: a part number must be 0 or more")
+        if self.active or any(self._heaps):
+            raise ValueError("set_parts: flows are already under way")
+        n = max(parts, default=0) + 1
+        self._part_of = parts if n > 1 else []
+        self._heaps = [self._heap] + [[] for _ in range(n - 1)]
+        self._timer_version = [0] * n
+        self._timer_at = [None] * n
+
+    def _part(self, route: tuple[BandwidthResource, ...]) -> int:
+        """The part of a flow on ``route``; a route may not leave its part."""
+        part_of = self._part_of
+        if not part_of or not route:
+            return 0
+        part = part_of[route[0].index]
+        for r in route:
+            if part_of[r.index] != part:
+                names = [r.name for r in route]
+                raise ValueError(f"route crosses parts of the network: {names}")
+        return part
+
     # -- public API -----------------------------------------------------------
     def transfer(
         self,
@@ -217,8 +269,9 @@ class FlowNetwork:
         if cap_bps is not None and not cap_bps > 0:
             raise ValueError("a rate cap must be positive (a zero cap never finishes)")
         route = _check_route(route)
+        part = self._part(route)
         now = self.env.now
-        flow = Flow(next(self._ids), route, float(nbytes), cap_bps, now, done)
+        flow = Flow(next(self._ids), route, float(nbytes), cap_bps, now, done, part)
         self.active += 1
         self.started_flows += 1
         self.bytes_started += flow.size
@@ -226,7 +279,7 @@ class FlowNetwork:
             if not res.flows:
                 res._busy_since = now
             res.flows[flow.id] = flow
-        self._reallocate((), extra=(flow,))  # extra flows seed their routes
+        self._reallocate((), extra=(flow,), parts=(part,))  # extra flows seed their routes
         return done
 
     def open_streams(
@@ -241,10 +294,11 @@ class FlowNetwork:
         for route, demand_bps in specs:
             if not demand_bps > 0:
                 raise ValueError("a stream needs a positive demand")
-            checked.append((_check_route(route), demand_bps))
+            route = _check_route(route)
+            checked.append((route, demand_bps, self._part(route)))
         opened = []
-        for route, demand_bps in checked:
-            flow = Flow(next(self._ids), route, float("inf"), demand_bps, now, None)
+        for route, demand_bps, part in checked:
+            flow = Flow(next(self._ids), route, float("inf"), demand_bps, now, None, part)
             self.active += 1
             for res in flow.route:
                 if not res.flows:
@@ -252,7 +306,7 @@ class FlowNetwork:
                 res.flows[flow.id] = flow
             opened.append(flow)
         if opened:
-            self._reallocate((), extra=opened)
+            self._reallocate((), extra=opened, parts=_parts_of(opened))
         return opened
 
     def close_streams(self, streams: Sequence[Flow]) -> float:
@@ -274,7 +328,7 @@ class FlowNetwork:
         self.bytes_started += moved
         self.bytes_delivered += moved
         if seeds:
-            self._reallocate(seeds)
+            self._reallocate(seeds, parts=_parts_of(streams))
         return moved
 
     def set_capacity(self, res: BandwidthResource, capacity_bps: float) -> None:
@@ -294,7 +348,8 @@ class FlowNetwork:
         res.peak_capacity_bps = max(res.peak_capacity_bps, capacity_bps)
         logged = len(self.load_index)
         if res.flows:
-            self._reallocate((res,))
+            part = self._part_of[res.index] if self._part_of else 0
+            self._reallocate((res,), parts=(part,))
         # A row of the load timeline from the change on, unless the reallocation wrote
         # one (the load may be the same, its share of the capacity is not).
         if res.index not in self.load_index[logged:]:
@@ -365,8 +420,15 @@ class FlowNetwork:
                         f.updated = now
         return resources, flows
 
-    def _reallocate(self, seeds: Sequence[BandwidthResource], extra: Sequence[Flow] = ()) -> None:
-        """Max-min fair rates for every flow connected to ``seeds`` (progressive filling)."""
+    def _reallocate(
+        self,
+        seeds: Sequence[BandwidthResource],
+        extra: Sequence[Flow] = (),
+        parts: Sequence[int] = (0,),
+    ) -> None:
+        """Max-min fair rates for every flow connected to ``seeds`` (progressive
+        filling), then the timers of ``parts`` (those of the seeds and extra flows:
+        routes stay in their part, so the component does too) re-armed."""
         now = self.env._now
         resources, flows = self._component(seeds, extra)
         if not flows:  # the last flow left: its resources fall idle
@@ -392,7 +454,7 @@ class FlowNetwork:
                 log_i.append(res.index)
                 log_v.append(load)
         push = heapq.heappush
-        timers = self._heap
+        heaps = self._heaps
         for f in flows:
             rate = f._new
             # A new flow has rate 0 until now, so any positive rate counts as a change.
@@ -400,8 +462,9 @@ class FlowNetwork:
                 f.rate = rate
                 f.version += 1
                 if rate > 0 and f.done is not None:  # streams (no done event) never end
-                    push(timers, (now + f.remaining / rate, f.id, f.version, f))
-        self._arm_timer()
+                    push(heaps[f.part], (now + f.remaining / rate, f.id, f.version, f))
+        for part in parts:
+            self._arm_timer(part)
 
     @staticmethod
     def _fill_one(flow: Flow, resources: list[BandwidthResource]) -> None:
@@ -566,33 +629,34 @@ class FlowNetwork:
                     rem = r._rem if r._rem > 0.0 else 0.0
                     heappush(heap, (rem / r._n, 0, r.index, r))
 
-    def _arm_timer(self) -> None:
-        heap = self._heap
+    def _arm_timer(self, part: int = 0) -> None:
+        heap = self._heaps[part]
         while heap and heap[0][2] != heap[0][3].version:
             heapq.heappop(heap)
         if not heap:
-            self._timer_at = None
+            self._timer_at[part] = None
             return
         at = heap[0][0]
-        if self._timer_at is not None and self._timer_at <= at:
+        pending = self._timer_at[part]
+        if pending is not None and pending <= at:
             return  # the pending timer fires first and re-arms
         if at == math.inf:
             # A rate so near zero that the end overflows the clock: the flow never
             # ends, and an event at infinity would only hide it (run_world ends with
             # no event left and this transfer still under way, see transfers_left).
             return
-        self._timer_version += 1
-        self._timer_at = at
-        version = self._timer_version
+        self._timer_version[part] += 1
+        self._timer_at[part] = at
+        version = self._timer_version[part]
         timer = self.env.timeout(max(at - self.env.now, 0.0))
-        timer.callbacks.append(lambda _ev: self._on_timer(version))
+        timer.callbacks.append(lambda _ev: self._on_timer(part, version))
 
-    def _on_timer(self, version: int) -> None:
-        if version != self._timer_version:
+    def _on_timer(self, part: int, version: int) -> None:
+        if version != self._timer_version[part]:
             return
-        self._timer_at = None
+        self._timer_at[part] = None
         now = self.env.now
-        heap = self._heap
+        heap = self._heaps[part]
         finished: list[Flow] = []
         while heap:
             at, _, ver, f = heap[0]
@@ -620,9 +684,9 @@ class FlowNetwork:
             self.bytes_delivered += f.size
             seeds.extend(f.route)
         if seeds:
-            self._reallocate(seeds)
+            self._reallocate(seeds, parts=(part,))
         else:
-            self._arm_timer()
+            self._arm_timer(part)
         for f in finished:
             done = f.done
             if done is not None:  # always: only transfers (not streams) are timed
