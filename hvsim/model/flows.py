@@ -58,11 +58,6 @@ def _freeze(
                 touched[r.index] = r
 
 
-def _parts_of(flows: Sequence[Flow]) -> tuple[int, ...]:
-    """The parts of ``flows``, in order of first appearance."""
-    return tuple(dict.fromkeys(f.part for f in flows))
-
-
 def _check_route(route: Sequence[BandwidthResource]) -> tuple[BandwidthResource, ...]:
     """The route as a tuple; a resource may appear on it only once (the per-pass
     bookkeeping counts each flow once per resource)."""
@@ -279,7 +274,7 @@ class FlowNetwork:
             if not res.flows:
                 res._busy_since = now
             res.flows[flow.id] = flow
-        self._reallocate((), extra=(flow,), parts=(part,))  # extra flows seed their routes
+        self._reallocate((), extra=(flow,))  # extra flows seed their routes
         return done
 
     def open_streams(
@@ -306,7 +301,7 @@ class FlowNetwork:
                 res.flows[flow.id] = flow
             opened.append(flow)
         if opened:
-            self._reallocate((), extra=opened, parts=_parts_of(opened))
+            self._reallocate((), extra=opened)
         return opened
 
     def close_streams(self, streams: Sequence[Flow]) -> float:
@@ -328,7 +323,7 @@ class FlowNetwork:
         self.bytes_started += moved
         self.bytes_delivered += moved
         if seeds:
-            self._reallocate(seeds, parts=_parts_of(streams))
+            self._reallocate(seeds)
         return moved
 
     def set_capacity(self, res: BandwidthResource, capacity_bps: float) -> None:
@@ -348,8 +343,7 @@ class FlowNetwork:
         res.peak_capacity_bps = max(res.peak_capacity_bps, capacity_bps)
         logged = len(self.load_index)
         if res.flows:
-            part = self._part_of[res.index] if self._part_of else 0
-            self._reallocate((res,), parts=(part,))
+            self._reallocate((res,))
         # A row of the load timeline from the change on, unless the reallocation wrote
         # one (the load may be the same, its share of the capacity is not).
         if res.index not in self.load_index[logged:]:
@@ -420,15 +414,11 @@ class FlowNetwork:
                         f.updated = now
         return resources, flows
 
-    def _reallocate(
-        self,
-        seeds: Sequence[BandwidthResource],
-        extra: Sequence[Flow] = (),
-        parts: Sequence[int] = (0,),
-    ) -> None:
+    def _reallocate(self, seeds: Sequence[BandwidthResource], extra: Sequence[Flow] = ()) -> None:
         """Max-min fair rates for every flow connected to ``seeds`` (progressive
-        filling), then the timers of ``parts`` (those of the seeds and extra flows:
-        routes stay in their part, so the component does too) re-armed."""
+        filling), then the timers of the component's parts re-armed (routes stay in
+        their part, so a component does too unless seeds of several parts are given
+        together)."""
         now = self.env._now
         resources, flows = self._component(seeds, extra)
         if not flows:  # the last flow left: its resources fall idle
@@ -463,7 +453,13 @@ class FlowNetwork:
                 f.version += 1
                 if rate > 0 and f.done is not None:  # streams (no done event) never end
                     push(heaps[f.part], (now + f.remaining / rate, f.id, f.version, f))
-        for part in parts:
+        part_of = self._part_of
+        if not part_of:
+            self._arm_timer(0)
+            return
+        parts = {f.part for f in flows}
+        parts.update(part_of[r.index] for r in resources)
+        for part in sorted(parts):
             self._arm_timer(part)
 
     @staticmethod
@@ -684,7 +680,7 @@ class FlowNetwork:
             self.bytes_delivered += f.size
             seeds.extend(f.route)
         if seeds:
-            self._reallocate(seeds, parts=(part,))
+            self._reallocate(seeds)
         else:
             self._arm_timer(part)
         for f in finished:
