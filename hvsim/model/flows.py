@@ -9,8 +9,12 @@ through shared resources (its component).
 Cost per start/end: progressive filling over the component with a heap of
 resource fair shares, O(E log R) for E (flow, resource) pairs in the component,
 so linear, not quadratic, in the number of concurrent flows. Completion uses one
-pending SimPy timeout for the whole network (the earliest finish) kept valid by
-a version counter; stale heap entries are skipped.
+pending SimPy timeout per part of the network (the earliest finish) kept valid
+by a version counter; stale heap entries are skipped. A network is one part unless
+``FlowNetwork.set_parts`` splits its resources into independent parts (a run split
+into parts that share no resource): each part then has its own finish heap and
+timer, so one part's completions never happen in, or schedule events from, another
+part's timer event.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import itertools
 import math
 from array import array
 from collections.abc import Sequence
-from typing import Any
+from operator import attrgetter
+from typing import Any, cast
 
 import simpy
 
@@ -28,6 +33,9 @@ import simpy
 _EPS_BYTES = 1e-3
 # Components up to this many resources plus flows are filled by linear scans.
 _SMALL_COMPONENT = 64
+# A capped flow's place among caps: by cap, then flow id (unique, so a total order).
+_CAP_ORDER = attrgetter("cap_bps", "id")
+_INDEX = attrgetter("index")
 
 
 def _freeze(
@@ -42,7 +50,7 @@ def _freeze(
     for f in members:
         f._frozen = True
         f._new = rate
-        f._bott = bott
+        f.bottleneck = bott
         for r in f.route:
             r._rem -= rate
             r._n -= 1
@@ -76,6 +84,7 @@ class BandwidthResource:
         "bottleneck_s",
         "_busy_since",
         "_load",
+        "_tol",
         "_rem",
         "_n",
         "_mark",
@@ -100,6 +109,8 @@ class BandwidthResource:
         self.bottleneck_s = 0.0
         self._busy_since: float | None = None
         self._load = 0.0
+        # Loads within this of zero or of the last logged load are not changes.
+        self._tol = 1e-9 * self.capacity_bps
         self._rem = 0.0
         self._n = 0
         self._mark = 0
@@ -126,9 +137,9 @@ class Flow:
         "started",
         "bottleneck",
         "sent",
+        "part",
         "_frozen",
         "_new",
-        "_bott",
         "_mark",
     )
 
@@ -140,6 +151,7 @@ class Flow:
         cap: float | None,
         now: float,
         done: simpy.Event | None,
+        part: int = 0,
     ):
         self.id = fid
         self.route = route
@@ -153,9 +165,9 @@ class Flow:
         self.started = now
         self.bottleneck: BandwidthResource | None = None
         self.sent = 0.0
+        self.part = part  # the part of the network whose timer ends it
         self._frozen = False
         self._new = 0.0
-        self._bott: BandwidthResource | None = None
         self._mark = 0
 
 
@@ -166,9 +178,14 @@ class FlowNetwork:
         self.env = env
         self.resources: dict[str, BandwidthResource] = {}
         self._ids = itertools.count()
+        # Per part (set_parts; one part by default): the heap of finish times
+        # (time, flow id, flow version, flow), the pending timer's version and time.
         self._heap: list[tuple[float, int, int, Flow]] = []
-        self._timer_version = 0
-        self._timer_at: float | None = None
+        self._heaps = [self._heap]
+        self._timer_version = [0]
+        self._timer_at: list[float | None] = [None]
+        # Part of each resource by index; empty while the network is one part.
+        self._part_of: list[int] = []
         self.active = 0
         self.started_flows = 0
         self.finished_flows = 0
@@ -218,6 +235,41 @@ class FlowNetwork:
         self.resources[name] = res
         return res
 
+    def set_parts(self, part_of_resource: Sequence[int]) -> None:
+        """Split the network into independent parts: ``part_of_resource[i]`` is the
+        part (0, 1, ...) of the resource with index i. Call it after adding every
+        resource and before any flow starts. A flow belongs to the part of its
+        route's first resource (part 0 for a flow with a cap and no route), and its
+        route must stay in that part. Each part has its own finish heap and timer:
+        a part's flows end in its own timer events, which only re-arm its own timer.
+        The default is every resource in part 0 (one timer for the network)."""
+        parts = [int(p) for p in part_of_resource]
+        if len(parts) != len(self.resources):
+            raise ValueError(
+                f"set_parts: {len(parts)} parts given for {len(self.resources)} resources"
+            )
+        if any(p < 0 for p in parts):
+            raise ValueError("set_parts: a part number must be 0 or more")
+        if self.active or any(self._heaps):
+            raise ValueError("set_parts: flows are already under way")
+        n = max(parts, default=0) + 1
+        self._part_of = parts if n > 1 else []
+        self._heaps = [self._heap] + [[] for _ in range(n - 1)]
+        self._timer_version = [0] * n
+        self._timer_at = [None] * n
+
+    def _part(self, route: tuple[BandwidthResource, ...]) -> int:
+        """The part of a flow on ``route``; a route may not leave its part."""
+        part_of = self._part_of
+        if not part_of or not route:
+            return 0
+        part = part_of[route[0].index]
+        for r in route:
+            if part_of[r.index] != part:
+                names = [r.name for r in route]
+                raise ValueError(f"route crosses parts of the network: {names}")
+        return part
+
     # -- public API -----------------------------------------------------------
     def transfer(
         self,
@@ -235,8 +287,9 @@ class FlowNetwork:
         if cap_bps is not None and not cap_bps > 0:
             raise ValueError("a rate cap must be positive (a zero cap never finishes)")
         route = _check_route(route)
+        part = self._part(route)
         now = self.env.now
-        flow = Flow(next(self._ids), route, float(nbytes), cap_bps, now, done)
+        flow = Flow(next(self._ids), route, float(nbytes), cap_bps, now, done, part)
         self.active += 1
         self.started_flows += 1
         self.bytes_started += flow.size
@@ -261,10 +314,11 @@ class FlowNetwork:
         for route, demand_bps in specs:
             if not demand_bps > 0:
                 raise ValueError("a stream needs a positive demand")
-            checked.append((_check_route(route), demand_bps))
+            route = _check_route(route)
+            checked.append((route, demand_bps, self._part(route)))
         opened = []
-        for route, demand_bps in checked:
-            flow = Flow(next(self._ids), route, float("inf"), demand_bps, now, None)
+        for route, demand_bps, part in checked:
+            flow = Flow(next(self._ids), route, float("inf"), demand_bps, now, None, part)
             self.active += 1
             for res in flow.route:
                 if not res.flows:
@@ -312,6 +366,7 @@ class FlowNetwork:
         now = self.env.now
         self.capacity_changes.append((now, res.index, res.capacity_bps, capacity_bps))
         res.capacity_bps = capacity_bps
+        res._tol = 1e-9 * capacity_bps
         res.peak_capacity_bps = max(res.peak_capacity_bps, capacity_bps)
         logged = len(self.load_index)
         if res.flows:
@@ -343,11 +398,12 @@ class FlowNetwork:
     ) -> tuple[list[BandwidthResource], list[Flow]]:
         """Resources and flows connected to ``seeds`` and ``extra`` through shared
         resources, each flow settled up to now on the way. Visited marks are an epoch
-        number on each object (no per-call sets): one pass, linear in the component."""
+        number on each object (no per-call sets): one pass, linear in the component.
+        The settling is ``_settle`` written out; its order is the search's, which
+        fixes the order of the float additions to each resource's ``bytes_total``."""
         self._epoch += 1
         mark = self._epoch
         now = self.env._now
-        settle = self._settle
         resources: list[BandwidthResource] = []
         flows: list[Flow] = list(extra)
         stack = list(seeds)
@@ -355,25 +411,41 @@ class FlowNetwork:
             f._mark = mark
             stack += f.route
             if now > f.updated:
-                settle(f, now)
+                self._settle(f, now)
         pop = stack.pop
+        add_resource = resources.append
+        add_flow = flows.append
         while stack:
             res = pop()
             if res._mark == mark:
                 continue
             res._mark = mark
-            resources.append(res)
+            add_resource(res)
             for f in res.flows.values():
                 if f._mark != mark:
                     f._mark = mark
-                    flows.append(f)
-                    stack += f.route
-                    if now > f.updated:
-                        settle(f, now)
+                    add_flow(f)
+                    route = f.route
+                    stack += route
+                    updated = f.updated
+                    if now > updated:
+                        dt = now - updated
+                        moved = f.rate * dt
+                        f.remaining -= moved
+                        f.sent += moved
+                        for r in route:
+                            r.bytes_total += moved
+                        bott = f.bottleneck
+                        if bott is not None and f.done is not None:
+                            bott.bottleneck_s += dt
+                        f.updated = now
         return resources, flows
 
     def _reallocate(self, seeds: Sequence[BandwidthResource], extra: Sequence[Flow] = ()) -> None:
-        """Max-min fair rates for every flow connected to ``seeds`` (progressive filling)."""
+        """Max-min fair rates for every flow connected to ``seeds`` (progressive
+        filling), then the timers of the component's parts re-armed (routes stay in
+        their part, so a component does too unless seeds of several parts are given
+        together)."""
         now = self.env._now
         resources, flows = self._component(seeds, extra)
         if not flows:  # the last flow left: its resources fall idle
@@ -388,27 +460,34 @@ class FlowNetwork:
         log_t, log_i, log_v = self.load_time, self.load_index, self.load_bps
         for res in resources:
             # Every flow on res subtracted its rate from _rem exactly once.
-            cap = res.capacity_bps
-            load = cap - res._rem
-            if load < 1e-9 * cap:
+            tol = res._tol
+            load = res.capacity_bps - res._rem
+            if load < tol:
                 load = 0.0
-            if abs(load - res._load) > 1e-9 * cap:
+            change = load - res._load
+            if change > tol or change < -tol:
                 res._load = load
                 log_t.append(now)
                 log_i.append(res.index)
                 log_v.append(load)
         push = heapq.heappush
-        timers = self._heap
+        heaps = self._heaps
         for f in flows:
             rate = f._new
-            f.bottleneck = f._bott
             # A new flow has rate 0 until now, so any positive rate counts as a change.
             if rate != f.rate:
                 f.rate = rate
                 f.version += 1
                 if rate > 0 and f.done is not None:  # streams (no done event) never end
-                    push(timers, (now + f.remaining / rate, f.id, f.version, f))
-        self._arm_timer()
+                    push(heaps[f.part], (now + f.remaining / rate, f.id, f.version, f))
+        part_of = self._part_of
+        if not part_of:
+            self._arm_timer(0)
+            return
+        parts = {f.part for f in flows}
+        parts.update(part_of[r.index] for r in resources)
+        for part in sorted(parts):
+            self._arm_timer(part)
 
     @staticmethod
     def _fill_one(flow: Flow, resources: list[BandwidthResource]) -> None:
@@ -433,7 +512,7 @@ class FlowNetwork:
             assert cap is not None
             rate, best = cap, None
         flow._new = rate
-        flow._bott = best
+        flow.bottleneck = best
         for r in flow.route:
             r._rem -= rate
 
@@ -449,33 +528,53 @@ class FlowNetwork:
             res._n = n = len(res.flows)
             if n:
                 live.append(res)
-        capped: list[tuple[float, int, Flow]] = []
+        # By index, so that the first of equal shares in a scan has the lowest index
+        # (the heap's tie-break) and the scan compares shares only.
+        live.sort(key=_INDEX)
+        capped: list[Flow] = []
+        min_cap = math.inf
         for f in flows:
             f._frozen = False
-            if f.cap_bps is not None:
-                capped.append((f.cap_bps, f.id, f))
-        # Caps never change: sorted once (by cap, then flow id), the smallest unfrozen
-        # one is the first unfrozen entry from a pointer that only moves forward.
-        capped.sort()
+            c = f.cap_bps
+            if c is not None:
+                capped.append(f)
+                if c < min_cap:
+                    min_cap = c
+        # Caps never change: sorted (by cap, then flow id) when a second step needs
+        # them, the smallest unfrozen one is the first unfrozen entry from a pointer
+        # that only moves forward.
+        in_order = False
         next_cap = 0
         n_capped = len(capped)
         left = len(flows)
         while left:
-            best_share = float("inf")
+            best_share = math.inf
             best: BandwidthResource | None = None
-            best_index = -1  # best's (shares are finite: a tie means best is set)
             for r in live:
                 n = r._n
                 if n:
                     rem = r._rem
                     share = (rem if rem > 0.0 else 0.0) / n
-                    if share < best_share or (share == best_share and r.index < best_index):
-                        best_share, best, best_index = share, r, r.index
-            while next_cap < n_capped and capped[next_cap][2]._frozen:
+                    if share < best_share:
+                        best_share = share
+                        best = r
+            if not in_order:
+                if best is not None and best._n == left:
+                    # One resource carries every flow (a DPM pool's write side, most
+                    # nights) and has the smallest share: if no cap is below it, every
+                    # flow freezes at that share in this one step.
+                    if best_share <= min_cap:
+                        rate = best_share if best_share > 0.0 else 0.0
+                        _freeze(list(best.flows.values()), rate, best, None)
+                        return
+                capped.sort(key=_CAP_ORDER)
+                in_order = True
+            while next_cap < n_capped and capped[next_cap]._frozen:
                 next_cap += 1
             cap_flow: Flow | None
             if next_cap < n_capped:
-                cap_bps, _, cap_flow = capped[next_cap]
+                cap_flow = capped[next_cap]
+                cap_bps = cast(float, cap_flow.cap_bps)
             else:
                 cap_bps, cap_flow = math.inf, None
             # The heap orders entries (share, resource 0 / cap 1, index).
@@ -494,7 +593,13 @@ class FlowNetwork:
             if not rate > 0.0:
                 rate = 0.0
             left -= len(members)
-            _freeze(members, rate, bott, None)
+            for f in members:  # _freeze, written out
+                f._frozen = True
+                f._new = rate
+                f.bottleneck = bott
+                for r in f.route:
+                    r._rem -= rate
+                    r._n -= 1
 
     @staticmethod
     def _fill(resources: list[BandwidthResource], flows: list[Flow]) -> None:
@@ -547,33 +652,34 @@ class FlowNetwork:
                     rem = r._rem if r._rem > 0.0 else 0.0
                     heappush(heap, (rem / r._n, 0, r.index, r))
 
-    def _arm_timer(self) -> None:
-        heap = self._heap
+    def _arm_timer(self, part: int = 0) -> None:
+        heap = self._heaps[part]
         while heap and heap[0][2] != heap[0][3].version:
             heapq.heappop(heap)
         if not heap:
-            self._timer_at = None
+            self._timer_at[part] = None
             return
         at = heap[0][0]
-        if self._timer_at is not None and self._timer_at <= at:
+        pending = self._timer_at[part]
+        if pending is not None and pending <= at:
             return  # the pending timer fires first and re-arms
         if at == math.inf:
             # A rate so near zero that the end overflows the clock: the flow never
             # ends, and an event at infinity would only hide it (run_world ends with
             # no event left and this transfer still under way, see transfers_left).
             return
-        self._timer_version += 1
-        self._timer_at = at
-        version = self._timer_version
+        self._timer_version[part] += 1
+        self._timer_at[part] = at
+        version = self._timer_version[part]
         timer = self.env.timeout(max(at - self.env.now, 0.0))
-        timer.callbacks.append(lambda _ev: self._on_timer(version))
+        timer.callbacks.append(lambda _ev: self._on_timer(part, version))
 
-    def _on_timer(self, version: int) -> None:
-        if version != self._timer_version:
+    def _on_timer(self, part: int, version: int) -> None:
+        if version != self._timer_version[part]:
             return
-        self._timer_at = None
+        self._timer_at[part] = None
         now = self.env.now
-        heap = self._heap
+        heap = self._heaps[part]
         finished: list[Flow] = []
         while heap:
             at, _, ver, f = heap[0]
@@ -605,7 +711,7 @@ class FlowNetwork:
         if seeds:
             self._reallocate(seeds)
         else:
-            self._arm_timer()
+            self._arm_timer(part)
         for f in finished:
             done = f.done
             if done is not None:  # always: only transfers (not streams) are timed
