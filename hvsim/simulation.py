@@ -110,8 +110,10 @@ def simulate_split(
 
 
 def _count_parts(world: World, parts: PartMap) -> None:
+    """Give a world of several parts a finish timer and byte counts per part (a
+    resource nothing can use, part -1, goes in part 0: no flow crosses it)."""
     if parts.count > 1:
-        world.flows.count_parts([parts.resource[name] for name in world.flows.resources])
+        world.flows.set_parts([max(parts.resource[name], 0) for name in world.flows.resources])
 
 
 def deal(parts: PartMap, groups: int) -> list[frozenset[int]]:

@@ -201,29 +201,17 @@ class FlowNetwork:
         # Capacity changes (set_capacity): time, resource index, the capacity before
         # and after, so the utilisation table divides each load by the capacity then.
         self.capacity_changes: list[tuple[float, int, float, float]] = []
-        # Bytes started and delivered per independent part (hvsim.parts), kept once
-        # count_parts is called: a run split into parts sums them part by part.
-        self._part_of: list[int] | None = None
-        self._part_bytes: dict[int, list[float]] = {}
-
-    def count_parts(self, part_of_resource: Sequence[int]) -> None:
-        """Keep bytes started and delivered per part from now on; ``part_of_resource``
-        is indexed like the resources (a transfer is in its route's first one's)."""
-        self._part_of = list(part_of_resource)
+        # Bytes started and delivered per part (set_parts), [started, delivered]:
+        # a run split into parts sums them part by part.
+        self._part_bytes: list[list[float]] = [[0.0, 0.0]]
 
     def bytes_of_part(self, part: int) -> tuple[float, float]:
-        """(bytes started, bytes delivered) of ``part``'s transfers and streams; all
-        of them when parts are not counted."""
-        if self._part_of is None:
+        """(bytes started, bytes delivered) of ``part``'s transfers and streams
+        (set_parts); all of them while the network is one part."""
+        if not self._part_of:
             return self.bytes_started, self.bytes_delivered
-        started, delivered = self._part_bytes.get(part, (0.0, 0.0))
+        started, delivered = self._part_bytes[part]
         return started, delivered
-
-    def _count(self, route: Sequence[BandwidthResource], started: float, delivered: float) -> None:
-        assert self._part_of is not None
-        acc = self._part_bytes.setdefault(self._part_of[route[0].index], [0.0, 0.0])
-        acc[0] += started
-        acc[1] += delivered
 
     def add_resource(
         self, name: str, kind: str, capacity_bps: float, path: str = ""
@@ -257,6 +245,7 @@ class FlowNetwork:
         self._heaps = [self._heap] + [[] for _ in range(n - 1)]
         self._timer_version = [0] * n
         self._timer_at = [None] * n
+        self._part_bytes = [[0.0, 0.0] for _ in range(n)]
 
     def _part(self, route: tuple[BandwidthResource, ...]) -> int:
         """The part of a flow on ``route``; a route may not leave its part."""
@@ -293,8 +282,8 @@ class FlowNetwork:
         self.active += 1
         self.started_flows += 1
         self.bytes_started += flow.size
-        if self._part_of is not None:
-            self._count(route, flow.size, 0.0)
+        if self._part_of:
+            self._part_bytes[part][0] += flow.size
         for res in flow.route:
             if not res.flows:
                 res._busy_since = now
@@ -347,8 +336,11 @@ class FlowNetwork:
             seeds.extend(flow.route)
         self.bytes_started += moved
         self.bytes_delivered += moved
-        if self._part_of is not None and streams:
-            self._count(streams[0].route, moved, moved)
+        if self._part_of:
+            for flow in streams:
+                acc = self._part_bytes[flow.part]
+                acc[0] += flow.sent
+                acc[1] += flow.sent
         if seeds:
             self._reallocate(seeds)
         return moved
@@ -705,8 +697,8 @@ class FlowNetwork:
             self.active -= 1
             self.finished_flows += 1
             self.bytes_delivered += f.size
-            if self._part_of is not None:
-                self._count(f.route, 0.0, f.size)
+            if self._part_of:
+                self._part_bytes[f.part][1] += f.size
             seeds.extend(f.route)
         if seeds:
             self._reallocate(seeds)

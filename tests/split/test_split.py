@@ -129,6 +129,11 @@ def test_parts_that_touch_stop_the_merge(
         )
 
     monkeypatch.setattr("hvsim.simulation.find_parts", wrong)
+    # The network, split by those parts, refuses the first route that crosses them.
+    with pytest.raises(ValueError, match="route crosses parts of the network"):
+        simulate_split(three, seed=1)
+    # Without per-part timers the run goes through and the merge refuses its rows.
+    monkeypatch.setattr("hvsim.simulation._count_parts", lambda world, parts: None)
     with pytest.raises(SplitError, match="in a world that ran parts \\[2\\]"):
         simulate_split(three, seed=1)
 
