@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,11 +117,11 @@ def _interrupted(store: Path) -> int:
     return 130
 
 
-def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs):
-    """``fn`` (replicate, run_sweep or compare) of ``inputs`` with the command's
-    replications, seed and execution options, each finished run stored in the
-    output folder's ``runs/``. Returns (result, None), or (None, exit status) on a
-    mistake."""
+def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs, **keywords):
+    """``fn`` (replicate, run_sweep or compare) of ``inputs`` (and ``keywords``) with
+    the command's replications, seed and execution options, each finished run stored
+    in the output folder's ``runs/``. Returns (result, None), or (None, exit status)
+    on a mistake."""
     from hvsim.runs.dask import SchedulerError
     from hvsim.runs.options import RunOptions
     from hvsim.scenario.loader import ScenarioError
@@ -133,7 +134,7 @@ def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs):
         progress=True,
     )
     try:
-        result = fn(*inputs, args.replications, args.seed, options)
+        result = fn(*inputs, args.replications, args.seed, options, **keywords)
     except ScenarioError as exc:
         return None, _print_problems(exc.problems)
     except SchedulerError as exc:
@@ -306,13 +307,17 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     # The run of the seed first: one that runs away stops here with its one line,
     # before the replications are computed (and stored), reported and thrown away.
     progress = day_progress(scenario.horizon_days)
+    started = time.perf_counter()
     try:
         results = simulate(scenario, seed=args.seed, progress=progress)
     except RunawayError as exc:
         return _print_problems([exc.problem(args.scenario)])
+    wall_s = time.perf_counter() - started
     reps = None
     if args.replications > 1:
-        reps, status = _many_runs(replicate, args, folder, args.scenario)
+        # The run of the seed is the first replication: not simulated again.
+        first = (results, wall_s)
+        reps, status = _many_runs(replicate, args, folder, args.scenario, first=first)
         if status is not None:
             return status
     kpis = results.kpis()
@@ -451,7 +456,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     from hvsim.files import table_csv
-    from hvsim.report.html import sweep_report
+    from hvsim.report.html import detail_figures, sweep_report
     from hvsim.report.text import console_stats, sweep_kpis, sweep_markdown, unknown_kpi_line
     from hvsim.report.verdict import (
         many_verdict_lines,
@@ -462,7 +467,11 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
     from hvsim.runs.plan import combination_label
     from hvsim.sweep import run_sweep
 
-    sweep, status = _many_runs(run_sweep, args, folder, args.scenario, args.vary)
+    # The report's detail plots: the first and the last combination's run of the seed,
+    # drawn in this process as soon as it is done (while the workers run the others),
+    # not run again.
+    drawn = {0: detail_figures, -1: detail_figures}
+    sweep, status = _many_runs(run_sweep, args, folder, args.scenario, args.vary, details=drawn)
     if status is not None:
         return status
     shown, unknown = sweep_kpis(sweep, args.kpi or ())
@@ -471,9 +480,9 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
     shown = shown or sweep_kpis(sweep)[0]
     combos = sweep.combinations()
     picks = sorted({0, len(combos) - 1})
-    details = _detailed_runs(
-        [(combination_label(combos[i]), sweep.scenario(i)) for i in picks], args.seed
-    )
+    details = [
+        (combination_label(combos[i]), sweep.details[i]) for i in picks if i in sweep.details
+    ]
     title = f"hvsim sweep: {scenario.name}"
     targets = scenario_targets(scenario)
     verdicts = table_verdicts(sweep.table, sweep.params, targets)
@@ -556,7 +565,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
     from hvsim.files import table_csv
-    from hvsim.report.html import compare_report
+    from hvsim.report.html import compare_report, detail_figures
     from hvsim.report.text import compare_markdown, console_comparison, headline
     from hvsim.report.verdict import (
         many_verdict_lines,
@@ -566,10 +575,16 @@ def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
     )
     from hvsim.sweep import compare
 
-    cmp, status = _many_runs(compare, args, folder, args.a, args.b)
+    # Each side's run of the seed, drawn in this process as soon as it is done.
+    drawn = {0: detail_figures, 1: detail_figures}
+    cmp, status = _many_runs(compare, args, folder, args.a, args.b, details=drawn)
     if status is not None:
         return status
-    details = _detailed_runs([(f"A: {cmp.labels[0]}", a), (f"B: {cmp.labels[1]}", b)], args.seed)
+    details = [
+        (f"{side}: {label}", cmp.details[i])
+        for i, (side, label) in enumerate(zip("AB", cmp.labels, strict=True))
+        if i in cmp.details
+    ]
     # Each side against its own scenario's targets.
     verdicts = [
         table_verdicts(cmp.table[cmp.table["scenario"] == label], ["scenario"], targets)[0]

@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -281,16 +281,34 @@ def _failures(failures: pd.DataFrame, params: Sequence[str]) -> Table | None:
     return Table([*params, "seed", "error"], rows) if rows else None
 
 
-def _details(details: Sequence[tuple[str, Results, Any]]) -> list[tuple[str, int, Any]]:
-    return [
-        (label, res.seed, _pngs(run_figures(res, scenario, full=False)))
-        for label, res, scenario in details
-    ]
+class DetailFigures(NamedTuple):
+    """The plots of one run of a sweep or comparison, rendered (detail_figures)."""
+
+    seed: int
+    figures: list[tuple[str, str, str]]
+
+
+def detail_figures(res: Results, scenario: Any = None) -> DetailFigures:
+    """The plots a sweep's or comparison's report shows of one run, rendered: made as
+    soon as the run is (hvsim.sweep's ``details``), its Results need not be kept."""
+    return DetailFigures(res.seed, _pngs(run_figures(res, scenario, full=False)))
+
+
+# A run drawn in detail: (label, Results, Scenario), or (label, DetailFigures).
+Detail = tuple[str, Results, Any] | tuple[str, DetailFigures]
+
+
+def _details(details: Sequence[Detail]) -> list[tuple[str, int, Any]]:
+    out = []
+    for label, *run in details:
+        done = run[0] if isinstance(run[0], DetailFigures) else detail_figures(*run)
+        out.append((label, done.seed, done.figures))
+    return out
 
 
 def sweep_report(
     sweep: Any,
-    details: Sequence[tuple[str, Results, Any]] = (),
+    details: Sequence[Detail] = (),
     title: str = "",
     description: str = "",
     kpis: Sequence[str] = (),
@@ -303,7 +321,7 @@ def sweep_report(
     shown (``kpis``, the --kpi names; default the headline KPIs that change) against
     the varied parameter with its confidence band, statistics per combination, and
     the plots of one run of some combinations (``details``: (label, results,
-    scenario))."""
+    scenario), or (label, DetailFigures) rendered already))."""
     pngs, headline_table, all_table, meets = [], None, None, None
     if len(sweep.table):
         shown, _ = sweep_kpis(sweep, kpis)
@@ -343,7 +361,7 @@ def _advice(advice: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def compare_report(
     cmp: Any,
-    details: Sequence[tuple[str, Results, Any]] = (),
+    details: Sequence[Detail] = (),
     advice: dict[str, Any] | None = None,
     verdict: Sequence[str] = (),
 ) -> str:

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -97,21 +97,55 @@ _DIED_MID_RUN = "its worker process died during the run (out of memory?)"
 
 
 def run_local(
-    todo: list[RunSpec], workers: int, start_method: str, runner: Runner, done: Done
+    todo: list[RunSpec],
+    workers: int,
+    start_method: str,
+    runner: Runner,
+    done: Done,
+    here: Mapping[int, Runner] | None = None,
 ) -> None:
     """Run ``todo`` with ``runner`` in a pool of worker processes, at most one run per
     worker at a time (one worker: in this process). A worker that dies breaks the
     pool and the runs under way in it: each of those is run again alone, so the run
-    that kills its worker fails by itself, and the rest go on in a new pool."""
+    that kills its worker fails by itself, and the rest go on in a new pool.
+
+    ``here``: runs (by index) carried out in this process with their own runner (one
+    that keeps what a report draws, say), while the workers start and run the rest."""
+    here = here or {}
     if workers <= 1 or len(todo) <= 1:
         for spec in todo:
-            done(spec, runner(spec))
+            done(spec, here.get(spec.index, runner)(spec))
         return
-    width = min(workers, len(todo))
-    pending, worked = list(todo), False
+    mine = [spec for spec in todo if spec.index in here]
+    pending = [spec for spec in todo if spec.index not in here]
+
+    def own() -> bool:
+        """One run of this process, if any is left; whether more are left."""
+        if mine:
+            spec = mine.pop(0)
+            done(spec, here[spec.index](spec))
+        return bool(mine)
+
+    _run_pooled(pending, min(workers, max(1, len(pending))), start_method, runner, done, own)
+    while own():
+        pass
+
+
+def _run_pooled(
+    pending: list[RunSpec],
+    width: int,
+    start_method: str,
+    runner: Runner,
+    done: Done,
+    own: Callable[[], bool] | None = None,
+) -> None:
+    """run_local's pool (``own``: this process's runs, one a call, done in the first
+    pool's idle time)."""
+    worked = False
     dead: list[RunSpec] = []  # died alone before any run finished: reason not yet known
     while pending:
-        suspects, pending, finished = _pool_pass(pending, width, start_method, runner, done)
+        suspects, pending, finished = _pool_pass(pending, width, start_method, runner, done, own)
+        own = None
         worked = worked or finished
         for i, spec in enumerate(suspects):
             alone, _, finished = _pool_pass([spec], 1, start_method, runner, done)
@@ -179,24 +213,36 @@ def _drop(pool: ProcessPoolExecutor) -> None:
 
 
 def _pool_pass(
-    specs: list[RunSpec], width: int, start_method: str, runner: Runner, done: Done
+    specs: list[RunSpec],
+    width: int,
+    start_method: str,
+    runner: Runner,
+    done: Done,
+    own: Callable[[], bool] | None = None,
 ) -> tuple[list[RunSpec], list[RunSpec], bool]:
     """Run ``specs`` in one pool, ``width`` at a time, reporting each to ``done``,
-    until they are all done or a worker dies. Returns (the runs the dead worker
-    took down, the runs not started, whether any run finished)."""
+    until they are all done or a worker dies; between submissions, ``own()`` (while it
+    says more are left): this process's work, while the workers start and run. Returns
+    (the runs the dead worker took down, the runs not started, whether any run
+    finished)."""
     pool = _pool(width, start_method)
     running: dict[Any, RunSpec] = {}
     broken: list[RunSpec] = []
     finished = False
+    busy = own is not None
     nxt = 0
     try:
-        while nxt < len(specs) or running:
+        while nxt < len(specs) or running or busy:
             while nxt < len(specs) and len(running) < width and not broken:
                 running[pool.submit(runner, specs[nxt])] = specs[nxt]
                 nxt += 1
-            if not running:
+            if busy and own is not None:
+                busy = own()
+                ready = {fut for fut in running if fut.done()}
+            elif not running:
                 break
-            ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            else:
+                ready, _ = wait(running, return_when=FIRST_COMPLETED)
             if any(_died(fut) for fut in ready):
                 _drop(pool)
                 pool.shutdown(wait=True)  # every run under way has its outcome now
