@@ -134,13 +134,14 @@ def _busiest_guest_day(res: Results) -> tuple[float, float, str]:
 
 
 def run_figures(
-    res: Results, scenario: Any = None, full: bool = True
+    res: Results, scenario: Any = None, full: bool = True, kpis: dict[str, Any] | None = None
 ) -> list[tuple[str, Figure | str]]:
     """The plots of one run, titled: the worst night's Gantt (and the last night's
     when it is another), saved-state downtime, utilisation and slot queues (the
     worst night, and with ``full`` the whole run too). A run of guest-level jobs
     only has no night: one line (a str) for the Gantt and the downtime, and its
-    busiest day of guest-level jobs instead of the worst night."""
+    busiest day of guest-level jobs instead of the worst night. ``kpis``: the run's
+    (res.kpis()), computed already."""
     figs: list[tuple[str, Figure | str]] = []
     if plots.guest_only(res):
         figs.append(("Jobs of the worst night", GUEST_ONLY_GANTT))
@@ -155,7 +156,7 @@ def run_figures(
                 # Syncs every few minutes over weeks: their hourly mean, not their peaks.
                 whole = plot(res, bin_s=GUEST_WHOLE_RUN_BIN_S)
                 figs.append((f"{what} over the whole run, mean per hour", whole))
-        return figs + tier_figures(res, scenario)
+        return figs + tier_figures(res, scenario, kpis)
     has_jobs = bool((res.jobs["outcome"] != "skipped").any())
     figs.append(("Jobs of the worst night", plots.gantt(res, "worst", scenario)))
     if has_jobs and full:
@@ -180,15 +181,17 @@ def run_figures(
         figs.append((worst_title, plot(res, night=night, scenario=scenario)))
         if full:
             figs.append((whole_title, plot(res)))
-    return figs + tier_figures(res, scenario)
+    return figs + tier_figures(res, scenario, kpis)
 
 
-def tier_figures(res: Results, scenario: Any = None) -> list[tuple[str, Figure | str]]:
+def tier_figures(
+    res: Results, scenario: Any = None, kpis: dict[str, Any] | None = None
+) -> list[tuple[str, Figure | str]]:
     """The storage tiers: the DPM pool by day, and only for a run that has them, online
     protection to Azure (upload backlog, vault) and the tape schedule."""
     figs: list[tuple[str, Figure | str]] = []
     if len(res.storage_days):
-        figs.append(("DPM storage pool by day", plots.storage_timeline(res)))
+        figs.append(("DPM storage pool by day", plots.storage_timeline(res, kpis)))
     if len(res.online_days):
         figs.append(("Online protection to Azure", plots.online_timeline(res)))
     if len(res.tape_jobs):
@@ -239,7 +242,7 @@ def run_report(
         restores_note=RESTORES_NOTE,
         recommendations=recommendations_summary(res),
         recommendations_title=RECOMMENDATIONS_TITLE,
-        figures=_pngs(run_figures(res, scenario)),
+        figures=_pngs(run_figures(res, scenario, kpis=kpis)),
         **_run_tables(res),
         **context,
     )
