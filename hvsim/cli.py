@@ -103,6 +103,22 @@ def _output(args: argparse.Namespace, name: str, command: str) -> OutputFolder:
     return OutputFolder(default_folder(name), command, force=args.force, explicit=False)
 
 
+def _start_workers(args: argparse.Namespace, runs: int, here: int) -> None:
+    """Within workers_kept(): start now the worker processes that ``runs`` planned runs
+    will use, ``here`` of them carried out in this process (the report's), so that
+    they start (spawn, import) while this process loads the report's modules and
+    plans; none for one worker or a Dask scheduler."""
+    from hvsim.runs.local import start_workers, worker_count
+
+    base = args.run_options
+    if args.scheduler is not None or (base is not None and base.scheduler is not None):
+        return
+    requested = args.workers if args.workers is not None else (base and base.workers)
+    n, _ = worker_count(requested, runs, base.cores if base is not None else None)
+    if n > 1:
+        start_workers(min(n, runs - here), base.start_method if base is not None else "spawn")
+
+
 def _output_problem(exc: OutputError) -> int:
     print(f"hvsim: {exc}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -272,8 +288,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if status is not None:
         return status
     command = "run --replications" if args.replications > 1 else "run"
+    from hvsim.runs.local import workers_kept
+
     try:
-        with _output(args, scenario.name, command) as folder:
+        with _output(args, scenario.name, command) as folder, workers_kept():
+            if args.replications > 1:  # while the run of the seed goes on here
+                _start_workers(args, args.replications, 1)
             return _run_into(folder, args, scenario)
     except OutputError as exc:
         return _output_problem(exc)
@@ -447,8 +467,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     status = _costly(args, args.scenario, here, pooled)
     if status is not None:
         return status
+    from hvsim.runs.local import workers_kept
+
     try:
-        with _output(args, f"{scenario.name}-sweep", "sweep") as folder:
+        with _output(args, f"{scenario.name}-sweep", "sweep") as folder, workers_kept():
+            _start_workers(args, len(pooled), len(here))
             return _sweep_into(folder, args, scenario)
     except OutputError as exc:
         return _output_problem(exc)
@@ -557,7 +580,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         # Each name shortened alike, so both sides stay recognisable in a long pair.
         name = f"compare-{fit_name(a.name, 116)}-vs-{fit_name(b.name, 116)}"
-        with _output(args, name, "compare") as folder:
+        from hvsim.runs.local import workers_kept
+
+        with _output(args, name, "compare") as folder, workers_kept():
+            _start_workers(args, 2 * args.replications, 2)
             return _compare_into(folder, args, a, b)
     except OutputError as exc:
         return _output_problem(exc)

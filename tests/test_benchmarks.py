@@ -100,3 +100,15 @@ def test_the_report_benchmark_times_every_step():
     *_, head, row = out.stdout.strip().splitlines()
     assert head.split()[:3] == ["VMs", "simulate", "s"]
     assert row.split()[0] == "100" and len(row.split()) == 1 + 6 + 1  # VMs, steps, ratio
+
+
+def test_the_sweep_benchmark_times_one_and_two_workers():
+    # 2 values x 1 replication: 2 runs per worker count, each run found in the store.
+    cmd = [sys.executable, str(BENCH / "bench_sweep.py"), "--replications", "1", "--repeat", "1"]
+    cmd += ["--vary", "dpm_servers[0].max_parallel_jobs=2,4"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    rows = [line.split() for line in lines[2:4]]
+    assert [(r[0], r[1]) for r in rows] == [("1", "2"), ("2", "2")]
+    assert lines[-1].startswith("speed-up of 2 workers over 1:")

@@ -14,7 +14,6 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from hvsim.runs.plan import RunSpec
-from hvsim.runs.task import failure
 
 Runner = Callable[[RunSpec], dict[str, Any]]
 Done = Callable[[RunSpec, dict[str, Any]], None]
@@ -63,6 +62,14 @@ def worker_count(
         else f"{_count(todo, 'run')} to compute"
     )
     return n, f"--workers {requested}: using {_count(n, 'worker process', 'es')} ({why})"
+
+
+def failure(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
+    """task.failure, imported when needed: this module is imported before the
+    simulator (and pandas) are, to start the workers while the command loads them."""
+    from hvsim.runs.task import failure as outcome
+
+    return outcome(spec, exc)
 
 
 def _count(n: int, noun: str, plural: str = "s") -> str:
@@ -187,6 +194,23 @@ def workers_kept() -> Iterator[None]:
         pools, _KEPT = _KEPT, None
         for pool in pools.values():
             pool.shutdown(wait=True)
+
+
+def _ready() -> None:
+    """A started worker's first task: import what a run needs before the runs come."""
+    import hvsim.runs.task  # noqa: F401
+
+
+def start_workers(workers: int, start_method: str = "spawn") -> None:
+    """Start a pool of ``workers`` processes now, within workers_kept(): the runs of a
+    batch of that width (run_local's) go to them when it comes, and their start
+    (spawned, hvsim and pandas imported) went on while this process did its own
+    work. Outside workers_kept(), or for one worker, nothing."""
+    if _KEPT is None or workers <= 1:
+        return
+    pool = _pool(workers, start_method)
+    for _ in range(workers):  # each submission starts a process (spawn, forkserver)
+        pool.submit(_ready)
 
 
 def _pool(width: int, start_method: str) -> ProcessPoolExecutor:
