@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -117,7 +118,8 @@ def run_local(
     that kills its worker fails by itself, and the rest go on in a new pool.
 
     ``here``: runs (by index) carried out in this process with their own runner (one
-    that keeps what a report draws, say), while the workers start and run the rest."""
+    that keeps what a report draws, say), in a thread of this process while the
+    workers run the rest; ``done`` is called from one thread at a time."""
     here = here or {}
     if workers <= 1 or len(todo) <= 1:
         for spec in todo:
@@ -125,34 +127,49 @@ def run_local(
         return
     mine = [spec for spec in todo if spec.index in here]
     pending = [spec for spec in todo if spec.index not in here]
+    width = min(workers, max(1, len(pending)))
+    if not mine:
+        _run_pooled(pending, width, start_method, runner, done)
+        return
+    # This process's runs go on in a thread of their own, so the pool is fed the
+    # whole time (the thread holds the GIL; this one mostly waits for the workers).
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
 
-    def own() -> bool:
-        """One run of this process, if any is left; whether more are left."""
-        if mine:
-            spec = mine.pop(0)
-            done(spec, here[spec.index](spec))
-        return bool(mine)
+    def locked(spec: RunSpec, outcome: dict[str, Any]) -> None:
+        with lock:
+            done(spec, outcome)
 
-    _run_pooled(pending, min(workers, max(1, len(pending))), start_method, runner, done, own)
-    while own():
-        pass
+    def own() -> None:
+        try:
+            for spec in mine:
+                if stop.is_set():
+                    return
+                locked(spec, here[spec.index](spec))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=own, name="hvsim-runs-here", daemon=True)
+    thread.start()
+    try:
+        _run_pooled(pending, width, start_method, runner, locked)
+    except BaseException:
+        stop.set()  # the run under way here finishes (a thread cannot be stopped)
+        raise
+    thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _run_pooled(
-    pending: list[RunSpec],
-    width: int,
-    start_method: str,
-    runner: Runner,
-    done: Done,
-    own: Callable[[], bool] | None = None,
+    pending: list[RunSpec], width: int, start_method: str, runner: Runner, done: Done
 ) -> None:
-    """run_local's pool (``own``: this process's runs, one a call, done in the first
-    pool's idle time)."""
+    """run_local's pool, and its recovery from workers that die."""
     worked = False
     dead: list[RunSpec] = []  # died alone before any run finished: reason not yet known
     while pending:
-        suspects, pending, finished = _pool_pass(pending, width, start_method, runner, done, own)
-        own = None
+        suspects, pending, finished = _pool_pass(pending, width, start_method, runner, done)
         worked = worked or finished
         for i, spec in enumerate(suspects):
             alone, _, finished = _pool_pass([spec], 1, start_method, runner, done)
@@ -237,36 +254,24 @@ def _drop(pool: ProcessPoolExecutor) -> None:
 
 
 def _pool_pass(
-    specs: list[RunSpec],
-    width: int,
-    start_method: str,
-    runner: Runner,
-    done: Done,
-    own: Callable[[], bool] | None = None,
+    specs: list[RunSpec], width: int, start_method: str, runner: Runner, done: Done
 ) -> tuple[list[RunSpec], list[RunSpec], bool]:
     """Run ``specs`` in one pool, ``width`` at a time, reporting each to ``done``,
-    until they are all done or a worker dies; between submissions, ``own()`` (while it
-    says more are left): this process's work, while the workers start and run. Returns
-    (the runs the dead worker took down, the runs not started, whether any run
-    finished)."""
+    until they are all done or a worker dies. Returns (the runs the dead worker
+    took down, the runs not started, whether any run finished)."""
     pool = _pool(width, start_method)
     running: dict[Any, RunSpec] = {}
     broken: list[RunSpec] = []
     finished = False
-    busy = own is not None
     nxt = 0
     try:
-        while nxt < len(specs) or running or busy:
+        while nxt < len(specs) or running:
             while nxt < len(specs) and len(running) < width and not broken:
                 running[pool.submit(runner, specs[nxt])] = specs[nxt]
                 nxt += 1
-            if busy and own is not None:
-                busy = own()
-                ready = {fut for fut in running if fut.done()}
-            elif not running:
+            if not running:
                 break
-            else:
-                ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            ready, _ = wait(running, return_when=FIRST_COMPLETED)
             if any(_died(fut) for fut in ready):
                 _drop(pool)
                 pool.shutdown(wait=True)  # every run under way has its outcome now
