@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,6 +103,22 @@ def _output(args: argparse.Namespace, name: str, command: str) -> OutputFolder:
     return OutputFolder(default_folder(name), command, force=args.force, explicit=False)
 
 
+def _start_workers(args: argparse.Namespace, runs: int, here: int) -> None:
+    """Within workers_kept(): start now the worker processes that ``runs`` planned runs
+    will use, ``here`` of them carried out in this process (the report's), so that
+    they start (spawn, import) while this process loads the report's modules and
+    plans; none for one worker or a Dask scheduler."""
+    from hvsim.runs.local import start_workers, worker_count
+
+    base = args.run_options
+    if args.scheduler is not None or (base is not None and base.scheduler is not None):
+        return
+    requested = args.workers if args.workers is not None else (base and base.workers)
+    n, _ = worker_count(requested, runs, base.cores if base is not None else None)
+    if n > 1:
+        start_workers(min(n, runs - here), base.start_method if base is not None else "spawn")
+
+
 def _output_problem(exc: OutputError) -> int:
     print(f"hvsim: {exc}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -116,11 +133,11 @@ def _interrupted(store: Path) -> int:
     return 130
 
 
-def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs):
-    """``fn`` (replicate, run_sweep or compare) of ``inputs`` with the command's
-    replications, seed and execution options, each finished run stored in the
-    output folder's ``runs/``. Returns (result, None), or (None, exit status) on a
-    mistake."""
+def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs, **keywords):
+    """``fn`` (replicate, run_sweep or compare) of ``inputs`` (and ``keywords``) with
+    the command's replications, seed and execution options, each finished run stored
+    in the output folder's ``runs/``. Returns (result, None), or (None, exit status)
+    on a mistake."""
     from hvsim.runs.dask import SchedulerError
     from hvsim.runs.options import RunOptions
     from hvsim.scenario.loader import ScenarioError
@@ -133,7 +150,7 @@ def _many_runs(fn, args: argparse.Namespace, folder: OutputFolder, *inputs):
         progress=True,
     )
     try:
-        result = fn(*inputs, args.replications, args.seed, options)
+        result = fn(*inputs, args.replications, args.seed, options, **keywords)
     except ScenarioError as exc:
         return None, _print_problems(exc.problems)
     except SchedulerError as exc:
@@ -271,8 +288,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if status is not None:
         return status
     command = "run --replications" if args.replications > 1 else "run"
+    from hvsim.runs.local import workers_kept
+
     try:
-        with _output(args, scenario.name, command) as folder:
+        with _output(args, scenario.name, command) as folder, workers_kept():
+            if args.replications > 1:  # while the run of the seed goes on here
+                _start_workers(args, args.replications, 1)
             return _run_into(folder, args, scenario)
     except OutputError as exc:
         return _output_problem(exc)
@@ -306,6 +327,7 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     # The run of the seed first: one that runs away stops here with its one line,
     # before the replications are computed (and stored), reported and thrown away.
     progress = day_progress(scenario.horizon_days)
+    started = time.perf_counter()
     try:
         results = _simulate_one(args, scenario, progress)
     except RunawayError as exc:
@@ -313,9 +335,12 @@ def _run_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     except SchedulerError as exc:
         print(f"hvsim: {exc}", file=sys.stderr)
         return 1
+    wall_s = time.perf_counter() - started
     reps = None
     if args.replications > 1:
-        reps, status = _many_runs(replicate, args, folder, args.scenario)
+        # The run of the seed is the first replication: not simulated again.
+        first = (results, wall_s)
+        reps, status = _many_runs(replicate, args, folder, args.scenario, first=first)
         if status is not None:
             return status
     kpis = results.kpis()
@@ -445,8 +470,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     status = _costly(args, args.scenario, here, pooled)
     if status is not None:
         return status
+    from hvsim.runs.local import workers_kept
+
     try:
-        with _output(args, f"{scenario.name}-sweep", "sweep") as folder:
+        with _output(args, f"{scenario.name}-sweep", "sweep") as folder, workers_kept():
+            _start_workers(args, len(pooled), len(here))
             return _sweep_into(folder, args, scenario)
     except OutputError as exc:
         return _output_problem(exc)
@@ -454,7 +482,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int:
     from hvsim.files import table_csv
-    from hvsim.report.html import sweep_report
+    from hvsim.report.html import detail_figures, sweep_report
     from hvsim.report.text import console_stats, sweep_kpis, sweep_markdown, unknown_kpi_line
     from hvsim.report.verdict import (
         many_verdict_lines,
@@ -465,7 +493,11 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
     from hvsim.runs.plan import combination_label
     from hvsim.sweep import run_sweep
 
-    sweep, status = _many_runs(run_sweep, args, folder, args.scenario, args.vary)
+    # The report's detail plots: the first and the last combination's run of the seed,
+    # drawn in this process as soon as it is done (while the workers run the others),
+    # not run again.
+    drawn = {0: detail_figures, -1: detail_figures}
+    sweep, status = _many_runs(run_sweep, args, folder, args.scenario, args.vary, details=drawn)
     if status is not None:
         return status
     shown, unknown = sweep_kpis(sweep, args.kpi or ())
@@ -474,9 +506,9 @@ def _sweep_into(folder: OutputFolder, args: argparse.Namespace, scenario) -> int
     shown = shown or sweep_kpis(sweep)[0]
     combos = sweep.combinations()
     picks = sorted({0, len(combos) - 1})
-    details = _detailed_runs(
-        [(combination_label(combos[i]), sweep.scenario(i)) for i in picks], args.seed
-    )
+    details = [
+        (combination_label(combos[i]), sweep.details[i]) for i in picks if i in sweep.details
+    ]
     title = f"hvsim sweep: {scenario.name}"
     targets = scenario_targets(scenario)
     verdicts = table_verdicts(sweep.table, sweep.params, targets)
@@ -551,7 +583,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         # Each name shortened alike, so both sides stay recognisable in a long pair.
         name = f"compare-{fit_name(a.name, 116)}-vs-{fit_name(b.name, 116)}"
-        with _output(args, name, "compare") as folder:
+        from hvsim.runs.local import workers_kept
+
+        with _output(args, name, "compare") as folder, workers_kept():
+            _start_workers(args, 2 * args.replications, 2)
             return _compare_into(folder, args, a, b)
     except OutputError as exc:
         return _output_problem(exc)
@@ -559,7 +594,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
     from hvsim.files import table_csv
-    from hvsim.report.html import compare_report
+    from hvsim.report.html import compare_report, detail_figures
     from hvsim.report.text import compare_markdown, console_comparison, headline
     from hvsim.report.verdict import (
         many_verdict_lines,
@@ -569,10 +604,16 @@ def _compare_into(folder: OutputFolder, args: argparse.Namespace, a, b) -> int:
     )
     from hvsim.sweep import compare
 
-    cmp, status = _many_runs(compare, args, folder, args.a, args.b)
+    # Each side's run of the seed, drawn in this process as soon as it is done.
+    drawn = {0: detail_figures, 1: detail_figures}
+    cmp, status = _many_runs(compare, args, folder, args.a, args.b, details=drawn)
     if status is not None:
         return status
-    details = _detailed_runs([(f"A: {cmp.labels[0]}", a), (f"B: {cmp.labels[1]}", b)], args.seed)
+    details = [
+        (f"{side}: {label}", cmp.details[i])
+        for i, (side, label) in enumerate(zip("AB", cmp.labels, strict=True))
+        if i in cmp.details
+    ]
     # Each side against its own scenario's targets.
     verdicts = [
         table_verdicts(cmp.table[cmp.table["scenario"] == label], ["scenario"], targets)[0]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from hvsim.runs.execute import execute
 from hvsim.runs.options import RunOptions
 from hvsim.runs.plan import RunSpec, load_document, plan_runs
 from hvsim.runs.table import build_table
+from hvsim.runs.task import finished, run_keeping, run_spec
 from hvsim.runs.vary import Vary, parse_vary
 from hvsim.scenario.loader import scenario_from_dict
 from hvsim.scenario.schema import Scenario
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 ScenarioInput = str | Path | dict[str, Any]
+# What a caller keeps of one run it draws in detail: a function of the run's Results
+# and Scenario (its report's figures, say), called in this process.
+Detail = Callable[[Any, Scenario], Any]
 
 
 @dataclass
@@ -71,6 +75,8 @@ class SweepResult:
     specs: list[RunSpec] = field(repr=False, default_factory=list)
     # stored runs whose records did not check and were computed again
     rejected: int = 0
+    # combination -> what ``details`` made of its run with base_seed (run_sweep)
+    details: dict[int, Any] = field(repr=False, default_factory=dict)
 
     def summary(
         self, kpis: Sequence[str] | None = None, confidence: float = CONFIDENCE
@@ -112,6 +118,8 @@ class Comparison:
     docs: tuple[dict[str, Any], dict[str, Any]]
     # stored runs whose records did not check and were computed again
     rejected: int = 0
+    # side (0: A, 1: B) -> what ``details`` made of its run with base_seed (compare)
+    details: dict[int, Any] = field(repr=False, default_factory=dict)
 
     def differences(
         self, kpis: Sequence[str] | None = None, confidence: float = CONFIDENCE
@@ -132,6 +140,8 @@ def run_sweep(
     replications: int = 1,
     base_seed: int = 1,
     options: RunOptions | None = None,
+    *,
+    details: Mapping[int, Detail] | None = None,
     **settings: Any,
 ) -> SweepResult:
     """Run every combination of the varied values ``replications`` times.
@@ -139,12 +149,22 @@ def run_sweep(
     ``scenario`` is a file or a document (dict); ``vary`` holds strings like
     ``"links[2].bandwidth=1 Gbps,10 Gbps"``; ``options`` (or its fields as
     keywords: ``store``, ``workers``, ``scheduler``, ``progress``, ...) say how the
-    runs are carried out (:class:`RunOptions`)."""
+    runs are carried out (:class:`RunOptions`). ``details``: combination index
+    (-1: the last) -> a function of the Results and Scenario of its run with
+    ``base_seed``, whose value goes to ``SweepResult.details``: that planned run is
+    carried out in this process (while the workers run the others) and kept for the
+    function, not run again."""
     doc, source = _document(scenario)
     varies = [v if isinstance(v, Vary) else parse_vary(v, source) for v in vary]
     specs = plan_runs(doc, source, varies, replications, base_seed)
+    firsts = [s.index for s in specs if s.seed == base_seed]  # one per combination
+    n = len(firsts)
+    wanted = {firsts[i]: fn for i, fn in (details or {}).items() if -n <= i < n}
+    tabulated = _run_and_tabulate(specs, _options(options, settings), wanted)
+    kept = tabulated.pop("details")
     return SweepResult(
-        **_run_and_tabulate(specs, _options(options, settings)),
+        **tabulated,
+        details={i: kept[index] for i, index in enumerate(firsts) if index in kept},
         params=[v.column for v in varies],
         source=source,
         doc=doc,
@@ -160,10 +180,28 @@ def replicate(
     replications: int,
     base_seed: int = 1,
     options: RunOptions | None = None,
+    *,
+    first: tuple[Any, float] | None = None,
     **settings: Any,
 ) -> SweepResult:
-    """``replications`` runs of one scenario (seeds base_seed, base_seed + 1, ...)."""
-    return run_sweep(scenario, (), replications, base_seed, options, **settings)
+    """``replications`` runs of one scenario (seeds base_seed, base_seed + 1, ...).
+    ``first``: (Results, wall seconds) of the run of ``base_seed``, simulated already
+    by the caller: not run again (unless the store holds it)."""
+    if first is None:
+        return run_sweep(scenario, (), replications, base_seed, options, **settings)
+    doc, source = _document(scenario)
+    specs = plan_runs(doc, source, (), replications, base_seed)
+    known = {specs[0].index: finished(specs[0], *first)}
+    return SweepResult(
+        **_run_and_tabulate(specs, _options(options, settings), known=known),
+        params=[],
+        source=source,
+        doc=doc,
+        varies=[],
+        replications=replications,
+        base_seed=base_seed,
+        specs=specs,
+    )
 
 
 def compare(
@@ -173,10 +211,14 @@ def compare(
     base_seed: int = 1,
     options: RunOptions | None = None,
     labels: tuple[str, str] | None = None,
+    *,
+    details: Mapping[int, Detail] | None = None,
     **settings: Any,
 ) -> Comparison:
     """Run A and B with the same seeds (common random numbers). ``labels`` name the
-    sides (default: the scenarios' names, else their files', else A and B)."""
+    sides (default: the scenarios' names, else their files', else A and B);
+    ``details``: side (0: A, 1: B) -> a function of the Results and Scenario of its
+    run with ``base_seed`` (as run_sweep's)."""
     (doc_a, src_a), (doc_b, src_b) = _document(a), _document(b)
     if src_a == src_b == "<scenario>":
         src_a, src_b = "<scenario A>", "<scenario B>"
@@ -185,8 +227,13 @@ def compare(
     specs += plan_runs(
         doc_b, src_b, (), replications, base_seed, {"scenario": labels[1]}, len(specs)
     )
+    firsts = [0, replications]
+    wanted = {firsts[i]: fn for i, fn in (details or {}).items() if i in (0, 1)}
+    tabulated = _run_and_tabulate(specs, _options(options, settings), wanted)
+    kept = tabulated.pop("details")
     return Comparison(
-        **_run_and_tabulate(specs, _options(options, settings)),
+        **tabulated,
+        details={i: kept[index] for i, index in enumerate(firsts) if index in kept},
         labels=labels,
         replications=replications,
         base_seed=base_seed,
@@ -221,10 +268,38 @@ def _document(scenario: ScenarioInput) -> tuple[dict[str, Any], str]:
     )
 
 
-def _run_and_tabulate(specs: Sequence[RunSpec], options: RunOptions) -> dict[str, Any]:
+def _run_and_tabulate(
+    specs: Sequence[RunSpec],
+    options: RunOptions,
+    details: Mapping[int, Detail] | None = None,
+    known: Mapping[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Run ``specs`` (those the store does not hold) and tabulate them: the fields a
-    SweepResult and a Comparison share (table, failures, kpis, computed, stored)."""
-    ex = execute(specs, options)
+    SweepResult and a Comparison share (table, failures, kpis, computed, stored), and
+    ``details``: run index -> the value of its function of the run's Results and
+    Scenario. Those runs are carried out in this process, kept for their function
+    (and dropped after it); one the store holds is simulated here again, one that
+    failed has none. ``known``: outcomes of runs carried out already (execute)."""
+    details = details or {}
+    kept: dict[int, Any] = {}
+    here = {}
+    if details and options.runner is run_spec:
+
+        def keeping(spec: RunSpec) -> dict[str, Any]:
+            outcome, run = run_keeping(spec)
+            if run is not None:
+                kept[spec.index] = details[spec.index](*run)
+            return outcome
+
+        here = {index: keeping for index in details}
+    ex = execute(specs, options, here=here, known=known)
+    for spec in specs:
+        outcome = ex.outcomes.get(spec.index)
+        if spec.index in details and spec.index not in kept and outcome is not None:
+            if outcome["error"] is None:
+                run = _simulate_again(spec)
+                if run is not None:
+                    kept[spec.index] = details[spec.index](*run)
     table, failures, kpis = build_table(specs, ex.outcomes)
     return {
         "table": table,
@@ -233,4 +308,18 @@ def _run_and_tabulate(specs: Sequence[RunSpec], options: RunOptions) -> dict[str
         "computed": ex.computed,
         "stored": ex.stored,
         "rejected": ex.rejected,
+        "details": kept,
     }
+
+
+def _simulate_again(spec: RunSpec) -> tuple[Any, Scenario] | None:
+    """(Results, Scenario) of a run carried out elsewhere (the store, a worker), in
+    this process; None if it runs away."""
+    from hvsim.overrun import RunawayError
+    from hvsim.simulation import simulate
+
+    scenario = scenario_from_dict(copy.deepcopy(spec.doc), spec.source)
+    try:
+        return simulate(scenario, seed=spec.seed), scenario
+    except RunawayError:
+        return None

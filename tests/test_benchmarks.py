@@ -135,3 +135,15 @@ def test_the_events_per_job_benchmark_counts_a_scenarios_events_and_jobs():
     # The ratio is the two counts' (printed to 2 decimals); a job is a few events.
     assert name == "small-lab" and jobs > 0 and events > jobs
     assert float(per_job) == round(events / jobs, 2)
+
+
+def test_the_sweep_benchmark_times_one_and_two_workers():
+    # 2 values x 1 replication: 2 runs per worker count, each run found in the store.
+    cmd = [sys.executable, str(BENCH / "bench_sweep.py"), "--replications", "1", "--repeat", "1"]
+    cmd += ["--vary", "dpm_servers[0].max_parallel_jobs=2,4"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    rows = [line.split() for line in lines[2:4]]
+    assert [(r[0], r[1]) for r in rows] == [("1", "2"), ("2", "2")]
+    assert lines[-1].startswith("speed-up of 2 workers over 1:")

@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -134,13 +134,14 @@ def _busiest_guest_day(res: Results) -> tuple[float, float, str]:
 
 
 def run_figures(
-    res: Results, scenario: Any = None, full: bool = True
+    res: Results, scenario: Any = None, full: bool = True, kpis: dict[str, Any] | None = None
 ) -> list[tuple[str, Figure | str]]:
     """The plots of one run, titled: the worst night's Gantt (and the last night's
     when it is another), saved-state downtime, utilisation and slot queues (the
     worst night, and with ``full`` the whole run too). A run of guest-level jobs
     only has no night: one line (a str) for the Gantt and the downtime, and its
-    busiest day of guest-level jobs instead of the worst night."""
+    busiest day of guest-level jobs instead of the worst night. ``kpis``: the run's
+    (res.kpis()), computed already."""
     figs: list[tuple[str, Figure | str]] = []
     if plots.guest_only(res):
         figs.append(("Jobs of the worst night", GUEST_ONLY_GANTT))
@@ -155,7 +156,7 @@ def run_figures(
                 # Syncs every few minutes over weeks: their hourly mean, not their peaks.
                 whole = plot(res, bin_s=GUEST_WHOLE_RUN_BIN_S)
                 figs.append((f"{what} over the whole run, mean per hour", whole))
-        return figs + tier_figures(res, scenario)
+        return figs + tier_figures(res, scenario, kpis)
     has_jobs = bool((res.jobs["outcome"] != "skipped").any())
     figs.append(("Jobs of the worst night", plots.gantt(res, "worst", scenario)))
     if has_jobs and full:
@@ -180,15 +181,17 @@ def run_figures(
         figs.append((worst_title, plot(res, night=night, scenario=scenario)))
         if full:
             figs.append((whole_title, plot(res)))
-    return figs + tier_figures(res, scenario)
+    return figs + tier_figures(res, scenario, kpis)
 
 
-def tier_figures(res: Results, scenario: Any = None) -> list[tuple[str, Figure | str]]:
+def tier_figures(
+    res: Results, scenario: Any = None, kpis: dict[str, Any] | None = None
+) -> list[tuple[str, Figure | str]]:
     """The storage tiers: the DPM pool by day, and only for a run that has them, online
     protection to Azure (upload backlog, vault) and the tape schedule."""
     figs: list[tuple[str, Figure | str]] = []
     if len(res.storage_days):
-        figs.append(("DPM storage pool by day", plots.storage_timeline(res)))
+        figs.append(("DPM storage pool by day", plots.storage_timeline(res, kpis)))
     if len(res.online_days):
         figs.append(("Online protection to Azure", plots.online_timeline(res)))
     if len(res.tape_jobs):
@@ -239,7 +242,7 @@ def run_report(
         restores_note=RESTORES_NOTE,
         recommendations=recommendations_summary(res),
         recommendations_title=RECOMMENDATIONS_TITLE,
-        figures=_pngs(run_figures(res, scenario)),
+        figures=_pngs(run_figures(res, scenario, kpis=kpis)),
         **_run_tables(res),
         **context,
     )
@@ -281,16 +284,34 @@ def _failures(failures: pd.DataFrame, params: Sequence[str]) -> Table | None:
     return Table([*params, "seed", "error"], rows) if rows else None
 
 
-def _details(details: Sequence[tuple[str, Results, Any]]) -> list[tuple[str, int, Any]]:
-    return [
-        (label, res.seed, _pngs(run_figures(res, scenario, full=False)))
-        for label, res, scenario in details
-    ]
+class DetailFigures(NamedTuple):
+    """The plots of one run of a sweep or comparison, rendered (detail_figures)."""
+
+    seed: int
+    figures: list[tuple[str, str, str]]
+
+
+def detail_figures(res: Results, scenario: Any = None) -> DetailFigures:
+    """The plots a sweep's or comparison's report shows of one run, rendered: made as
+    soon as the run is (hvsim.sweep's ``details``), its Results need not be kept."""
+    return DetailFigures(res.seed, _pngs(run_figures(res, scenario, full=False)))
+
+
+# A run drawn in detail: (label, Results, Scenario), or (label, DetailFigures).
+Detail = tuple[str, Results, Any] | tuple[str, DetailFigures]
+
+
+def _details(details: Sequence[Detail]) -> list[tuple[str, int, Any]]:
+    out = []
+    for label, *run in details:
+        done = run[0] if isinstance(run[0], DetailFigures) else detail_figures(*run)
+        out.append((label, done.seed, done.figures))
+    return out
 
 
 def sweep_report(
     sweep: Any,
-    details: Sequence[tuple[str, Results, Any]] = (),
+    details: Sequence[Detail] = (),
     title: str = "",
     description: str = "",
     kpis: Sequence[str] = (),
@@ -303,7 +324,7 @@ def sweep_report(
     shown (``kpis``, the --kpi names; default the headline KPIs that change) against
     the varied parameter with its confidence band, statistics per combination, and
     the plots of one run of some combinations (``details``: (label, results,
-    scenario))."""
+    scenario), or (label, DetailFigures) rendered already))."""
     pngs, headline_table, all_table, meets = [], None, None, None
     if len(sweep.table):
         shown, _ = sweep_kpis(sweep, kpis)
@@ -343,7 +364,7 @@ def _advice(advice: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def compare_report(
     cmp: Any,
-    details: Sequence[tuple[str, Results, Any]] = (),
+    details: Sequence[Detail] = (),
     advice: dict[str, Any] | None = None,
     verdict: Sequence[str] = (),
 ) -> str:

@@ -145,20 +145,39 @@ def _window_lengths(scenario: Any) -> dict[str, float]:
     return out
 
 
-def _lanes(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Greedy interval partitioning: the first sub-row free at each job's start, so
-    jobs that overlap in time never overlap on the chart."""
+def _group_lanes(
+    group: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy interval partitioning of each group's jobs (``group``: each job's group,
+    0..n_groups - 1), so jobs that overlap in time never overlap on the chart: (each
+    job's lane, each group's lane count). Each group takes its jobs in order of start
+    (ties: in row order) and puts each on its first lane free at the job's start,
+    else on a new lane. The k-th job of every group is placed in one step, so the
+    steps are the most jobs of a group, not the jobs."""
     lane = np.zeros(len(starts), dtype=int)
-    free_at: list[float] = []
-    for i in np.argsort(starts, kind="stable"):
-        for k, t in enumerate(free_at):
-            if t <= starts[i]:
-                lane[i], free_at[k] = k, ends[i]
-                break
-        else:
-            lane[i] = len(free_at)
-            free_at.append(ends[i])
-    return lane
+    n_lanes = np.zeros(n_groups, dtype=int)
+    if not len(starts):
+        return lane, n_lanes
+    order = np.lexsort((starts, group))  # stable: ties in row order
+    g_sorted = group[order]
+    first = np.searchsorted(g_sorted, np.arange(n_groups))
+    sizes = np.bincount(g_sorted, minlength=n_groups)
+    rank = np.arange(len(order)) - first[g_sorted]
+    by_rank = np.argsort(rank, kind="stable")  # step k: the k-th job of each group
+    bounds = np.searchsorted(rank[by_rank], np.arange(int(sizes.max()) + 1))
+    # A lane not used yet is free from -inf: the first free lane of a job is its
+    # group's first lane that is free, else the next new one.
+    free_at = np.full((n_groups, 1), -np.inf)
+    for k in range(int(sizes.max())):
+        jobs = order[by_rank[bounds[k] : bounds[k + 1]]]
+        groups = group[jobs]
+        if int(n_lanes[groups].max()) >= free_at.shape[1]:
+            free_at = np.hstack([free_at, np.full((n_groups, free_at.shape[1]), -np.inf)])
+        chosen = np.argmax(free_at[groups] <= starts[jobs][:, None], axis=1)
+        lane[jobs] = chosen
+        free_at[groups, chosen] = ends[jobs]
+        n_lanes[groups] = np.maximum(n_lanes[groups], chosen + 1)
+    return lane, n_lanes
 
 
 @dataclass
@@ -263,24 +282,23 @@ def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Fig
     starts, ends = bars["start_s"].to_numpy(float), bars["end_s"].to_numpy(float)
     failed = (bars["outcome"] == "failed").to_numpy()
     kind = bars["kind"].to_numpy(object)
-    layout = []  # per panel: row of each bar, (name, first row, rows) per host/server
+    layout = []  # per panel: row of each bar, (names, first rows, rows) of hosts/servers
     for column, _ in panels:
         row = np.full(len(bars), np.nan)  # NaN: not on this panel (no host, say)
-        rows_of, y0 = [], 0
-        for name, index in bars.groupby(column, sort=True).indices.items():
-            lane = _lanes(starts[index], ends[index])
-            row[index] = y0 + lane
-            n_lanes = int(lane.max()) + 1
-            rows_of.append((str(name), y0, n_lanes))
-            y0 += n_lanes
-        layout.append((row, rows_of, y0))
+        codes, names = pd.factorize(bars[column], sort=True)  # -1: no name
+        on = codes >= 0
+        lane, n_lanes = _group_lanes(codes[on], starts[on], ends[on], len(names))
+        y0 = np.concatenate([[0], np.cumsum(n_lanes)])
+        row[on] = y0[codes[on]] + lane
+        layout.append((row, (names.astype(str), y0[:-1], n_lanes), int(y0[-1])))
     heights = [max(2, n_rows) for _, _, n_rows in layout]
     fig_height = min(16.0, 2.0 + 0.22 * sum(heights))
     fig = _figure(11, fig_height)
     axes = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": heights})
     others: dict[str, str] = {}
     # One collection per (kind, failed) and panel: a few artists for any number of jobs.
-    styles = sorted({(str(k), bool(f)) for k, f in zip(kind, failed, strict=True)})
+    pairs = pd.DataFrame({"kind": bars["kind"].astype(str), "failed": failed}).drop_duplicates()
+    styles = sorted(zip(pairs["kind"], pairs["failed"].astype(bool), strict=True))
     x0, x1 = _days(res, starts), _days(res, ends)
     for ax, (_, label), (row, rows_of, n_rows) in zip(axes, panels, layout, strict=True):
         for k, f in styles:
@@ -299,9 +317,10 @@ def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Fig
                 ),
                 autolim=False,  # the limits are set below
             )
+        names, firsts, counts = rows_of
         # A thin rule under each host's (server's) lanes.
         ax.hlines(
-            [y0 + n - 0.5 for _, y0, n in rows_of],
+            list(firsts + counts - 0.5),
             0,
             1,
             transform=ax.get_yaxis_transform(),
@@ -315,14 +334,14 @@ def gantt(res: Results, night: int | str = "worst", scenario: Any = None) -> Fig
             ax.axvline(_days(res, we), color="#b8860b", linestyle="--", linewidth=1)
         # Names that fit the panel (about 12 points a line), every k-th beyond that.
         panel_in = (fig_height - 1.5) * max(2, n_rows) / sum(heights)
-        step = math.ceil(len(rows_of) / max(1, int(panel_in * 72 / 12)))
-        named = rows_of[::step]
-        ax.set_yticks([y0 + (n - 1) / 2 for _, y0, n in named], [r[0] for r in named])
+        step = math.ceil(len(names) / max(1, int(panel_in * 72 / 12)))
+        ticks = firsts[::step] + (counts[::step] - 1) / 2
+        ax.set_yticks(list(ticks), list(names[::step]))
         ax.set_ylim(n_rows - 0.5, -0.5)
         ax.set_ylabel(label if step == 1 else f"{label} (1 in {step} named)")
     axes[-1].set_xlim(_days(res, lo), _days(res, hi))
     _clock_axis(axes[-1], (hi - lo) / DAY_S)
-    kinds = sorted(set(bars["kind"]), key=lambda k: (k not in KIND_COLOURS, k))
+    kinds = sorted(bars["kind"].unique(), key=lambda k: (k not in KIND_COLOURS, k))
     handles = [Patch(color=_kind_colour(k, others), label=k.replace("_", " ")) for k in kinds]
     if (bars["outcome"] == "failed").any():
         handles.append(
@@ -427,13 +446,14 @@ def utilisation(
     kinds = [k for k in RESOURCE_KIND_TITLES if k in set(res.resources["kind"])]
     fig = _figure(11, 2.4 * len(kinds) + 0.6)
     axes = np.atleast_1d(fig.subplots(len(kinds), 1, sharex=True, squeeze=False)[:, 0])
-    by_resource = {str(k): g for k, g in u.groupby("resource", observed=True, sort=False)}
+    # Rows of each resource drawn, not of every resource.
+    rows_of = {str(k): v for k, v in u.groupby("resource", observed=True).indices.items()}
     for ax, kind in zip(axes, kinds, strict=True):
         names = busiest(res, kind, top) if kind != "pool" else busiest(res, kind, 1000)
         for name in names:
-            g = by_resource.get(name)
-            if g is None:
+            if name not in rows_of:
                 continue
+            g = u.iloc[rows_of[name]]
             t = np.concatenate([[0.0], g["time_s"].to_numpy(float), [end_run]])
             y = np.concatenate([[0.0], g["utilisation"].to_numpy(float), [0.0]]) * 100
             y[-1] = y[-2]
@@ -475,7 +495,7 @@ def slot_queues(
     q = res.slot_queues
     if q.empty:
         return _empty(title, "no job slots used in this run")
-    present = list(dict.fromkeys(q["kind"]))
+    present = list(q["kind"].unique())  # in order of appearance
     ordered = [k for k in SLOT_KIND_ORDER if k in present] + sorted(
         k for k in present if k not in SLOT_KIND_ORDER
     )
@@ -484,7 +504,7 @@ def slot_queues(
     # A kind of slot nobody waited for in the span is no panel but a line under the
     # plot (a queue's level holds from its row's time until the next row).
     until = q.groupby(["kind", "slot"], sort=False)["time_s"].shift(-1).fillna(end_run)
-    waited = set(q.loc[(q["queued"] > 0) & (q["time_s"] < hi) & (until > lo), "kind"])
+    waited = set(q.loc[(q["queued"] > 0) & (q["time_s"] < hi) & (until > lo), "kind"].unique())
     kinds = [k for k in ordered if k in waited]
     idle = [str(SLOT_KIND_TITLES.get(k, k)) for k in ordered if k not in waited]
     if not kinds:

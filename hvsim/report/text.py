@@ -708,10 +708,19 @@ def coverage_markdown(res: Results) -> list[str]:
 def offline_table(res: Results, offline: pd.DataFrame) -> Table:
     """The VMs backed up offline: why, and their saved-state downtime."""
     per_vm = res.downtime.groupby("vm")["seconds"].agg(["count", "sum", "max"])
-    rows = []
-    for row in offline.itertuples():
-        c, t, m = per_vm.loc[row.vm] if row.vm in per_vm.index else (0, 0.0, 0.0)
-        rows.append((row.vm, row.offline_reason, str(int(c)), f"{t:.1f}", f"{m:.1f}"))
+    # Each offline VM's row of per_vm (none: no downtime), looked up at once.
+    mine = per_vm.reindex(offline["vm"]).fillna(0.0)
+    rows = [
+        (vm, reason, str(int(c)), f"{t:.1f}", f"{m:.1f}")
+        for vm, reason, c, t, m in zip(
+            offline["vm"],
+            offline["offline_reason"],
+            mine["count"].to_numpy(float),
+            mine["sum"].to_numpy(float),
+            mine["max"].to_numpy(float),
+            strict=True,
+        )
+    ]
     head = ("VM", "reason", "backups with downtime", "downtime total s", "max s")
     return Table(head, rows)
 

@@ -4,11 +4,11 @@ stored at once and shown on the progress bar."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hvsim.runs.local import run_local, worker_count
+from hvsim.runs.local import Runner, run_local, worker_count
 from hvsim.runs.options import RunOptions
 from hvsim.runs.plan import RunSpec, describe
 from hvsim.runs.progress import RunsProgress
@@ -24,11 +24,21 @@ class Execution:
 
 
 def execute(
-    specs: Sequence[RunSpec], options: RunOptions | None = None, label: str = "runs"
+    specs: Sequence[RunSpec],
+    options: RunOptions | None = None,
+    label: str = "runs",
+    here: Mapping[int, Runner] | None = None,
+    known: Mapping[int, dict[str, Any]] | None = None,
 ) -> Execution:
-    """Run what the store does not hold yet; store each run as it finishes."""
+    """Run what the store does not hold yet; store each run as it finishes.
+
+    ``here``: runs (by index) to carry out in this process with their own runner
+    (task.run_keeping, say), while the workers run the others; ``known``: outcomes of
+    runs this process carried out already (task.finished): stored and counted as
+    computed, not run again. Neither changes a run's outcome: only where it is made."""
     options = options if options is not None else RunOptions()
     store = RunStore(options.store) if options.store is not None else None
+    known = known or {}
     outcomes: dict[int, dict[str, Any]] = {}
     todo: list[RunSpec] = []
     why_rejected: dict[str, int] = {}
@@ -70,15 +80,24 @@ def execute(
             bar.message(f"run failed ({describe(spec.values, spec.seed)}): {outcome['error']}")
         bar.update(failed)
 
+    planned = len(todo)
+    for spec in todo:
+        if spec.index in known:
+            done(spec, dict(known[spec.index]))
+    todo = [spec for spec in todo if spec.index not in known]
     try:
         if client is not None:
             from hvsim.runs.dask import run_dask
 
-            run_dask(todo, client, options.runner, done)
+            for spec in todo:
+                if here and spec.index in here:
+                    done(spec, here[spec.index](spec))
+            rest = [spec for spec in todo if not (here and spec.index in here)]
+            run_dask(rest, client, options.runner, done)
         else:
-            run_local(todo, n_workers, options.start_method, options.runner, done)
+            run_local(todo, n_workers, options.start_method, options.runner, done, here)
     finally:
         bar.close()
         if own:
             client.close()
-    return Execution(outcomes, computed, len(specs) - len(todo), rejected)
+    return Execution(outcomes, computed, len(specs) - planned, rejected)

@@ -8,13 +8,13 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from hvsim.runs.plan import RunSpec
-from hvsim.runs.task import failure
 
 Runner = Callable[[RunSpec], dict[str, Any]]
 Done = Callable[[RunSpec, dict[str, Any]], None]
@@ -65,6 +65,14 @@ def worker_count(
     return n, f"--workers {requested}: using {_count(n, 'worker process', 'es')} ({why})"
 
 
+def failure(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
+    """task.failure, imported when needed: this module is imported before the
+    simulator (and pandas) are, to start the workers while the command loads them."""
+    from hvsim.runs.task import failure as outcome
+
+    return outcome(spec, exc)
+
+
 def _count(n: int, noun: str, plural: str = "s") -> str:
     return f"{n} {noun}{'' if n == 1 else plural}"
 
@@ -97,18 +105,68 @@ _DIED_MID_RUN = "its worker process died during the run (out of memory?)"
 
 
 def run_local(
-    todo: list[RunSpec], workers: int, start_method: str, runner: Runner, done: Done
+    todo: list[RunSpec],
+    workers: int,
+    start_method: str,
+    runner: Runner,
+    done: Done,
+    here: Mapping[int, Runner] | None = None,
 ) -> None:
     """Run ``todo`` with ``runner`` in a pool of worker processes, at most one run per
     worker at a time (one worker: in this process). A worker that dies breaks the
     pool and the runs under way in it: each of those is run again alone, so the run
-    that kills its worker fails by itself, and the rest go on in a new pool."""
+    that kills its worker fails by itself, and the rest go on in a new pool.
+
+    ``here``: runs (by index) carried out in this process with their own runner (one
+    that keeps what a report draws, say), in a thread of this process while the
+    workers run the rest; ``done`` is called from one thread at a time."""
+    here = here or {}
     if workers <= 1 or len(todo) <= 1:
         for spec in todo:
-            done(spec, runner(spec))
+            done(spec, here.get(spec.index, runner)(spec))
         return
-    width = min(workers, len(todo))
-    pending, worked = list(todo), False
+    mine = [spec for spec in todo if spec.index in here]
+    pending = [spec for spec in todo if spec.index not in here]
+    width = min(workers, max(1, len(pending)))
+    if not mine:
+        _run_pooled(pending, width, start_method, runner, done)
+        return
+    # This process's runs go on in a thread of their own, so the pool is fed the
+    # whole time (the thread holds the GIL; this one mostly waits for the workers).
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def locked(spec: RunSpec, outcome: dict[str, Any]) -> None:
+        with lock:
+            done(spec, outcome)
+
+    def own() -> None:
+        try:
+            for spec in mine:
+                if stop.is_set():
+                    return
+                locked(spec, here[spec.index](spec))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=own, name="hvsim-runs-here", daemon=True)
+    thread.start()
+    try:
+        _run_pooled(pending, width, start_method, runner, locked)
+    except BaseException:
+        stop.set()  # the run under way here finishes (a thread cannot be stopped)
+        raise
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _run_pooled(
+    pending: list[RunSpec], width: int, start_method: str, runner: Runner, done: Done
+) -> None:
+    """run_local's pool, and its recovery from workers that die."""
+    worked = False
     dead: list[RunSpec] = []  # died alone before any run finished: reason not yet known
     while pending:
         suspects, pending, finished = _pool_pass(pending, width, start_method, runner, done)
@@ -155,6 +213,23 @@ def workers_kept() -> Iterator[None]:
             pool.shutdown(wait=True)
 
 
+def _ready() -> None:
+    """A started worker's first task: import what a run needs before the runs come."""
+    import hvsim.runs.task  # noqa: F401
+
+
+def start_workers(workers: int, start_method: str = "spawn") -> None:
+    """Start a pool of ``workers`` processes now, within workers_kept(): the runs of a
+    batch of that width (run_local's) go to them when it comes, and their start
+    (spawned, hvsim and pandas imported) went on while this process did its own
+    work. Outside workers_kept(), or for one worker, nothing."""
+    if _KEPT is None or workers <= 1:
+        return
+    pool = _pool(workers, start_method)
+    for _ in range(workers):  # each submission starts a process (spawn, forkserver)
+        pool.submit(_ready)
+
+
 def _pool(width: int, start_method: str) -> ProcessPoolExecutor:
     key = (width, start_method)
     if _KEPT is not None and key in _KEPT:
@@ -168,6 +243,15 @@ def _pool(width: int, start_method: str) -> ProcessPoolExecutor:
     if _KEPT is not None:
         _KEPT[key] = pool
     return pool
+
+
+def kept_pool(start_method: str = "spawn") -> ProcessPoolExecutor | None:
+    """The widest pool workers_kept() holds for ``start_method``, or None: a split run
+    within a command that started its workers ahead runs its parts on them."""
+    if not _KEPT:
+        return None
+    kept = [(width, pool) for (width, method), pool in _KEPT.items() if method == start_method]
+    return max(kept, key=lambda kv: kv[0])[1] if kept else None
 
 
 def _drop(pool: ProcessPoolExecutor) -> None:

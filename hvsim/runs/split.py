@@ -11,6 +11,7 @@ from typing import Any
 
 from hvsim.parts import PartMap
 from hvsim.results import Results
+from hvsim.runs.local import kept_pool
 from hvsim.scenario.schema import Scenario
 from hvsim.simulation import PartsStarter, Pieces, simulate_part, simulate_split
 
@@ -22,17 +23,21 @@ def local_parts(workers: int, start_method: str = "spawn") -> PartsStarter:
     def start(
         scenario: Scenario, seed: int, owned: list[frozenset[int]], parts: PartMap
     ) -> Callable[[], Pieces]:
-        context = multiprocessing.get_context(start_method)
-        pool = ProcessPoolExecutor(
-            max_workers=max(1, min(workers - 1, len(owned))), mp_context=context
-        )
+        pool = kept_pool(start_method)
+        own = pool is None
+        if pool is None:
+            context = multiprocessing.get_context(start_method)
+            pool = ProcessPoolExecutor(
+                max_workers=max(1, min(workers - 1, len(owned))), mp_context=context
+            )
         futures = [pool.submit(simulate_part, scenario, seed, o, parts) for o in owned]
 
         def wait() -> Pieces:
             try:
                 return [f.result() for f in futures]
             finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+                if own:
+                    pool.shutdown(wait=True, cancel_futures=True)
 
         return wait
 

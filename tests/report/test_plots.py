@@ -390,3 +390,25 @@ def test_downtime_bars_name_their_vms_one_in_k_when_there_are_many():
     # 12 VMs: every bar named.
     fig = plots.downtime(SimpleNamespace(downtime=d.head(12), horizon_days=7))
     assert len(fig.axes[0].get_xticklabels()) == 12
+
+
+def test_gantt_lanes_put_each_job_on_its_groups_first_free_lane():
+    # Group 0: A 0-10, B 2-5, C 5-8 (B's lane is free again at 5: ends at 5 <= 5),
+    # D 6-12 (lane 0 busy to 10, lane 1 to 8 by C: a third lane), E 10-11 (lane 0
+    # free at 10, the first). Group 1: F 1-2 and G 3-4 never overlap: one lane.
+    # Rows in any order: the lanes follow the starts (D and E given first here).
+    group = np.array([0, 0, 1, 0, 0, 0, 1])
+    starts = np.array([6.0, 10.0, 3.0, 0.0, 2.0, 5.0, 1.0])
+    ends = np.array([12.0, 11.0, 4.0, 10.0, 5.0, 8.0, 2.0])
+    lane, n_lanes = plots._group_lanes(group, starts, ends, 2)
+    assert lane.tolist() == [2, 0, 0, 0, 1, 1, 0]  # D, E, G, A, B, C, F
+    assert n_lanes.tolist() == [3, 1]
+
+
+def test_gantt_lanes_of_jobs_that_start_together_follow_the_rows():
+    # Three jobs from 0 to 1 and a fourth from 1: rows 0, 1, 2 take lanes 0, 1, 2 in
+    # row order, and the fourth the first lane free at 1 (lane 0).
+    lane, n_lanes = plots._group_lanes(
+        np.zeros(4, dtype=int), np.array([0.0, 0.0, 0.0, 1.0]), np.array([1.0] * 4), 1
+    )
+    assert lane.tolist() == [0, 1, 2, 0] and n_lanes.tolist() == [3]

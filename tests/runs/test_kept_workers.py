@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from hvsim.runs import local
 from hvsim.runs.local import run_local, workers_kept
 from hvsim.runs.plan import RunSpec
 
@@ -36,3 +37,14 @@ def test_kept_workers_serve_the_next_batch():
 def test_without_the_block_each_batch_starts_its_own():
     first, second = pids_of_two_batches()
     assert not first & second
+
+
+def test_workers_started_ahead_serve_the_batch_of_their_width():
+    with workers_kept():
+        local.start_workers(2, "spawn")
+        started = set(local._KEPT[(2, "spawn")]._processes)  # type: ignore[index]
+        pids: set[int] = set()
+        run_local(specs(4), 2, "spawn", pid_runner, lambda s, o: pids.add(o["kpis"]["pid"]))
+    # Two processes started ahead, and the four runs went to them: no other started.
+    assert len(started) == 2
+    assert pids <= started
